@@ -1,0 +1,5 @@
+"""``python -m ganfw`` (and ``torchrun -m ganfw``) runs the CLI."""
+
+from ganfw.cli import main
+
+main()

@@ -1,0 +1,171 @@
+"""The ``ganfw`` command line.
+
+Torch is imported only inside the commands that train or sample, so ``ganfw --help``,
+``ganfw list`` and ``ganfw check`` answer instantly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ganfw import __version__
+from ganfw.errors import UserError
+from ganfw.params import describe
+from ganfw.plugins import Component, Registry, load_registry
+from ganfw.specs import KINDS
+
+app = typer.Typer(
+    help="ganfw: a plugin-based GAN framework for PyTorch.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class _State:
+    verbose = False
+    disabled: set[str] = set()
+    registry: Registry | None = None
+
+
+def registry() -> Registry:
+    """Load plugins once per invocation; print a one-line warning per broken plugin."""
+    if _State.registry is None:
+        _State.registry = load_registry(disabled=_State.disabled)
+        for problem in _State.registry.problems:
+            err.print(f"[yellow]warning:[/] {problem.line()}", highlight=False, markup=True)
+            if _State.verbose and problem.traceback:
+                err.print(problem.traceback, highlight=False, markup=False)
+        if _State.registry.problems and not _State.verbose:
+            err.print("(run with -v for tracebacks)", style="dim")
+    return _State.registry
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the exit (status 2) to raise."""
+    err.print(f"[red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"ganfw {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks of plugin errors."),
+    disable_plugin: list[str] = typer.Option(
+        [], "--disable-plugin", metavar="NAME", help="Skip a plugin (repeatable; also GANFW_DISABLE_PLUGINS=a,b)."
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    _State.verbose = verbose
+    _State.disabled = set(disable_plugin)
+    _State.registry = None
+
+
+def _component_row(c: Component, clashing: bool, with_params: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "kind": c.spec.kind,
+        "name": c.spec.name,
+        "qualified_name": c.qualified_name,
+        "plugin": c.plugin,
+        "package": c.package,
+        "version": c.version,
+        "summary": c.spec.summary,
+        "clash": clashing,
+    }
+    if with_params:
+        row["params"] = [vars(p) for p in describe(c.spec.params)]
+    return row
+
+
+@app.command("list")
+def list_components(
+    name: Optional[str] = typer.Argument(None, help="Only components of this name (or plugin:name)."),
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help=f"Only one kind: {', '.join(KINDS)}."),
+    params: bool = typer.Option(False, "--params", "-p", help="Show each component's parameters."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
+) -> None:
+    """List every component from every installed plugin."""
+    if kind is not None and kind not in KINDS:
+        raise fail(f"--kind: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+    reg = registry()
+    clashes = reg.clashes()
+    order = list(KINDS)
+    shown = sorted(
+        (
+            c
+            for c in reg.components
+            if (kind is None or c.spec.kind == kind)
+            and (name is None or name in (c.spec.name, c.qualified_name))
+        ),
+        key=lambda c: (order.index(c.spec.kind), c.spec.name, c.plugin),
+    )
+    if name is not None and not shown:
+        raise fail(f"no component named {name!r}" + (f" of kind {kind!r}" if kind else ""))
+    rows = [_component_row(c, (c.spec.kind, c.spec.name) in clashes, params) for c in shown]
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+
+    table = Table(title="ganfw components", title_justify="left")
+    for column in ("kind", "name", "plugin", "version", "summary"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        name_cell = row["name"] + (" [red](clash)[/]" if row["clash"] else "")
+        table.add_row(row["kind"], name_cell, escape(row["plugin"]), escape(row["version"]), escape(row["summary"]))
+    out.print(table)
+    for (k, n), providers in sorted(clashes.items()):
+        if kind in (None, k):
+            names = ", ".join(p.qualified_name for p in providers)
+            out.print(f"[red]clash:[/] {k} {n!r} is offered by several plugins; recipes must write one of: {names}")
+    if params:
+        for row in rows:
+            _print_params(row)
+
+
+def _print_params(row: dict[str, Any]) -> None:
+    table = Table(title=f"{row['kind']} {row['qualified_name']}", title_justify="left")
+    for column in ("param", "type", "default", "doc"):
+        table.add_column(column, overflow="fold")
+    for p in row["params"]:
+        table.add_row(p["name"], escape(p["type"]), escape(json.dumps(p["default"])), escape(p["doc"]))
+    if not row["params"]:
+        table.add_row("(none)", "", "", "")
+    out.print(table)
+
+
+SetOption = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help="Override a recipe value (TOML syntax; repeatable).")
+
+
+@app.command()
+def check(
+    recipe: Path = typer.Argument(..., help="Recipe file (TOML)."),
+    overrides: list[str] = SetOption,
+) -> None:
+    """Validate a recipe and print it fully resolved, without training."""
+    from ganfw.recipe import load_recipe
+
+    resolved = load_recipe(recipe, registry(), overrides)
+    print(f"# {recipe}: resolved recipe (valid)")
+    print(resolved.to_toml(), end="")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``ganfw`` script: user errors become one line and exit status 2."""
+    try:
+        app(args=argv, prog_name="ganfw", standalone_mode=True)
+    except UserError as e:
+        raise SystemExit(fail(str(e)).exit_code) from None

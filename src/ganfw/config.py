@@ -1,0 +1,82 @@
+"""The recipe's own settings (everything that is not a component's params), as declared params.
+
+These dataclasses are the schema of the ``[optim.*]``, ``[train]``, ``[output]`` and ``[eval]``
+sections; ``ganfw list``-style docs and validation come from the same declarations.
+This module must not import torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ganfw.params import param
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Adam settings of one network (``[optim.generator]``, ``[optim.discriminator]``)."""
+
+    lr: float = param(2e-4, "learning rate", min=0.0, min_exclusive=True)
+    betas: list[float] = param([0.5, 0.999], "Adam (beta1, beta2)", min=0.0, max=1.0, length=2)
+    eps: float = param(1e-8, "Adam epsilon", min=0.0, min_exclusive=True)
+    weight_decay: float = param(0.0, "L2 weight decay", min=0.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """``[train]``: how long and where to train."""
+
+    epochs: int = param(20, "passes over the dataset", min=1)
+    batch_size: int = param(256, "real images per step (and as many generated ones)", min=1)
+    drop_last: bool = param(False, "skip each epoch's last, partial batch")
+    seed: int = param(0, "seed of weights, noise and shuffling", min=0)
+    device: str = param("auto", "auto | cpu | cuda | cuda:N | mps (auto: cuda, then mps, then cpu)")
+    precision: Literal["fp32", "bf16", "fp16"] = param("fp32", "autocast precision of the forward passes")
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """``[output]``: what the run directory receives and how often."""
+
+    dir: str = param("runs", "parent of new run directories (relative to the working directory)")
+    samples: int = param(16, "fixed noise vectors drawn as the per-epoch grid (a square number)", min=1)
+    gif: bool = param(True, "assemble training.gif from the per-epoch grids")
+    log_every: int = param(10, "write a metrics.jsonl line every N steps", min=1)
+    checkpoint_every: int = param(0, "also checkpoint every N steps (0: at the end of each epoch only)", min=0)
+    keep_checkpoints: int = param(2, "how many of the newest checkpoints to keep", min=1)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """``[eval]``: sample-quality metrics during training."""
+
+    every: int = param(0, "evaluate every N epochs (0: never during training)", min=0)
+    n: int = param(1000, "generated samples per evaluation", min=1)
+    metrics: list[str] = param([], "metric components to compute")
+
+
+#: The keys allowed in the table of a component section, besides ``name`` and ``params``.
+DATA_KEYS = {
+    "root": "directory holding the dataset files (default: GANFW_DATA, then a user cache directory)",
+    "limit": "use only the first N training images (smoke runs)",
+}
+
+#: Settings sections: recipe key -> schema.
+SETTINGS: dict[str, type] = {
+    "train": TrainConfig,
+    "output": OutputConfig,
+    "eval": EvalConfig,
+}
+
+#: Optimiser sub-tables.
+OPTIMIZERS = ("generator", "discriminator")
+
+#: Component sections: recipe key -> (component kind, default name or None when required).
+COMPONENT_SECTIONS: dict[str, tuple[str, str | None]] = {
+    "generator": ("generator", None),
+    "discriminator": ("discriminator", None),
+    "loss": ("loss", "non-saturating"),
+    "schedule": ("schedule", "alternating"),
+    "data": ("dataset", "mnist"),
+}

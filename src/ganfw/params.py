@@ -1,0 +1,210 @@
+"""Declared parameters: one dataclass feeds recipe validation, ``ganfw list --params`` and docs.
+
+A component (or a recipe section) declares its parameters as a dataclass whose fields use
+:func:`param`::
+
+    @dataclass(frozen=True)
+    class DCGANGeneratorParams:
+        latent_dim: int = param(100, "length of the noise vector z", min=1)
+        slope: float = param(0.3, "LeakyReLU negative slope", min=0.0)
+        norm: Literal["batch", "none"] = param("batch", "normalisation after each layer")
+
+Supported field types: ``int``, ``float`` (an integer is accepted), ``bool``, ``str``,
+``Literal[...]`` (a fixed set of values), ``list[T]`` of those, and ``T | None``.
+This module must not import torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+class ParamError(ValueError):
+    """A value that does not fit its declared parameter.
+
+    Attributes:
+        key: the dotted path of the offending value below the dataclass (``"hidden"``,
+            ``"betas"``), empty when the error is about the whole table.
+        message: what is wrong, without the key.
+    """
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+        self.message = message
+
+
+def param(
+    default: Any,
+    doc: str,
+    *,
+    min: float | None = None,  # noqa: A002 - reads best in declarations
+    max: float | None = None,  # noqa: A002
+    min_exclusive: bool = False,
+    length: int | None = None,
+) -> Any:
+    """Declare a parameter with its default, a one-line doc, an optional numeric range (applied
+    to each item of a list) and, for lists, an optional exact length.
+
+    Lists get their default copied for every instance.
+    """
+    metadata = {"doc": doc, "min": min, "max": max, "min_exclusive": min_exclusive, "length": length}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """One declared parameter as shown to users (``ganfw list --params``)."""
+
+    name: str
+    type: str
+    default: Any
+    doc: str
+
+
+def describe(cls: type | None) -> list[ParamInfo]:
+    """The declared parameters of a params dataclass, in declaration order."""
+    if cls is None:
+        return []
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        doc = f.metadata.get("doc", "")
+        bounds = _bounds_text(f.metadata)
+        out.append(ParamInfo(f.name, type_name(hints[f.name]), default, doc + bounds))
+    return out
+
+
+def _bounds_text(meta: typing.Mapping[str, Any]) -> str:
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is None and hi is None:
+        return ""
+    lo_op = ">" if meta.get("min_exclusive") else ">="
+    parts = ([f"{lo_op} {lo}"] if lo is not None else []) + ([f"<= {hi}"] if hi is not None else [])
+    return f" ({' and '.join(parts)})"
+
+
+def type_name(tp: Any) -> str:
+    """A short human name for a declared type: ``int``, ``list[float]``, ``"a" | "b"``."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a).replace("'", '"') for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return f"list[{type_name(item)}]"
+    if tp is type(None):
+        return "none"
+    return getattr(tp, "__name__", str(tp))
+
+
+def build(cls: type, values: typing.Mapping[str, Any]) -> Any:
+    """Validate ``values`` (a TOML table) against ``cls`` and return an instance.
+
+    Missing keys take their defaults. Raises :class:`ParamError` naming the first bad key:
+    unknown keys (with a "did you mean"), wrong types, values out of range.
+    """
+    if not isinstance(values, typing.Mapping):
+        raise ParamError("", f"expected a table, got {_show(values)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in values:
+        if key not in fields:
+            raise ParamError(key, unknown_key_message(key, fields))
+    kwargs = {}
+    for key, value in values.items():
+        f = fields[key]
+        kwargs[key] = check_value(key, value, hints[key])
+        _check_range(key, kwargs[key], f.metadata)
+    return cls(**kwargs)
+
+
+def unknown_key_message(key: str, known: typing.Iterable[str]) -> str:
+    """``unknown key 'lr'; did you mean 'lr_d'?`` (or the list of valid keys)."""
+    known = sorted(known)
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f"unknown key {key!r}; did you mean {close[0]!r}?"
+    return f"unknown key {key!r}; valid keys: {', '.join(known) if known else '(none)'}"
+
+
+def check_value(key: str, value: Any, tp: Any) -> Any:
+    """Check one value against a declared type; return it (ints become floats where declared)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            if option is type(None):
+                continue
+            try:
+                return check_value(key, value, option)
+            except ParamError as e:
+                errors.append(e)
+        raise ParamError(key, f"expected {type_name(tp)}, got {_show(value)}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices or type(value) is bool:
+            raise ParamError(key, f"expected one of {type_name(tp)}, got {_show(value)}")
+        return value
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ParamError(key, f"expected {type_name(tp)}, got {_show(value)}")
+        return [check_value(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamError(key, f"expected a number, got {_show(value)}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamError(key, f"expected an integer, got {_show(value)}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ParamError(key, f"expected true or false, got {_show(value)}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ParamError(key, f"expected a string, got {_show(value)}")
+        return value
+    raise TypeError(f"parameter {key!r} has an unsupported declared type {tp!r}")
+
+
+def _check_range(key: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
+    lo, hi, length = meta.get("min"), meta.get("max"), meta.get("length")
+    if length is not None and len(value) != length:
+        raise ParamError(key, f"expected {length} items, got {len(value)}")
+    items = value if isinstance(value, list) else [value]
+    for v in items:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        too_low = lo is not None and (v < lo or (meta.get("min_exclusive") and v == lo))
+        if too_low or (hi is not None and v > hi):
+            raise ParamError(key, f"{v!r} is out of range (must be {_bounds_text(meta)[2:-1]})")
+
+
+def _show(value: Any) -> str:
+    """A value as it would appear in TOML, with its type for clarity."""
+    if isinstance(value, str):
+        return f'the string "{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"{type(value).__name__} {value!r}"
+
+
+def as_dict(instance: Any) -> dict[str, Any]:
+    """A params instance as a plain table (``None`` values left out, as TOML has no null)."""
+    return {k: v for k, v in dataclasses.asdict(instance).items() if v is not None}

@@ -1,0 +1,186 @@
+"""Where components are looked up: plugins load from the ``ganfw`` entry-point group.
+
+Built-in plugins (``plugins/`` in the source tree) and third-party packages take the same path.
+A plugin that fails to import, whose hook raises, or that returns malformed specs is skipped with
+a :class:`PluginProblem`; everything else keeps working. ``GANFW_STRICT_PLUGINS=1`` re-raises
+instead. ``GANFW_DISABLE_PLUGINS=a,b`` (or ``ganfw --disable-plugin a``) skips named plugins.
+This module must not import torch.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections import defaultdict
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+
+import pluggy
+
+from ganfw import hookspecs
+from ganfw.specs import KINDS, ComponentSpec
+
+GROUP = "ganfw"
+
+
+@dataclass(frozen=True)
+class Component:
+    """A spec together with who supplied it."""
+
+    spec: ComponentSpec
+    plugin: str
+    package: str
+    version: str
+
+    @property
+    def qualified_name(self) -> str:
+        """``plugin:name``, unique even when two plugins offer the same name."""
+        return f"{self.plugin}:{self.spec.name}"
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """Why a plugin (or one of its hooks) was skipped."""
+
+    plugin: str
+    package: str
+    message: str
+    traceback: str = ""
+
+    def line(self) -> str:
+        return f"plugin {self.plugin!r} (package {self.package}) skipped: {self.message}"
+
+
+class LookupProblem(LookupError):
+    """A recipe names a component that does not exist or is ambiguous."""
+
+
+@dataclass
+class Registry:
+    """Every component from every loaded plugin, and the problems met while loading."""
+
+    components: list[Component] = field(default_factory=list)
+    problems: list[PluginProblem] = field(default_factory=list)
+    plugin_manager: pluggy.PluginManager | None = None
+
+    def of_kind(self, kind: str) -> list[Component]:
+        return [c for c in self.components if c.spec.kind == kind]
+
+    def clashes(self) -> dict[tuple[str, str], list[Component]]:
+        """``(kind, name) -> providers`` for every name offered by more than one plugin."""
+        by_name: dict[tuple[str, str], list[Component]] = defaultdict(list)
+        for c in self.components:
+            by_name[(c.spec.kind, c.spec.name)].append(c)
+        return {k: v for k, v in by_name.items() if len(v) > 1}
+
+    def names(self, kind: str) -> list[str]:
+        """The names a recipe may use for ``kind`` (qualified where a name clashes)."""
+        clashing = {name for (k, name) in self.clashes() if k == kind}
+        return sorted(
+            c.qualified_name if c.spec.name in clashing else c.spec.name for c in self.of_kind(kind)
+        )
+
+    def resolve(self, kind: str, ref: str) -> Component:
+        """Find the component ``ref`` (``name`` or ``plugin:name``) of ``kind``.
+
+        Raises :class:`LookupProblem` naming what exists, or the providers of an ambiguous name.
+        """
+        plugin, _, name = ref.rpartition(":")
+        found = [
+            c
+            for c in self.of_kind(kind)
+            if c.spec.name == name and (not plugin or c.plugin == plugin)
+        ]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            available = ", ".join(self.names(kind)) or "(none installed)"
+            raise LookupProblem(f"unknown {kind} {ref!r}; available: {available}")
+        providers = ", ".join(f"{c.plugin} ({c.package})" for c in found)
+        choices = " or ".join(repr(c.qualified_name) for c in found)
+        raise LookupProblem(
+            f"{kind} {ref!r} is offered by several plugins: {providers}; write {choices}"
+        )
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def disabled_from_env() -> set[str]:
+    """Plugin names listed in ``GANFW_DISABLE_PLUGINS`` (comma-separated)."""
+    raw = os.environ.get("GANFW_DISABLE_PLUGINS", "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _package_of(ep: EntryPoint) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "unknown", "?"
+    return dist.metadata["Name"] or "unknown", dist.version or "?"
+
+
+def load_registry(
+    disabled: set[str] | frozenset[str] = frozenset(),
+    strict: bool | None = None,
+) -> Registry:
+    """Import every plugin of the ``ganfw`` entry-point group and collect its specs.
+
+    Args:
+        disabled: plugin (entry-point) names to skip, added to ``GANFW_DISABLE_PLUGINS``.
+        strict: re-raise plugin errors; default from ``GANFW_STRICT_PLUGINS``.
+    """
+    strict = _env_flag("GANFW_STRICT_PLUGINS") if strict is None else strict
+    disabled = set(disabled) | disabled_from_env()
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    registry = Registry(plugin_manager=pm)
+    packages: dict[str, tuple[str, str]] = {}
+
+    def problem(plugin: str, message: str, exc: BaseException | None = None) -> None:
+        if strict and exc is not None:
+            raise exc
+        package = "{} {}".format(*packages.get(plugin, ("unknown", "?")))
+        tb = "".join(traceback.format_exception(exc)) if exc is not None else ""
+        registry.problems.append(PluginProblem(plugin, package, message, tb))
+
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        if ep.name in disabled:
+            continue
+        if ep.name in packages:
+            first = "{} {}".format(*packages[ep.name])
+            package = "{} {}".format(*_package_of(ep))
+            registry.problems.append(
+                PluginProblem(ep.name, package, f"the plugin name is already taken by {first}")
+            )
+            continue
+        packages[ep.name] = _package_of(ep)
+        try:
+            module = ep.load()
+            pm.register(module, name=ep.name)
+        except Exception as exc:  # any error in third-party code must not break the CLI
+            problem(ep.name, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}", exc)
+
+    for kind, hook_name in KINDS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            try:
+                specs = impl.function()
+                _check_specs(specs, kind, hook_name)
+            except Exception as exc:
+                problem(impl.plugin_name, f"hook {hook_name}() failed: {type(exc).__name__}: {exc}", exc)
+                continue
+            name, version = packages[impl.plugin_name]
+            registry.components.extend(
+                Component(spec, impl.plugin_name, name, version) for spec in specs
+            )
+    return registry
+
+
+def _check_specs(specs: object, kind: str, hook_name: str) -> None:
+    if not isinstance(specs, (list, tuple)):
+        raise TypeError(f"{hook_name}() must return a list of ComponentSpec, got {type(specs).__name__}")
+    for spec in specs:
+        if not isinstance(spec, ComponentSpec):
+            raise TypeError(f"{hook_name}() returned {spec!r}, which is not a ComponentSpec")
+        if spec.kind != kind:
+            raise TypeError(f"{hook_name}() returned {spec.name!r} of kind {spec.kind!r}, not {kind!r}")

@@ -1,0 +1,322 @@
+"""Where a recipe is parsed: TOML files, ``extends``, ``--set`` overrides and validation.
+
+Loading happens in three stages, each able to fail with a :class:`RecipeError` that names the
+file and the dotted key (and the ``--set`` that supplied the value):
+
+1. :func:`load_tables` reads the file and the chain of files it ``extends`` and deep-merges them
+   (tables merged, everything else - arrays included - replaced by the extending file);
+2. :func:`apply_overrides` applies ``--set a.b.c=value`` (value parsed as TOML, else a string);
+3. :func:`validate` checks every key against the schema in :mod:`ganfw.config` and the
+   components' declared params, and returns a :class:`Recipe`.
+
+This module must not import torch.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from ganfw import config
+from ganfw.errors import UserError
+from ganfw.params import ParamError, as_dict, build, unknown_key_message
+from ganfw.plugins import Component, LookupProblem, Registry
+
+Key = tuple[str, ...]
+
+_SET_KEY = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class RecipeError(UserError):
+    """A recipe problem, rendered as one line: ``FILE: KEY (from --set ...): MESSAGE``."""
+
+    def __init__(self, source: str, key: str, message: str, override: str | None = None):
+        self.source, self.key, self.message, self.override = source, key, message, override
+        where = source + (f": {key}" if key else "")
+        if override:
+            where += f" (from --set {override})"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class Tables:
+    """A merged recipe table, with where each value came from.
+
+    ``origin`` maps a key path to the file that set it, ``overrides`` to the ``--set`` text.
+    """
+
+    root: Path
+    data: dict[str, Any]
+    origin: dict[Key, str]
+    overrides: dict[Key, str]
+
+    def source_of(self, key: Key) -> tuple[str, str | None]:
+        """The file (and ``--set`` text, if any) that supplied ``key`` or its closest parent."""
+        for n in range(len(key), 0, -1):
+            if key[:n] in self.overrides:
+                return self.origin.get(key[:n], str(self.root)), self.overrides[key[:n]]
+        for n in range(len(key), 0, -1):
+            if key[:n] in self.origin:
+                return self.origin[key[:n]], None
+        return str(self.root), None
+
+    def error(self, key: Key, message: str) -> RecipeError:
+        source, override = self.source_of(key)
+        return RecipeError(source, ".".join(key), message, override)
+
+
+def _read_toml(path: Path, referrer: str | None) -> dict[str, Any]:
+    where = f" (extended by {referrer})" if referrer else ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(str(path), "", f"recipe file not found{where}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RecipeError(str(path), "", f"cannot read the recipe{where}: {e}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RecipeError(str(path), "", f"invalid TOML: {e}") from None
+
+
+def _merge(base: dict, top: dict, origin: dict[Key, str], source: str, prefix: Key = ()) -> None:
+    for key, value in top.items():
+        path = prefix + (key,)
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            origin[path] = source
+            _merge(base[key], value, origin, source, path)
+        else:
+            base[key] = _copy(value)
+            for stale in [k for k in origin if k[: len(path)] == path]:
+                del origin[stale]
+            _mark(value, origin, source, path)
+
+
+def _mark(value: Any, origin: dict[Key, str], source: str, path: Key) -> None:
+    origin[path] = source
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _mark(v, origin, source, path + (k,))
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def load_tables(path: str | Path) -> Tables:
+    """Read ``path`` and every file it ``extends`` (relative to the extending file), merged."""
+    root = Path(path)
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    current, referrer = root, None
+    seen: list[Path] = []
+    while True:
+        resolved = current.resolve()
+        if resolved in seen:
+            cycle = " -> ".join(str(p) for p in [*seen, resolved])
+            raise RecipeError(str(chain[-1][0]), "extends", f"extends forms a cycle: {cycle}")
+        seen.append(resolved)
+        table = _read_toml(current, referrer)
+        chain.append((current, table))
+        parent = table.get("extends")
+        if parent is None:
+            break
+        if not isinstance(parent, str):
+            raise RecipeError(str(current), "extends", "expected a file name (a string)")
+        referrer = str(current)
+        current = current.parent / parent
+
+    merged: dict[str, Any] = {}
+    origin: dict[Key, str] = {}
+    for file, table in reversed(chain):
+        _merge(merged, {k: v for k, v in table.items() if k != "extends"}, origin, str(file))
+    return Tables(root, merged, origin, {})
+
+
+def parse_override(text: str) -> tuple[Key, Any]:
+    """``"train.epochs=5"`` -> ``(("train", "epochs"), 5)``; a value that is not TOML is a string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not _SET_KEY.match(key):
+        raise RecipeError("--set", "", f"{text!r} is not of the form dotted.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return tuple(key.split(".")), value
+
+
+def apply_overrides(tables: Tables, overrides: list[str]) -> None:
+    """Apply each ``--set dotted.key=value`` in order, creating tables as needed."""
+    for text in overrides:
+        key, value = parse_override(text)
+        node = tables.data
+        for i, part in enumerate(key[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(key[: i + 1])
+                raise RecipeError(str(tables.root), where, f"is not a table, so {'.'.join(key)} cannot be set", text)
+            node = child
+        node[key[-1]] = value
+        _mark(value, tables.origin, str(tables.root), key)
+        for k in [k for k in tables.overrides if k[: len(key)] == key]:
+            del tables.overrides[k]
+        tables.overrides[key] = text
+
+
+@dataclass(frozen=True)
+class ComponentChoice:
+    """A component picked by a recipe section, with its validated params."""
+
+    section: str
+    ref: str
+    component: Component
+    params: Any
+
+    def build(self, **context: Any) -> Any:
+        """Import the factory and call it: ``factory(params, **context)``."""
+        return self.component.spec.load_factory()(self.params, **context)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated recipe: components resolved, every setting filled in with its default."""
+
+    path: Path
+    generator: ComponentChoice
+    discriminator: ComponentChoice
+    loss: ComponentChoice
+    schedule: ComponentChoice
+    data: ComponentChoice
+    data_root: str | None
+    data_limit: int | None
+    optim: dict[str, config.OptimizerConfig]
+    train: config.TrainConfig
+    output: config.OutputConfig
+    eval: config.EvalConfig
+
+    def resolved(self) -> dict[str, Any]:
+        """The full recipe as a table: ``ganfw check`` prints it, runs save it as recipe.toml."""
+        out: dict[str, Any] = {}
+        for section in config.COMPONENT_SECTIONS:
+            choice: ComponentChoice = getattr(self, section)
+            table: dict[str, Any] = {"name": choice.ref}
+            if section == "data":
+                if self.data_root is not None:
+                    table["root"] = self.data_root
+                if self.data_limit is not None:
+                    table["limit"] = self.data_limit
+            if choice.params is not None:
+                table["params"] = as_dict(choice.params)
+            out[section] = table
+        out["optim"] = {net: as_dict(o) for net, o in self.optim.items()}
+        for section in config.SETTINGS:
+            out[section] = as_dict(getattr(self, section))
+        return out
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.resolved())
+
+
+def _settings(tables: Tables, key: Key, schema: type) -> Any:
+    value = _get(tables.data, key)
+    try:
+        return build(schema, {} if value is None else value)
+    except ParamError as e:
+        raise tables.error(key + tuple(e.key.split(".")) if e.key else key, e.message) from None
+
+
+def _get(data: dict, key: Key) -> Any:
+    node: Any = data
+    for part in key:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _component(tables: Tables, registry: Registry, section: str) -> ComponentChoice:
+    kind, default = config.COMPONENT_SECTIONS[section]
+    table = tables.data.get(section, {} if default else None)
+    if table is None:
+        raise tables.error((section,), f"missing section [{section}] (a {kind} is required)")
+    if not isinstance(table, dict):
+        raise tables.error((section,), "expected a table")
+    allowed = {"name", "params"} | (set(config.DATA_KEYS) if section == "data" else set())
+    for key in table:
+        if key not in allowed:
+            raise tables.error((section, key), unknown_key_message(key, allowed))
+    ref = table.get("name", default)
+    if not isinstance(ref, str):
+        raise tables.error((section, "name"), f"expected the name of a {kind} (a string)")
+    try:
+        component = registry.resolve(kind, ref)
+    except LookupProblem as e:
+        raise tables.error((section, "name"), str(e)) from None
+    values = table.get("params", {})
+    spec = component.spec
+    if spec.params is None:
+        if values:
+            raise tables.error((section, "params"), f"{kind} {ref!r} takes no params")
+        return ComponentChoice(section, ref, component, None)
+    try:
+        params = build(spec.params, values)
+    except ParamError as e:
+        key = (section, "params") + (tuple(e.key.split(".")) if e.key else ())
+        raise tables.error(key, e.message) from None
+    return ComponentChoice(section, ref, component, params)
+
+
+def validate(tables: Tables, registry: Registry) -> Recipe:
+    """Check every key of a merged recipe; return the :class:`Recipe`."""
+    known = {*config.COMPONENT_SECTIONS, *config.SETTINGS, "optim"}
+    for key in tables.data:
+        if key not in known:
+            raise tables.error((key,), unknown_key_message(key, known))
+    components = {s: _component(tables, registry, s) for s in config.COMPONENT_SECTIONS}
+
+    data = tables.data.get("data", {})
+    root, limit = data.get("root"), data.get("limit")
+    if root is not None and not isinstance(root, str):
+        raise tables.error(("data", "root"), "expected a directory (a string)")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise tables.error(("data", "limit"), f"expected a positive integer, got {limit!r}")
+
+    optim_table = tables.data.get("optim", {})
+    if not isinstance(optim_table, dict):
+        raise tables.error(("optim",), "expected a table with [optim.generator] and [optim.discriminator]")
+    for key in optim_table:
+        if key not in config.OPTIMIZERS:
+            raise tables.error(("optim", key), unknown_key_message(key, config.OPTIMIZERS))
+    optim = {net: _settings(tables, ("optim", net), config.OptimizerConfig) for net in config.OPTIMIZERS}
+    settings = {s: _settings(tables, (s,), schema) for s, schema in config.SETTINGS.items()}
+
+    device = settings["train"].device
+    if not _DEVICE.match(device):
+        raise tables.error(("train", "device"), f"{device!r} is not auto, cpu, mps, cuda or cuda:N")
+    samples = settings["output"].samples
+    if int(samples**0.5) ** 2 != samples:
+        raise tables.error(("output", "samples"), f"{samples} is not a square number (16 draws a 4x4 grid)")
+    for i, name in enumerate(settings["eval"].metrics):
+        try:
+            registry.resolve("metric", name)
+        except LookupProblem as e:
+            raise tables.error(("eval", "metrics"), f"item {i}: {e}") from None
+
+    return Recipe(tables.root, **components, data_root=root, data_limit=limit, optim=optim, **settings)
+
+
+def load_recipe(path: str | Path, registry: Registry, overrides: list[str] | None = None) -> Recipe:
+    """Read, merge, override and validate a recipe file."""
+    tables = load_tables(path)
+    apply_overrides(tables, overrides or [])
+    return validate(tables, registry)

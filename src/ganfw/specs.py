@@ -1,0 +1,96 @@
+"""What a plugin hands the core: one :class:`ComponentSpec` per component.
+
+This module must not import torch: ``ganfw list`` reads specs without building anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+#: The component kinds, in the order ``ganfw list`` shows them, each with its hook name.
+KINDS: dict[str, str] = {
+    "generator": "ganfw_generators",
+    "discriminator": "ganfw_discriminators",
+    "loss": "ganfw_losses",
+    "schedule": "ganfw_schedules",
+    "dataset": "ganfw_datasets",
+    "metric": "ganfw_metrics",
+}
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class SpecError(ValueError):
+    """A plugin returned a spec that does not follow the rules below."""
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A component offered by a plugin.
+
+    Attributes:
+        name: lower-case, words joined by ``-`` or ``_`` (``"non-saturating"``); never contains
+            ``:``, which separates the plugin in a qualified name (``"myplugin:dcgan"``).
+        kind: one of :data:`KINDS` (``"generator"``, ``"loss"``, ...); must match the hook that
+            returned the spec.
+        summary: one line for ``ganfw list``.
+        factory: ``"package.module:attribute"``; imported only when the component is built, so
+            that listing components never imports torch. It is called with an instance of
+            ``params`` (generators and discriminators also get ``image_shape=(C, H, W)``).
+        params: a dataclass whose fields (each with a default) are the component's recipe
+            parameters; declare them with :func:`ganfw.params.param`. ``None``: no parameters.
+
+    Example::
+
+        ComponentSpec(
+            name="dcgan",
+            kind="generator",
+            summary="DCGAN generator: dense projection then transposed convolutions",
+            factory="my_plugin.models:Generator",
+            params=GeneratorParams,
+        )
+    """
+
+    name: str
+    kind: str
+    summary: str
+    factory: str
+    params: type | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise SpecError(
+                f"component name {self.name!r} is not lower-case words joined by '-' or '_'"
+            )
+        if self.kind not in KINDS:
+            raise SpecError(f"{self.name}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if not isinstance(self.summary, str) or not self.summary.strip() or "\n" in self.summary:
+            raise SpecError(f"{self.name}: summary must be one non-empty line")
+        if not isinstance(self.factory, str) or not _FACTORY.match(self.factory):
+            raise SpecError(
+                f"{self.name}: factory {self.factory!r} is not of the form 'package.module:attribute'"
+            )
+        if self.params is not None:
+            if not (isinstance(self.params, type) and dataclasses.is_dataclass(self.params)):
+                raise SpecError(f"{self.name}: params must be a dataclass type")
+            for f in dataclasses.fields(self.params):
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise SpecError(f"{self.name}: parameter {f.name!r} has no default")
+
+    def load_factory(self) -> Any:
+        """Import and return the factory (this is where torch gets imported)."""
+        import importlib
+
+        module_name, _, attr = self.factory.partition(":")
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def default_params(self) -> Any:
+        """An instance of ``params`` with every default (``None`` when there are no params)."""
+        return self.params() if self.params is not None else None
