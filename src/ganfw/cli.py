@@ -163,6 +163,50 @@ def check(
     print(resolved.to_toml(), end="")
 
 
+@app.command()
+def run(
+    recipe: Path = typer.Argument(..., help="Recipe file (TOML)."),
+    overrides: list[str] = SetOption,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: <output.dir>/<recipe>-<time>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain log lines instead of a progress bar."),
+) -> None:
+    """Train a recipe; outputs go to a run directory (see README: "The run directory")."""
+    from ganfw.recipe import load_recipe
+    from ganfw.rundir import claim_run_dir, new_run_dir
+
+    resolved = load_recipe(recipe, registry(), overrides)
+    if resume and out is None:
+        raise fail("--resume needs --out DIR, the run directory to continue")
+    run_dir = claim_run_dir(out, resume) if out is not None else new_run_dir(resolved.output.dir, recipe)
+
+    from ganfw.engine import train
+    from ganfw.progress import PlainReporter, RichReporter
+
+    reporter = PlainReporter() if quiet else RichReporter()
+    err.print(f"run directory: {run_dir.path}", highlight=False)
+    if not train(resolved, run_dir, reporter, resume):
+        raise typer.Exit(130)
+    err.print(f"done: {run_dir.path}", highlight=False)
+
+
+@app.command()
+def sample(
+    target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
+    n: int = typer.Option(16, "--n", "-n", min=1, help="How many images."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .png (grid), .pt or .npy (N x C x H x W floats in [-1, 1])."),
+    seed: int = typer.Option(0, "--seed", help="Noise seed."),
+) -> None:
+    """Draw images from a trained generator."""
+    from ganfw.sampling import FORMATS, generate, load_generator, write_images
+
+    if out.suffix.lower() not in FORMATS:
+        raise fail(f"--out {out}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
+    images = generate(load_generator(target, registry()), n, seed)
+    write_images(images, out)
+    err.print(f"wrote {n} images to {out}", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ganfw`` script: user errors become one line and exit status 2."""
     try:

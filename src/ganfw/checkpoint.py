@@ -1,0 +1,126 @@
+"""Where a checkpoint is written and read.
+
+A checkpoint is ONE safetensors file, written atomically (temp file + rename), holding every
+tensor of the training state - network weights and buffers (``generator.*``,
+``discriminator.*``), optimiser moments (``optim.<net>.<param index>.<name>``), RNG states and
+the fixed sample noise (``extra.*``) - and, in the file's metadata under ``"ganfw"``, a JSON
+document with the rest: counters, schedule state, optimiser hyper-parameters, loss-scaler state
+and the resolved recipe. A file is therefore self-contained: ``ganfw sample ckpt.safetensors``
+needs nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from ganfw.atomic import atomic_path
+from ganfw.errors import UserError
+
+FORMAT = 1
+_NAME = re.compile(r"^step_(\d{8,})\.safetensors$")
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:08d}.safetensors"
+
+
+def list_checkpoints(directory: Path) -> list[Path]:
+    """Checkpoint files in ``directory``, oldest first (by step)."""
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    found = list_checkpoints(directory)
+    return found[-1] if found else None
+
+
+@dataclass
+class Checkpoint:
+    """The contents of a checkpoint file: ``tensors`` by key and the JSON ``state``."""
+
+    tensors: dict[str, torch.Tensor]
+    state: dict[str, Any]
+
+    def module_state(self, prefix: str) -> dict[str, torch.Tensor]:
+        """The ``state_dict`` of the module saved under ``prefix`` (``"generator"``)."""
+        head = prefix + "."
+        return {k[len(head) :]: v for k, v in self.tensors.items() if k.startswith(head)}
+
+    def optimizer_state(self, name: str) -> dict[str, Any]:
+        """The ``state_dict`` of optimiser ``name``, tensors and hyper-parameters rejoined."""
+        head = f"optim.{name}."
+        per_param: dict[int, dict[str, Any]] = {}
+        for key, value in self.tensors.items():
+            if key.startswith(head):
+                index, _, field = key[len(head) :].partition(".")
+                per_param.setdefault(int(index), {})[field] = value
+        saved = self.state["optimizers"][name]
+        for index, scalars in saved["scalars"].items():
+            per_param.setdefault(int(index), {}).update(scalars)
+        return {"state": per_param, "param_groups": saved["param_groups"]}
+
+
+def pack_optimizer(name: str, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Put the optimiser's tensors into ``tensors``; return its JSON part."""
+    sd = optimizer.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, fields in sd["state"].items():
+        for field, value in fields.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{name}.{index}.{field}"] = value
+            else:
+                scalars.setdefault(str(index), {})[field] = value
+    return {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def save_checkpoint(
+    path: Path,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    extra: dict[str, torch.Tensor],
+    state: dict[str, Any],
+) -> None:
+    """Write a checkpoint atomically: a crash mid-write leaves any older file untouched."""
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+    state = dict(state, format=FORMAT, optimizers={n: pack_optimizer(n, o, tensors) for n, o in optimizers.items()})
+    tensors.update({f"extra.{k}": v for k, v in extra.items()})
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"ganfw": json.dumps(state)})
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint; a missing, corrupt or foreign file is a one-line :class:`UserError`."""
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        state = json.loads(meta["ganfw"])
+    except (SafetensorError, OSError, ValueError, KeyError) as e:
+        reason = "no ganfw metadata" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise UserError(f"{path}: not a readable ganfw checkpoint ({reason})") from None
+    if state.get("format") != FORMAT:
+        raise UserError(f"{path}: checkpoint format {state.get('format')!r} is not supported (expected {FORMAT})")
+    return Checkpoint(tensors, state)
+
+
+def prune_checkpoints(directory: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest checkpoints."""
+    for old in list_checkpoints(directory)[:-keep]:
+        old.unlink(missing_ok=True)

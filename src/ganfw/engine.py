@@ -1,0 +1,351 @@
+"""Where a training step happens: the one training loop, readable top to bottom.
+
+    for each epoch:                      (a fresh shuffle of the in-memory dataset)
+        for each batch:
+            ask the Schedule what to update
+            D step and/or G step         (jointly from one forward pass, or D then G)
+            tell the Schedule what happened
+            log every `output.log_every` steps; checkpoint every `output.checkpoint_every`
+        sample the 4x4 grid, redraw the GIF and curves, checkpoint
+
+Shapes: ``real`` (B, C, H, W) in [-1, 1]; ``z`` (B, Z); logits (B,).
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganfw import artifacts
+from ganfw.checkpoint import (
+    checkpoint_name,
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
+from ganfw.config import OptimizerConfig
+from ganfw.contracts import Decision, StepReport
+from ganfw.device import Precision, resolve_device
+from ganfw.errors import UserError
+from ganfw.progress import Reporter
+from ganfw.recipe import Recipe
+from ganfw.rundir import MetricsLog, RunDir, truncate_metrics
+
+#: Recipe entries a resumed run must share with its checkpoint (everything that shapes the
+#: weights, the optimiser state or the order of the data).
+_RESUME_FIXED = [
+    ("generator",), ("discriminator",), ("loss",), ("schedule",), ("data",), ("optim",),
+    ("train", "batch_size"), ("train", "drop_last"), ("train", "seed"), ("output", "samples"),
+]
+
+
+class TrainingStopped(UserError):
+    """Training cannot go on (a NaN/Inf loss); the last good checkpoint is kept."""
+
+
+def adam(module: nn.Module, cfg: OptimizerConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(
+        module.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
+    )
+
+
+class Trainer:
+    """Builds the components of a recipe and trains them, writing into a run directory."""
+
+    def __init__(self, recipe: Recipe, run: RunDir, reporter: Reporter):
+        self.recipe, self.run, self.reporter = recipe, run, reporter
+        train = recipe.train
+        self.device = resolve_device(train.device)
+        self.precision = Precision(train.precision, self.device)
+        torch.manual_seed(train.seed)
+
+        dataset = recipe.data.build(root=recipe.data_root, limit=recipe.data_limit)
+        self.images = dataset.load().to(self.device)  # (N, C, H, W) in [-1, 1]
+        self.G = recipe.generator.build(image_shape=dataset.image_shape).to(self.device)
+        self.D = recipe.discriminator.build(image_shape=dataset.image_shape).to(self.device)
+        self.loss = recipe.loss.build()
+        self.schedule = recipe.schedule.build()
+        self.opt_g = adam(self.G, recipe.optim["generator"])
+        self.opt_d = adam(self.D, recipe.optim["discriminator"])
+        self.scaler_g, self.scaler_d = self.precision.scaler(), self.precision.scaler()
+
+        self.noise = torch.Generator(self.device).manual_seed(train.seed + 1)
+        fixed = torch.Generator(self.device).manual_seed(train.seed + 2)
+        self.fixed_z = self.G.sample_latent(recipe.output.samples, device=self.device, generator=fixed)
+
+        n, bs = len(self.images), train.batch_size
+        self.steps_per_epoch = n // bs if train.drop_last else math.ceil(n / bs)
+        if self.steps_per_epoch == 0:
+            raise UserError(f"train.batch_size = {bs} exceeds the {n} images with train.drop_last = true")
+        self.step = 0
+        self._stop_requested = False
+
+    # ----------------------------------------------------------------- the loop
+    def fit(self) -> bool:
+        """Train up to ``train.epochs``; return False when interrupted (Ctrl-C) after a checkpoint."""
+        epochs, bs = self.recipe.train.epochs, self.recipe.train.batch_size
+        every = self.recipe.output.checkpoint_every
+        log = MetricsLog(self.run.metrics)
+        window = _Window()
+        self.reporter.start(total=epochs * self.steps_per_epoch, done=self.step, steps_per_epoch=self.steps_per_epoch)
+        previous_handler = signal.signal(signal.SIGINT, self._request_stop)
+        try:
+            while self.step < epochs * self.steps_per_epoch:
+                epoch = self.step // self.steps_per_epoch
+                order = self._epoch_order(epoch)
+                epoch_start, epoch_step0 = time.perf_counter(), self.step
+                for batch in range(self.step % self.steps_per_epoch, self.steps_per_epoch):
+                    t0 = time.perf_counter()
+                    report = self._train_step(self.images[order[batch * bs : (batch + 1) * bs]])
+                    window.add(report, images=min(bs, len(order) - batch * bs), seconds=time.perf_counter() - t0)
+                    if self.step % self.recipe.output.log_every == 0 or batch == self.steps_per_epoch - 1:
+                        record = self._record(window.mean(), epoch)
+                        log.write(record)
+                        self.reporter.update(self.step, record)
+                        window = _Window()
+                    if self._stop_requested and batch < self.steps_per_epoch - 1:
+                        return self._interrupted()
+                    if every and self.step % every == 0:
+                        self.save()
+                seconds = time.perf_counter() - epoch_start
+                log.write({"event": "epoch", "epoch": epoch + 1, "step": self.step, "seconds": round(seconds, 3),
+                           "images_per_s": round((self.step - epoch_step0) * bs / seconds, 1)})
+                self._end_epoch(epoch + 1)
+                if self._stop_requested:
+                    return self._interrupted()
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+            log.close()
+            self.reporter.close()
+        return True
+
+    def _interrupted(self) -> bool:
+        path = self.save()
+        self.reporter.message(f"interrupted at step {self.step}; checkpoint {path}")
+        return False
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        if self._stop_requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        self.reporter.message("stopping after this step (Ctrl-C again to abort without a checkpoint)")
+
+    def _epoch_order(self, epoch: int) -> Tensor:
+        """A permutation of the dataset, (N,), the same for a given (seed, epoch) - so a run
+        resumed mid-epoch sees the same batches."""
+        rng = torch.Generator().manual_seed(self.recipe.train.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.images), generator=rng).to(self.device)
+
+    # ----------------------------------------------------------------- one step
+    def _train_step(self, real: Tensor) -> StepReport:
+        decision = self.schedule.decide(self.step)
+        z = self.G.sample_latent(real.shape[0], device=self.device, generator=self.noise)
+        update = self._joint_update if decision.joint else self._sequential_update
+        stats = update(real, z, decision)
+        report = StepReport(step=self.step, trained_d=decision.train_d, trained_g=decision.train_g, **stats)
+        for name in ("d_loss", "g_loss"):
+            if not math.isfinite(getattr(report, name)):
+                last = latest_checkpoint(self.run.checkpoints)
+                kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+                raise TrainingStopped(f"step {self.step + 1}: {name} is {getattr(report, name)}; training stopped, {kept}")
+        self.schedule.observe(report)
+        self.step += 1
+        return report
+
+    def _joint_update(self, real: Tensor, z: Tensor, decision: Decision) -> dict[str, float]:
+        """Both losses from one forward pass; both networks step on gradients taken at the
+        same state (G's gradient flows through the not-yet-updated D)."""
+        with self.precision.autocast():
+            fake = self.G(z)
+            real_logits, fake_logits = self.D(real), self.D(fake)
+            d_loss = self._d_loss(real_logits, fake_logits, real, fake, decision.train_d)
+            g_loss = self.loss.g_loss(fake_logits.float())
+        if decision.train_d:
+            self._backward(d_loss, self.D, self.opt_d, self.scaler_d, retain_graph=decision.train_g)
+        if decision.train_g:
+            self._backward(g_loss, self.G, self.opt_g, self.scaler_g)
+        if decision.train_d:
+            self._optimizer_step(self.opt_d, self.scaler_d)
+        if decision.train_g:
+            self._optimizer_step(self.opt_g, self.scaler_g)
+        return _stats(real_logits, fake_logits, d_loss, g_loss)
+
+    def _sequential_update(self, real: Tensor, z: Tensor, decision: Decision) -> dict[str, float]:
+        """D steps on a detached fake batch, then G steps against the updated D."""
+        with self.precision.autocast(), torch.set_grad_enabled(decision.train_g):
+            fake = self.G(z)
+        with self.precision.autocast(), torch.set_grad_enabled(decision.train_d):
+            real_logits, fake_logits = self.D(real), self.D(fake.detach())
+            d_loss = self._d_loss(real_logits, fake_logits, real, fake.detach(), decision.train_d)
+        if decision.train_d:
+            self._backward(d_loss, self.D, self.opt_d, self.scaler_d)
+            self._optimizer_step(self.opt_d, self.scaler_d)
+        if decision.train_g:
+            with self.precision.autocast():
+                g_loss = self.loss.g_loss(self.D(fake).float())
+            self._backward(g_loss, self.G, self.opt_g, self.scaler_g)
+            self._optimizer_step(self.opt_g, self.scaler_g)
+        else:
+            g_loss = self.loss.g_loss(fake_logits.float())
+        return _stats(real_logits, fake_logits, d_loss, g_loss)
+
+    def _d_loss(self, real_logits: Tensor, fake_logits: Tensor, real: Tensor, fake: Tensor, train_d: bool) -> Tensor:
+        loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
+        if train_d and self.loss.has_regularizer:
+            loss = loss + self.loss.regularizer(self.D, real, fake.detach())
+        return loss
+
+    @staticmethod
+    def _backward(loss: Tensor, net: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                  retain_graph: bool = False) -> None:
+        """Gradients of ``loss`` for ``net``'s parameters only (the other network's are untouched)."""
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward(inputs=list(net.parameters()), retain_graph=retain_graph)
+
+    @staticmethod
+    def _optimizer_step(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
+        scaler.step(opt)
+        scaler.update()
+
+    # ----------------------------------------------------------------- outputs
+    def _record(self, means: dict[str, float], epoch: int) -> dict[str, Any]:
+        record: dict[str, Any] = {"step": self.step, "epoch": epoch + 1}
+        record.update({k: round(v, 6) for k, v in means.items()})
+        record["d_acc"] = round((means["acc_real"] + means["acc_fake"]) / 2, 6)
+        record["lr_g"] = self.opt_g.param_groups[0]["lr"]
+        record["lr_d"] = self.opt_d.param_groups[0]["lr"]
+        record.update(self.schedule.log())
+        return record
+
+    def _end_epoch(self, epoch: int) -> None:
+        """After epoch ``epoch`` (1-based): grid from the fixed noise, GIF, curves, checkpoint."""
+        self.G.eval()
+        with torch.no_grad():
+            grid = self.G(self.fixed_z).float().cpu()
+        self.G.train()
+        artifacts.save_grid(grid, self.run.sample_grid(epoch))
+        if self.recipe.output.gif:
+            artifacts.save_gif(self.run.sample_grids(), self.run.gif)
+        artifacts.plot_curves(artifacts.read_jsonl(self.run.metrics), self.run.curves)
+        self.save()
+        self.reporter.epoch_end(epoch, self.recipe.train.epochs)
+
+    # ----------------------------------------------------------------- checkpoints
+    def save(self) -> Path:
+        path = self.run.checkpoints / checkpoint_name(self.step)
+        if path.exists():
+            return path
+        state = {
+            "step": self.step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "image_shape": list(self.G.image_shape),
+            "schedule": self.schedule.state_dict(),
+            "scalers": {"generator": self.scaler_g.state_dict(), "discriminator": self.scaler_d.state_dict()},
+            "recipe": self.recipe.to_toml(),
+        }
+        extra = {"rng_cpu": torch.get_rng_state(), "rng_noise": self.noise.get_state(), "fixed_z": self.fixed_z}
+        if self.device.type == "cuda":
+            extra["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        save_checkpoint(path, {"generator": self.G, "discriminator": self.D},
+                        {"generator": self.opt_g, "discriminator": self.opt_d}, extra, state)
+        prune_checkpoints(self.run.checkpoints, self.recipe.output.keep_checkpoints)
+        return path
+
+    def resume(self) -> Path:
+        """Continue from the run directory's newest checkpoint."""
+        path = latest_checkpoint(self.run.checkpoints)
+        if path is None:
+            raise UserError(f"{self.run.path}: no checkpoint to resume from in {self.run.checkpoints}")
+        ckpt = load_checkpoint(path)
+        _check_resumable(self.recipe, ckpt.state["recipe"], path)
+        if ckpt.state["steps_per_epoch"] != self.steps_per_epoch:
+            raise UserError(f"{path}: the checkpoint has {ckpt.state['steps_per_epoch']} steps per epoch, "
+                            f"this recipe {self.steps_per_epoch} (did data.limit change?)")
+        self.G.load_state_dict(ckpt.module_state("generator"))
+        self.D.load_state_dict(ckpt.module_state("discriminator"))
+        self.opt_g.load_state_dict(ckpt.optimizer_state("generator"))
+        self.opt_d.load_state_dict(ckpt.optimizer_state("discriminator"))
+        self.scaler_g.load_state_dict(ckpt.state["scalers"]["generator"])
+        self.scaler_d.load_state_dict(ckpt.state["scalers"]["discriminator"])
+        self.schedule.load_state_dict(ckpt.state["schedule"])
+        torch.set_rng_state(ckpt.tensors["extra.rng_cpu"])
+        self.noise.set_state(ckpt.tensors["extra.rng_noise"])
+        if "extra.rng_cuda" in ckpt.tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(ckpt.tensors["extra.rng_cuda"], self.device)
+        self.fixed_z = ckpt.tensors["extra.fixed_z"].to(self.device)
+        self.step = ckpt.state["step"]
+        if self.run.metrics.exists():
+            truncate_metrics(self.run.metrics, self.step, artifacts.read_jsonl(self.run.metrics))
+        return path
+
+
+def _check_resumable(recipe: Recipe, saved_toml: str, path: Path) -> None:
+    import tomllib
+
+    saved, current = tomllib.loads(saved_toml), recipe.resolved()
+    for key in _RESUME_FIXED:
+        a, b = _dig(saved, key), _dig(current, key)
+        if a != b:
+            raise UserError(f"{path}: cannot resume with a different {'.'.join(key)} (checkpoint: {a!r}, recipe: {b!r})")
+
+
+def _dig(table: dict, key: tuple[str, ...]) -> Any:
+    for part in key:
+        table = table.get(part, {}) if isinstance(table, dict) else {}
+    return table
+
+
+def _stats(real_logits: Tensor, fake_logits: Tensor, d_loss: Tensor, g_loss: Tensor) -> dict[str, float]:
+    """Step statistics, gathered in one device->host transfer."""
+    r, f = real_logits.detach().float(), fake_logits.detach().float()
+    values = torch.stack([
+        d_loss.detach().float(), g_loss.detach().float(),
+        torch.sigmoid(r).mean(), torch.sigmoid(f).mean(),
+        (r > 0).float().mean(), (f < 0).float().mean(),
+    ]).tolist()
+    return dict(zip(("d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake"), values))
+
+
+class _Window:
+    """Running means of step statistics between two log lines."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.steps = 0
+        self.images = 0
+        self.seconds = 0.0
+
+    def add(self, report: StepReport, images: int, seconds: float) -> None:
+        values = asdict(report)
+        del values["step"]
+        for key, value in values.items():
+            key = {"trained_d": "stepped_d", "trained_g": "stepped_g"}.get(key, key)
+            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+        self.steps += 1
+        self.images += images
+        self.seconds += seconds
+
+    def mean(self) -> dict[str, float]:
+        means = {k: v / self.steps for k, v in self.sums.items()}
+        means["images_per_s"] = self.images / self.seconds if self.seconds else 0.0
+        return means
+
+
+def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool) -> bool:
+    """Train ``recipe`` into ``run``; return False if interrupted. Writes ``recipe.toml`` first."""
+    from ganfw.atomic import write_text
+
+    trainer = Trainer(recipe, run, reporter)
+    if resume:
+        path = trainer.resume()
+        reporter.message(f"resuming from {path} (step {trainer.step})")
+    write_text(run.recipe, recipe.to_toml())
+    return trainer.fit()
