@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -125,7 +126,65 @@ def build(cls: type, values: typing.Mapping[str, Any]) -> Any:
         f = fields[key]
         kwargs[key] = check_value(key, value, hints[key])
         _check_range(key, kwargs[key], f.metadata)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ParamError:
+        raise
+    except ValueError as e:  # a __post_init__ that checks values against each other
+        raise ParamError("", str(e)) from None
+
+
+def check_declaration(cls: type) -> None:
+    """Check a params dataclass itself: every field has a default, a supported type and a
+    default that fits its type and range.
+
+    Raises :class:`TypeError` (or :class:`ParamError` for a bad default) naming the field, so
+    that a plugin with a broken declaration is refused when it loads, not when a recipe sets
+    the parameter.
+    """
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError("params must be a dataclass type")
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception as e:  # an annotation that does not resolve (NameError, ...)
+        raise TypeError(f"cannot resolve the declared types: {type(e).__name__}: {e}") from None
+    for f in dataclasses.fields(cls):
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise TypeError(f"parameter {f.name!r} has no default")
+        _check_supported(f.name, hints[f.name])
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        if default is None and _allows_none(hints[f.name]):
+            continue
+        try:
+            value = check_value(f.name, default, hints[f.name])
+            _check_range(f.name, value, f.metadata)
+        except ParamError as e:
+            raise ParamError(f.name, f"bad default: {e.message}") from None
+
+
+def _allows_none(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
+def _check_supported(key: str, tp: Any) -> None:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(tp):
+            if option is not type(None):
+                _check_supported(key, option)
+        return
+    if origin is Literal:
+        if not all(isinstance(a, (str, int, float, bool)) for a in typing.get_args(tp)):
+            raise TypeError(f"parameter {key!r}: Literal values must be strings or numbers")
+        return
+    if origin is list or tp is list:
+        args = typing.get_args(tp)
+        if len(args) != 1:
+            raise TypeError(f"parameter {key!r}: declare the item type, as in list[int]")
+        _check_supported(key, args[0])
+        return
+    if tp not in (int, float, bool, str):
+        raise TypeError(f"parameter {key!r} has an unsupported declared type {type_name(tp)}")
 
 
 def unknown_key_message(key: str, known: typing.Iterable[str]) -> str:
@@ -149,10 +208,12 @@ def check_value(key: str, value: Any, tp: Any) -> Any:
                 return check_value(key, value, option)
             except ParamError as e:
                 errors.append(e)
+        if len(errors) == 1:  # ``T | None``: TOML has no null, so T's own message says it best
+            raise errors[0]
         raise ParamError(key, f"expected {type_name(tp)}, got {_show(value)}")
     if origin is Literal:
-        choices = typing.get_args(tp)
-        if value not in choices or type(value) is bool:
+        # ``1.0 == 1`` and ``True == 1``: the type must match as well as the value.
+        if not any(type(value) is type(c) and value == c for c in typing.get_args(tp)):
             raise ParamError(key, f"expected one of {type_name(tp)}, got {_show(value)}")
         return value
     if origin is list:
@@ -163,7 +224,13 @@ def check_value(key: str, value: Any, tp: Any) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamError(key, f"expected a number, got {_show(value)}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            raise ParamError(key, "expected a finite number, got an integer too large for a float") from None
+        if not math.isfinite(number):  # TOML has nan and inf; no parameter means them
+            raise ParamError(key, f"expected a finite number, got {value!r}")
+        return number
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParamError(key, f"expected an integer, got {_show(value)}")
@@ -183,13 +250,13 @@ def _check_range(key: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
     lo, hi, length = meta.get("min"), meta.get("max"), meta.get("length")
     if length is not None and len(value) != length:
         raise ParamError(key, f"expected {length} items, got {len(value)}")
-    items = value if isinstance(value, list) else [value]
-    for v in items:
+    items = [(f"{key}[{i}]", v) for i, v in enumerate(value)] if isinstance(value, list) else [(key, value)]
+    for item_key, v in items:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             continue
         too_low = lo is not None and (v < lo or (meta.get("min_exclusive") and v == lo))
         if too_low or (hi is not None and v > hi):
-            raise ParamError(key, f"{v!r} is out of range (must be {_bounds_text(meta)[2:-1]})")
+            raise ParamError(item_key, f"{v!r} is out of range (must be {_bounds_text(meta)[2:-1]})")
 
 
 def _show(value: Any) -> str:

@@ -2,14 +2,19 @@
 
 Built-in plugins (``plugins/`` in the source tree) and third-party packages take the same path.
 A plugin that fails to import, whose hook raises, or that returns malformed specs is skipped with
-a :class:`PluginProblem`; everything else keeps working. ``GANFW_STRICT_PLUGINS=1`` re-raises
-instead. ``GANFW_DISABLE_PLUGINS=a,b`` (or ``ganfw --disable-plugin a``) skips named plugins.
+a :class:`PluginProblem`; everything else keeps working. So is a plugin that implements a hook
+ganfw does not define (a typo), and the second of two distributions that register the same
+plugin name (a built-in plugin always keeps its name). ``GANFW_STRICT_PLUGINS=1`` re-raises
+instead (:class:`PluginError` where there is no exception to re-raise).
+``GANFW_DISABLE_PLUGINS=a,b`` (or ``ganfw --disable-plugin a``) skips named plugins.
 This module must not import torch.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,6 +26,9 @@ from ganfw import hookspecs
 from ganfw.specs import KINDS, ComponentSpec
 
 GROUP = "ganfw"
+
+#: The distribution whose entry points are the built-in plugins; it wins a plugin-name tie.
+BUILTIN_DISTRIBUTION = "ganfw"
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,10 @@ class PluginProblem:
 
     def line(self) -> str:
         return f"plugin {self.plugin!r} (package {self.package}) skipped: {self.message}"
+
+
+class PluginError(RuntimeError):
+    """Raised in strict mode for a plugin problem that has no exception of its own."""
 
 
 class LookupProblem(LookupError):
@@ -117,7 +129,12 @@ def _package_of(ep: EntryPoint) -> tuple[str, str]:
     dist = getattr(ep, "dist", None)
     if dist is None:
         return "unknown", "?"
-    return dist.metadata["Name"] or "unknown", dist.version or "?"
+    return dist.metadata.get("Name") or "unknown", dist.metadata.get("Version") or "?"
+
+
+def _one_line(text: str) -> str:
+    """Problems are shown as one line each: fold the lines of a multi-line message."""
+    return re.sub(r"\s*\n\s*", " ", text.strip())
 
 
 def load_registry(
@@ -137,37 +154,58 @@ def load_registry(
     registry = Registry(plugin_manager=pm)
     packages: dict[str, tuple[str, str]] = {}
 
-    def problem(plugin: str, message: str, exc: BaseException | None = None) -> None:
-        if strict and exc is not None:
-            raise exc
-        package = "{} {}".format(*packages.get(plugin, ("unknown", "?")))
+    def problem(
+        plugin: str, message: str, exc: BaseException | None = None, package: tuple[str, str] | None = None
+    ) -> None:
+        if strict:
+            if exc is not None:
+                raise exc
+            raise PluginError(f"plugin {plugin!r}: {message}")
+        package_text = "{} {}".format(*(package or packages.get(plugin, ("unknown", "?"))))
         tb = "".join(traceback.format_exception(exc)) if exc is not None else ""
-        registry.problems.append(PluginProblem(plugin, package, message, tb))
+        registry.problems.append(PluginProblem(plugin, package_text, _one_line(message), tb))
 
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+    def describe_exc(exc: BaseException) -> str:
+        return f"{type(exc).__name__}: {exc}"
+
+    # Same plugin name from two distributions: the built-in one wins, otherwise the first on
+    # sys.path; the other one is reported, never silently dropped.
+    eps = sorted(
+        entry_points(group=GROUP),
+        key=lambda e: (e.name, _package_of(e)[0] != BUILTIN_DISTRIBUTION),
+    )
+    for ep in eps:
         if ep.name in disabled:
             continue
         if ep.name in packages:
             first = "{} {}".format(*packages[ep.name])
-            package = "{} {}".format(*_package_of(ep))
-            registry.problems.append(
-                PluginProblem(ep.name, package, f"the plugin name is already taken by {first}")
-            )
+            problem(ep.name, f"the plugin name is already taken by {first}", package=_package_of(ep))
             continue
         packages[ep.name] = _package_of(ep)
         try:
             module = ep.load()
+        except (Exception, SystemExit) as exc:  # any error in third-party code must not break the CLI
+            problem(ep.name, f"failed to import {ep.value!r}: {describe_exc(exc)}", exc)
+            continue
+        try:
             pm.register(module, name=ep.name)
-        except Exception as exc:  # any error in third-party code must not break the CLI
-            problem(ep.name, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}", exc)
+        except Exception as exc:  # a hook with the wrong signature, a module registered twice
+            problem(ep.name, f"cannot register {ep.value!r}: {describe_exc(exc)}", exc)
+            continue
+        unknown = sorted(hc.name for hc in pm.get_hookcallers(module) or [] if not hc.has_spec())
+        if unknown:
+            pm.unregister(name=ep.name)
+            close = difflib.get_close_matches(unknown[0], KINDS.values(), n=1)
+            hint = f"; did you mean {close[0]}()?" if close else f"; hooks: {', '.join(KINDS.values())}"
+            problem(ep.name, f"{unknown[0]}() is not a ganfw hook{hint}")
 
     for kind, hook_name in KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             try:
                 specs = impl.function()
                 _check_specs(specs, kind, hook_name)
-            except Exception as exc:
-                problem(impl.plugin_name, f"hook {hook_name}() failed: {type(exc).__name__}: {exc}", exc)
+            except (Exception, SystemExit) as exc:
+                problem(impl.plugin_name, f"hook {hook_name}() failed: {describe_exc(exc)}", exc)
                 continue
             name, version = packages[impl.plugin_name]
             registry.components.extend(
@@ -179,8 +217,12 @@ def load_registry(
 def _check_specs(specs: object, kind: str, hook_name: str) -> None:
     if not isinstance(specs, (list, tuple)):
         raise TypeError(f"{hook_name}() must return a list of ComponentSpec, got {type(specs).__name__}")
+    seen = set()
     for spec in specs:
         if not isinstance(spec, ComponentSpec):
             raise TypeError(f"{hook_name}() returned {spec!r}, which is not a ComponentSpec")
         if spec.kind != kind:
             raise TypeError(f"{hook_name}() returned {spec.name!r} of kind {spec.kind!r}, not {kind!r}")
+        if spec.name in seen:
+            raise TypeError(f"{hook_name}() returned {spec.name!r} twice")
+        seen.add(spec.name)

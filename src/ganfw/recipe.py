@@ -14,6 +14,7 @@ This module must not import torch.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from ganfw.plugins import Component, LookupProblem, Registry
 Key = tuple[str, ...]
 
 _SET_KEY = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_INDEX = re.compile(r"(\[\d+\])+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -67,18 +69,22 @@ class Tables:
         return str(self.root), None
 
     def error(self, key: Key, message: str) -> RecipeError:
-        source, override = self.source_of(key)
+        # ``betas[1]`` (an item of a list) came from wherever the list came from.
+        source, override = self.source_of(tuple(_INDEX.sub("", part) for part in key))
         return RecipeError(source, ".".join(key), message, override)
 
 
 def _read_toml(path: Path, referrer: str | None) -> dict[str, Any]:
-    where = f" (extended by {referrer})" if referrer else ""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RecipeError(str(path), "", f"recipe file not found{where}") from None
+        if referrer:  # the mistake is in the extending file's ``extends``
+            raise RecipeError(referrer, "extends", f"the base recipe {path} does not exist") from None
+        raise RecipeError(str(path), "", "recipe file not found") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise RecipeError(str(path), "", f"cannot read the recipe{where}: {e}") from None
+        if referrer:
+            raise RecipeError(referrer, "extends", f"cannot read the base recipe {path}: {e}") from None
+        raise RecipeError(str(path), "", f"cannot read the recipe: {e}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -146,7 +152,7 @@ def parse_override(text: str) -> tuple[Key, Any]:
     """``"train.epochs=5"`` -> ``(("train", "epochs"), 5)``; a value that is not TOML is a string."""
     key, sep, raw = text.partition("=")
     key = key.strip()
-    if not sep or not _SET_KEY.match(key):
+    if not sep or not _SET_KEY.fullmatch(key):
         raise RecipeError("--set", "", f"{text!r} is not of the form dotted.key=value")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
@@ -256,6 +262,8 @@ def _component(tables: Tables, registry: Registry, section: str) -> ComponentCho
         if key not in allowed:
             raise tables.error((section, key), unknown_key_message(key, allowed))
     ref = table.get("name", default)
+    if ref is None:
+        raise tables.error((section, "name"), f"missing: the name of the {kind} to use")
     if not isinstance(ref, str):
         raise tables.error((section, "name"), f"expected the name of a {kind} (a string)")
     try:
@@ -265,7 +273,7 @@ def _component(tables: Tables, registry: Registry, section: str) -> ComponentCho
     values = table.get("params", {})
     spec = component.spec
     if spec.params is None:
-        if values:
+        if values != {}:  # also refuses ``params = 0``, which is no table at all
             raise tables.error((section, "params"), f"{kind} {ref!r} takes no params")
         return ComponentChoice(section, ref, component, None)
     try:
@@ -301,10 +309,10 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
     settings = {s: _settings(tables, (s,), schema) for s, schema in config.SETTINGS.items()}
 
     device = settings["train"].device
-    if not _DEVICE.match(device):
+    if not _DEVICE.fullmatch(device):
         raise tables.error(("train", "device"), f"{device!r} is not auto, cpu, mps, cuda or cuda:N")
     samples = settings["output"].samples
-    if int(samples**0.5) ** 2 != samples:
+    if math.isqrt(samples) ** 2 != samples:
         raise tables.error(("output", "samples"), f"{samples} is not a square number (16 draws a 4x4 grid)")
     for i, name in enumerate(settings["eval"].metrics):
         try:

@@ -5,10 +5,11 @@ This module must not import torch: ``ganfw list`` reads specs without building a
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from ganfw.params import check_declaration
 
 #: The component kinds, in the order ``ganfw list`` shows them, each with its hook name.
 KINDS: dict[str, str] = {
@@ -21,7 +22,8 @@ KINDS: dict[str, str] = {
 }
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
-_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_IDENT = r"[A-Za-z_]\w*"
+_FACTORY = re.compile(rf"^{_IDENT}(?:\.{_IDENT})*:{_IDENT}(?:\.{_IDENT})*$", re.ASCII)
 
 
 class SpecError(ValueError):
@@ -62,24 +64,23 @@ class ComponentSpec:
     params: type | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise SpecError(
                 f"component name {self.name!r} is not lower-case words joined by '-' or '_'"
             )
-        if self.kind not in KINDS:
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise SpecError(f"{self.name}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
-        if not isinstance(self.summary, str) or not self.summary.strip() or "\n" in self.summary:
+        if not isinstance(self.summary, str) or not self.summary.strip() or len(self.summary.splitlines()) != 1:
             raise SpecError(f"{self.name}: summary must be one non-empty line")
-        if not isinstance(self.factory, str) or not _FACTORY.match(self.factory):
+        if not isinstance(self.factory, str) or not _FACTORY.fullmatch(self.factory):
             raise SpecError(
                 f"{self.name}: factory {self.factory!r} is not of the form 'package.module:attribute'"
             )
         if self.params is not None:
-            if not (isinstance(self.params, type) and dataclasses.is_dataclass(self.params)):
-                raise SpecError(f"{self.name}: params must be a dataclass type")
-            for f in dataclasses.fields(self.params):
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    raise SpecError(f"{self.name}: parameter {f.name!r} has no default")
+            try:
+                check_declaration(self.params)
+            except (TypeError, ValueError) as e:
+                raise SpecError(f"{self.name}: {e}") from None
 
     def load_factory(self) -> Any:
         """Import and return the factory (this is where torch gets imported)."""
