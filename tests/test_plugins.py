@@ -234,16 +234,12 @@ def test_one_broken_plugin(case: str, plugin_site: PluginSite):
     _assert_builtins_listed(disabled.json)
 
 
-@pytest.mark.xfail(reason="cli.py bug: plugin warnings are printed by rich without soft_wrap, so "
-                   "they wrap at 80 columns when stderr is not a terminal", strict=False)
 def test_warning_is_one_line_at_80_columns(plugin_site: PluginSite):
     _add_broken(plugin_site, "body-raises")
     r = plugin_site.run("list")
     assert len(r.stderr.splitlines()) == 2, r.stderr  # the warning and the -v hint
 
 
-@pytest.mark.xfail(reason="cli.py bug: messages are rendered as rich markup, so '[...]' in a plugin "
-                   "message or a recipe value is eaten (or raises MarkupError)", strict=False)
 def test_brackets_in_a_plugin_message_survive(plugin_site: PluginSite):
     source = HOOK.format(body='    raise ValueError("see [docs] and [/x]")')
     plugin_site.add("ganfw-brackets", "1.0", {"brackets_mod": source}, {"brackets": "brackets_mod"})

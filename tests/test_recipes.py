@@ -268,17 +268,6 @@ def _write(tmp_path: Path, files: dict[str, str]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-#: Cases whose message holds a TOML table name such as ``[generator]``: cli.py renders error
-#: messages as rich markup, which swallows it (the recipe layer's message is right: see
-#: test_malformed_recipe_error).
-MARKUP_BUG = {"missing-generator", "missing-section-in-chain", "optim-not-a-table", "set-value-with-brackets"}
-
-
-def _cli_cases(names):
-    reason = "cli.py bug: fail() renders the message as rich markup ('[generator]' eaten, '[/x]' a MarkupError)"
-    return [pytest.param(n, marks=pytest.mark.xfail(reason=reason, strict=False)) if n in MARKUP_BUG else n for n in names]
-
-
 def _check_error(case: Bad, tmp_path: Path, code: int, out: str, err: str) -> None:
     assert code == 2, (out, err)
     assert out == ""
@@ -318,7 +307,7 @@ def test_malformed_recipe_error(name: str, tmp_path: Path, registry):
     _check_message(case, tmp_path, message)
 
 
-@pytest.mark.parametrize("name", _cli_cases(CORPUS))
+@pytest.mark.parametrize("name", CORPUS)
 def test_malformed_recipe(name: str, tmp_path: Path, capsys, clean_plugin_env):
     case = CORPUS[name]
     _write(tmp_path, case.files)
@@ -326,7 +315,7 @@ def test_malformed_recipe(name: str, tmp_path: Path, capsys, clean_plugin_env):
     _check_error(case, tmp_path, *cli(capsys, *args))
 
 
-@pytest.mark.parametrize("name", _cli_cases(VIA_SUBPROCESS))
+@pytest.mark.parametrize("name", VIA_SUBPROCESS)
 def test_malformed_recipe_via_subprocess(name: str, tmp_path: Path):
     case = CORPUS[name]
     _write(tmp_path, case.files)

@@ -27,8 +27,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False, highlight=False)
+# Messages on stderr stay one line each, whatever the terminal width, and print verbatim.
+err = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
 
 
 class _State:
@@ -42,9 +43,9 @@ def registry() -> Registry:
     if _State.registry is None:
         _State.registry = load_registry(disabled=_State.disabled)
         for problem in _State.registry.problems:
-            err.print(f"[yellow]warning:[/] {problem.line()}", highlight=False, markup=True)
+            err.print(f"[yellow]warning:[/] {escape(problem.line())}")
             if _State.verbose and problem.traceback:
-                err.print(problem.traceback, highlight=False, markup=False)
+                err.print(problem.traceback, markup=False)
         if _State.registry.problems and not _State.verbose:
             err.print("(run with -v for tracebacks)", style="dim")
     return _State.registry
@@ -52,13 +53,13 @@ def registry() -> Registry:
 
 def fail(message: str) -> typer.Exit:
     """Print ``error: message`` on stderr and return the exit (status 2) to raise."""
-    err.print(f"[red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err.print(f"[red]error:[/] {escape(message)}")
     return typer.Exit(2)
 
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"ganfw {__version__}")
+        print(f"ganfw {__version__}")
         raise typer.Exit()
 
 
@@ -130,7 +131,7 @@ def list_components(
     for (k, n), providers in sorted(clashes.items()):
         if kind in (None, k):
             names = ", ".join(p.qualified_name for p in providers)
-            out.print(f"[red]clash:[/] {k} {n!r} is offered by several plugins; recipes must write one of: {names}")
+            out.print(f"[red]clash:[/] {k} {escape(repr(n))} is offered by several plugins; recipes must write one of: {escape(names)}")
     if params:
         for row in rows:
             _print_params(row)
@@ -184,10 +185,10 @@ def run(
     from ganfw.progress import PlainReporter, RichReporter
 
     reporter = PlainReporter() if quiet else RichReporter()
-    err.print(f"run directory: {run_dir.path}", highlight=False)
+    err.print(f"run directory: {run_dir.path}", markup=False)
     if not train(resolved, run_dir, reporter, resume):
         raise typer.Exit(130)
-    err.print(f"done: {run_dir.path}", highlight=False)
+    err.print(f"done: {run_dir.path}", markup=False)
 
 
 @app.command()
@@ -204,7 +205,7 @@ def sample(
         raise fail(f"--out {out}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
     images = generate(load_generator(target, registry()), n, seed)
     write_images(images, out)
-    err.print(f"wrote {n} images to {out}", highlight=False)
+    err.print(f"wrote {n} images to {out}", markup=False)
 
 
 def main(argv: list[str] | None = None) -> None:
