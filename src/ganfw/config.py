@@ -33,6 +33,11 @@ class TrainConfig:
     seed: int = param(0, "seed of weights, noise and shuffling", min=0)
     device: str = param("auto", "auto | cpu | cuda | cuda:N | mps (auto: cuda, then mps, then cpu)")
     precision: Literal["fp32", "bf16", "fp16"] = param("fp32", "autocast precision of the forward passes")
+    channels_last: bool = param(False, "keep images and conv weights channels-last (faster convs on some hardware)")
+    fused_d_pass: bool = param(
+        False, "one discriminator pass over real and generated images together (not for a D with batch norm)"
+    )
+    compile: bool = param(False, "torch.compile the generator and discriminator (pays off on long runs)")
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,14 @@ class Trainer:
         torch.manual_seed(train.seed)
 
         dataset = recipe.data.build(root=recipe.data_root, limit=recipe.data_limit)
-        self.images = dataset.load().to(self.device)  # (N, C, H, W) in [-1, 1]
-        self.G = recipe.generator.build(image_shape=dataset.image_shape).to(self.device)
-        self.D = recipe.discriminator.build(image_shape=dataset.image_shape).to(self.device)
+        memory_format = torch.channels_last if train.channels_last else torch.contiguous_format
+        images = dataset.load().to(self.device)  # (N, C, H, W) in [-1, 1]
+        self.images = images.contiguous(memory_format=memory_format)
+        self.G = recipe.generator.build(image_shape=dataset.image_shape).to(self.device, memory_format=memory_format)
+        self.D = recipe.discriminator.build(image_shape=dataset.image_shape).to(self.device, memory_format=memory_format)
+        # The step calls these; checkpoints save the plain modules (no torch.compile wrapper).
+        self.g_forward = torch.compile(self.G) if train.compile else self.G
+        self.d_forward = torch.compile(self.D) if train.compile else self.D
         self.loss = recipe.loss.build()
         self.schedule = recipe.schedule.build()
         self.opt_g = adam(self.G, recipe.optim["generator"])
@@ -164,8 +169,8 @@ class Trainer:
         """Both losses from one forward pass; both networks step on gradients taken at the
         same state (G's gradient flows through the not-yet-updated D)."""
         with self.precision.autocast():
-            fake = self.G(z)
-            real_logits, fake_logits = self.D(real), self.D(fake)
+            fake = self.g_forward(z)
+            real_logits, fake_logits = self._discriminate(real, fake)
             d_loss = self._d_loss(real_logits, fake_logits, real, fake, decision.train_d)
             g_loss = self.loss.g_loss(fake_logits.float())
         if decision.train_d:
@@ -181,21 +186,28 @@ class Trainer:
     def _sequential_update(self, real: Tensor, z: Tensor, decision: Decision) -> dict[str, float]:
         """D steps on a detached fake batch, then G steps against the updated D."""
         with self.precision.autocast(), torch.set_grad_enabled(decision.train_g):
-            fake = self.G(z)
+            fake = self.g_forward(z)
         with self.precision.autocast(), torch.set_grad_enabled(decision.train_d):
-            real_logits, fake_logits = self.D(real), self.D(fake.detach())
+            real_logits, fake_logits = self._discriminate(real, fake.detach())
             d_loss = self._d_loss(real_logits, fake_logits, real, fake.detach(), decision.train_d)
         if decision.train_d:
             self._backward(d_loss, self.D, self.opt_d, self.scaler_d)
             self._optimizer_step(self.opt_d, self.scaler_d)
         if decision.train_g:
             with self.precision.autocast():
-                g_loss = self.loss.g_loss(self.D(fake).float())
+                g_loss = self.loss.g_loss(self.d_forward(fake).float())
             self._backward(g_loss, self.G, self.opt_g, self.scaler_g)
             self._optimizer_step(self.opt_g, self.scaler_g)
         else:
             g_loss = self.loss.g_loss(fake_logits.float())
         return _stats(real_logits, fake_logits, d_loss, g_loss)
+
+    def _discriminate(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+        """Logits on real (B,) and generated (B,) images: two D passes, or one over both."""
+        if self.recipe.train.fused_d_pass:
+            logits = self.d_forward(torch.cat([real, fake]))
+            return logits[: len(real)], logits[len(real) :]
+        return self.d_forward(real), self.d_forward(fake)
 
     def _d_loss(self, real_logits: Tensor, fake_logits: Tensor, real: Tensor, fake: Tensor, train_d: bool) -> Tensor:
         loss = self.loss.d_loss(real_logits.float(), fake_logits.float())

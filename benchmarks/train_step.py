@@ -1,0 +1,203 @@
+"""Time the seed recipe's DCGAN training step in ganfw against a plain PyTorch loop.
+
+Both sides train the same networks (the course's DCGAN, batch 256, BCE on logits, Adam 1e-4,
+simultaneous update). The plain loop is the straightforward code a user would write: fp32, a
+torchvision dataset behind a DataLoader, two discriminator passes, one optimiser step each.
+ganfw runs the seed recipe with its speed options (``--set`` any recipe key to change them).
+Repeats are interleaved (plain, ganfw, plain, ...) so that both see the same machine state.
+
+    python benchmarks/train_step.py --data ../shared/data
+    python benchmarks/train_step.py --data ../shared/data --set train.precision=fp32
+
+Prints median step times, the ratio, peak memory (each side measured in a fresh subprocess),
+the achieved FLOP rate against the CPU's estimated peak, and last a line ``speedup: X.XX``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_RECIPE = REPO / "recipes" / "mnist_dcgan_seed.toml"
+FAST_PATH = ["train.precision=bf16", "train.channels_last=true", "train.fused_d_pass=true"]
+BATCH = 256
+
+
+class PlainLoop:
+    """The straightforward PyTorch training step: DataLoader batches, fp32, two D passes."""
+
+    def __init__(self, data_root: str, device: torch.device):
+        import torchvision
+        from torchvision import transforms
+
+        from ganfw_plugins.dcgan import DCGANDiscriminatorParams, DCGANGeneratorParams
+        from ganfw_plugins.dcgan.models import DCGANDiscriminator, DCGANGenerator
+
+        dataset = torchvision.datasets.MNIST(
+            data_root, train=True, download=False,
+            transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))]),
+        )
+        self.loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, drop_last=True)
+        self.batches = iter(self.loader)
+        self.device = device
+        self.G = DCGANGenerator(DCGANGeneratorParams(), image_shape=(1, 28, 28)).to(device)
+        self.D = DCGANDiscriminator(DCGANDiscriminatorParams(), image_shape=(1, 28, 28)).to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-7)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-7)
+
+    def next_batch(self) -> torch.Tensor:
+        try:
+            images, _ = next(self.batches)
+        except StopIteration:
+            self.batches = iter(self.loader)
+            images, _ = next(self.batches)
+        return images.to(self.device)
+
+    def step(self) -> None:
+        real = self.next_batch()
+        z = torch.randn(BATCH, 100, device=self.device)
+        fake = self.G(z)
+        real_out, fake_out = self.D(real), self.D(fake)
+        g_loss = F.binary_cross_entropy_with_logits(fake_out, torch.ones_like(fake_out))
+        d_loss = (F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out))
+                  + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out)))
+        self.opt_g.zero_grad()
+        self.opt_d.zero_grad()
+        g_grads = torch.autograd.grad(g_loss, list(self.G.parameters()), retain_graph=True)
+        d_grads = torch.autograd.grad(d_loss, list(self.D.parameters()))
+        for p, g in zip(self.G.parameters(), g_grads):
+            p.grad = g
+        for p, g in zip(self.D.parameters(), d_grads):
+            p.grad = g
+        self.opt_g.step()
+        self.opt_d.step()
+
+
+class GanfwLoop:
+    """ganfw's own training step on the seed recipe (data resident as one tensor)."""
+
+    def __init__(self, data_root: str, overrides: list[str], run_dir: Path):
+        from ganfw.engine import Trainer
+        from ganfw.plugins import load_registry
+        from ganfw.progress import PlainReporter
+        from ganfw.recipe import load_recipe
+        from ganfw.rundir import RunDir
+
+        recipe = load_recipe(SEED_RECIPE, load_registry(), [f"data.root={json.dumps(data_root)}", *overrides])
+        self.trainer = Trainer(recipe, RunDir(run_dir), PlainReporter())
+        self.order = torch.randperm(len(self.trainer.images), device=self.trainer.device)
+        self.batch = 0
+
+    def step(self) -> None:
+        n = len(self.order) // BATCH
+        index = self.order[(self.batch % n) * BATCH : (self.batch % n + 1) * BATCH]
+        self.trainer._train_step(self.trainer.images[index])
+        self.batch += 1
+
+
+def build(variant: str, args: argparse.Namespace, device: torch.device):
+    if variant == "plain":
+        return PlainLoop(args.data, device)
+    return GanfwLoop(args.data, FAST_PATH + args.set, Path("/tmp/ganfw-bench-run"))
+
+
+def peak_memory_mib(variant: str, args: argparse.Namespace) -> float:
+    """Peak memory of a fresh process running a few steps of ``variant`` (RSS on CPU)."""
+    cmd = [sys.executable, __file__, "--data", args.data, "--only", variant, "--steps", "3"]
+    for s in args.set:
+        cmd += ["--set", s]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def measure_only(args: argparse.Namespace, device: torch.device) -> None:
+    loop = build(args.only, args, device)
+    for _ in range(args.steps):
+        loop.step()
+    if device.type == "cuda":
+        print(torch.cuda.max_memory_allocated(device) / 2**20)
+    else:
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def step_flops(loop: GanfwLoop) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loop.step()
+    return counter.get_total_flops()
+
+
+def cpu_peak_gflops() -> dict[str, float]:
+    """Estimated peak of this CPU: cores x clock x FLOPs per cycle (AVX-512 FMA fp32, AMX bf16)."""
+    mhz = 0.0
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("cpu MHz"):
+                mhz = float(line.split(":")[1])
+                break
+    flags = Path("/proc/cpuinfo").read_text()
+    cores = torch.get_num_threads()
+    peaks = {"fp32 (AVX-512 FMA, 2 units)": cores * mhz / 1e3 * 64 if "avx512f" in flags else cores * mhz / 1e3 * 32}
+    if "amx_bf16" in flags:
+        peaks["bf16 (AMX)"] = cores * mhz / 1e3 * 1024
+    return peaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("GANFW_DATA", "../shared/data"), help="MNIST root")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per round and variant")
+    parser.add_argument("--set", action="append", default=[], help="extra recipe override for the ganfw side")
+    parser.add_argument("--only", choices=["plain", "ganfw"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if args.only:
+        measure_only(args, device)
+        return
+
+    loops = {"plain": build("plain", args, device), "ganfw": build("ganfw", args, device)}
+    for loop in loops.values():  # warm-up: allocator, autotuning, first-call overheads
+        for _ in range(2):
+            loop.step()
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(args.repeats):
+        for name, loop in loops.items():
+            for _ in range(args.steps):
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                loop.step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                times[name].append(time.perf_counter() - t0)
+
+    median = {name: statistics.median(t) for name, t in times.items()}
+    print(f"device: {device} ({torch.get_num_threads()} threads), batch {BATCH}, "
+          f"{args.repeats} rounds x {args.steps} steps, ganfw options: {' '.join(FAST_PATH + args.set)}")
+    for name in loops:
+        print(f"{name:>6}: median {median[name] * 1e3:8.1f} ms/step  {BATCH / median[name]:7.1f} images/s  "
+              f"peak memory {peak_memory_mib(name, args):7.0f} MiB")
+    flops = step_flops(loops["ganfw"])
+    rate = flops / median["ganfw"] / 1e9
+    print(f"FLOPs per step: {flops / 1e9:.2f} GFLOP; ganfw achieves {rate:.1f} GFLOP/s")
+    if device.type == "cpu":
+        for label, peak in cpu_peak_gflops().items():
+            print(f"  = {rate / peak:.1%} of the estimated {label} peak of {peak:.0f} GFLOP/s")
+    print(f"speedup: {median['plain'] / median['ganfw']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
