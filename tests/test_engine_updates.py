@@ -44,11 +44,15 @@ device = "cpu"
 """
 
 
+def make_trainer(tmp_path, root, *overrides):
+    path = tmp_path / "r.toml"
+    path.write_text(RECIPE.format(root=root))
+    return Trainer(load_recipe(path, load_registry(), list(overrides)), RunDir(tmp_path / "run"), PlainReporter())
+
+
 @pytest.fixture
 def trainer(tmp_path, mnist_root):  # noqa: F811
-    path = tmp_path / "r.toml"
-    path.write_text(RECIPE.format(root=mnist_root))
-    return Trainer(load_recipe(path, load_registry()), RunDir(tmp_path / "run"), PlainReporter())
+    return make_trainer(tmp_path, mnist_root)
 
 
 def bce(logits, target):
@@ -117,3 +121,23 @@ def test_a_skipped_network_is_left_untouched(trainer, joint):
     assert_same_weights(trainer.D, before_d)
     changed = any(not torch.equal(a, b) for a, b in zip(trainer.G.parameters(), before_g.parameters()))
     assert changed
+
+
+@pytest.mark.parametrize(
+    "option, joint",
+    [("train.fused_d_pass=true", True), ("train.fused_d_pass=true", False), ("train.channels_last=true", True),
+     ("train.channels_last=true", False), ("train.compile=true", True)],
+)
+def test_speed_options_do_not_change_the_update(tmp_path, mnist_root, option, joint):  # noqa: F811
+    # A large Adam epsilon makes the update proportional to the gradient, so rounding-level
+    # differences between kernels stay rounding-level instead of flipping sign(g) updates.
+    eps = ["optim.generator.eps=1.0", "optim.discriminator.eps=1.0"]
+    plain, fast = make_trainer(tmp_path, mnist_root, *eps), make_trainer(tmp_path, mnist_root, *eps, option)
+    assert_same_weights(fast.G, plain.G)  # same seed, same start
+    for step in range(2):
+        real, z = plain.images[16 * step : 16 * (step + 1)], torch.randn(16, 8)
+        decision = Decision(True, True, joint=joint)
+        (plain._joint_update if joint else plain._sequential_update)(real, z, decision)
+        (fast._joint_update if joint else fast._sequential_update)(fast.images[16 * step : 16 * (step + 1)], z, decision)
+    assert_same_weights(fast.G, plain.G)
+    assert_same_weights(fast.D, plain.D)
