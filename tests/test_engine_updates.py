@@ -88,7 +88,7 @@ def test_joint_update_is_the_course_step(trainer):
     opt_g.step()
     opt_d.step()
 
-    stats = trainer._joint_update(real, z, Decision(True, True, joint=True))
+    stats = trainer._reduce(trainer._joint_update(real, z, Decision(True, True, joint=True)))
     assert stats["d_loss"] == pytest.approx(d_loss.item(), rel=1e-6)
     assert stats["g_loss"] == pytest.approx(g_loss.item(), rel=1e-6)
     assert_same_weights(trainer.G, G)

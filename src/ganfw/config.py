@@ -38,6 +38,8 @@ class TrainConfig:
         False, "one discriminator pass over real and generated images together (not for a D with batch norm)"
     )
     compile: bool = param(False, "torch.compile the generator and discriminator (pays off on long runs)")
+    sync_batchnorm: bool = param(False, "under torchrun: batch-norm statistics over all ranks (SyncBatchNorm, CUDA)")
+    dist_timeout: float = param(300.0, "under torchrun: seconds a rank waits for the others before failing", min=1.0)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from ganfw.checkpoint import (
 from ganfw.config import OptimizerConfig
 from ganfw.contracts import Decision, StepReport
 from ganfw.device import Precision, resolve_device
+from ganfw.distributed import Ranks, join, leave, rank_device, ranks_from_env
 from ganfw.errors import UserError
 from ganfw.progress import Reporter
 from ganfw.recipe import Recipe
@@ -45,6 +46,10 @@ _RESUME_FIXED = [
     ("generator",), ("discriminator",), ("loss",), ("schedule",), ("data",), ("optim",),
     ("train", "batch_size"), ("train", "drop_last"), ("train", "seed"), ("output", "samples"),
 ]
+
+
+#: What an update returns: real logits (B,), fake logits (B,), D loss, G loss (scalars).
+Outputs = tuple[Tensor, Tensor, Tensor, Tensor]
 
 
 class TrainingStopped(UserError):
@@ -60,12 +65,14 @@ def adam(module: nn.Module, cfg: OptimizerConfig) -> torch.optim.Adam:
 class Trainer:
     """Builds the components of a recipe and trains them, writing into a run directory."""
 
-    def __init__(self, recipe: Recipe, run: RunDir, reporter: Reporter):
+    def __init__(self, recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | None = None):
         self.recipe, self.run, self.reporter = recipe, run, reporter
+        self.ranks = ranks = ranks or ranks_from_env()
         train = recipe.train
-        self.device = resolve_device(train.device)
+        self.device = rank_device(resolve_device(train.device), ranks)
+        join(ranks, self.device, train.dist_timeout)
         self.precision = Precision(train.precision, self.device)
-        torch.manual_seed(train.seed)
+        torch.manual_seed(train.seed)  # the same initial weights on every rank
 
         dataset = recipe.data.build(root=recipe.data_root, limit=recipe.data_limit)
         memory_format = torch.channels_last if train.channels_last else torch.contiguous_format
@@ -73,32 +80,52 @@ class Trainer:
         self.images = images.contiguous(memory_format=memory_format)
         self.G = recipe.generator.build(image_shape=dataset.image_shape).to(self.device, memory_format=memory_format)
         self.D = recipe.discriminator.build(image_shape=dataset.image_shape).to(self.device, memory_format=memory_format)
-        # The step calls these; checkpoints save the plain modules (no torch.compile wrapper).
-        self.g_forward = torch.compile(self.G) if train.compile else self.G
-        self.d_forward = torch.compile(self.D) if train.compile else self.D
+        self._wrap_networks()
         self.loss = recipe.loss.build()
         self.schedule = recipe.schedule.build()
         self.opt_g = adam(self.G, recipe.optim["generator"])
         self.opt_d = adam(self.D, recipe.optim["discriminator"])
         self.scaler_g, self.scaler_d = self.precision.scaler(), self.precision.scaler()
 
-        self.noise = torch.Generator(self.device).manual_seed(train.seed + 1)
+        if ranks.distributed:  # different dropout masks and noise on each rank
+            torch.manual_seed(train.seed + ranks.rank)
+        self.noise = torch.Generator(self.device).manual_seed(train.seed + 1 + 1000 * ranks.rank)
         fixed = torch.Generator(self.device).manual_seed(train.seed + 2)
         self.fixed_z = self.G.sample_latent(recipe.output.samples, device=self.device, generator=fixed)
 
-        n, bs = len(self.images), train.batch_size
+        n, bs = len(self.images) // ranks.world, train.batch_size  # images each rank sees an epoch
         self.steps_per_epoch = n // bs if train.drop_last else math.ceil(n / bs)
         if self.steps_per_epoch == 0:
             raise UserError(f"train.batch_size = {bs} exceeds the {n} images with train.drop_last = true")
         self.step = 0
         self._stop_requested = False
 
+    def _wrap_networks(self) -> None:
+        """The modules the step calls: DDP-wrapped across ranks, optionally compiled.
+
+        ``g_train``/``d_train`` compute the gradients of their own network (DDP all-reduces
+        them); ``d_frozen`` is D as seen by G's loss in sequential updates, without DDP, as no
+        D gradient is wanted there. Checkpoints save the plain ``G`` and ``D``.
+        """
+        train = self.recipe.train
+        g, d = self.G, self.D
+        if self.ranks.distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            if train.sync_batchnorm:
+                g, d = nn.SyncBatchNorm.convert_sync_batchnorm(g), nn.SyncBatchNorm.convert_sync_batchnorm(d)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            g, d = DDP(g, device_ids=ids), DDP(d, device_ids=ids)
+        compile_ = torch.compile if train.compile else (lambda m: m)
+        self.g_train, self.d_train = compile_(g), compile_(d)
+        self.d_frozen = compile_(self.D) if self.ranks.distributed else self.d_train
+
     # ----------------------------------------------------------------- the loop
     def fit(self) -> bool:
         """Train up to ``train.epochs``; return False when interrupted (Ctrl-C) after a checkpoint."""
         epochs, bs = self.recipe.train.epochs, self.recipe.train.batch_size
         every = self.recipe.output.checkpoint_every
-        log = MetricsLog(self.run.metrics)
+        log = MetricsLog(self.run.metrics) if self.ranks.is_main else None
         window = _Window()
         self.reporter.start(total=epochs * self.steps_per_epoch, done=self.step, steps_per_epoch=self.steps_per_epoch)
         previous_handler = signal.signal(signal.SIGINT, self._request_stop)
@@ -110,10 +137,12 @@ class Trainer:
                 for batch in range(self.step % self.steps_per_epoch, self.steps_per_epoch):
                     t0 = time.perf_counter()
                     report = self._train_step(self.images[order[batch * bs : (batch + 1) * bs]])
-                    window.add(report, images=min(bs, len(order) - batch * bs), seconds=time.perf_counter() - t0)
+                    images = min(bs, len(order) - batch * bs) * self.ranks.world
+                    window.add(report, images=images, seconds=time.perf_counter() - t0)
                     if self.step % self.recipe.output.log_every == 0 or batch == self.steps_per_epoch - 1:
                         record = self._record(window.mean(), epoch)
-                        log.write(record)
+                        if log:
+                            log.write(record)
                         self.reporter.update(self.step, record)
                         window = _Window()
                     if self._stop_requested and batch < self.steps_per_epoch - 1:
@@ -121,14 +150,16 @@ class Trainer:
                     if every and self.step % every == 0:
                         self.save()
                 seconds = time.perf_counter() - epoch_start
-                log.write({"event": "epoch", "epoch": epoch + 1, "step": self.step, "seconds": round(seconds, 3),
-                           "images_per_s": round((self.step - epoch_step0) * bs / seconds, 1)})
+                if log:
+                    log.write({"event": "epoch", "epoch": epoch + 1, "step": self.step, "seconds": round(seconds, 3),
+                               "images_per_s": round((self.step - epoch_step0) * bs * self.ranks.world / seconds, 1)})
                 self._end_epoch(epoch + 1)
                 if self._stop_requested:
                     return self._interrupted()
         finally:
             signal.signal(signal.SIGINT, previous_handler)
-            log.close()
+            if log:
+                log.close()
             self.reporter.close()
         return True
 
@@ -144,17 +175,19 @@ class Trainer:
         self.reporter.message("stopping after this step (Ctrl-C again to abort without a checkpoint)")
 
     def _epoch_order(self, epoch: int) -> Tensor:
-        """A permutation of the dataset, (N,), the same for a given (seed, epoch) - so a run
-        resumed mid-epoch sees the same batches."""
+        """This rank's share of a permutation of the dataset, (N / world,), the same for a given
+        (seed, epoch) - so a run resumed mid-epoch sees the same batches."""
         rng = torch.Generator().manual_seed(self.recipe.train.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.images), generator=rng).to(self.device)
+        order = torch.randperm(len(self.images), generator=rng)
+        share = len(self.images) // self.ranks.world
+        return order[self.ranks.rank :: self.ranks.world][:share].to(self.device)
 
     # ----------------------------------------------------------------- one step
     def _train_step(self, real: Tensor) -> StepReport:
         decision = self.schedule.decide(self.step)
         z = self.G.sample_latent(real.shape[0], device=self.device, generator=self.noise)
         update = self._joint_update if decision.joint else self._sequential_update
-        stats = update(real, z, decision)
+        stats = self._reduce(update(real, z, decision))
         report = StepReport(step=self.step, trained_d=decision.train_d, trained_g=decision.train_g, **stats)
         for name in ("d_loss", "g_loss"):
             if not math.isfinite(getattr(report, name)):
@@ -165,12 +198,14 @@ class Trainer:
         self.step += 1
         return report
 
-    def _joint_update(self, real: Tensor, z: Tensor, decision: Decision) -> dict[str, float]:
+    def _joint_update(self, real: Tensor, z: Tensor, decision: Decision) -> Outputs:
         """Both losses from one forward pass; both networks step on gradients taken at the
         same state (G's gradient flows through the not-yet-updated D)."""
+        d_net = self.d_train if decision.train_d else self.d_frozen
         with self.precision.autocast():
-            fake = self.g_forward(z)
-            real_logits, fake_logits = self._discriminate(real, fake)
+            with torch.set_grad_enabled(decision.train_g):
+                fake = self.g_train(z)
+            real_logits, fake_logits = self._discriminate(d_net, real, fake)
             d_loss = self._d_loss(real_logits, fake_logits, real, fake, decision.train_d)
             g_loss = self.loss.g_loss(fake_logits.float())
         if decision.train_d:
@@ -181,33 +216,48 @@ class Trainer:
             self._optimizer_step(self.opt_d, self.scaler_d)
         if decision.train_g:
             self._optimizer_step(self.opt_g, self.scaler_g)
-        return _stats(real_logits, fake_logits, d_loss, g_loss)
+        return real_logits, fake_logits, d_loss, g_loss
 
-    def _sequential_update(self, real: Tensor, z: Tensor, decision: Decision) -> dict[str, float]:
+    def _sequential_update(self, real: Tensor, z: Tensor, decision: Decision) -> Outputs:
         """D steps on a detached fake batch, then G steps against the updated D."""
         with self.precision.autocast(), torch.set_grad_enabled(decision.train_g):
-            fake = self.g_forward(z)
+            fake = self.g_train(z)
         with self.precision.autocast(), torch.set_grad_enabled(decision.train_d):
-            real_logits, fake_logits = self._discriminate(real, fake.detach())
+            real_logits, fake_logits = self._discriminate(self.d_train, real, fake.detach())
             d_loss = self._d_loss(real_logits, fake_logits, real, fake.detach(), decision.train_d)
         if decision.train_d:
             self._backward(d_loss, self.D, self.opt_d, self.scaler_d)
             self._optimizer_step(self.opt_d, self.scaler_d)
         if decision.train_g:
             with self.precision.autocast():
-                g_loss = self.loss.g_loss(self.d_forward(fake).float())
+                g_loss = self.loss.g_loss(self.d_frozen(fake).float())
             self._backward(g_loss, self.G, self.opt_g, self.scaler_g)
             self._optimizer_step(self.opt_g, self.scaler_g)
         else:
             g_loss = self.loss.g_loss(fake_logits.float())
-        return _stats(real_logits, fake_logits, d_loss, g_loss)
+        return real_logits, fake_logits, d_loss, g_loss
 
-    def _discriminate(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    def _discriminate(self, d_net: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         """Logits on real (B,) and generated (B,) images: two D passes, or one over both."""
         if self.recipe.train.fused_d_pass:
-            logits = self.d_forward(torch.cat([real, fake]))
+            logits = d_net(torch.cat([real, fake]))
             return logits[: len(real)], logits[len(real) :]
-        return self.d_forward(real), self.d_forward(fake)
+        return d_net(real), d_net(fake)
+
+    def _reduce(self, outputs: Outputs) -> dict[str, float]:
+        """Step statistics averaged over ranks (so every rank's schedule decides alike), in one
+        device->host transfer; a Ctrl-C on any rank stops all of them after this step."""
+        real_logits, fake_logits, d_loss, g_loss = outputs
+        r, f = real_logits.detach().float(), fake_logits.detach().float()
+        values = torch.stack([
+            d_loss.detach().float(), g_loss.detach().float(),
+            torch.sigmoid(r).mean(), torch.sigmoid(f).mean(),
+            (r > 0).float().mean(), (f < 0).float().mean(),
+            torch.tensor(float(self._stop_requested), device=r.device),
+        ])
+        *stats, stop = self.ranks.mean(values).tolist()
+        self._stop_requested = stop > 0
+        return dict(zip(("d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake"), stats))
 
     def _d_loss(self, real_logits: Tensor, fake_logits: Tensor, real: Tensor, fake: Tensor, train_d: bool) -> Tensor:
         loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
@@ -238,7 +288,11 @@ class Trainer:
         return record
 
     def _end_epoch(self, epoch: int) -> None:
-        """After epoch ``epoch`` (1-based): grid from the fixed noise, GIF, curves, checkpoint."""
+        """After epoch ``epoch`` (1-based): grid from the fixed noise, GIF, curves, checkpoint
+        (rank 0 only)."""
+        self.reporter.epoch_end(epoch, self.recipe.train.epochs)
+        if not self.ranks.is_main:
+            return
         self.G.eval()
         with torch.no_grad():
             grid = self.G(self.fixed_z).float().cpu()
@@ -248,12 +302,12 @@ class Trainer:
             artifacts.save_gif(self.run.sample_grids(), self.run.gif)
         artifacts.plot_curves(artifacts.read_jsonl(self.run.metrics), self.run.curves)
         self.save()
-        self.reporter.epoch_end(epoch, self.recipe.train.epochs)
 
     # ----------------------------------------------------------------- checkpoints
     def save(self) -> Path:
+        """Checkpoint the current step (rank 0 writes; every rank returns the path)."""
         path = self.run.checkpoints / checkpoint_name(self.step)
-        if path.exists():
+        if path.exists() or not self.ranks.is_main:
             return path
         state = {
             "step": self.step,
@@ -288,13 +342,18 @@ class Trainer:
         self.scaler_g.load_state_dict(ckpt.state["scalers"]["generator"])
         self.scaler_d.load_state_dict(ckpt.state["scalers"]["discriminator"])
         self.schedule.load_state_dict(ckpt.state["schedule"])
-        torch.set_rng_state(ckpt.tensors["extra.rng_cpu"])
-        self.noise.set_state(ckpt.tensors["extra.rng_noise"])
-        if "extra.rng_cuda" in ckpt.tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(ckpt.tensors["extra.rng_cuda"], self.device)
-        self.fixed_z = ckpt.tensors["extra.fixed_z"].to(self.device)
         self.step = ckpt.state["step"]
-        if self.run.metrics.exists():
+        if self.ranks.distributed:  # the file holds rank 0's RNG streams only: reseed per rank
+            seed = (self.recipe.train.seed, self.ranks.rank, self.step).__hash__() & 0x7FFF_FFFF
+            torch.manual_seed(seed)
+            self.noise.manual_seed(seed + 1)
+        else:
+            torch.set_rng_state(ckpt.tensors["extra.rng_cpu"])
+            self.noise.set_state(ckpt.tensors["extra.rng_noise"])
+            if "extra.rng_cuda" in ckpt.tensors and self.device.type == "cuda":
+                torch.cuda.set_rng_state(ckpt.tensors["extra.rng_cuda"], self.device)
+        self.fixed_z = ckpt.tensors["extra.fixed_z"].to(self.device)
+        if self.ranks.is_main and self.run.metrics.exists():
             truncate_metrics(self.run.metrics, self.step, artifacts.read_jsonl(self.run.metrics))
         return path
 
@@ -313,17 +372,6 @@ def _dig(table: dict, key: tuple[str, ...]) -> Any:
     for part in key:
         table = table.get(part, {}) if isinstance(table, dict) else {}
     return table
-
-
-def _stats(real_logits: Tensor, fake_logits: Tensor, d_loss: Tensor, g_loss: Tensor) -> dict[str, float]:
-    """Step statistics, gathered in one device->host transfer."""
-    r, f = real_logits.detach().float(), fake_logits.detach().float()
-    values = torch.stack([
-        d_loss.detach().float(), g_loss.detach().float(),
-        torch.sigmoid(r).mean(), torch.sigmoid(f).mean(),
-        (r > 0).float().mean(), (f < 0).float().mean(),
-    ]).tolist()
-    return dict(zip(("d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake"), values))
 
 
 class _Window:
@@ -352,12 +400,26 @@ class _Window:
 
 
 def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool) -> bool:
-    """Train ``recipe`` into ``run``; return False if interrupted. Writes ``recipe.toml`` first."""
+    """Train ``recipe`` into ``run``; return False if interrupted. Writes ``recipe.toml`` first.
+
+    Under torchrun every rank calls this; rank 0 alone writes into ``run``.
+    """
     from ganfw.atomic import write_text
 
-    trainer = Trainer(recipe, run, reporter)
-    if resume:
-        path = trainer.resume()
-        reporter.message(f"resuming from {path} (step {trainer.step})")
-    write_text(run.recipe, recipe.to_toml())
-    return trainer.fit()
+    ranks = ranks_from_env()
+    try:
+        trainer = Trainer(recipe, run, reporter, ranks)
+        if resume:
+            path = trainer.resume()
+            reporter.message(f"resuming from {path} (step {trainer.step})")
+        if ranks.is_main:
+            write_text(run.recipe, recipe.to_toml())
+        return trainer.fit()
+    except RuntimeError as e:
+        if not ranks.distributed:
+            raise
+        last = latest_checkpoint(run.checkpoints)
+        raise UserError(f"rank {ranks.rank}: training stopped, the process group failed (another rank may have "
+                        f"crashed): {str(e).splitlines()[0]}; last checkpoint: {last}") from None
+    finally:
+        leave()

@@ -1,0 +1,91 @@
+"""Multi-process training on PyTorch's own engine: ``torchrun`` + ``torch.distributed`` + DDP.
+
+Under ``torchrun --nproc_per_node=N -m ganfw run RECIPE`` every process reads ``RANK``,
+``WORLD_SIZE`` and ``LOCAL_RANK`` from its environment and joins one process group (gloo on the
+CPU, nccl on CUDA). Without those variables ganfw runs as a single process and nothing here is
+used beyond :data:`SINGLE`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+from ganfw.errors import UserError
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in the job: ``rank`` of ``world`` processes, ``local_rank`` on its node."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 alone writes outputs."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise mean of ``values`` over all ranks (a no-op for one process)."""
+        if not self.distributed:
+            return values
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        return values / self.world
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """True on every rank if ``flag`` is true on any rank."""
+        if not self.distributed:
+            return flag
+        t = torch.tensor([float(flag)], device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+
+SINGLE = Ranks()
+
+
+def ranks_from_env() -> Ranks:
+    """The ranks torchrun describes in the environment, or :data:`SINGLE`."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return SINGLE
+    return Ranks(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def join(ranks: Ranks, device: torch.device, timeout_s: float) -> None:
+    """Join the process group (gloo on the CPU, nccl on CUDA).
+
+    ``timeout_s`` bounds every collective: a rank that dies makes the others fail after at most
+    that long instead of hanging (torchrun usually stops them sooner).
+    """
+    if not ranks.distributed or dist.is_initialized():
+        return
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    try:
+        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    except (RuntimeError, ValueError) as e:
+        raise UserError(f"rank {ranks.rank}: cannot join the process group ({backend}): {e}") from None
+
+
+def leave() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def rank_device(device: torch.device, ranks: Ranks) -> torch.device:
+    """Each rank on its own GPU (``cuda:LOCAL_RANK``); CPU ranks share the CPU."""
+    if ranks.distributed and device.type == "cuda":
+        return torch.device("cuda", ranks.local_rank)
+    return device
