@@ -203,7 +203,7 @@ def load_registry(
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             try:
                 specs = impl.function()
-                _check_specs(specs, kind, hook_name)
+                check_specs(specs, kind, hook_name)
             except (Exception, SystemExit) as exc:
                 problem(impl.plugin_name, f"hook {hook_name}() failed: {describe_exc(exc)}", exc)
                 continue
@@ -214,7 +214,9 @@ def load_registry(
     return registry
 
 
-def _check_specs(specs: object, kind: str, hook_name: str) -> None:
+def check_specs(specs: object, kind: str, hook_name: str) -> None:
+    """Raise :class:`TypeError` unless ``specs`` (what hook ``hook_name`` returned) is a list (or
+    tuple) of :class:`ComponentSpec` of ``kind`` with distinct names."""
     if not isinstance(specs, (list, tuple)):
         raise TypeError(f"{hook_name}() must return a list of ComponentSpec, got {type(specs).__name__}")
     seen = set()
