@@ -1,0 +1,115 @@
+"""Two-process training on the CPU (gloo) through torchrun: outputs written once, identical
+weights on every rank, resume, the adaptive schedule, and a crashing rank."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from data_fixtures import mnist_root  # noqa: F401  (fixture)
+from ganfw.checkpoint import list_checkpoints, load_checkpoint
+
+WORKER = Path(__file__).with_name("ddp_worker.py")
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+
+RECIPE = """
+[generator]
+name = "dcgan"
+params = {{ widths = [16, 8, 4], latent_dim = 8 }}
+[discriminator]
+name = "dcgan"
+params = {{ widths = [4, 8] }}
+[schedule]
+name = "{schedule}"
+[data]
+name = "mnist"
+root = "{root}"
+limit = 128
+[train]
+epochs = 2
+batch_size = 16
+device = "cpu"
+dist_timeout = 30
+[output]
+samples = 4
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path, mnist_root):  # noqa: F811
+    def write(schedule: str = "alternating") -> Path:
+        path = tmp_path / f"{schedule}.toml"
+        path.write_text(RECIPE.format(root=mnist_root, schedule=schedule))
+        return path
+
+    return write
+
+
+def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    return subprocess.run([*TORCHRUN, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**__import__("os").environ, **env})
+
+
+def rank_weights(out: Path) -> list[dict[str, torch.Tensor]]:
+    return [load_file(f"{out}.rank{r}.safetensors") for r in (0, 1)]
+
+
+def assert_ranks_agree(out: Path) -> None:
+    rank0, rank1 = rank_weights(out)
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+
+
+def test_cli_under_torchrun_writes_outputs_once(recipe, tmp_path):
+    out = tmp_path / "run"
+    proc = torchrun("-m", "ganfw", "run", str(recipe()), "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    epochs = [json.loads(line) for line in lines if '"event"' in line]
+    assert [e["epoch"] for e in epochs] == [1, 2]  # one writer: no line twice
+    steps = [json.loads(line)["step"] for line in lines if '"event"' not in line]
+    assert steps == sorted(set(steps))
+    # 128 images, 64 per rank, per-rank batch 16: 4 steps an epoch, global batch 32
+    assert [c.name for c in list_checkpoints(out / "checkpoints")] == ["step_00000004.safetensors",
+                                                                       "step_00000008.safetensors"]
+    assert len(list((out / "samples").iterdir())) == 2
+
+
+@pytest.mark.parametrize("schedule", ["alternating", "simultaneous", "adaptive"])
+def test_ranks_end_with_identical_weights(recipe, tmp_path, schedule):
+    out = tmp_path / "run"
+    extra = ["--set", "schedule.params.warmup=2"] if schedule == "adaptive" else []
+    proc = torchrun(str(WORKER), str(recipe(schedule)), str(out), *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_ranks_agree(out)
+    if schedule == "adaptive":  # the schedule's decisions were taken, and alike on both ranks
+        state = load_checkpoint(list_checkpoints(out / "checkpoints")[-1]).state["schedule"]
+        assert state, "adaptive schedule state missing"
+
+
+def test_resumed_run_continues_on_both_ranks(recipe, tmp_path):
+    out = tmp_path / "run"
+    first = torchrun(str(WORKER), str(recipe()), str(out), "--set", "train.epochs=1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = torchrun(str(WORKER), str(recipe()), str(out), "--resume")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming from" in second.stderr
+    assert_ranks_agree(out)
+    assert load_checkpoint(list_checkpoints(out / "checkpoints")[-1]).state["step"] == 8
+
+
+def test_a_crashing_rank_stops_the_others_and_keeps_the_checkpoint(recipe, tmp_path):
+    out = tmp_path / "run"
+    proc = torchrun(str(WORKER), str(recipe()), str(out), "--crash-at", "6", timeout=200)
+    assert proc.returncode != 0
+    assert "rank 1 crashes on purpose" in proc.stderr
+    (kept,) = list_checkpoints(out / "checkpoints")  # epoch 1's, intact
+    assert load_checkpoint(kept).state["step"] == 4
