@@ -208,6 +208,20 @@ def sample(
     err.print(f"wrote {n} images to {out}", markup=False)
 
 
+@app.command("new-plugin")
+def new_plugin(
+    name: str = typer.Argument(..., help="Plugin name: lower-case words joined by - or _ (e.g. spectral)."),
+    kinds: list[str] = typer.Option(
+        [], "--kind", "-k", metavar="KIND", help="Add an example component of this kind (repeatable; default: loss)."
+    ),
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Package directory to create (default: ./ganfw-NAME)."),
+) -> None:
+    """Create a plugin package ready to install, test and publish (see docs/plugins.md)."""
+    from ganfw.scaffold import create_plugin, next_steps
+
+    print(next_steps(create_plugin(name, kinds, directory), name))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ganfw`` script: user errors become one line and exit status 2."""
     try:

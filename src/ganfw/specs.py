@@ -30,6 +30,12 @@ class SpecError(ValueError):
     """A plugin returned a spec that does not follow the rules below."""
 
 
+def is_valid_name(name: object) -> bool:
+    """Whether ``name`` may name a component (or a plugin made by ``ganfw new-plugin``): lower-case
+    letters and digits, words joined by single ``-`` or ``_``, starting with a letter."""
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
 @dataclass(frozen=True)
 class ComponentSpec:
     """A component offered by a plugin.
@@ -64,7 +70,7 @@ class ComponentSpec:
     params: type | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+        if not is_valid_name(self.name):
             raise SpecError(
                 f"component name {self.name!r} is not lower-case words joined by '-' or '_'"
             )
