@@ -167,6 +167,7 @@ NO_TORCH = textwrap.dedent(
         run("list", "dcgan", "--params"),
         run("check", sys.argv[1]),
         run("check", sys.argv[1], "--set", "train.epochs=0"),
+        run("new-plugin", "notorch", "--kind", "generator", "--dir", sys.argv[2]),
     ]
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision", "numpy", "PIL", "matplotlib"))
     print(json.dumps({"runs": runs, "heavy": heavy}))
@@ -174,16 +175,17 @@ NO_TORCH = textwrap.dedent(
 )
 
 
-def test_list_check_and_help_do_not_import_torch():
+def test_list_check_new_plugin_and_help_do_not_import_torch(tmp_path):
     env_free = {k: v for k, v in os.environ.items() if not k.startswith("GANFW_")}
     proc = subprocess.run(
-        [sys.executable, "-c", NO_TORCH, str(RECIPES / "mnist_dcgan.toml")],
+        [sys.executable, "-c", NO_TORCH, str(RECIPES / "mnist_dcgan.toml"), str(tmp_path / "notorch")],
         capture_output=True, text=True, cwd=REPO, env=env_free, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
     codes = {" ".join(r["args"]): r["code"] for r in result["runs"]}
-    assert list(codes.values()) == [0, 0, 0, 0, 0, 2], codes
+    assert list(codes.values()) == [0, 0, 0, 0, 0, 2, 0], codes
+    assert (tmp_path / "notorch" / "src" / "ganfw_notorch" / "components.py").is_file()
     outputs = [r["out"] for r in result["runs"]]
     assert "list" in outputs[0] and "check" in outputs[0]
     assert "non-saturating" in outputs[1]
