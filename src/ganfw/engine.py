@@ -98,6 +98,7 @@ class Trainer:
         if self.steps_per_epoch == 0:
             raise UserError(f"train.batch_size = {bs} exceeds the {n} images with train.drop_last = true")
         self.step = 0
+        self.elapsed = 0.0  # seconds of training (steps and epoch-end outputs), over resumes too
         self._stop_requested = False
 
     def _wrap_networks(self) -> None:
@@ -149,11 +150,15 @@ class Trainer:
                         return self._interrupted()
                     if every and self.step % every == 0:
                         self.save()
+                self._draw_samples(epoch + 1)
                 seconds = time.perf_counter() - epoch_start
+                self.elapsed += seconds
                 if log:
                     log.write({"event": "epoch", "epoch": epoch + 1, "step": self.step, "seconds": round(seconds, 3),
+                               "elapsed_s": round(self.elapsed, 3),
                                "images_per_s": round((self.step - epoch_step0) * bs * self.ranks.world / seconds, 1)})
-                self._end_epoch(epoch + 1)
+                self.save()
+                self.reporter.epoch_end(epoch + 1, epochs)
                 if self._stop_requested:
                     return self._interrupted()
         finally:
@@ -287,10 +292,8 @@ class Trainer:
         record.update(self.schedule.log())
         return record
 
-    def _end_epoch(self, epoch: int) -> None:
-        """After epoch ``epoch`` (1-based): grid from the fixed noise, GIF, curves, checkpoint
-        (rank 0 only)."""
-        self.reporter.epoch_end(epoch, self.recipe.train.epochs)
+    def _draw_samples(self, epoch: int) -> None:
+        """After epoch ``epoch`` (1-based): grid from the fixed noise, GIF, curves (rank 0 only)."""
         if not self.ranks.is_main:
             return
         self.G.eval()
@@ -301,7 +304,6 @@ class Trainer:
         if self.recipe.output.gif:
             artifacts.save_gif(self.run.sample_grids(), self.run.gif)
         artifacts.plot_curves(artifacts.read_jsonl(self.run.metrics), self.run.curves)
-        self.save()
 
     # ----------------------------------------------------------------- checkpoints
     def save(self) -> Path:
@@ -311,6 +313,7 @@ class Trainer:
             return path
         state = {
             "step": self.step,
+            "elapsed_s": self.elapsed,
             "steps_per_epoch": self.steps_per_epoch,
             "image_shape": list(self.G.image_shape),
             "schedule": self.schedule.state_dict(),
@@ -343,6 +346,7 @@ class Trainer:
         self.scaler_d.load_state_dict(ckpt.state["scalers"]["discriminator"])
         self.schedule.load_state_dict(ckpt.state["schedule"])
         self.step = ckpt.state["step"]
+        self.elapsed = ckpt.state["elapsed_s"]
         if self.ranks.distributed:  # the file holds rank 0's RNG streams only: reseed per rank
             seed = (self.recipe.train.seed, self.ranks.rank, self.step).__hash__() & 0x7FFF_FFFF
             torch.manual_seed(seed)
