@@ -283,10 +283,13 @@ repository.
 
 ## Develop
 
+Install the package (editable) into the environment where ganfw is installed, check that ganfw
+sees it, and run its tests (the contract checks of `ganfw.testing`):
+
 ```sh
-pip install -e ".[dev]"   # into the environment where ganfw is installed
-ganfw list $name           # its components, from plugin $name
-pytest                    # the contract tests of ganfw.testing
+pip install -e ".[dev]"
+ganfw list $name
+pytest
 ```
 
 `src/$pkg/__init__.py` holds the hooks and params (no torch: `ganfw list` imports it);
