@@ -20,7 +20,10 @@ from ganfw.cli import main
 from ganfw.plugins import load_registry
 from ganfw.recipe import RecipeError, apply_overrides, load_recipe, load_tables, parse_override
 
-SHIPPED = sorted(RECIPES.glob("*.toml"))
+#: Shipped recipes that need a plugin outside the ganfw distribution; tests/test_external_plugin.py
+#: checks them with the plugin installed.
+NEEDS_EXTERNAL_PLUGIN = {"mnist_spectral.toml"}
+SHIPPED = sorted(p for p in RECIPES.glob("*.toml") if p.name not in NEEDS_EXTERNAL_PLUGIN)
 
 #: The smallest valid recipe: everything else has a default.
 MIN = '[generator]\nname = "mlp"\n\n[discriminator]\nname = "mlp"\n'
