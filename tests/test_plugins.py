@@ -19,6 +19,7 @@ import pytest
 
 import ganfw
 from conftest import RECIPES, WIDE, PluginSite, loss_plugin_source
+from data_fixtures import mnist_root  # noqa: F401  (fixture)
 from ganfw import ComponentSpec, param
 from ganfw.params import ParamError, build, check_value, describe, type_name
 from ganfw.plugins import LookupProblem, PluginError, load_registry
@@ -167,7 +168,7 @@ def test_broken_plugins_are_skipped_with_one_line_each(broken_site: PluginSite):
     r = broken_site.run("list", "--json", env=WIDE)
     assert r.returncode == 0, r.stderr
     _assert_builtins_listed(r.json)
-    assert {c["plugin"] for c in r.json} == {"mlp", "dcgan", "losses", "schedules", "mnist"}
+    assert not {c["plugin"] for c in r.json} & {_plugin(case) for case in BROKEN}
     assert "Traceback" not in r.stderr
     lines = warnings_of(r.stderr)
     assert len(lines) == len(BROKEN), r.stderr
@@ -340,6 +341,142 @@ def test_third_party_cannot_take_a_builtin_plugin_name(plugin_site: PluginSite):
         "warning: plugin 'losses' (package ganfw-hijack 6.6.6) skipped: "
         f"the plugin name is already taken by ganfw {ganfw.__version__}"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Every command works beside broken and clashing plugins, and names the culprits
+
+TINY = """
+[generator]
+name = "mlp"
+params = {{ latent_dim = 8, hidden = [16] }}
+
+[discriminator]
+name = "mlp"
+params = {{ hidden = [16] }}
+
+[data]
+name = "mnist"
+root = "{root}"
+limit = 64
+
+[train]
+epochs = 1
+batch_size = 32
+device = "cpu"
+
+[output]
+samples = 4
+gif = false
+
+[eval]
+every = 0
+"""
+
+GRUMPY = """
+from ganfw import ComponentSpec, hookimpl
+
+class Grumpy:
+    def __init__(self, params, image_shape):
+        raise ValueError("grumpy refuses\\n  to be built")
+
+@hookimpl
+def ganfw_generators():
+    return [ComponentSpec(name="grumpy", kind="generator", summary="raises when built",
+                          factory="grumpy_mod:Grumpy")]
+"""
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory) -> PluginSite:
+    """Every broken plugin of BROKEN; two plugins offering a loss named 'twin'; a plugin whose loss
+    factory does not import (ghost) and one whose generator raises when built (grumpy)."""
+    site = PluginSite(tmp_path_factory.mktemp("hostile") / "site")
+    for case in BROKEN:
+        _add_broken(site, case)
+    for twin in ("a", "b"):
+        site.add(f"ganfw-twin-{twin}", "1.0", {f"twin_{twin}_mod": loss_plugin_source("twin")}, {f"twin_{twin}": f"twin_{twin}_mod"})
+    site.add("ganfw-ghost", "0.5", {"ghost_mod": loss_plugin_source("ghost")}, {"ghost": "ghost_mod"})
+    site.add("ganfw-grumpy", "0.7", {"grumpy_mod": GRUMPY}, {"grumpy": "grumpy_mod"})
+    return site
+
+
+def _assert_broken_ones_named(stderr: str) -> None:
+    """One warning per broken plugin, naming it and its package; no traceback."""
+    lines = warnings_of(stderr)
+    assert len(lines) == len(BROKEN), stderr
+    for case in BROKEN:
+        assert sum(f"plugin {_plugin(case)!r} (package ganfw-{case} 9.8.7) skipped: " in l for l in lines) == 1
+    assert "Traceback" not in stderr
+
+
+def test_every_command_works_beside_broken_and_clashing_plugins(hostile_site: PluginSite, tmp_path, mnist_root):  # noqa: F811
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=mnist_root), encoding="utf-8")
+
+    listed = hostile_site.run("list", env=WIDE)
+    assert listed.returncode == 0
+    _assert_broken_ones_named(listed.stderr)
+    assert (
+        "clash: loss 'twin' is offered by several plugins; recipes must write one of: twin_a:twin, twin_b:twin"
+        in listed.stdout
+    )
+
+    check = hostile_site.run("check", str(recipe), env=WIDE)
+    assert check.returncode == 0, check.stderr
+    _assert_broken_ones_named(check.stderr)
+
+    run = hostile_site.run("run", str(recipe), "--out", str(tmp_path / "run"), "--quiet", env=WIDE)
+    assert run.returncode == 0, run.stderr
+    _assert_broken_ones_named(run.stderr)
+
+    sample = hostile_site.run("sample", str(tmp_path / "run"), "-n", "4", "--out", str(tmp_path / "s.png"), env=WIDE)
+    assert sample.returncode == 0, sample.stderr
+    _assert_broken_ones_named(sample.stderr)
+    assert (tmp_path / "s.png").stat().st_size > 0
+
+    made = hostile_site.run("new-plugin", "fresh", "--dir", str(tmp_path / "fresh"), env=WIDE)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "fresh" / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (
+            ["check", "{recipe}", "--set", "loss.name=twin"],
+            "{recipe}: loss.name (from --set loss.name=twin): loss 'twin' is offered by several plugins: "
+            "twin_a (ganfw-twin-a), twin_b (ganfw-twin-b); write 'twin_a:twin' or 'twin_b:twin'",
+        ),
+        (
+            ["run", "{recipe}", "--set", "loss.name=ghost", "--out", "{tmp}/ghost-run"],
+            "[loss] loss 'ghost' (plugin ghost, package ganfw-ghost 0.5): cannot import its factory "
+            "'nowhere.module:Thing': ModuleNotFoundError: No module named 'nowhere'",
+        ),
+        (
+            ["run", "{recipe}", "--set", "generator.name=grumpy", "--set", "generator.params={{}}", "--out", "{tmp}/grumpy-run"],
+            "[generator] generator 'grumpy' (plugin grumpy, package ganfw-grumpy 0.7) failed to build: "
+            "ValueError: grumpy refuses to be built",
+        ),
+        (
+            ["new-plugin", _plugin("hook-raises"), "--dir", "{tmp}/taken"],
+            f"plugin name '{_plugin('hook-raises')}' is already taken by the installed ganfw-hook-raises 9.8.7; choose another",
+        ),
+    ],
+    ids=["clashing-name", "factory-import-fails", "factory-raises", "taken-plugin-name"],
+)
+def test_a_culprit_is_named_in_one_line(args, error, hostile_site: PluginSite, tmp_path, mnist_root):  # noqa: F811
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY.format(root=mnist_root), encoding="utf-8")
+    fill = {"recipe": recipe, "tmp": tmp_path}
+    r = hostile_site.run(*[a.format(**fill) for a in args], env=WIDE)
+    assert r.returncode == 2
+    errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+    assert errors == ["error: " + error.format(**fill)]
+    assert "Traceback" not in r.stderr
+    if args[0] == "run":  # -v shows what the plugin raised
+        verbose = hostile_site.run("-v", *[a.format(**fill) for a in args], env=WIDE)
+        assert "Traceback (most recent call last)" in verbose.stderr and verbose.returncode == 2
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Torch is imported only inside the commands that train or sample, so ``ganfw --he
 from __future__ import annotations
 
 import json
+import traceback
 from pathlib import Path
 from typing import Any, Optional
 
@@ -227,4 +228,6 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="ganfw", standalone_mode=True)
     except UserError as e:
+        if _State.verbose and e.__cause__ is not None:  # e.g. what a plugin's factory raised
+            err.print("".join(traceback.format_exception(e.__cause__)), markup=False, end="")
         raise SystemExit(fail(str(e)).exit_code) from None

@@ -179,6 +179,15 @@ def apply_overrides(tables: Tables, overrides: list[str]) -> None:
         tables.overrides[key] = text
 
 
+class ComponentError(UserError):
+    """A component picked by a recipe could not be built; ``__cause__`` holds the original error
+    (``ganfw -v`` prints its traceback)."""
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(f"{type(e).__name__}: {e}".split())
+
+
 @dataclass(frozen=True)
 class ComponentChoice:
     """A component picked by a recipe section, with its validated params."""
@@ -189,8 +198,23 @@ class ComponentChoice:
     params: Any
 
     def build(self, **context: Any) -> Any:
-        """Import the factory and call it: ``factory(params, **context)``."""
-        return self.component.spec.load_factory()(self.params, **context)
+        """Import the factory and call it: ``factory(params, **context)``.
+
+        Raises :class:`ComponentError` naming the component, its plugin and package when the
+        factory does not import or raises (a :class:`UserError` from the factory passes as is).
+        """
+        c = self.component
+        who = f"[{self.section}] {c.spec.kind} {self.ref!r} (plugin {c.plugin}, package {c.package} {c.version})"
+        try:
+            factory = c.spec.load_factory()
+        except Exception as e:  # third-party code: any error must end as one line
+            raise ComponentError(f"{who}: cannot import its factory {c.spec.factory!r}: {_one_line(e)}") from e
+        try:
+            return factory(self.params, **context)
+        except UserError:
+            raise
+        except Exception as e:
+            raise ComponentError(f"{who} failed to build: {_one_line(e)}") from e
 
 
 @dataclass(frozen=True)
