@@ -62,6 +62,17 @@ def load_split(
 
     ``source`` only words the error message (how ``root`` was chosen).
     """
+    return _read_split(root, train, download, source).data
+
+
+def load_labels(
+    root: str | os.PathLike[str], train: bool, *, download: bool = False, source: str = "data.root"
+) -> Tensor:
+    """The digits of one split, in the order of :func:`load_split`'s images: (N,) int64 in 0..9."""
+    return _read_split(root, train, download, source).targets
+
+
+def _read_split(root: str | os.PathLike[str], train: bool, download: bool, source: str) -> torchvision.datasets.MNIST:
     raw = raw_folder(Path(root))
     missing = [name for name in IDX_FILES if not (raw / name).is_file()]
     if missing and not download:
@@ -75,7 +86,7 @@ def load_split(
         _check_split(raw, train)  # raises, naming the broken file, if that is the cause
         raise UserError(f"cannot read MNIST from {raw}: {_one_line(e)}") from None
     _check_split(raw, train)
-    return mnist.data
+    return mnist
 
 
 class MNIST(Dataset):
