@@ -518,8 +518,10 @@ def test_registry_resolve_and_names(site):
         reg.resolve("loss", "non-saturating")
     with pytest.raises(LookupProblem, match=r"unknown generator 'fancy'; available: dcgan, mlp"):
         reg.resolve("generator", "fancy")
+    with pytest.raises(LookupProblem, match=r"unknown metric 'fancy'; available: class-coverage, fid, inception-score, kid, precision-recall$"):
+        reg.resolve("metric", "fancy")
     with pytest.raises(LookupProblem, match=r"unknown metric 'fid'; available: \(none installed\)"):
-        reg.resolve("metric", "fid")
+        load_registry(disabled={"metrics"}).resolve("metric", "fid")
 
 
 def test_registry_disabled_and_strict(site):

@@ -193,7 +193,7 @@ CORPUS: dict[str, Bad] = {
     "data-limit-bool": Bad(with_min("[data]\nlimit = true\n"), ("expected a positive integer, got True",), key="data.limit"),
     "data-root-number": Bad(with_min("[data]\nroot = 5\n"), ("expected a directory (a string)",), key="data.root"),
     "unknown-metric": Bad(
-        with_min('[eval]\nmetrics = ["fid"]\n'), ("item 0: unknown metric 'fid'; available: (none installed)",), key="eval.metrics"
+        with_min('[eval]\nmetrics = ["fid", "fdi"]\n'), ("item 1: unknown metric 'fdi'; available: class-coverage, fid,",), key="eval.metrics"
     ),
     # -- --set
     "set-without-equals": Bad(with_min(""), ("'train.epochs' is not of the form dotted.key=value",), where="--set", sets=("train.epochs",)),

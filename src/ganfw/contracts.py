@@ -8,7 +8,7 @@ Shapes: ``N`` batch, ``C, H, W`` image channels/height/width (MNIST: 1, 28, 28),
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -145,9 +145,48 @@ class Dataset(ABC):
         """All training images, (N, C, H, W) float32 in [-1, 1], on the CPU."""
 
 
+@dataclass(frozen=True)
+class Embedding:
+    """A set of images as the judge (a classifier of the dataset's classes) sees them.
+
+    Attributes:
+        features: (N, D) float32, a feature space: the judge's penultimate layer, or Inception's
+            pool3 (D = 2048) when asked for.
+        logits: (N, K) float32, the judge's class logits (K = 10 digits for MNIST).
+    """
+
+    features: Tensor
+    logits: Tensor
+
+    def __post_init__(self) -> None:
+        if self.features.ndim != 2 or self.logits.ndim != 2 or len(self.features) != len(self.logits):
+            raise ValueError(
+                f"expected features (N, D) and logits (N, K), got {tuple(self.features.shape)} and {tuple(self.logits.shape)}"
+            )
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """What a metric found.
+
+    Attributes:
+        scores: flat numbers by key (``{"fid": 12.3}``); training logs them as ``eval/<key>``.
+        details: JSON-ready extras for people (``{"missing_digits": [3, 7]}``); shown by
+            ``ganfw evaluate``, not logged.
+    """
+
+    scores: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 class Metric(ABC):
-    """A sample-quality measure."""
+    """A sample-quality measure: generated images against a reference set of real ones, both
+    seen through the judge (features computed once and shared by every metric).
+
+    Randomness (subsets, shuffles) must come from torch's global generator, which the caller
+    seeds (and restores afterwards), so that a result depends only on its inputs and the seed.
+    """
 
     @abstractmethod
-    def compute(self, images: Tensor) -> dict[str, float]:
-        """Scores of generated ``images`` (N, C, H, W) in [-1, 1], by name."""
+    def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
+        """Score ``generated`` (N images) against ``reference`` (M images)."""
