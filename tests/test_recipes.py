@@ -459,7 +459,7 @@ def test_check_fills_every_default(tmp_path: Path, capsys, clean_plugin_env):
     assert resolved["optim"]["generator"] == {"lr": 0.0002, "betas": [0.5, 0.999], "eps": 1e-08, "weight_decay": 0.0}
     assert resolved["train"] == {"epochs": 20, "batch_size": 256, "drop_last": False, "seed": 0,
                                  "device": "auto", "precision": "fp32"}
-    assert resolved["eval"] == {"every": 0, "n": 1000, "metrics": []}
+    assert resolved["eval"] == {"every": 1, "n": 1000, "metrics": ["fid"]}
 
 
 ROUND_TRIP = MIN.replace('name = "mlp"', 'name = "dcgan"', 1) + """

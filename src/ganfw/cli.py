@@ -209,6 +209,23 @@ def sample(
     err.print(f"wrote {n} images to {out}", markup=False)
 
 
+@app.command()
+def evaluate(
+    target: Path = typer.Argument(..., help="A run directory, a checkpoint, or images: .npy/.pt (N x 1 x 28 x 28 or N x 28 x 28, floats in [-1, 1] or uint8) or a PNG grid."),
+    n: int = typer.Option(10000, "--n", "-n", min=1, help="Images to draw from a generator (or the first N of a file)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", "-m", help="Comma-separated metric names (default: all installed)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the noise and of the metrics' random subsets."),
+    features: str = typer.Option("judge", "--features", help="Feature space of fid/kid/precision-recall: judge or inception."),
+    data: Optional[str] = typer.Option(None, "--data", help="MNIST data root, read once to cache the reference features (default: GANFW_DATA, then the user cache)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the scores to this JSON file."),
+) -> None:
+    """Score generated digits against the MNIST test split (FID, KID, IS, class coverage, precision/recall)."""
+    from ganfw.evaluation.cli import evaluate_command
+
+    evaluate_command(target, registry(), n=n, metrics=metrics, seed=seed, features=features, data_root=data,
+                     json_out=json_out, console=out)
+
+
 @app.command("new-plugin")
 def new_plugin(
     name: str = typer.Argument(..., help="Plugin name: lower-case words joined by - or _ (e.g. spectral)."),

@@ -1,0 +1,89 @@
+"""``ganfw evaluate``: score a run directory, a checkpoint or a file of images against MNIST.
+
+TARGET kinds: a run directory (its newest checkpoint) or a ``.safetensors`` checkpoint, from
+which ``n`` images are drawn with noise seeded by ``seed``; or a ``.npy``/``.pt``/``.png`` file
+of images (see :mod:`ganfw.evaluation.images`), of which the first ``n`` are scored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ganfw.atomic import write_text
+from ganfw.errors import UserError
+from ganfw.evaluation.evaluate import Evaluation, evaluate_images
+from ganfw.evaluation.features import FEATURE_SPACES
+from ganfw.evaluation.images import read_images
+from ganfw.plugins import Registry
+
+CHECKPOINT_SUFFIX = ".safetensors"
+
+
+def target_images(target: Path, n: int, seed: int, registry: Registry):
+    """(n, 1, 28, 28) images in [-1, 1] from ``target`` (fewer when a file holds fewer)."""
+    if target.is_dir() or target.suffix.lower() == CHECKPOINT_SUFFIX:
+        from ganfw.sampling import generate, load_generator
+
+        generator = load_generator(target, registry)
+        if tuple(generator.image_shape) != (1, 28, 28):
+            raise UserError(f"{target}: the generator makes images of shape {tuple(generator.image_shape)}, not (1, 28, 28)")
+        return generate(generator, n, seed)
+    if not target.exists():
+        raise UserError(f"{target}: no such run directory, checkpoint or image file")
+    return read_images(target)[:n]
+
+
+def evaluate_command(
+    target: Path,
+    registry: Registry,
+    *,
+    n: int,
+    metrics: str | None,
+    seed: int,
+    features: str,
+    data_root: str | None,
+    json_out: Path | None,
+    console: Console,
+) -> Evaluation:
+    """Score ``target``, print a table on ``console`` and write the JSON report to ``json_out``."""
+    if features not in FEATURE_SPACES:
+        raise UserError(f"--features: unknown feature space {features!r}; choose one of {', '.join(FEATURE_SPACES)}")
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None else registry.names("metric")
+    images = target_images(target, n, seed, registry)
+    evaluation = evaluate_images(images, names, registry, features=features, seed=seed, data_root=data_root)
+    console.print(render(evaluation, str(target)))
+    if json_out is not None:
+        report = {"target": str(target), "seed": seed, **evaluation.as_json()}
+        write_text(json_out, json.dumps(report, indent=2) + "\n")
+    return evaluation
+
+
+def render(evaluation: Evaluation, target: str) -> Table:
+    """One row per score, grouped by metric, with the metric's details under its scores."""
+    table = Table(
+        title=f"{escape(target)}: {evaluation.n} images vs MNIST test ({evaluation.reference}), "
+        f"{evaluation.features} features, {evaluation.seconds:.1f} s",
+        title_justify="left",
+    )
+    for column, justify in (("metric", "left"), ("score", "left"), ("value", "right")):
+        table.add_column(column, justify=justify)
+    for name, result in evaluation.results.items():
+        for i, (key, value) in enumerate(result.scores.items()):
+            table.add_row(escape(name) if i == 0 else "", escape(key), f"{value:.4g}")
+        for key, value in result.details.items():
+            table.add_row("", escape(key), escape(show(value)), style="dim")
+    return table
+
+
+def show(value: object) -> str:
+    """A detail for the table: numbers to 3 decimals, lists space-separated, ``[]`` as "none"."""
+    if isinstance(value, list):
+        return " ".join(show(v) for v in value) if value else "none"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)

@@ -1,0 +1,122 @@
+"""Images to evaluate, read from a file: ``.npy`` or ``.pt`` arrays, or a PNG grid.
+
+Arrays: (N, 1, 28, 28) or (N, 28, 28), either float in [-1, 1] or uint8 in 0..255.
+PNG grids: as :func:`ganfw.artifacts.save_grid` draws them (``ganfw sample``, the per-epoch
+grids of a run): cells of 28x28 pixels blown up ``scale`` times, ``padding`` pixels of
+:data:`ganfw.artifacts.PAD_VALUE` around each; blank cells that end the last row are dropped.
+Every problem is a one-line :class:`UserError`. Results: (N, 1, 28, 28) float32 in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from ganfw.artifacts import PAD_VALUE
+from ganfw.errors import UserError
+
+IMAGE_SIZE = 28
+FORMATS = (".npy", ".pt", ".png")
+
+
+def from_uint8(pixels: Tensor) -> Tensor:
+    """(N, 28, 28) or (N, 1, 28, 28) uint8 0..255 -> (N, 1, 28, 28) float32 in [-1, 1]."""
+    pixels = pixels.unsqueeze(1) if pixels.ndim == 3 else pixels
+    return pixels.to(torch.float32).div(127.5).sub(1)
+
+
+def read_images(path: Path) -> Tensor:
+    """The images in ``path`` (see the module docstring for the formats)."""
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise UserError(f"{path}: unsupported file type {path.suffix!r}; use {', '.join(FORMATS)} (or a run directory or checkpoint)")
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    if suffix == ".png":
+        return read_grid(path)
+    array = _load_npy(path) if suffix == ".npy" else _load_pt(path)
+    return to_images(array, str(path))
+
+
+def _load_npy(path: Path) -> Tensor:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise UserError(f"{path}: not a readable .npy array ({' '.join(str(e).split())})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "uif":
+        raise UserError(f"{path}: expected a numeric array, got {getattr(array, 'dtype', type(array).__name__)}")
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _load_pt(path: Path) -> Tensor:
+    try:
+        value = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+        raise UserError(f"{path}: not a readable .pt tensor file ({' '.join(str(e).split())})") from None
+    if not isinstance(value, Tensor):
+        raise UserError(f"{path}: expected one tensor, got {type(value).__name__}")
+    return value
+
+
+def to_images(array: Tensor, where: str) -> Tensor:
+    """Check an array's shape, type and range (``where`` names it in errors); return
+    (N, 1, 28, 28) float32 in [-1, 1]."""
+    shape = tuple(array.shape)
+    grey = (IMAGE_SIZE, IMAGE_SIZE)
+    if not (len(shape) == 3 and shape[1:] == grey or len(shape) == 4 and shape[1:] == (1, *grey)) or shape[0] == 0:
+        raise UserError(f"{where}: expected images of shape (N, 1, 28, 28) or (N, 28, 28) with N > 0, got {shape}")
+    if array.dtype == torch.uint8:
+        return from_uint8(array)
+    if not array.is_floating_point():
+        raise UserError(f"{where}: expected float images in [-1, 1] or uint8 0..255, got {array.dtype}")
+    images = array.to(torch.float32).reshape(-1, 1, *grey)
+    if not torch.isfinite(images).all():
+        raise UserError(f"{where}: the images contain NaN or infinite values")
+    low, high = images.min().item(), images.max().item()
+    if low < -1.001 or high > 1.001:
+        raise UserError(f"{where}: float images must lie in [-1, 1], found values in [{low:.3g}, {high:.3g}] (uint8 0..255 is read too)")
+    return images.clamp(-1, 1)
+
+
+def grid_layout(width: int, height: int, scale: int = 4, padding: int = 2) -> tuple[int, int] | None:
+    """(rows, cols) of a grid picture ``width`` x ``height`` pixels, or ``None`` if no grid of
+    28x28 cells fits it exactly."""
+    step = IMAGE_SIZE * scale + padding
+    cols, extra_w = divmod(width - padding, step)
+    rows, extra_h = divmod(height - padding, step)
+    if extra_w or extra_h or cols < 1 or rows < 1:
+        return None
+    return rows, cols
+
+
+def read_grid(path: Path, scale: int = 4, padding: int = 2) -> Tensor:
+    """The cells of a PNG grid as (N, 1, 28, 28) in [-1, 1] (RGB is turned grey)."""
+    try:
+        with Image.open(path) as picture:
+            pixels = torch.from_numpy(np.array(picture.convert("L")))  # (H, W) uint8
+    except (UnidentifiedImageError, OSError) as e:
+        raise UserError(f"{path}: not a readable PNG ({' '.join(str(e).split())})") from None
+    height, width = pixels.shape
+    layout = grid_layout(width, height, scale, padding)
+    if layout is None:
+        raise UserError(
+            f"{path}: a {width}x{height} picture is not a grid of 28x28 digits drawn {scale}x with "
+            f"{padding}-pixel padding (as ganfw sample and training runs write them)"
+        )
+    rows, cols = layout
+    step = IMAGE_SIZE * scale + padding
+    cells = []
+    for r in range(rows):
+        for c in range(cols):
+            top, left = padding + r * step, padding + c * step
+            cell = pixels[top : top + IMAGE_SIZE * scale, left : left + IMAGE_SIZE * scale]
+            cells.append(cell.reshape(IMAGE_SIZE, scale, IMAGE_SIZE, scale).float().mean((1, 3)))
+    while len(cells) > 1 and len(cells) > (rows - 1) * cols and bool((cells[-1] == PAD_VALUE).all()):
+        cells.pop()  # the blank cells that fill the last row
+    return from_uint8(torch.stack(cells).round().to(torch.uint8))

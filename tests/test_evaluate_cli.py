@@ -1,0 +1,238 @@
+"""``ganfw evaluate`` on each kind of target (run directory, checkpoint, .npy, .pt, PNG grid) and
+its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO, WIDE, run_cli
+from evaluation_fixtures import cache_home, mnist_root, reference_cache, train_digits  # noqa: F401 - fixtures
+from ganfw import engine
+from ganfw.artifacts import save_grid, to_uint8
+from ganfw.checkpoint import list_checkpoints
+from ganfw.cli import main
+from ganfw.evaluation.images import read_grid
+from ganfw.plugins import load_registry
+from ganfw.progress import PlainReporter
+from ganfw.recipe import load_recipe
+from ganfw.rundir import RunDir
+from ganfw.sampling import write_images
+
+SCORES = {"fid", "kid", "kid_std", "is", "is_std", "coverage_entropy", "classes_missing",
+          "precision", "recall", "density", "coverage"}
+
+RECIPE = """
+[generator]
+name = "dcgan"
+params = {{ widths = [16, 8, 4], latent_dim = 8 }}
+
+[discriminator]
+name = "dcgan"
+params = {{ widths = [4, 8] }}
+
+[data]
+name = "mnist"
+root = "{root}"
+limit = 64
+
+[train]
+epochs = 1
+batch_size = 32
+device = "cpu"
+
+[output]
+samples = 4
+gif = false
+
+[eval]
+every = 0
+"""
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, mnist_root, cache_home) -> Path:  # noqa: F811
+    """A run directory left by one epoch (2 steps) of a tiny DCGAN."""
+    folder = tmp_path_factory.mktemp("evaluate")
+    recipe_path = folder / "tiny.toml"
+    recipe_path.write_text(RECIPE.format(root=mnist_root))
+    out = folder / "run"
+    assert engine.train(load_recipe(recipe_path, load_registry()), RunDir(out), PlainReporter(), False)
+    return out
+
+
+def evaluate(capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``ganfw evaluate ARGS`` in-process; return (exit status, stdout, stderr)."""
+    try:
+        main(["evaluate", *args])
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def report(capsys, *args: str, tmp_path: Path) -> dict:
+    """The JSON report of a successful ``ganfw evaluate``."""
+    out = tmp_path / "scores.json"
+    code, stdout, stderr = evaluate(capsys, *args, "--json", str(out))
+    assert code == 0, stderr
+    assert "fid" in stdout
+    return json.loads(out.read_text())
+
+
+def test_run_directory_and_its_checkpoint_give_the_same_scores(capsys, reference_cache, run_dir, tmp_path):
+    from_run = report(capsys, str(run_dir), "--n", "200", "--seed", "3", tmp_path=tmp_path)
+    assert set(from_run["scores"]) == SCORES and from_run["n"] == 200 and from_run["seed"] == 3
+    assert from_run["reference"] == {"set": "mnist-test", "n": 10000} and from_run["features"] == "judge"
+    assert from_run["details"]["class-coverage"]["missing_digits"] == sorted(from_run["details"]["class-coverage"]["missing_digits"])
+    checkpoint = list_checkpoints(run_dir / "checkpoints")[-1]
+    from_checkpoint = report(capsys, str(checkpoint), "--n", "200", "--seed", "3", tmp_path=tmp_path)
+    assert from_checkpoint["scores"] == from_run["scores"]
+    # An untrained generator draws one grey blob, far from MNIST and nothing like its variety.
+    assert from_run["scores"]["fid"] > 50 and from_run["scores"]["recall"] < 0.1, from_run["scores"]
+
+
+def test_metrics_option_picks_metrics(capsys, reference_cache, run_dir, tmp_path):
+    picked = report(capsys, str(run_dir), "--n", "100", "--metrics", "fid, class-coverage", tmp_path=tmp_path)
+    assert set(picked["scores"]) == {"fid", "coverage_entropy", "classes_missing"}
+
+
+@pytest.mark.parametrize("kind", ["npy-float-4d", "npy-uint8-3d", "pt-float-4d", "pt-uint8-3d"])
+def test_image_arrays(capsys, reference_cache, train_digits, tmp_path, kind):  # noqa: F811
+    images = train_digits[:300]
+    suffix, dtype, dims = kind.split("-")
+    array = to_uint8(images)[:, 0] if dtype == "uint8" else images
+    assert array.ndim == int(dims[0])
+    path = tmp_path / f"images.{suffix}"
+    if suffix == "npy":
+        np.save(path, array.numpy())
+    else:
+        torch.save(array, path)
+    scores = report(capsys, str(path), tmp_path=tmp_path)
+    assert scores["n"] == 300 and set(scores["scores"]) == SCORES
+    assert scores["scores"]["fid"] < 10 and scores["scores"]["classes_missing"] == 0  # real digits
+    first = report(capsys, str(path), "--n", "100", "--metrics", "fid", tmp_path=tmp_path)
+    assert first["n"] == 100
+
+
+def test_float_and_uint8_files_of_the_same_digits_score_the_same(capsys, reference_cache, train_digits, tmp_path):  # noqa: F811
+    np.save(tmp_path / "float.npy", train_digits[:200].numpy())
+    np.save(tmp_path / "uint8.npy", to_uint8(train_digits[:200]).numpy())
+    a = report(capsys, str(tmp_path / "float.npy"), tmp_path=tmp_path)["scores"]
+    b = report(capsys, str(tmp_path / "uint8.npy"), tmp_path=tmp_path)["scores"]
+    assert a == pytest.approx(b, rel=1e-5)
+
+
+@pytest.mark.parametrize("count, rows, cols", [(20, 4, 5), (10, 3, 4), (16, 4, 4)])
+def test_png_grids_are_cut_into_their_cells(train_digits, tmp_path, count, rows, cols):  # noqa: F811
+    images = train_digits[:count]
+    path = tmp_path / "grid.png"
+    write_images(images, path)  # what ganfw sample writes
+    from PIL import Image
+
+    assert Image.open(path).size == (cols * (28 * 4 + 2) + 2, rows * (28 * 4 + 2) + 2)
+    assert torch.equal(to_uint8(read_grid(path)), to_uint8(images))
+
+
+def test_png_grid_of_a_run_and_of_ganfw_sample(capsys, reference_cache, run_dir, tmp_path):
+    grid = run_dir / "samples" / "image_at_epoch_0001.png"
+    code, out, err = evaluate(capsys, str(grid), "--metrics", "fid")
+    assert code == 2 and "need at least 10 images to evaluate, got 4" in err  # a 2x2 grid: too few
+    sampled = tmp_path / "sampled.png"
+    write_images(torch.rand(25, 1, 28, 28) * 2 - 1, sampled)
+    scores = report(capsys, str(sampled), tmp_path=tmp_path)
+    assert scores["n"] == 25 and set(scores["scores"]) == SCORES
+
+
+def test_rgb_grid_is_read_as_grey(train_digits, tmp_path):  # noqa: F811
+    save_grid(train_digits[:9].expand(-1, 3, -1, -1), tmp_path / "rgb.png")
+    assert torch.equal(to_uint8(read_grid(tmp_path / "rgb.png")), to_uint8(train_digits[:9]))
+
+
+def _write(tmp_path: Path, name: str, value) -> str:
+    path = tmp_path / name
+    if isinstance(value, bytes):
+        path.write_bytes(value)
+    elif name.endswith(".npy"):
+        np.save(path, value)
+    else:
+        torch.save(value, path)
+    return str(path)
+
+
+BAD = {
+    "missing file": (lambda t: str(t / "nope.npy"), [], "nope.npy: no such run directory, checkpoint or image file"),
+    "missing checkpoint": (lambda t: str(t / "step_00000001.safetensors"), [], "no such run directory or checkpoint"),
+    "wrong shape": (lambda t: _write(t, "a.npy", np.zeros((20, 32, 32), np.float32)), [], "expected images of shape (N, 1, 28, 28) or (N, 28, 28) with N > 0, got (20, 32, 32)"),
+    "empty array": (lambda t: _write(t, "e.npy", np.zeros((0, 28, 28), np.uint8)), [], "got (0, 28, 28)"),
+    "out of range": (lambda t: _write(t, "r.npy", np.full((20, 28, 28), 3.0, np.float32)), [], "float images must lie in [-1, 1]"),
+    "nan": (lambda t: _write(t, "n.npy", np.full((20, 28, 28), np.nan, np.float32)), [], "NaN or infinite"),
+    "int16": (lambda t: _write(t, "i.npy", np.zeros((20, 28, 28), np.int16)), [], "expected float images in [-1, 1] or uint8"),
+    "not npy": (lambda t: _write(t, "x.npy", b"garbage"), [], "not a readable .npy array"),
+    "pt dict": (lambda t: _write(t, "d.pt", {"images": torch.zeros(20, 28, 28)}), [], "expected one tensor, got dict"),
+    "not pt": (lambda t: _write(t, "x.pt", b"garbage"), [], "not a readable .pt tensor file"),
+    "not png": (lambda t: _write(t, "x.png", b"garbage"), [], "not a readable PNG"),
+    "not a grid": (lambda t: _write_png(t, (100, 50)), [], "is not a grid of 28x28 digits"),
+    "suffix": (lambda t: _write(t, "x.txt", b"hello"), [], "unsupported file type '.txt'"),
+    "corrupt checkpoint": (lambda t: _write(t, "step_00000001.safetensors", b"\x00" * 64), [], "not a readable ganfw checkpoint"),
+    "empty run directory": (lambda t: str(t), [], "no checkpoints in this run directory"),
+    "unknown metric": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--metrics", "fid,fdi"], "unknown metric 'fdi'; available: class-coverage, fid"),
+    "no metric": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--metrics", ","], "no metrics to compute"),
+    "features": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--features", "clip"], "--features: unknown feature space 'clip'; choose one of judge, inception"),
+    "too few": (lambda t: _write(t, "few.npy", np.zeros((9, 28, 28), np.uint8)), [], "need at least 10 images to evaluate, got 9"),
+}
+
+
+def _write_png(tmp_path: Path, size: tuple[int, int]) -> str:
+    from PIL import Image
+
+    path = tmp_path / "odd.png"
+    Image.new("L", size).save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_line_and_status_2(capsys, reference_cache, tmp_path, case):
+    make_target, options, message = BAD[case]
+    code, out, err = evaluate(capsys, make_target(tmp_path), *options)
+    assert code == 2, (out, err)
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_inception_features_fail_offline_with_one_line(tmp_path, cache_home):
+    """Weights not on disk and no network: the download fails and says so, in one line."""
+    refuse = "http://127.0.0.1:9"  # nothing listens on the discard port: every download fails
+    env = {**WIDE, "TORCH_HOME": str(tmp_path / "torch"), "XDG_CACHE_HOME": str(cache_home),
+           "https_proxy": refuse, "HTTPS_PROXY": refuse, "http_proxy": refuse, "HTTP_PROXY": refuse, "no_proxy": "", "NO_PROXY": ""}
+    images = tmp_path / "digits.npy"
+    np.save(images, np.zeros((20, 28, 28), np.uint8))
+    result = run_cli("evaluate", str(images), "--features", "inception", env=env)
+    assert result.returncode == 2, result.both
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: Inception weights are not available offline: downloading weights-inception-2015-12-05-6726825d.pth failed")
+    assert str(tmp_path / "torch" / "hub" / "checkpoints") in lines[0]
+
+
+def test_evaluate_help_does_not_import_torch():
+    code = (
+        "import sys\nfrom ganfw.cli import main\n"
+        "try:\n    main(['evaluate', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchmetrics', 'numpy')))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GANFW_")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env={**env, **WIDE}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "--metrics" in proc.stdout and "--features" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "[]"

@@ -1,0 +1,125 @@
+"""The shipped judge, the cached reference set, and the metrics on real MNIST and on noise."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from evaluation_fixtures import cache_home, mnist_root, reference_cache, train_digits  # noqa: F401 - fixtures
+from ganfw.evaluation import reference
+from ganfw.evaluation.evaluate import evaluate_generator, evaluate_images
+from ganfw.evaluation.features import feature_space
+from ganfw.evaluation.images import from_uint8
+from ganfw.evaluation.judge import WEIGHTS, judge_images, load_judge, weights_hash
+from ganfw.evaluation.train_judge import accuracy, train
+from ganfw.errors import UserError
+from ganfw.plugins import load_registry
+from ganfw_plugins.dcgan import DCGANGeneratorParams
+from ganfw_plugins.dcgan.models import DCGANGenerator
+from ganfw_plugins.mnist.dataset import load_labels, load_split
+
+ALL = ["fid", "kid", "inception-score", "class-coverage", "precision-recall"]
+
+
+def test_shipped_judge_is_small_and_accurate(mnist_root):  # noqa: F811
+    assert WEIGHTS.stat().st_size < 1_000_000
+    images = from_uint8(load_split(mnist_root, train=False)[:2000])
+    labels = load_labels(mnist_root, train=False)[:2000]
+    assert accuracy(load_judge(), images, labels) >= 0.99
+    with safe_open(str(WEIGHTS), framework="pt") as f:
+        record = json.loads(f.metadata()["judge"])
+    assert record["test_accuracy"] >= 0.99 and record["seed"] == 0
+
+
+def test_judge_features_have_unit_mean_square(train_digits):  # noqa: F811
+    features, logits = judge_images(load_judge(), train_digits)
+    assert features.shape == (2000, 128) and logits.shape == (2000, 10)
+    assert features.square().mean().item() == pytest.approx(1.0, rel=0.05)
+
+
+def test_judge_training_is_deterministic_given_the_seed(mnist_root):  # noqa: F811
+    def weights(seed: int) -> dict[str, torch.Tensor]:
+        return train(mnist_root, seed=seed, epochs=1, limit=256, log=lambda _: None).state_dict()
+
+    first, again, other = weights(1), weights(1), weights(2)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not torch.equal(first["head.1.weight"], other["head.1.weight"])
+
+
+# --------------------------------------------------------------------------- reference cache
+def test_reference_features_are_cached_under_the_judge_hash(reference_cache, monkeypatch):
+    space = feature_space("judge")
+    path = reference.cache_path(space)
+    assert path.is_file() and weights_hash()[:16] in path.name and path.parent == reference_cache / "ganfw" / "reference"
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the cached features were computed again")
+
+    monkeypatch.setattr(reference, "load_split", no_data)
+    cached = reference.reference_embedding(space)
+    assert cached.features.shape == (10000, 128) and cached.logits.shape == (10000, 10)
+
+
+def test_a_corrupt_cache_file_is_computed_again(tmp_path, monkeypatch, mnist_root):  # noqa: F811
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    space = feature_space("judge")
+    path = reference.cache_path(space)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not safetensors")
+    embedding = reference.reference_embedding(space, str(mnist_root))
+    assert embedding.features.shape == (10000, 128)
+    assert reference.reference_embedding(space).features.equal(embedding.features)  # now read back
+
+
+def test_missing_mnist_for_the_reference_is_one_user_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr("torchvision.datasets.MNIST.download", lambda self: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(UserError, match="MNIST not found in"):
+        reference.reference_embedding(feature_space("judge"), str(tmp_path / "nodata"))
+
+
+# --------------------------------------------------------------------------- floors and ceilings
+def test_real_digits_score_at_the_floor_and_noise_at_the_ceiling(reference_cache, train_digits):  # noqa: F811
+    registry = load_registry()
+    real = evaluate_images(train_digits[:1000], ALL, registry).scores
+    noise = torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    bad = evaluate_images(noise, ALL, registry).scores
+    assert real["fid"] < 3 and bad["fid"] > 100 * real["fid"]
+    assert abs(real["kid"]) < 0.01 and bad["kid"] > 1
+    assert real["is"] > 9 and real["coverage_entropy"] > 3.3 and real["classes_missing"] == 0
+    assert real["precision"] > 0.6 and real["recall"] > 0.6 and 0.7 < real["density"] < 1.3 and real["coverage"] > 0.6
+    assert bad["precision"] < 0.01 and bad["recall"] < 0.01 and bad["coverage"] < 0.01
+
+
+def test_metrics_are_seeded_and_leave_the_global_generator_alone(reference_cache, train_digits):  # noqa: F811
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), seed=5).scores
+    assert torch.equal(torch.get_rng_state(), state)
+    b = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), seed=5).scores
+    c = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), seed=6).scores
+    assert a == b and a["kid"] != c["kid"]
+
+
+def test_evaluate_generator_samples_in_eval_mode_and_restores_the_mode(reference_cache):
+    torch.manual_seed(0)
+    generator = DCGANGenerator(DCGANGeneratorParams(widths=[16, 8, 4], latent_dim=8), image_shape=(1, 28, 28)).train()
+    seen = []
+    generator.register_forward_pre_hook(lambda module, args: seen.append(module.training))
+    state = torch.get_rng_state()
+    scores = evaluate_generator(generator, ALL, 200, load_registry(), seed=1)
+    assert seen and not any(seen) and generator.training
+    assert torch.equal(torch.get_rng_state(), state)
+    assert set(scores) == {"fid", "kid", "kid_std", "is", "is_std", "coverage_entropy", "classes_missing",
+                           "precision", "recall", "density", "coverage"}
+    assert all(isinstance(v, float) for v in scores.values())
+    assert scores == evaluate_generator(generator, ALL, 200, load_registry(), seed=1)
+
+
+def test_two_metrics_reporting_one_key_are_refused(reference_cache, train_digits):  # noqa: F811
+    with pytest.raises(UserError, match="both report 'fid'"):
+        evaluate_images(train_digits[:50], ["fid", "metrics:fid"], load_registry())
