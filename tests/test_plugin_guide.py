@@ -1,0 +1,77 @@
+"""docs/plugins.md keeps up with the code: every hook is documented with its signature and an
+example, and the guide's examples, pasted into a plugin, keep the contract."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from ganfw import hookspecs
+from ganfw.specs import KINDS
+from ganfw.testing import check_component, plugin_specs
+
+GUIDE = REPO / "docs" / "plugins.md"
+HOOKS = [name for name, f in vars(hookspecs).items() if hasattr(f, "ganfw_spec")]
+#: ```python blocks whose first line is ``# my_plugin/<module>.py`` belong to that module.
+_FILE_HEADER = re.compile(r"^# (my_plugin/\w+\.py)\b")
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), re.S | re.M)
+
+
+def test_the_hookspecs_are_found():
+    assert sorted(HOOKS) == sorted(KINDS.values())
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_with_its_signature_and_an_example(hook):
+    text = GUIDE.read_text(encoding="utf-8")
+    assert f"### `{hook}()`" in text, f"docs/plugins.md has no section for {hook}()"
+    assert f"```python\ndef {hook}() -> list[ComponentSpec]: ...\n```" in text, f"no signature of {hook}()"
+    assert f"@hookimpl\ndef {hook}() -> list[ComponentSpec]:\n    return [" in text, f"no example of {hook}()"
+
+
+def test_the_guide_covers_installing_naming_and_disabling():
+    text = GUIDE.read_text(encoding="utf-8")
+    for term in (
+        "[project.entry-points.ganfw]", "ganfw new-plugin", 'pip install -e ".[dev]"', "ganfw.param",
+        "plugin:name", "ganfw.testing", "check_component", "GANFW_DISABLE_PLUGINS", "--disable-plugin",
+        "GANFW_STRICT_PLUGINS", "twine upload",
+    ):  # fmt: skip
+        assert term in text, term
+
+
+def test_every_python_example_compiles():
+    blocks = python_blocks()
+    assert len(blocks) > 15
+    for block in blocks:
+        compile(block, str(GUIDE), "exec")
+
+
+def test_the_examples_pasted_into_a_plugin_keep_the_contract(tmp_path: Path, monkeypatch):
+    modules: dict[str, list[str]] = defaultdict(list)
+    for block in python_blocks():
+        header = _FILE_HEADER.match(block)
+        if header:
+            modules[header.group(1)].append(block)
+    assert set(modules) == {"my_plugin/plugin.py", "my_plugin/components.py"}
+    (tmp_path / "my_plugin").mkdir()
+    (tmp_path / "my_plugin" / "__init__.py").touch()
+    for path, blocks in modules.items():
+        (tmp_path / path).write_text("\n\n".join(blocks), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        specs = plugin_specs(importlib.import_module("my_plugin.plugin"))
+        assert sorted(s.kind for s in specs) == sorted(KINDS)
+        for spec in specs:
+            check_component(spec)  # metrics: the spec checks only
+    finally:
+        for name in [m for m in sys.modules if m == "my_plugin" or m.startswith("my_plugin.")]:
+            del sys.modules[name]
