@@ -38,6 +38,8 @@ device = "cpu"
 dist_timeout = 30
 [output]
 samples = 4
+[eval]
+every = 0
 """
 
 

@@ -54,6 +54,11 @@ seed = 3
 [output]
 samples = 4
 log_every = 2
+
+[eval]
+every = {eval_every}
+n = 200
+metrics = ["fid", "class-coverage"]
 """
 
 
@@ -61,9 +66,9 @@ log_every = 2
 def tiny(tmp_path, mnist_root):  # noqa: F811
     """Write a tiny recipe (3 steps an epoch) and return its path; ``tiny(loss=..., schedule=...)``."""
 
-    def write(loss: str = "non-saturating", schedule: str = "alternating") -> Path:
+    def write(loss: str = "non-saturating", schedule: str = "alternating", eval_every: int = 0) -> Path:
         path = tmp_path / f"tiny_{loss}_{schedule}.toml"
-        path.write_text(TINY.format(root=mnist_root, loss=loss, schedule=schedule))
+        path.write_text(TINY.format(root=mnist_root, loss=loss, schedule=schedule, eval_every=eval_every))
         return path
 
     return write
@@ -87,7 +92,7 @@ def assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
 def test_cli_run_writes_every_output(tiny, tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "ganfw", "run", str(tiny()), "--out", str(out), "--quiet"],
+        [sys.executable, "-m", "ganfw", "run", str(tiny(eval_every=1)), "--out", str(out), "--quiet"],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
@@ -100,6 +105,9 @@ def test_cli_run_writes_every_output(tiny, tmp_path):
                 "lr_g", "lr_d", "images_per_s"):
         assert key in steps[0], key
     assert [r["epoch"] for r in records if r.get("event") == "epoch"] == [1, 2]
+    evals = [r for r in records if r.get("event") == "eval"]
+    assert [r["epoch"] for r in evals] == [1, 2]
+    assert all(0 < r["eval/fid"] < 500 and 0 <= r["eval/coverage_entropy"] <= 3.33 for r in evals)
     assert steps[-1]["step"] == 6
 
     grids = sorted((out / "samples").iterdir())
@@ -212,7 +220,7 @@ def test_sigkill_leaves_a_loadable_checkpoint(tiny, tmp_path):
 def trained_run(tmp_path_factory, mnist_root):  # noqa: F811
     out = tmp_path_factory.mktemp("sample") / "run"
     recipe = out.parent / "tiny.toml"
-    recipe.write_text(TINY.format(root=mnist_root, loss="non-saturating", schedule="alternating"))
+    recipe.write_text(TINY.format(root=mnist_root, loss="non-saturating", schedule="alternating", eval_every=0))
     assert train(recipe, out, "train.epochs=1")
     return out
 

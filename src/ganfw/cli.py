@@ -180,16 +180,23 @@ def run(
     resolved = load_recipe(recipe, registry(), overrides)
     if resume and out is None:
         raise fail("--resume needs --out DIR, the run directory to continue")
+    from ganfw.distributed import ranks_from_env
+
+    ranks = ranks_from_env()
+    if ranks.distributed and out is None:
+        raise fail("under torchrun, pass --out DIR so that every rank uses the same run directory")
     run_dir = claim_run_dir(out, resume) if out is not None else new_run_dir(resolved.output.dir, recipe)
 
     from ganfw.engine import train
-    from ganfw.progress import PlainReporter, RichReporter
+    from ganfw.progress import PlainReporter, RichReporter, SilentReporter
 
-    reporter = PlainReporter() if quiet else RichReporter()
-    err.print(f"run directory: {run_dir.path}", markup=False)
-    if not train(resolved, run_dir, reporter, resume):
+    reporter = SilentReporter() if not ranks.is_main else PlainReporter() if quiet else RichReporter()
+    if ranks.is_main:
+        err.print(f"run directory: {run_dir.path}", markup=False)
+    if not train(resolved, run_dir, reporter, resume, registry()):
         raise typer.Exit(130)
-    err.print(f"done: {run_dir.path}", markup=False)
+    if ranks.is_main:
+        err.print(f"done: {run_dir.path}", markup=False)
 
 
 @app.command()

@@ -36,6 +36,7 @@ from ganfw.contracts import Decision, StepReport
 from ganfw.device import Precision, resolve_device
 from ganfw.distributed import Ranks, join, leave, rank_device, ranks_from_env
 from ganfw.errors import UserError
+from ganfw.plugins import Registry, load_registry
 from ganfw.progress import Reporter
 from ganfw.recipe import Recipe
 from ganfw.rundir import MetricsLog, RunDir, truncate_metrics
@@ -65,8 +66,10 @@ def adam(module: nn.Module, cfg: OptimizerConfig) -> torch.optim.Adam:
 class Trainer:
     """Builds the components of a recipe and trains them, writing into a run directory."""
 
-    def __init__(self, recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | None = None):
+    def __init__(self, recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | None = None,
+                 registry: Registry | None = None):
         self.recipe, self.run, self.reporter = recipe, run, reporter
+        self.registry = registry or load_registry()  # metric components for [eval]
         self.ranks = ranks = ranks or ranks_from_env()
         train = recipe.train
         self.device = rank_device(resolve_device(train.device), ranks)
@@ -150,6 +153,8 @@ class Trainer:
                         return self._interrupted()
                     if every and self.step % every == 0:
                         self.save()
+                if log:
+                    self._evaluate(epoch + 1, log)
                 self._draw_samples(epoch + 1)
                 seconds = time.perf_counter() - epoch_start
                 self.elapsed += seconds
@@ -292,6 +297,19 @@ class Trainer:
         record.update(self.schedule.log())
         return record
 
+    def _evaluate(self, epoch: int, log: MetricsLog) -> None:
+        """Score the generator every ``eval.every`` epochs; log ``eval/<score>`` (rank 0 only)."""
+        cfg = self.recipe.eval
+        if not (cfg.every and cfg.metrics and epoch % cfg.every == 0):
+            return
+        from ganfw.evaluation.evaluate import evaluate_generator
+
+        scores = evaluate_generator(self.G, cfg.metrics, cfg.n, self.registry,
+                                    seed=self.recipe.train.seed, data_root=self.recipe.data_root)
+        log.write({"event": "eval", "epoch": epoch, "step": self.step, "n": cfg.n,
+                   **{f"eval/{k}": round(v, 6) for k, v in scores.items()}})
+        self.reporter.message(f"epoch {epoch}: " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+
     def _draw_samples(self, epoch: int) -> None:
         """After epoch ``epoch`` (1-based): grid from the fixed noise, GIF, curves (rank 0 only)."""
         if not self.ranks.is_main:
@@ -403,7 +421,7 @@ class _Window:
         return means
 
 
-def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool) -> bool:
+def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registry: Registry | None = None) -> bool:
     """Train ``recipe`` into ``run``; return False if interrupted. Writes ``recipe.toml`` first.
 
     Under torchrun every rank calls this; rank 0 alone writes into ``run``.
@@ -412,7 +430,7 @@ def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool) -> bool
 
     ranks = ranks_from_env()
     try:
-        trainer = Trainer(recipe, run, reporter, ranks)
+        trainer = Trainer(recipe, run, reporter, ranks, registry)
         if resume:
             path = trainer.resume()
             reporter.message(f"resuming from {path} (step {trainer.step})")

@@ -89,3 +89,22 @@ class PlainReporter:
 
     def close(self) -> None:
         pass
+
+
+class SilentReporter:
+    """For the ranks other than 0 under torchrun: rank 0 reports for all."""
+
+    def start(self, total: int, done: int, steps_per_epoch: int) -> None:
+        pass
+
+    def update(self, step: int, record: dict[str, Any]) -> None:
+        pass
+
+    def epoch_end(self, epoch: int, epochs: int) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
