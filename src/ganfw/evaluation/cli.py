@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from torch import Tensor
 
 from ganfw.atomic import write_text
 from ganfw.errors import UserError
@@ -24,7 +25,7 @@ from ganfw.plugins import Registry
 CHECKPOINT_SUFFIX = ".safetensors"
 
 
-def target_images(target: Path, n: int, seed: int, registry: Registry):
+def target_images(target: Path, n: int, seed: int, registry: Registry) -> Tensor:
     """(n, 1, 28, 28) images in [-1, 1] from ``target`` (fewer when a file holds fewer)."""
     if target.is_dir() or target.suffix.lower() == CHECKPOINT_SUFFIX:
         from ganfw.sampling import generate, load_generator

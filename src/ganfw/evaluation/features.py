@@ -6,7 +6,7 @@ Either way the logits (class probabilities) come from the judge: only it knows d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from torch import Tensor
 
@@ -14,7 +14,7 @@ from ganfw.contracts import Embedding
 from ganfw.evaluation.judge import judge_images, load_judge, weights_hash
 
 FeatureName = Literal["judge", "inception"]
-FEATURE_SPACES: tuple[FeatureName, ...] = ("judge", "inception")
+FEATURE_SPACES: tuple[FeatureName, ...] = get_args(FeatureName)
 
 
 @dataclass(frozen=True)
