@@ -17,6 +17,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
+from evaluation_fixtures import cache_home, reference_cache  # noqa: F401  (fixtures)
 from ganfw import engine
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
 from ganfw.errors import UserError
@@ -89,7 +90,7 @@ def assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
         assert torch.equal(a[key], b[key]), key
 
 
-def test_cli_run_writes_every_output(tiny, tmp_path):
+def test_cli_run_writes_every_output(tiny, tmp_path, reference_cache):  # noqa: F811
     out = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "ganfw", "run", str(tiny(eval_every=1)), "--out", str(out), "--quiet"],
