@@ -47,9 +47,11 @@ def test_installed_plugin_lists_passes_its_tests_checks_and_trains_the_recipe(
     again.write_text(check.stdout, encoding="utf-8")
     assert tomllib.loads(throwaway_venv.ganfw("check", str(again)).stdout) == resolved
 
+    # Two steps with the recipe's components, loss and bf16 precision, on narrower networks.
     tiny = [
         f"data.root={mnist_root}", "data.limit=64", "train.epochs=1", "train.batch_size=32", "train.device=cpu",
         "output.samples=4", "output.gif=false", "eval.every=0",
+        "discriminator.params.widths=[8, 16, 32]", "discriminator.params.top_width=32", "generator.params.widths=[16, 8, 4]",
     ]  # fmt: skip
     run = throwaway_venv.ganfw(
         "run", str(RECIPE), *[a for s in tiny for a in ("--set", s)], "--out", str(tmp_path / "run"), "--quiet"

@@ -22,7 +22,8 @@ def plugin_specs(module: ModuleType) -> list[ComponentSpec]:
     for name in dir(module):
         if hasattr(getattr(module, name), "ganfw_impl") and name not in KINDS.values():
             close = difflib.get_close_matches(name, KINDS.values(), n=1)
-            raise ContractError(f"{module.__name__}.{name}() is not a ganfw hook" + (f"; did you mean {close[0]}()?" if close else ""))
+            hint = f"; did you mean {close[0]}()?" if close else ""
+            raise ContractError(f"{module.__name__}.{name}() is not a ganfw hook{hint}")
     for kind, hook_name in KINDS.items():
         hook = getattr(module, hook_name, None)
         if hook is None:
