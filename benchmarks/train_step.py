@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -114,7 +113,8 @@ def build(variant: str, args: argparse.Namespace, device: torch.device):
 
 
 def peak_memory_mib(variant: str, args: argparse.Namespace) -> float:
-    """Peak memory of a fresh process running a few steps of ``variant`` (RSS on CPU)."""
+    """Peak memory of a fresh process running a few steps of ``variant`` (peak RSS on the CPU,
+    torch and its libraries included; peak allocated memory on CUDA)."""
     cmd = [sys.executable, __file__, "--data", args.data, "--only", variant, "--steps", "3"]
     for s in args.set:
         cmd += ["--set", s]
@@ -128,8 +128,9 @@ def measure_only(args: argparse.Namespace, device: torch.device) -> None:
         loop.step()
     if device.type == "cuda":
         print(torch.cuda.max_memory_allocated(device) / 2**20)
-    else:
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    else:  # VmHWM: this process's peak RSS (ru_maxrss would include the parent's, kept across exec)
+        status = Path("/proc/self/status").read_text()
+        print(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024)
 
 
 def step_flops(loop: GanfwLoop) -> int:
