@@ -1,0 +1,101 @@
+"""Time to quality: the judge's scores of finished runs and of the course's anchor samples, and a
+plot of FID against training wall time.
+
+    python benchmarks/time_to_quality.py --data ../shared/data --anchors ../shared/anchors \
+        --run mnist_fast=runs/fast --run mnist_dcgan=runs/dcgan --plot docs/images/fid_vs_time.png
+
+A run's curve is its training-time evaluations (``eval/fid`` in metrics.jsonl, at the recipe's
+``eval.n``) against ``elapsed_s``; its table row scores 10,000 images of its newest checkpoint.
+The anchors are samples of the course's recipe after epochs 1..50 (plain PyTorch on the same
+2-core machine kind, ``--anchor-epoch-seconds`` each, from ../shared/anchors/README.md); their
+curve uses their first ``--curve-n`` images, so that both curves are measured at the same n.
+Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ganfw.artifacts import read_jsonl
+from ganfw.evaluation.evaluate import evaluate_generator, evaluate_images
+from ganfw.evaluation.images import read_images
+from ganfw.plugins import load_registry
+from ganfw.sampling import load_generator
+
+METRICS = ["fid", "kid", "inception-score", "class-coverage", "precision-recall"]
+COLUMNS = [("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.3f}"), ("is", "IS", "{:.2f}"),
+           ("coverage_entropy", "class entropy (bits)", "{:.3f}"), ("classes_missing", "digits missing", "{:.0f}"),
+           ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}")]
+
+
+def minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+
+
+def table_row(name: str, epochs: int, seconds: float, scores: dict[str, float]) -> str:
+    cells = " | ".join(fmt.format(scores[key]) for key, _, fmt in COLUMNS)
+    return f"| {name} | {epochs} | {minutes(seconds)} | {cells} |"
+
+
+def run_curve(run: Path) -> tuple[list[float], list[float], int, float]:
+    """(elapsed seconds, FID) at each training-time evaluation, the epochs and the total time."""
+    records = read_jsonl(run / "metrics.jsonl")
+    elapsed = {r["epoch"]: r["elapsed_s"] for r in records if r.get("event") == "epoch"}
+    evals = [(elapsed[r["epoch"]], r["eval/fid"]) for r in records if r.get("event") == "eval" and r["epoch"] in elapsed]
+    return [t for t, _ in evals], [f for _, f in evals], max(elapsed), elapsed[max(elapsed)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="data root holding MNIST/raw/")
+    parser.add_argument("--anchors", type=Path, required=True, help="folder of seed_epochNN.npy")
+    parser.add_argument("--anchor-epoch-seconds", type=float, default=8242 / 50)
+    parser.add_argument("--run", action="append", default=[], metavar="NAME=DIR", help="a finished run")
+    parser.add_argument("--curve-n", type=int, default=1000, help="images per point of the anchors' curve")
+    parser.add_argument("--plot", type=Path, help="write the FID-vs-time plot here (PNG)")
+    args = parser.parse_args()
+    registry = load_registry()
+
+    print("| recipe | epochs | training wall time | " + " | ".join(h for _, h, _ in COLUMNS) + " |")
+    print("|---|---:|---:|" + "---:|" * len(COLUMNS))
+    figure = Figure(figsize=(7, 4.5))
+    ax = figure.add_subplot()
+
+    anchors = sorted(args.anchors.glob("seed_epoch*.npy"))
+    epochs = [int(re.search(r"(\d+)", f.stem).group(1)) for f in anchors]
+    curve = []
+    for epoch, file in zip(epochs, anchors):
+        images = read_images(file)
+        curve.append(evaluate_images(images[: args.curve_n], ["fid"], registry, data_root=args.data).scores["fid"])
+        if epoch >= 40:
+            scores = evaluate_images(images, METRICS, registry, data_root=args.data).scores
+            print(table_row(f"mnist_dcgan_seed (anchor, epoch {epoch})", epoch, epoch * args.anchor_epoch_seconds, scores))
+    ax.plot([e * args.anchor_epoch_seconds / 60 for e in epochs], curve, "o-", label="mnist_dcgan_seed (anchors)")
+
+    for spec in args.run:
+        name, _, directory = spec.partition("=")
+        run = Path(directory)
+        times, fids, n_epochs, total = run_curve(run)
+        scores = evaluate_generator(load_generator(run, registry), METRICS, 10_000, registry, data_root=args.data)
+        print(table_row(name, n_epochs, total, scores))
+        ax.plot([t / 60 for t in times], fids, "o-", label=name)
+
+    if args.plot:
+        ax.set_xscale("log")
+        ax.set_xlabel("training wall time on the 2-core CPU (minutes, log scale)")
+        ax.set_ylabel(f"FID (judge features, {args.curve_n} samples)")
+        ax.set_title("Time to quality on MNIST")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        figure.tight_layout()
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        FigureCanvasAgg(figure).print_png(str(args.plot))
+
+
+if __name__ == "__main__":
+    main()
