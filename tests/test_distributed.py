@@ -14,41 +14,16 @@ from safetensors.torch import load_file
 
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
+from recipe_fixtures import tiny_recipe
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 
-RECIPE = """
-[generator]
-name = "dcgan"
-params = {{ widths = [16, 8, 4], latent_dim = 8 }}
-[discriminator]
-name = "dcgan"
-params = {{ widths = [4, 8] }}
-[schedule]
-name = "{schedule}"
-[data]
-name = "mnist"
-root = "{root}"
-limit = 128
-[train]
-epochs = 2
-batch_size = 16
-device = "cpu"
-dist_timeout = 30
-[output]
-samples = 4
-[eval]
-every = 0
-"""
-
-
 @pytest.fixture
 def recipe(tmp_path, mnist_root):  # noqa: F811
     def write(schedule: str = "alternating") -> Path:
-        path = tmp_path / f"{schedule}.toml"
-        path.write_text(RECIPE.format(root=mnist_root, schedule=schedule))
-        return path
+        return tiny_recipe(tmp_path / f"{schedule}.toml", mnist_root, schedule={"name": schedule},
+                           data={"limit": 128}, train={"epochs": 2, "batch_size": 16, "dist_timeout": 30})
 
     return write
 

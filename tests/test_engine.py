@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
 from evaluation_fixtures import cache_home, reference_cache  # noqa: F401  (fixtures)
 from ganfw import engine
+from recipe_fixtures import tiny_recipe
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
 from ganfw.errors import UserError
 from ganfw.plugins import load_registry
@@ -26,41 +27,14 @@ from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
 
-TINY = """
-[generator]
-name = "dcgan"
-params = {{ widths = [16, 8, 4], latent_dim = 8 }}
-
-[discriminator]
-name = "dcgan"
-params = {{ widths = [4, 8] }}
-
-[loss]
-name = "{loss}"
-
-[schedule]
-name = "{schedule}"
-
-[data]
-name = "mnist"
-root = "{root}"
-limit = 96
-
-[train]
-epochs = 2
-batch_size = 32
-device = "cpu"
-seed = 3
-
-[output]
-samples = 4
-log_every = 2
-
-[eval]
-every = {eval_every}
-n = 200
-metrics = ["fid", "class-coverage"]
-"""
+def engine_recipe(path: Path, root: Path, loss: str = "non-saturating", schedule: str = "alternating",
+                  eval_every: int = 0) -> Path:
+    """3 steps an epoch, 2 epochs, a log line every 2 steps."""
+    return tiny_recipe(
+        path, root, loss={"name": loss}, schedule={"name": schedule}, data={"limit": 96},
+        train={"epochs": 2, "seed": 3}, output={"log_every": 2, "gif": True},
+        eval={"every": eval_every, "n": 200, "metrics": ["fid", "class-coverage"]},
+    )
 
 
 @pytest.fixture
@@ -68,9 +42,7 @@ def tiny(tmp_path, mnist_root):  # noqa: F811
     """Write a tiny recipe (3 steps an epoch) and return its path; ``tiny(loss=..., schedule=...)``."""
 
     def write(loss: str = "non-saturating", schedule: str = "alternating", eval_every: int = 0) -> Path:
-        path = tmp_path / f"tiny_{loss}_{schedule}.toml"
-        path.write_text(TINY.format(root=mnist_root, loss=loss, schedule=schedule, eval_every=eval_every))
-        return path
+        return engine_recipe(tmp_path / f"tiny_{loss}_{schedule}.toml", mnist_root, loss, schedule, eval_every)
 
     return write
 
@@ -220,8 +192,7 @@ def test_sigkill_leaves_a_loadable_checkpoint(tiny, tmp_path):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, mnist_root):  # noqa: F811
     out = tmp_path_factory.mktemp("sample") / "run"
-    recipe = out.parent / "tiny.toml"
-    recipe.write_text(TINY.format(root=mnist_root, loss="non-saturating", schedule="alternating", eval_every=0))
+    recipe = engine_recipe(out.parent / "tiny.toml", mnist_root)
     assert train(recipe, out, "train.epochs=1")
     return out
 

@@ -20,33 +20,14 @@ from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
-
-RECIPE = """
-[generator]
-name = "dcgan"
-params = {{ widths = [16, 8, 4], latent_dim = 8 }}
-[discriminator]
-name = "dcgan"
-params = {{ widths = [4, 8], dropout = 0.0 }}
-[schedule]
-name = "simultaneous"
-[data]
-name = "mnist"
-root = "{root}"
-limit = 64
-[optim.generator]
-lr = 1e-3
-[optim.discriminator]
-lr = 2e-3
-[train]
-batch_size = 16
-device = "cpu"
-"""
-
+from recipe_fixtures import tiny_recipe
 
 def make_trainer(tmp_path, root, *overrides):
-    path = tmp_path / "r.toml"
-    path.write_text(RECIPE.format(root=root))
+    path = tiny_recipe(
+        tmp_path / "r.toml", root, schedule={"name": "simultaneous"},
+        discriminator={"name": "dcgan", "params": {"widths": [4, 8], "dropout": 0.0}},
+        optim={"generator": {"lr": 1e-3}, "discriminator": {"lr": 2e-3}}, train={"batch_size": 16},
+    )
     return Trainer(load_recipe(path, load_registry(), list(overrides)), RunDir(tmp_path / "run"), PlainReporter())
 
 

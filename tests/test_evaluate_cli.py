@@ -25,44 +25,16 @@ from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
 from ganfw.sampling import write_images
+from recipe_fixtures import tiny_recipe
 
 SCORES = {"fid", "kid", "kid_std", "is", "is_std", "coverage_entropy", "classes_missing",
           "precision", "recall", "density", "coverage"}
-
-RECIPE = """
-[generator]
-name = "dcgan"
-params = {{ widths = [16, 8, 4], latent_dim = 8 }}
-
-[discriminator]
-name = "dcgan"
-params = {{ widths = [4, 8] }}
-
-[data]
-name = "mnist"
-root = "{root}"
-limit = 64
-
-[train]
-epochs = 1
-batch_size = 32
-device = "cpu"
-
-[output]
-samples = 4
-gif = false
-
-[eval]
-every = 0
-"""
-
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, mnist_root, cache_home) -> Path:  # noqa: F811
     """A run directory left by one epoch (2 steps) of a tiny DCGAN."""
     folder = tmp_path_factory.mktemp("evaluate")
-    recipe_path = folder / "tiny.toml"
-    recipe_path.write_text(RECIPE.format(root=mnist_root))
+    recipe_path = tiny_recipe(folder / "tiny.toml", mnist_root)
     out = folder / "run"
     assert engine.train(load_recipe(recipe_path, load_registry()), RunDir(out), PlainReporter(), False)
     return out

@@ -1,0 +1,31 @@
+"""Tiny recipes for tests that train: a few steps of small networks on a slice of real MNIST."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+#: Component sections a test replaces whole; the other sections are merged key by key.
+COMPONENTS = ("generator", "discriminator", "loss", "schedule")
+
+
+def tiny_recipe(path: Path, root: Path | str, **sections: dict[str, Any]) -> Path:
+    """Write a recipe training a tiny DCGAN on the first 64 images (2 steps of 32) to ``path``.
+
+    ``sections`` adjust it: ``schedule={"name": "adaptive"}`` replaces a component section,
+    ``train={"epochs": 2}`` merges into a settings section.
+    """
+    recipe: dict[str, dict[str, Any]] = {
+        "generator": {"name": "dcgan", "params": {"widths": [16, 8, 4], "latent_dim": 8}},
+        "discriminator": {"name": "dcgan", "params": {"widths": [4, 8]}},
+        "data": {"name": "mnist", "root": str(root), "limit": 64},
+        "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+        "output": {"samples": 4, "gif": False},
+        "eval": {"every": 0},
+    }
+    for name, table in sections.items():
+        recipe[name] = table if name in COMPONENTS else {**recipe.get(name, {}), **table}
+    path.write_text(tomli_w.dumps(recipe), encoding="utf-8")
+    return path
