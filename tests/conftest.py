@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ganfw.cli import main
+
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
 
@@ -161,3 +163,14 @@ def clean_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No GANFW_STRICT_PLUGINS / GANFW_DISABLE_PLUGINS from the outer environment."""
     for name in PLUGIN_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``ganfw ARGS`` in-process; return (exit status, stdout, stderr)."""
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -10,8 +10,7 @@ import textwrap
 
 import pytest
 
-from conftest import RECIPES, REPO, WIDE, run_cli
-from ganfw.cli import main
+from conftest import RECIPES, REPO, WIDE, cli, run_cli
 
 REQUIRED = {
     "generator": {"mlp", "dcgan"},
@@ -22,17 +21,6 @@ REQUIRED = {
     "metric": {"fid", "kid", "inception-score", "class-coverage", "precision-recall"},
 }
 KIND_ORDER = ["generator", "discriminator", "loss", "schedule", "dataset", "metric"]
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``ganfw ARGS`` in-process; return (exit status, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RECIPES, run_cli
-from ganfw.cli import main
+from conftest import RECIPES, cli, run_cli
 from ganfw.plugins import load_registry
 from ganfw.recipe import RecipeError, apply_overrides, load_recipe, load_tables, parse_override
 
@@ -36,16 +35,6 @@ def registry():
         return load_registry()
     finally:
         os.environ.update(saved)
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def body(resolved_output: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import ganfw
-from ganfw.cli import main
+from conftest import cli
 from ganfw.config import COMPONENT_SECTIONS
 from ganfw.scaffold import EXAMPLES, PluginNames, create_plugin, render
 from throwaway_venv import Venv, throwaway_venv  # noqa: F401  (fixture)
@@ -131,16 +131,6 @@ def test_default_kind_is_one_loss_and_an_empty_directory_is_filled(tmp_path: Pat
     written = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()}
     assert written == set(render(PluginNames.of("solo"), ["loss"]))
     assert [p.name for p in tmp_path.iterdir()] == ["here"]  # no staging folder left behind
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize(
