@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -239,3 +240,36 @@ def test_sample_bad_input_is_one_line(trained_run, tmp_path, target, out, messag
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / out).exists()
+
+
+def _raise(*args):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    "net, broken_forward, message",
+    [
+        ("generator", lambda forward: lambda self, z: forward(self, z).flatten(1),
+         r"\[generator\] generator 'dcgan' \(plugin dcgan, package ganfw .*\) broke the generator contract: "
+         r"forward\(z\) returned torch.float32 \(2, 784\), expected floats of shape \(2, 1, 28, 28\)"),
+        ("generator", lambda forward: lambda self, z: forward(self, z) + 2,
+         r"broke the generator contract: images must lie in \[-1, 1\]"),
+        ("discriminator", lambda forward: lambda self, x: forward(self, x)[:, None],
+         r"\[discriminator\] discriminator 'dcgan' .* returned shape \(2, 1\), expected \(2,\)"),
+        ("discriminator", lambda forward: _raise,
+         r"\[discriminator\] discriminator 'dcgan' .* failed on its first input \(2, 1, 28, 28\): RuntimeError: boom"),
+    ],
+)
+def test_a_component_breaking_its_contract_stops_the_run_with_one_line(
+    tiny, tmp_path, capsys, monkeypatch, net, broken_forward, message
+):
+    from conftest import cli
+    from ganfw_plugins.dcgan import models
+
+    cls = models.DCGANGenerator if net == "generator" else models.DCGANDiscriminator
+    monkeypatch.setattr(cls, "forward", broken_forward(cls.forward))
+    code, out, err = cli(capsys, "run", str(tiny()), "--out", str(tmp_path / "run"), "--quiet")
+    assert code == 2 and "Traceback" not in err
+    (error,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert re.search(message, error), error
+    assert not (tmp_path / "run").exists()  # nothing written

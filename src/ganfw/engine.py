@@ -38,7 +38,7 @@ from ganfw.distributed import Ranks, join, leave, rank_device, ranks_from_env
 from ganfw.errors import UserError
 from ganfw.plugins import Registry, load_registry
 from ganfw.progress import Reporter
-from ganfw.recipe import Recipe
+from ganfw.recipe import ComponentChoice, ComponentError, Recipe
 from ganfw.rundir import MetricsLog, RunDir, truncate_metrics
 
 #: Recipe entries a resumed run must share with its checkpoint (everything that shapes the
@@ -83,6 +83,7 @@ class Trainer:
         self.images = images.contiguous(memory_format=memory_format)
         self.G = recipe.generator.build(image_shape=dataset.image_shape).to(self.device, memory_format=memory_format)
         self.D = recipe.discriminator.build(image_shape=dataset.image_shape).to(self.device, memory_format=memory_format)
+        self._check_networks(dataset.image_shape)
         self._wrap_networks()
         self.loss = recipe.loss.build()
         self.schedule = recipe.schedule.build()
@@ -103,6 +104,31 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0  # seconds of training (steps and epoch-end outputs), over resumes too
         self._stop_requested = False
+
+    @torch.no_grad()
+    def _check_networks(self, image_shape: tuple[int, int, int]) -> None:
+        """Hold G and D to their contracts on two samples before training (eval mode, no RNG
+        drawn from the training streams): a broken component stops here with one line naming
+        it, instead of failing somewhere inside the step."""
+        z = torch.randn(2, self.G.latent_dim, generator=torch.Generator().manual_seed(0)).to(self.device)
+        expected = (2, *image_shape)
+        modes = self.G.training, self.D.training
+        self.G.eval(), self.D.eval()
+        try:
+            fake = _call(self.recipe.generator, self.G, z)
+            if tuple(fake.shape) != expected or not fake.is_floating_point():
+                raise ComponentError(f"{self.recipe.generator.who} broke the generator contract: forward(z) returned "
+                                     f"{fake.dtype} {tuple(fake.shape)}, expected floats of shape {expected}")
+            if fake.abs().max() > 1 + 1e-3:
+                raise ComponentError(f"{self.recipe.generator.who} broke the generator contract: images must lie in "
+                                     f"[-1, 1], got values up to {fake.abs().max().item():.3g}")
+            logits = _call(self.recipe.discriminator, self.D, fake)
+            if tuple(logits.shape) != (2,):
+                raise ComponentError(f"{self.recipe.discriminator.who} broke the discriminator contract: "
+                                     f"forward(images) returned shape {tuple(logits.shape)}, expected (2,)")
+        finally:
+            self.G.train(modes[0])
+            self.D.train(modes[1])
 
     def _wrap_networks(self) -> None:
         """The modules the step calls: DDP-wrapped across ranks, optionally compiled.
@@ -378,6 +404,15 @@ class Trainer:
         if self.ranks.is_main and self.run.metrics.exists():
             truncate_metrics(self.run.metrics, self.step, artifacts.read_jsonl(self.run.metrics))
         return path
+
+
+def _call(choice: ComponentChoice, net: nn.Module, x: Tensor) -> Tensor:
+    """``net(x)``, an error in the component's code becoming one line naming it."""
+    try:
+        return net(x)
+    except Exception as e:  # third-party code
+        raise ComponentError(f"{choice.who} failed on its first input {tuple(x.shape)}: "
+                             f"{type(e).__name__}: {' '.join(str(e).split())}") from e
 
 
 def _check_resumable(recipe: Recipe, saved_toml: str, path: Path) -> None:

@@ -197,14 +197,19 @@ class ComponentChoice:
     component: Component
     params: Any
 
+    @property
+    def who(self) -> str:
+        """``[generator] generator 'dcgan' (plugin dcgan, package ganfw 0.1.0)``, for messages."""
+        c = self.component
+        return f"[{self.section}] {c.spec.kind} {self.ref!r} (plugin {c.plugin}, package {c.package} {c.version})"
+
     def build(self, **context: Any) -> Any:
         """Import the factory and call it: ``factory(params, **context)``.
 
         Raises :class:`ComponentError` naming the component, its plugin and package when the
         factory does not import or raises (a :class:`UserError` from the factory passes as is).
         """
-        c = self.component
-        who = f"[{self.section}] {c.spec.kind} {self.ref!r} (plugin {c.plugin}, package {c.package} {c.version})"
+        c, who = self.component, self.who
         try:
             factory = c.spec.load_factory()
         except Exception as e:  # third-party code: any error must end as one line
