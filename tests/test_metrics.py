@@ -11,7 +11,7 @@ import torch
 
 from ganfw.contracts import Embedding, Metric
 from ganfw.plugins import load_registry
-from ganfw_plugins.metrics import ClassCoverageParams, InceptionScoreParams, KIDParams, PrecisionRecallParams
+from ganfw_plugins.metrics import ClassCoverageParams, InceptionScoreParams, KIDParams
 from ganfw_plugins.metrics.classes import ClassCoverage, InceptionScore
 from ganfw_plugins.metrics.distances import FID, KID
 from ganfw_plugins.metrics.manifold import manifold_scores
