@@ -24,6 +24,7 @@ from ganfw import ComponentSpec, param
 from ganfw.params import ParamError, build, check_value, describe, type_name
 from ganfw.plugins import LookupProblem, PluginError, load_registry
 from ganfw.specs import KINDS, SpecError
+from recipe_fixtures import tiny_recipe
 
 RECIPE = str(RECIPES / "mnist_dcgan.toml")
 BUILTIN_LOSSES = {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp"}
@@ -346,32 +347,11 @@ def test_third_party_cannot_take_a_builtin_plugin_name(plugin_site: PluginSite):
 # --------------------------------------------------------------------------------------------
 # 4. Every command works beside broken and clashing plugins, and names the culprits
 
-TINY = """
-[generator]
-name = "mlp"
-params = {{ latent_dim = 8, hidden = [16] }}
+def mlp_recipe(path, root):
+    """A tiny recipe with small MLP networks (a few steps on real MNIST)."""
+    return tiny_recipe(path, root, generator={"name": "mlp", "params": {"latent_dim": 8, "hidden": [16]}},
+                       discriminator={"name": "mlp", "params": {"hidden": [16]}})
 
-[discriminator]
-name = "mlp"
-params = {{ hidden = [16] }}
-
-[data]
-name = "mnist"
-root = "{root}"
-limit = 64
-
-[train]
-epochs = 1
-batch_size = 32
-device = "cpu"
-
-[output]
-samples = 4
-gif = false
-
-[eval]
-every = 0
-"""
 
 GRUMPY = """
 from ganfw import ComponentSpec, hookimpl
@@ -411,8 +391,7 @@ def _assert_broken_ones_named(stderr: str) -> None:
 
 
 def test_every_command_works_beside_broken_and_clashing_plugins(hostile_site: PluginSite, tmp_path, mnist_root):  # noqa: F811
-    recipe = tmp_path / "tiny.toml"
-    recipe.write_text(TINY.format(root=mnist_root), encoding="utf-8")
+    recipe = mlp_recipe(tmp_path / "tiny.toml", mnist_root)
 
     listed = hostile_site.run("list", env=WIDE)
     assert listed.returncode == 0
@@ -466,8 +445,7 @@ def test_every_command_works_beside_broken_and_clashing_plugins(hostile_site: Pl
     ids=["clashing-name", "factory-import-fails", "factory-raises", "taken-plugin-name"],
 )
 def test_a_culprit_is_named_in_one_line(args, error, hostile_site: PluginSite, tmp_path, mnist_root):  # noqa: F811
-    recipe = tmp_path / "tiny.toml"
-    recipe.write_text(TINY.format(root=mnist_root), encoding="utf-8")
+    recipe = mlp_recipe(tmp_path / "tiny.toml", mnist_root)
     fill = {"recipe": recipe, "tmp": tmp_path}
     r = hostile_site.run(*[a.format(**fill) for a in args], env=WIDE)
     assert r.returncode == 2
