@@ -12,7 +12,8 @@ COMPONENTS = ("generator", "discriminator", "loss", "schedule")
 
 
 def tiny_recipe(path: Path, root: Path | str, **sections: dict[str, Any]) -> Path:
-    """Write a recipe training a tiny DCGAN on the first 64 images (2 steps of 32) to ``path``.
+    """Write a recipe training a tiny DCGAN on the first 64 images (2 steps of 32, fp32, so that
+    every machine kind computes the same) to ``path``.
 
     ``sections`` adjust it: ``schedule={"name": "adaptive"}`` replaces a component section,
     ``train={"epochs": 2}`` merges into a settings section.
@@ -21,7 +22,7 @@ def tiny_recipe(path: Path, root: Path | str, **sections: dict[str, Any]) -> Pat
         "generator": {"name": "dcgan", "params": {"widths": [16, 8, 4], "latent_dim": 8}},
         "discriminator": {"name": "dcgan", "params": {"widths": [4, 8]}},
         "data": {"name": "mnist", "root": str(root), "limit": 64},
-        "train": {"epochs": 1, "batch_size": 32, "device": "cpu"},
+        "train": {"epochs": 1, "batch_size": 32, "device": "cpu", "precision": "fp32"},
         "output": {"samples": 4, "gif": False},
         "eval": {"every": 0},
     }

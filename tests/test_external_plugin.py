@@ -42,7 +42,7 @@ def test_installed_plugin_lists_passes_its_tests_checks_and_trains_the_recipe(
     assert resolved["discriminator"] == {"name": "sn-dcgan", "params": {
         "widths": [32, 64, 128], "top_width": 256, "slope": 0.1, "power_iterations": 1}}  # fmt: skip
     assert resolved["loss"] == {"name": "non-saturating-r1", "params": {"gamma": 10.0}}
-    assert resolved["generator"]["name"] == "dcgan" and resolved["train"]["precision"] == "bf16"  # inherited
+    assert resolved["generator"]["name"] == "dcgan" and resolved["train"]["precision"] == "auto"  # inherited
     again = tmp_path / "resolved.toml"
     again.write_text(check.stdout, encoding="utf-8")
     assert tomllib.loads(throwaway_venv.ganfw("check", str(again)).stdout) == resolved

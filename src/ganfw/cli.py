@@ -157,11 +157,14 @@ def check(
     recipe: Path = typer.Argument(..., help="Recipe file (TOML)."),
     overrides: list[str] = SetOption,
 ) -> None:
-    """Validate a recipe and print it fully resolved, without training."""
+    """Validate a recipe and print it fully resolved, with the device and precision it gets here."""
     from ganfw.recipe import load_recipe
 
     resolved = load_recipe(recipe, registry(), overrides)
+    from ganfw.device import describe_machine
+
     print(f"# {recipe}: resolved recipe (valid)")
+    print(f"# on this machine: {describe_machine(resolved.train.device, resolved.train.precision)}")
     print(resolved.to_toml(), end="")
 
 

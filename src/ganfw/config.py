@@ -32,7 +32,10 @@ class TrainConfig:
     drop_last: bool = param(False, "skip each epoch's last, partial batch")
     seed: int = param(0, "seed of weights, noise and shuffling", min=0)
     device: str = param("auto", "auto | cpu | cuda | cuda:N | mps (auto: cuda, then mps, then cpu)")
-    precision: Literal["fp32", "bf16", "fp16"] = param("fp32", "autocast precision of the forward passes")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = param(
+        "auto", "autocast precision of the forward passes (auto: bf16 where the device runs it natively, "
+        "fp16 on CUDA devices without bf16, else fp32)"
+    )
     channels_last: bool = param(False, "keep images and conv weights channels-last (faster convs on some hardware)")
     fused_d_pass: bool = param(
         False, "one discriminator pass over real and generated images together (not for a D with batch norm)"

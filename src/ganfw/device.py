@@ -1,14 +1,10 @@
-"""Where training runs: device selection and mixed precision."""
+"""Where training runs: device selection (precision: :mod:`ganfw.precision`)."""
 
 from __future__ import annotations
-
-import contextlib
 
 import torch
 
 from ganfw.errors import UserError
-
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -30,22 +26,15 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class Precision:
-    """Autocast and gradient scaling for ``fp32`` (a no-op), ``bf16`` or ``fp16``.
+def describe_machine(device_name: str, precision: str) -> str:
+    """One line: the device ``train.device`` gives here, its threads, and what ``train.precision``
+    resolves to there (or why the device is not available)."""
+    from ganfw.precision import resolve_precision
 
-    ``fp16`` scales losses (one scaler per network); ``bf16`` needs no scaling.
-    """
-
-    def __init__(self, name: str, device: torch.device):
-        self.name = name
-        self.device = device
-        self.dtype = _DTYPES.get(name)
-        self.scaled = name == "fp16"
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
-
-    def scaler(self) -> torch.amp.GradScaler:
-        return torch.amp.GradScaler(self.device.type, enabled=self.scaled)
+    try:
+        device = resolve_device(device_name)
+    except UserError as e:
+        return str(e)
+    choice = resolve_precision(precision, device)
+    warning = f"; warning: {choice.warning}" if choice.warning else ""
+    return f"device {device}, {torch.get_num_threads()} threads, {choice.line()}{warning}"

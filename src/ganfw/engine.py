@@ -33,10 +33,11 @@ from ganfw.checkpoint import (
 )
 from ganfw.config import OptimizerConfig
 from ganfw.contracts import Decision, StepReport
-from ganfw.device import Precision, resolve_device
+from ganfw.device import resolve_device
 from ganfw.distributed import Ranks, join, leave, rank_device, ranks_from_env
 from ganfw.errors import UserError
 from ganfw.plugins import Registry, load_registry
+from ganfw.precision import Precision, resolve_precision
 from ganfw.progress import Reporter
 from ganfw.recipe import ComponentChoice, ComponentError, Recipe
 from ganfw.rundir import MetricsLog, RunDir, truncate_metrics
@@ -74,7 +75,8 @@ class Trainer:
         train = recipe.train
         self.device = rank_device(resolve_device(train.device), ranks)
         join(ranks, self.device, train.dist_timeout)
-        self.precision = Precision(train.precision, self.device)
+        self.precision_choice = resolve_precision(train.precision, self.device)
+        self.precision = Precision(self.precision_choice.name, self.device)
         torch.manual_seed(train.seed)  # the same initial weights on every rank
 
         dataset = recipe.data.build(root=recipe.data_root, limit=recipe.data_limit)
@@ -156,6 +158,7 @@ class Trainer:
         epochs, bs = self.recipe.train.epochs, self.recipe.train.batch_size
         every = self.recipe.output.checkpoint_every
         log = MetricsLog(self.run.metrics) if self.ranks.is_main else None
+        self._announce(log)
         window = _Window()
         self.reporter.start(total=epochs * self.steps_per_epoch, done=self.step, steps_per_epoch=self.steps_per_epoch)
         previous_handler = signal.signal(signal.SIGINT, self._request_stop)
@@ -198,6 +201,18 @@ class Trainer:
                 log.close()
             self.reporter.close()
         return True
+
+    def _announce(self, log: MetricsLog | None) -> None:
+        """Say where and in which precision this run trains: one line, and a ``start`` record."""
+        choice = self.precision_choice
+        threads = torch.get_num_threads()
+        self.reporter.message(f"device {self.device}, {threads} threads, {choice.line()}")
+        if choice.warning:
+            self.reporter.message(f"warning: {choice.warning}")
+        if log:
+            log.write({"event": "start", "step": self.step, "device": str(self.device), "threads": threads,
+                       "precision": choice.name, "precision_requested": choice.requested,
+                       "precision_reason": choice.reason})
 
     def _interrupted(self) -> bool:
         path = self.save()
@@ -360,6 +375,7 @@ class Trainer:
             "elapsed_s": self.elapsed,
             "steps_per_epoch": self.steps_per_epoch,
             "image_shape": list(self.G.image_shape),
+            "precision": self.precision.name,
             "schedule": self.schedule.state_dict(),
             "scalers": {"generator": self.scaler_g.state_dict(), "discriminator": self.scaler_d.state_dict()},
             "recipe": self.recipe.to_toml(),
