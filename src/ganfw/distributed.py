@@ -8,9 +8,12 @@ used beyond :data:`SINGLE`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from unittest import mock
 
 import torch
 import torch.distributed as dist
@@ -77,6 +80,22 @@ def join(ranks: Ranks, device: torch.device, timeout_s: float) -> None:
         dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
     except (RuntimeError, ValueError) as e:
         raise UserError(f"rank {ranks.rank}: cannot join the process group ({backend}): {e}") from None
+
+
+@contextlib.contextmanager
+def process_local() -> Iterator[None]:
+    """Run the enclosed code as if no process group existed.
+
+    Training-time evaluation runs on rank 0 alone while the other ranks wait at their next
+    collective. Metrics built on torchmetrics gather their state from every rank whenever a
+    process group is initialised; inside this context they see none, compute on this process's
+    data, and never wait for ranks that are not evaluating.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        yield
+        return
+    with mock.patch.object(dist, "is_initialized", lambda: False):
+        yield
 
 
 def leave() -> None:

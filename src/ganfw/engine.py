@@ -155,51 +155,56 @@ class Trainer:
     # ----------------------------------------------------------------- the loop
     def fit(self) -> bool:
         """Train up to ``train.epochs``; return False when interrupted (Ctrl-C) after a checkpoint."""
-        epochs, bs = self.recipe.train.epochs, self.recipe.train.batch_size
-        every = self.recipe.output.checkpoint_every
         log = MetricsLog(self.run.metrics) if self.ranks.is_main else None
         self._announce(log)
-        window = _Window()
-        self.reporter.start(total=epochs * self.steps_per_epoch, done=self.step, steps_per_epoch=self.steps_per_epoch)
+        total = self.recipe.train.epochs * self.steps_per_epoch
+        self.reporter.start(total=total, done=self.step, steps_per_epoch=self.steps_per_epoch)
         previous_handler = signal.signal(signal.SIGINT, self._request_stop)
         try:
-            while self.step < epochs * self.steps_per_epoch:
-                epoch = self.step // self.steps_per_epoch
-                order = self._epoch_order(epoch)
-                epoch_start, epoch_step0 = time.perf_counter(), self.step
-                for batch in range(self.step % self.steps_per_epoch, self.steps_per_epoch):
-                    t0 = time.perf_counter()
-                    report = self._train_step(self.images[order[batch * bs : (batch + 1) * bs]])
-                    images = min(bs, len(order) - batch * bs) * self.ranks.world
-                    window.add(report, images=images, seconds=time.perf_counter() - t0)
-                    if self.step % self.recipe.output.log_every == 0 or batch == self.steps_per_epoch - 1:
-                        record = self._record(window.mean(), epoch)
-                        if log:
-                            log.write(record)
-                        self.reporter.update(self.step, record)
-                        window = _Window()
-                    if self._stop_requested and batch < self.steps_per_epoch - 1:
-                        return self._interrupted()
-                    if every and self.step % every == 0:
-                        self.save()
-                if log:
-                    self._evaluate(epoch + 1, log)
-                self._draw_samples(epoch + 1)
-                seconds = time.perf_counter() - epoch_start
-                self.elapsed += seconds
-                if log:
-                    log.write({"event": "epoch", "epoch": epoch + 1, "step": self.step, "seconds": round(seconds, 3),
-                               "elapsed_s": round(self.elapsed, 3),
-                               "images_per_s": round((self.step - epoch_step0) * bs * self.ranks.world / seconds, 1)})
-                self.save()
-                self.reporter.epoch_end(epoch + 1, epochs)
-                if self._stop_requested:
+            self._complete_epoch_outputs(log)
+            while self.step < total:
+                if not self._train_epoch(log) or self._stop_requested:
                     return self._interrupted()
         finally:
             signal.signal(signal.SIGINT, previous_handler)
             if log:
                 log.close()
             self.reporter.close()
+        return True
+
+    def _train_epoch(self, log: MetricsLog | None) -> bool:
+        """Train the rest of the current epoch, checkpoint it, then write its outputs (grid,
+        records, evaluation); False when Ctrl-C stopped it mid-epoch."""
+        bs, every, spe = self.recipe.train.batch_size, self.recipe.output.checkpoint_every, self.steps_per_epoch
+        epoch = self.step // spe
+        order = self._epoch_order(epoch)
+        epoch_start, epoch_step0 = time.perf_counter(), self.step
+        window = _Window()
+        for batch in range(self.step % spe, spe):
+            t0 = time.perf_counter()
+            report = self._train_step(self.images[order[batch * bs : (batch + 1) * bs]])
+            window.add(report, images=min(bs, len(order) - batch * bs) * self.ranks.world,
+                       seconds=time.perf_counter() - t0)
+            if self.step % self.recipe.output.log_every == 0 or batch == spe - 1:
+                record = self._record(window.mean(), epoch)
+                if log:
+                    log.write(record)
+                self.reporter.update(self.step, record)
+                window = _Window()
+            if self._stop_requested and batch < spe - 1:
+                return False
+            if every and self.step % every == 0:
+                self.save()
+        seconds = time.perf_counter() - epoch_start
+        self.elapsed += seconds
+        self.save()  # first: nothing that follows (outputs, evaluation) can lose the epoch
+        record = {"event": "epoch", "epoch": epoch + 1, "step": self.step, "seconds": round(seconds, 3),
+                  "elapsed_s": round(self.elapsed, 3),
+                  "images_per_s": round((self.step - epoch_step0) * bs * self.ranks.world / seconds, 1)}
+        outputs_start = time.perf_counter()
+        self._epoch_outputs(epoch + 1, log, record, grid=True, evaluate=self._eval_due(epoch + 1))
+        self.elapsed += time.perf_counter() - outputs_start  # counted in the next checkpoint
+        self.reporter.epoch_end(epoch + 1, self.recipe.train.epochs)
         return True
 
     def _announce(self, log: MetricsLog | None) -> None:
@@ -338,31 +343,68 @@ class Trainer:
         record.update(self.schedule.log())
         return record
 
-    def _evaluate(self, epoch: int, log: MetricsLog) -> None:
-        """Score the generator every ``eval.every`` epochs; log ``eval/<score>`` (rank 0 only)."""
+    def _eval_due(self, epoch: int) -> bool:
         cfg = self.recipe.eval
-        if not (cfg.every and cfg.metrics and epoch % cfg.every == 0):
+        return bool(cfg.every and cfg.metrics and epoch % cfg.every == 0)
+
+    def _epoch_outputs(self, epoch: int, log: MetricsLog | None, record: dict[str, Any] | None,
+                       grid: bool, evaluate: bool) -> None:
+        """After epoch ``epoch`` (1-based, its checkpoint written): the epoch ``record``, the grid,
+        the GIF, the evaluation, the curves - rank 0 only, cheapest first, and without touching any
+        random stream of training (so that a resumed run continues bit for bit)."""
+        if not self.ranks.is_main or log is None:
             return
+        with _isolated_rng(self.device):
+            if record is not None:
+                log.write(record)
+            if grid:
+                self._draw_grid(epoch)
+            if evaluate:
+                self._evaluate(epoch, log)
+            artifacts.plot_curves(artifacts.read_jsonl(self.run.metrics), self.run.curves)
+
+    def _complete_epoch_outputs(self, log: MetricsLog | None) -> None:
+        """Resumed at the end of an epoch: write whatever of its outputs is missing (a run
+        killed between that epoch's checkpoint and the end of its outputs)."""
+        if not self.ranks.is_main or log is None or self.step == 0 or self.step % self.steps_per_epoch:
+            return
+        epoch = self.step // self.steps_per_epoch
+        events = {(r.get("event"), r.get("epoch")) for r in artifacts.read_jsonl(self.run.metrics)}
+        record = None if ("epoch", epoch) in events else {
+            "event": "epoch", "epoch": epoch, "step": self.step, "elapsed_s": round(self.elapsed, 3), "recovered": True}
+        grid = not self.run.sample_grid(epoch).exists()
+        evaluate = self._eval_due(epoch) and ("eval", epoch) not in events
+        if record is not None or grid or evaluate:
+            self.reporter.message(f"writing the missing outputs of epoch {epoch}")
+            self._epoch_outputs(epoch, log, record, grid, evaluate)
+
+    def _evaluate(self, epoch: int, log: MetricsLog) -> None:
+        """Score the generator (``[eval]``); log ``eval/<score>``. A failure stops the run with
+        one line; the epoch's checkpoint is already written and ``--resume`` redoes it."""
         from ganfw.evaluation.evaluate import evaluate_generator
 
-        scores = evaluate_generator(self.G, cfg.metrics, cfg.n, self.registry,
-                                    seed=self.recipe.train.seed, data_root=self.recipe.data_root)
+        cfg = self.recipe.eval
+        try:
+            scores = evaluate_generator(self.G, cfg.metrics, cfg.n, self.registry,
+                                        seed=self.recipe.train.seed, data_root=self.recipe.data_root)
+        except Exception as e:  # a metric plugin's code, the data, the disk
+            reason = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {' '.join(str(e).split())}"
+            raise TrainingStopped(f"epoch {epoch}: evaluation failed: {reason}; the epoch's checkpoint "
+                                  f"{self.run.checkpoints / checkpoint_name(self.step)} is kept "
+                                  "(--resume redoes the evaluation)") from e
         log.write({"event": "eval", "epoch": epoch, "step": self.step, "n": cfg.n,
                    **{f"eval/{k}": round(v, 6) for k, v in scores.items()}})
         self.reporter.message(f"epoch {epoch}: " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items()))
 
-    def _draw_samples(self, epoch: int) -> None:
-        """After epoch ``epoch`` (1-based): grid from the fixed noise, GIF, curves (rank 0 only)."""
-        if not self.ranks.is_main:
-            return
+    def _draw_grid(self, epoch: int) -> None:
+        """The grid of epoch ``epoch`` (1-based) from the fixed noise, G in eval mode; the GIF."""
         self.G.eval()
         with torch.no_grad():
-            grid = self.G(self.fixed_z).float().cpu()
+            grid = self.G(self.fixed_z).float().cpu()  # (samples, C, H, W)
         self.G.train()
         artifacts.save_grid(grid, self.run.sample_grid(epoch))
         if self.recipe.output.gif:
             artifacts.save_gif(self.run.sample_grids(), self.run.gif)
-        artifacts.plot_curves(artifacts.read_jsonl(self.run.metrics), self.run.curves)
 
     # ----------------------------------------------------------------- checkpoints
     def save(self) -> Path:
@@ -420,6 +462,12 @@ class Trainer:
         if self.ranks.is_main and self.run.metrics.exists():
             truncate_metrics(self.run.metrics, self.step, artifacts.read_jsonl(self.run.metrics))
         return path
+
+
+def _isolated_rng(device: torch.device):
+    """A context in which the global CPU generator (and ``device``'s, on CUDA) may be drawn from
+    or reseeded: it is restored on exit."""
+    return torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
 
 
 def _call(choice: ComponentChoice, net: nn.Module, x: Tensor) -> Tensor:

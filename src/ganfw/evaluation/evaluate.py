@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ganfw.contracts import Generator, Metric, MetricResult
+from ganfw.distributed import process_local
 from ganfw.errors import UserError
 from ganfw.evaluation.features import FeatureName, feature_space
 from ganfw.evaluation.reference import reference_embedding
@@ -89,7 +90,13 @@ def evaluate_images(
         raise UserError(f"expected images of shape (N, 1, 28, 28), got {tuple(images.shape)}")
     if len(images) < MIN_IMAGES:
         raise UserError(f"need at least {MIN_IMAGES} images to evaluate, got {len(images)}")
-    metrics = build_metrics(metric_names, registry)
+    with process_local():
+        return _score(images, build_metrics(metric_names, registry), features, seed, data_root)
+
+
+def _score(images: Tensor, metrics: dict[str, Metric], features: FeatureName, seed: int,
+           data_root: str | None) -> Evaluation:
+    """Embed ``images`` (N, 1, 28, 28) and the reference set; run each metric seeded by ``seed``."""
     start = time.perf_counter()
     space = feature_space(features)
     reference = reference_embedding(space, data_root)
@@ -123,14 +130,18 @@ def evaluate_generator(
     as ``{"fid": ..., "kid": ..., "precision": ...}``.
 
     ``data_root``: where MNIST is, in case the reference features are not cached yet (pass the
-    recipe's ``data.root``). Global RNG states are left as they were.
+    recipe's ``data.root``). Global RNG states (the CPU's and the generator's device's) are
+    left as they were, whatever the metrics or the judge's first construction draw.
     """
     from ganfw.sampling import generate
 
+    device = next(generator.parameters()).device
     was_training = generator.training
     generator.eval()
     try:
-        images = generate(generator, n, seed)
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            images = generate(generator, n, seed)
+            return evaluate_images(images, metric_names, registry, features=features, seed=seed,
+                                   data_root=data_root).scores
     finally:
         generator.train(was_training)
-    return evaluate_images(images, metric_names, registry, features=features, seed=seed, data_root=data_root).scores
