@@ -12,7 +12,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import RECIPES
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
+from evaluation_fixtures import cache_home, reference_cache  # noqa: F401  (fixtures)
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
 from recipe_fixtures import tiny_recipe
 
@@ -50,7 +52,7 @@ def test_cli_under_torchrun_writes_outputs_once(recipe, tmp_path):
     proc = torchrun("-m", "ganfw", "run", str(recipe()), "--out", str(out), "--quiet")
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = (out / "metrics.jsonl").read_text().splitlines()
-    epochs = [json.loads(line) for line in lines if '"event"' in line]
+    epochs = [json.loads(line) for line in lines if '"event": "epoch"' in line]
     assert [e["epoch"] for e in epochs] == [1, 2]  # one writer: no line twice
     steps = [json.loads(line)["step"] for line in lines if '"event"' not in line]
     assert steps == sorted(set(steps))
@@ -90,3 +92,18 @@ def test_a_crashing_rank_stops_the_others_and_keeps_the_checkpoint(recipe, tmp_p
     assert "rank 1 crashes on purpose" in proc.stderr
     (kept,) = list_checkpoints(out / "checkpoints")  # epoch 1's, intact
     assert load_checkpoint(kept).state["step"] == 4
+
+
+def test_shipped_recipe_with_its_default_eval_trains_on_two_processes(tmp_path, mnist_root, reference_cache):  # noqa: F811
+    """recipes/mnist_dcgan.toml as shipped, [eval] included (FID on 1,000 images every epoch):
+    rank 0 evaluates alone while rank 1 waits, and the metric must not wait for rank 1."""
+    out = tmp_path / "run"
+    small = ["--set", f"data.root={mnist_root}", "--set", "data.limit=128", "--set", "train.batch_size=32",
+             "--set", "train.epochs=2", "--set", "train.precision=fp32", "--set", "train.dist_timeout=60"]
+    proc = torchrun("-m", "ganfw", "run", str(RECIPES / "mnist_dcgan.toml"), "--out", str(out), "--quiet", *small)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r.get("event") == "eval"]
+    assert [r["epoch"] for r in evals] == [1, 2] and all(r["eval/fid"] > 0 for r in evals)
+    assert [c.name for c in list_checkpoints(out / "checkpoints")] == ["step_00000002.safetensors",
+                                                                       "step_00000004.safetensors"]
