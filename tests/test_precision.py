@@ -26,7 +26,7 @@ AVX2_TORCH = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 @pytest.mark.parametrize(("flags", "capability", "expected"), [
     (SAPPHIRE_RAPIDS, "AVX512", (True, "AMX")),
-    (ZEN5, "AVX512", (True, "AVX512-BF16")),
+    (ZEN5, "AVX512", (None, "AVX512-BF16")),  # vector bf16 alone: only a measurement can tell
     (ZEN5, "AVX2", (False, "this CPU has no native bf16 (AVX2)")),  # torch told to stay on AVX2
     (AVX512, "AVX512", (False, "this CPU has no native bf16 (AVX-512)")),
     (AVX2, "AVX2", (False, "this CPU has no native bf16 (AVX2)")),
@@ -40,6 +40,7 @@ def test_native_bf16_from_the_cpu_flags(flags, capability, expected):
 def test_native_fp16_needs_its_own_units():
     assert cpu_native("fp16", SAPPHIRE_RAPIDS, "AVX512") == (True, "AMX-FP16")
     assert cpu_native("fp16", ZEN5, "AVX512")[0] is False
+    assert cpu_native("fp16", AVX512 | {"avx512_fp16"}, "AVX512") == (None, "AVX512-FP16")
 
 
 @pytest.fixture
@@ -58,15 +59,23 @@ def machine(monkeypatch, tmp_path):
     return pretend
 
 
-def test_auto_takes_bf16_only_where_it_is_native(machine):
+def test_auto_takes_bf16_only_where_it_is_native_and_fast(machine):
     probes = machine(SAPPHIRE_RAPIDS)
     assert resolve_precision("auto", CPU).line() == "precision auto -> bf16: this CPU has native bf16 (AMX)"
-    machine(ZEN5)
-    assert resolve_precision("auto", CPU).name == "bf16"
     machine(AVX2, "AVX2")
     choice = resolve_precision("auto", CPU)
     assert choice.line() == "precision auto -> fp32: this CPU has no native bf16 (AVX2)"
     assert choice.warning is None and probes == []  # the flags were conclusive: nothing timed
+
+
+def test_vector_bf16_without_amx_is_measured(machine, tmp_path):
+    probes = machine(ZEN5, speedup=0.8)
+    assert resolve_precision("auto", CPU).line() == (
+        "precision auto -> fp32: this CPU has AVX512-BF16, and bf16 measured 1.2x slower than fp32 on this cpu")
+    machine(ZEN5, speedup=3.0)  # the cached measurement stands
+    assert resolve_precision("auto", CPU).name == "fp32" and probes == ["bf16"]
+    (tmp_path / "cache" / "ganfw" / "precision.json").unlink()
+    assert resolve_precision("auto", CPU).name == "bf16" and probes == ["bf16", "bf16"]
 
 
 def test_auto_measures_where_the_flags_say_nothing(machine, tmp_path):
@@ -89,9 +98,9 @@ def test_explicit_bf16_without_a_fast_path_runs_and_warns_with_the_slowdown(mach
     probes = machine(AVX2, "AVX2", speedup=1 / 45)
     choice = resolve_precision("bf16", CPU)
     assert choice.name == "bf16"
-    assert choice.warning == ("train.precision = 'bf16' on cpu: this CPU has no native bf16 (AVX2), and measured "
-                              "45.0x slower than fp32 here; set train.precision = \"auto\" (or \"fp32\") for this "
-                              "machine's fast path")
+    assert choice.warning == ("train.precision = 'bf16' on cpu: this CPU has no native bf16 (AVX2), and bf16 "
+                              "measured 45.0x slower than fp32 here; set train.precision = \"auto\" (or \"fp32\") "
+                              "for this machine's fast path")
     machine(SAPPHIRE_RAPIDS)
     assert resolve_precision("bf16", CPU).warning is None
     assert resolve_precision("fp32", CPU).line() == "precision fp32 (from the recipe): no autocast"
@@ -131,8 +140,9 @@ def test_a_run_on_an_avx2_machine_trains_in_fp32_and_says_so(tmp_path, mnist_roo
     assert state["precision"] == "fp32"
 
 
-def test_a_run_records_what_auto_chose_on_this_machine(tmp_path, mnist_root):  # noqa: F811
+def test_a_run_records_what_auto_chose_on_this_machine(tmp_path, mnist_root, monkeypatch):  # noqa: F811
     stderr, start, state = _run_auto(tmp_path, mnist_root, {})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the run's probe, if it measured one
     expected = resolve_precision("auto", CPU)
     assert f"precision auto -> {expected.name}: {expected.reason}" in stderr
     assert start["precision"] == state["precision"] == expected.name
@@ -144,4 +154,4 @@ def test_check_shows_the_resolution(tmp_path, mnist_root):  # noqa: F811
     assert result.returncode == 0, result.both
     line = result.stdout.splitlines()[1]
     assert line.startswith("# on this machine: device cpu, ") and "precision bf16 (from the recipe): this CPU has " \
-        "no native bf16 (AVX2); warning: train.precision = 'bf16' on cpu: " in line and "x slower than fp32" in line
+        "no native bf16 (AVX2), and bf16 measured " in line and "; warning: train.precision = 'bf16' on cpu: " in line

@@ -250,6 +250,16 @@ def new_plugin(
     print(next_steps(create_plugin(name, kinds, directory), name))
 
 
+@app.command()
+def doctor(
+    probe_seconds: float = typer.Option(3.0, "--probe-seconds", min=0.0, help="Time to spend timing training steps (0: none)."),
+) -> None:
+    """Describe this machine for a bug report: versions, devices, CPU, precisions, data, step speed."""
+    from ganfw.doctor import report
+
+    report(registry(), probe_seconds, print)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ganfw`` script: user errors become one line and exit status 2."""
     try:

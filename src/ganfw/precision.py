@@ -89,16 +89,19 @@ def cpu_vector_isa(flags: frozenset[str] | None, capability: str) -> str:
 
 
 def cpu_native(dtype_name: str, flags: frozenset[str] | None, capability: str) -> tuple[bool | None, str]:
-    """Whether this CPU computes ``bf16``/``fp16`` natively for torch: (True, unit),
-    (False, why), or (None, "") where its flags cannot tell (then :func:`probe_speedup` decides).
+    """Whether this CPU trains in ``bf16``/``fp16`` natively and fast for torch: (True, unit)
+    for matrix units (AMX), (False, why) where it lacks the instructions, and (None, what it
+    has) where only a measurement can tell: vector bf16 alone (AVX512-BF16 without AMX) can
+    still lose to fp32 over a whole training step, and flags say nothing off x86.
     The units count only where torch runs its AVX-512 kernels (``capability``)."""
-    units = {"bf16": (("amx_bf16", "AMX"), ("avx512_bf16", "AVX512-BF16")),
-             "fp16": (("amx_fp16", "AMX-FP16"), ("avx512_fp16", "AVX512-FP16"))}[dtype_name]
-    if not flags or "sse2" not in flags:  # not x86, or unknown: measure instead
+    matrix, vector = {"bf16": ("amx_bf16", "avx512_bf16"), "fp16": ("amx_fp16", "avx512_fp16")}[dtype_name]
+    if not flags or "sse2" not in flags:  # not x86, or unknown
         return None, ""
-    for flag, unit in units:
-        if flag in flags and capability.startswith("AVX512"):
-            return True, unit
+    if capability.startswith("AVX512"):
+        if matrix in flags:
+            return True, "AMX" if dtype_name == "bf16" else "AMX-FP16"
+        if vector in flags:
+            return None, vector.upper().replace("_", "-")
     return False, f"this CPU has no native {dtype_name} ({cpu_vector_isa(flags, capability)})"
 
 
@@ -119,41 +122,37 @@ def _machine_key(device: torch.device, dtype_name: str) -> str:
     return f"{device.type}|{name}|{isa}|{torch.get_num_threads()} threads|torch {torch.__version__}|{dtype_name}"
 
 
-def _time(fn, repeats: int) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` calls (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
-
-
 def _measure(device: torch.device, dtype_name: str) -> float:
-    """fp32 time / reduced-precision time of a small convolution's forward and backward pass
-    (batch 16, 32 -> 64 channels, 5x5, 14x14): above 1 the reduced precision is faster."""
+    """fp32 time / reduced-precision time of a small training step - a transposed convolution,
+    batch norm, a convolution and a linear layer, forward and backward (batch 16, 7x7 -> 14x14)
+    - timed alternately: above 1 the reduced precision is faster."""
     import torch
-    import torch.nn.functional as F
+    from torch import nn
 
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(16, 32, 14, 14, generator=gen).to(device)
-    w = torch.randn(64, 32, 5, 5, generator=gen).to(device).requires_grad_()
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.LeakyReLU(0.2),
+        nn.Conv2d(32, 64, 5, 2, 2), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(64 * 7 * 7, 1),
+    ).to(device)
+    x = torch.randn(16, 64, 7, 7, device=device, requires_grad=True)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
-    def step(reduced: bool):
-        def run():
-            with torch.autocast(device.type, dtype=dtype, enabled=reduced):
-                F.conv2d(x, w, padding=2).float().square().mean().backward()
-            sync()
-        return run
+    def step(reduced: bool) -> float:
+        t0 = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype, enabled=reduced):
+            out = net(x)
+        out.float().square().mean().backward()
+        sync()
+        return time.perf_counter() - t0
 
-    fp32 = _time(step(False), repeats=3)
-    reduced = _time(step(True), repeats=1)
-    if reduced < 5 * fp32:  # close enough to need a careful look
-        reduced = _time(step(True), repeats=3)
-    return fp32 / reduced
+    step(False), step(True)  # warm-up: kernel selection, allocator
+    fp32, reduced = [step(False)], [step(True)]
+    if reduced[0] < 5 * fp32[0]:  # close enough to need a careful look
+        for _ in range(4):
+            fp32.append(step(False))
+            reduced.append(step(True))
+    return sorted(fp32)[len(fp32) // 2] / sorted(reduced)[len(reduced) // 2]
 
 
 def probe_speedup(device: torch.device, dtype_name: str) -> float:
@@ -176,25 +175,26 @@ def probe_speedup(device: torch.device, dtype_name: str) -> float:
 
 
 # ----------------------------------------------------------------------- resolution
-def _native(device: torch.device, dtype_name: str) -> tuple[bool, str]:
-    """(runs natively and fast, why) for ``dtype_name`` on ``device``."""
+def _native(device: torch.device, dtype_name: str) -> tuple[bool, str, float | None]:
+    """(fast here, why, measured speedup over fp32 or None) for ``dtype_name`` on ``device``:
+    from the hardware where it is conclusive, else from :func:`probe_speedup`."""
     import torch
 
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
+        gpu = f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor})"
         if dtype_name == "fp16" or major >= 8:
-            return True, f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) has native {dtype_name}"
-        return False, f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) has no native bf16"
+            return True, f"{gpu} has native {dtype_name}", None
+        return False, f"{gpu} has no native bf16", None
+    native, has = None, ""
     if device.type == "cpu":
-        native, why = cpu_native(dtype_name, cpu_flags(), torch.backends.cpu.get_cpu_capability())
-    else:
-        native, why = None, ""
+        native, has = cpu_native(dtype_name, cpu_flags(), torch.backends.cpu.get_cpu_capability())
     if native is not None:
-        return native, why if not native else f"this CPU has native {dtype_name} ({why})"
+        return native, has if not native else f"this CPU has native {dtype_name} ({has})", None
     speedup = probe_speedup(device, dtype_name)
-    verdict = "faster" if speedup >= 1 else "slower"
-    ratio = speedup if speedup >= 1 else 1 / speedup
-    return speedup >= FAST_ENOUGH, f"{dtype_name} measured {ratio:.1f}x {verdict} than fp32 on this {device.type}"
+    verdict = f"{speedup:.1f}x faster" if speedup >= 1 else f"{1 / speedup:.1f}x slower"
+    has = f"this CPU has {has}, and " if has else ""
+    return speedup >= FAST_ENOUGH, f"{has}{dtype_name} measured {verdict} than fp32 on this {device.type}", speedup
 
 
 def resolve_precision(requested: str, device: torch.device) -> PrecisionChoice:
@@ -202,16 +202,16 @@ def resolve_precision(requested: str, device: torch.device) -> PrecisionChoice:
     if requested == "fp32":
         return PrecisionChoice(requested, "fp32", "no autocast")
     if requested in REDUCED:
-        native, why = _native(device, requested)
-        if native:
+        native, why, speedup = _native(device, requested)
+        if speedup is None and not native:
+            speedup = probe_speedup(device, requested)
+            why += f", and {requested} measured {1 / speedup:.1f}x slower than fp32 here" if speedup < 1 else ""
+        if native or speedup >= 1:  # no warning where it is not slower
             return PrecisionChoice(requested, requested, why)
-        speedup = probe_speedup(device, requested)
-        if speedup >= 1:  # no native unit, yet not slower: nothing to warn about
-            return PrecisionChoice(requested, requested, f"{why}, yet measured {speedup:.1f}x faster than fp32")
-        warning = (f"train.precision = {requested!r} on {device.type}: {why}, and measured {1 / speedup:.1f}x "
-                   f"slower than fp32 here; set train.precision = \"auto\" (or \"fp32\") for this machine's fast path")
+        warning = (f"train.precision = {requested!r} on {device.type}: {why}; "
+                   f"set train.precision = \"auto\" (or \"fp32\") for this machine's fast path")
         return PrecisionChoice(requested, requested, why, warning)
-    native_bf16, why = _native(device, "bf16")
+    native_bf16, why, _ = _native(device, "bf16")
     if native_bf16:
         return PrecisionChoice("auto", "bf16", why)
     if device.type == "cuda":
