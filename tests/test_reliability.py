@@ -25,8 +25,8 @@ def eval_recipe(path: Path, root: Path, **sections) -> Path:
     return tiny_recipe(path, root, eval=DEFAULT_EVAL, **sections)
 
 
-def ganfw_run(recipe: Path, out: Path, *args: str):
-    return run_cli("run", str(recipe), "--out", str(out), "--quiet", *args)
+def ganfw_run(recipe: Path, out: Path, *args: str, env: dict[str, str] | None = None):
+    return run_cli("run", str(recipe), "--out", str(out), "--quiet", *args, env=env)
 
 
 def records(run: Path) -> list[dict]:
@@ -53,3 +53,55 @@ def test_resume_with_default_eval_is_bit_exact_an_epoch_later(tmp_path, mnist_ro
     for step in (4, 6):
         assert_same_file(straight / "checkpoints" / checkpoint_name(step), split / "checkpoints" / checkpoint_name(step))
     assert [r["epoch"] for r in records(split) if r.get("event") == "eval"] == [1, 2, 3]
+
+
+# ------------------------------------------------------------------ 3. the epoch's outputs survive
+def broken_test_split(tmp_path: Path, mnist_root: Path) -> tuple[Path, Path]:  # noqa: F811
+    """A data root whose MNIST test images are truncated (training files intact); returns the
+    root and the truncated file."""
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for source in (mnist_root / "MNIST" / "raw").iterdir():
+        (raw / source.name).symlink_to(source)
+    broken = raw / "t10k-images-idx3-ubyte"
+    broken.unlink()
+    broken.write_bytes((mnist_root / "MNIST" / "raw" / broken.name).read_bytes()[:5000])
+    return tmp_path / "data", broken
+
+
+def test_failed_evaluation_keeps_the_epoch_and_resume_redoes_it(tmp_path, mnist_root, reference_cache):  # noqa: F811
+    root, broken = broken_test_split(tmp_path, mnist_root)
+    recipe = eval_recipe(tmp_path / "r.toml", root, train={"epochs": 2})
+    run, cold_cache = tmp_path / "run", {"XDG_CACHE_HOME": str(tmp_path / "cold")}  # must read the test split
+    failed = ganfw_run(recipe, run, env=cold_cache)
+    assert failed.returncode == 2
+    (line,) = [x for x in failed.stderr.splitlines() if x.startswith("error:")]
+    assert "epoch 1: evaluation failed" in line and "t10k-images" in line and "Traceback" not in failed.stderr
+    assert [c.name for c in list_checkpoints(run / "checkpoints")] == [checkpoint_name(2)]
+    assert (run / "samples" / "image_at_epoch_0001.png").exists()
+    assert [r["epoch"] for r in records(run) if r.get("event") == "epoch"] == [1]
+
+    broken.unlink()
+    broken.symlink_to(mnist_root / "MNIST" / "raw" / broken.name)
+    resumed = ganfw_run(recipe, run, "--resume", env=cold_cache)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [(r["event"], r["epoch"]) for r in records(run) if r.get("event") in ("epoch", "eval")] == [
+        ("epoch", 1), ("eval", 1), ("epoch", 2), ("eval", 2)]
+
+
+def test_resume_recreates_outputs_lost_after_the_last_steps_checkpoint(tmp_path, mnist_root, reference_cache):  # noqa: F811
+    """A kill between the ``checkpoint_every`` checkpoint on an epoch's last step and the end of
+    the epoch's work leaves that checkpoint and no grid, epoch or eval record: exactly this."""
+    recipe = eval_recipe(tmp_path / "r.toml", mnist_root, output={"checkpoint_every": 1})
+    run = tmp_path / "run"
+    assert ganfw_run(recipe, run).returncode == 0
+    (run / "samples" / "image_at_epoch_0001.png").unlink()
+    kept = [r for r in records(run) if r.get("event") not in ("epoch", "eval")]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    resumed = ganfw_run(recipe, run, "--resume", "--set", "train.epochs=2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "missing outputs of epoch 1" in resumed.stderr
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["image_at_epoch_0001.png", "image_at_epoch_0002.png"]
+    assert [(r["event"], r["epoch"]) for r in records(run) if r.get("event") in ("epoch", "eval")] == [
+        ("epoch", 1), ("eval", 1), ("epoch", 2), ("eval", 2)]
