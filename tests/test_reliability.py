@@ -105,3 +105,23 @@ def test_resume_recreates_outputs_lost_after_the_last_steps_checkpoint(tmp_path,
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["image_at_epoch_0001.png", "image_at_epoch_0002.png"]
     assert [(r["event"], r["epoch"]) for r in records(run) if r.get("event") in ("epoch", "eval")] == [
         ("epoch", 1), ("eval", 1), ("epoch", 2), ("eval", 2)]
+
+
+# ------------------------------------------------------------------ 6. ganfw check catches more
+@pytest.mark.parametrize("overrides, key", [
+    (["data.limit=513", "train.batch_size=64"], "train.batch_size = 64 leaves a last batch of one image"),
+    (["train.seed=18446744073709551617"], "train.seed"),
+])
+def test_check_catches_values_that_cannot_work(overrides, key):
+    result = run_cli("check", str(RECIPES / "mnist_mlp.toml"), *[a for o in overrides for a in ("--set", o)])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert key in line and "mnist_mlp.toml" in line
+
+
+def test_run_refuses_a_last_batch_of_one_before_training(tmp_path, mnist_root):  # noqa: F811
+    recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, data={"limit": 65})  # batches of 32: 32, 32, 1
+    result = ganfw_run(recipe, tmp_path / "run", "--set", "train.drop_last=false")
+    assert result.returncode == 2 and "last batch of one image" in result.stderr
+    assert not list_checkpoints(tmp_path / "run" / "checkpoints")
+    assert ganfw_run(recipe, tmp_path / "run", "--set", "train.drop_last=true").returncode == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,18 @@ from ganfw.atomic import atomic_path
 from ganfw.errors import UserError
 
 FORMAT = 1
+
+#: The JSON state of a training checkpoint: key -> the type(s) its value must have.
+_TRAINING_STATE: dict[str, type | tuple[type, ...]] = {
+    "step": int, "elapsed_s": (int, float), "steps_per_epoch": int, "image_shape": list, "schedule": dict,
+    "scalers": dict, "recipe": str, "optimizers": dict,
+}
+#: Tensors holding learned numbers (weights, buffers, optimiser moments): all must be finite.
+_LEARNED = ("generator.", "discriminator.", "optim.")
+
+
+class CorruptCheckpoint(UserError):
+    """A checkpoint file that cannot be trusted; ``--resume`` falls back to an older one."""
 _NAME = re.compile(r"^step_(\d{8,})\.safetensors$")
 
 
@@ -52,6 +65,8 @@ class Checkpoint:
 
     tensors: dict[str, torch.Tensor]
     state: dict[str, Any]
+    #: The embedded recipe as TOML tables (set by :func:`load_training_checkpoint`).
+    recipe: dict[str, Any] | None = None
 
     def module_state(self, prefix: str) -> dict[str, torch.Tensor]:
         """The ``state_dict`` of the module saved under ``prefix`` (``"generator"``)."""
@@ -113,11 +128,66 @@ def load_checkpoint(path: Path) -> Checkpoint:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
         state = json.loads(meta["ganfw"])
     except (SafetensorError, OSError, ValueError, KeyError) as e:
-        reason = "no ganfw metadata" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
-        raise UserError(f"{path}: not a readable ganfw checkpoint ({reason})") from None
+        reason = "no ganfw metadata" if isinstance(e, KeyError) else f"{type(e).__name__}: {' '.join(str(e).split())}"
+        raise CorruptCheckpoint(f"{path}: not a readable ganfw checkpoint ({reason})") from None
+    if not isinstance(state, dict):
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: its metadata is a JSON {type(state).__name__}, not an object")
     if state.get("format") != FORMAT:
         raise UserError(f"{path}: checkpoint format {state.get('format')!r} is not supported (expected {FORMAT})")
     return Checkpoint(tensors, state)
+
+
+def load_training_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint written by training and check what it holds: the metadata's types, a
+    recipe that parses as TOML, finite weights and optimiser moments. Any fault is a one-line
+    :class:`CorruptCheckpoint` naming the file."""
+    ckpt = load_checkpoint(path)
+    for key, kind in _TRAINING_STATE.items():
+        value = ckpt.state.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: metadata {key!r} is {type(value).__name__}, "
+                                    f"expected {getattr(kind, '__name__', 'a number')}")
+    shape = ckpt.state["image_shape"]
+    if len(shape) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: image_shape {shape!r} is not 3 positive integers")
+    try:
+        ckpt.recipe = tomllib.loads(ckpt.state["recipe"])
+    except tomllib.TOMLDecodeError as e:
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: its embedded recipe is not TOML ({e})") from None
+    for key, tensor in ckpt.tensors.items():
+        if key.startswith(_LEARNED) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: tensor {key} holds non-finite values (NaN or inf)")
+    return ckpt
+
+
+def load_module(module: nn.Module, ckpt: Checkpoint, prefix: str, path: Path) -> None:
+    """Load the tensors saved under ``prefix`` into ``module``, every key and shape checked first
+    (a missing, extra or wrong-shaped tensor is a :class:`CorruptCheckpoint` naming the file)."""
+    saved, expected = ckpt.module_state(prefix), module.state_dict()
+    missing, extra = sorted(expected.keys() - saved.keys()), sorted(saved.keys() - expected.keys())
+    if missing or extra:
+        what = f"lacks {prefix}.{missing[0]}" if missing else f"has an unexpected {prefix}.{extra[0]}"
+        count = len(missing) + len(extra)
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: it {what}" + (f" (and {count - 1} more)" if count > 1 else ""))
+    for key, tensor in expected.items():
+        if saved[key].shape != tensor.shape or saved[key].dtype.is_floating_point != tensor.dtype.is_floating_point:
+            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: tensor {prefix}.{key} is {saved[key].dtype} "
+                                    f"{tuple(saved[key].shape)}, the {prefix} of its recipe has {tensor.dtype} {tuple(tensor.shape)}")
+    module.load_state_dict(saved)
+
+
+def check_optimizer(ckpt: Checkpoint, name: str, params: list[torch.Tensor], path: Path) -> dict[str, Any]:
+    """The ``state_dict`` of optimiser ``name``, its moments checked against ``params``' shapes."""
+    try:
+        state = ckpt.optimizer_state(name)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: optimiser {name!r} state unreadable ({type(e).__name__}: {e})") from None
+    for index, fields in state["state"].items():
+        for field, value in fields.items():
+            if isinstance(value, torch.Tensor) and value.ndim and (index >= len(params) or value.shape != params[index].shape):
+                raise CorruptCheckpoint(f"{path}: corrupt checkpoint: optim.{name}.{index}.{field} does not match "
+                                        f"the {name}'s parameter {index}")
+    return state
 
 
 def prune_checkpoints(directory: Path, keep: int) -> None:

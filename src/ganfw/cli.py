@@ -162,6 +162,9 @@ def check(
 
     resolved = load_recipe(recipe, registry(), overrides)
     from ganfw.device import describe_machine
+    from ganfw.preflight import check_recipe
+
+    check_recipe(resolved)
 
     print(f"# {recipe}: resolved recipe (valid)")
     print(f"# on this machine: {describe_machine(resolved.train.device, resolved.train.precision)}")
@@ -188,7 +191,7 @@ def run(
     ranks = ranks_from_env()
     if ranks.distributed and out is None:
         raise fail("under torchrun, pass --out DIR so that every rank uses the same run directory")
-    run_dir = claim_run_dir(out, resume) if out is not None else new_run_dir(resolved.output.dir, recipe)
+    run_dir = claim_run_dir(out, resume, lock=ranks.is_main) if out is not None else new_run_dir(resolved.output.dir, recipe)
 
     from ganfw.engine import train
     from ganfw.progress import PlainReporter, RichReporter, SilentReporter
@@ -214,7 +217,7 @@ def sample(
 
     if out.suffix.lower() not in FORMATS:
         raise fail(f"--out {out}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
-    images = generate(load_generator(target, registry()), n, seed)
+    images = generate(load_generator(target, registry()), n, seed, source=str(target))
     write_images(images, out)
     err.print(f"wrote {n} images to {out}", markup=False)
 
@@ -268,3 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         if _State.verbose and e.__cause__ is not None:  # e.g. what a plugin's factory raised
             err.print("".join(traceback.format_exception(e.__cause__)), markup=False, end="")
         raise SystemExit(fail(str(e)).exit_code) from None
+    except OSError as e:  # writing outputs: a full disk, a read-only or missing place
+        if _State.verbose:
+            err.print("".join(traceback.format_exception(e)), markup=False, end="")
+        raise SystemExit(fail(f"{e.filename or 'ganfw'}: {e.strerror or e}").exit_code) from None

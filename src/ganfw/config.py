@@ -30,7 +30,7 @@ class TrainConfig:
     epochs: int = param(20, "passes over the dataset", min=1)
     batch_size: int = param(256, "real images per step (and as many generated ones)", min=1)
     drop_last: bool = param(False, "skip each epoch's last, partial batch")
-    seed: int = param(0, "seed of weights, noise and shuffling", min=0)
+    seed: int = param(0, "seed of weights, noise and shuffling", min=0, max=2**62)
     device: str = param("auto", "auto | cpu | cuda | cuda:N | mps (auto: cuda, then mps, then cpu)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = param(
         "auto", "autocast precision of the forward passes (auto: bf16 where the device runs it natively, "

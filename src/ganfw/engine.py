@@ -25,9 +25,14 @@ from torch import Tensor, nn
 
 from ganfw import artifacts
 from ganfw.checkpoint import (
+    Checkpoint,
+    CorruptCheckpoint,
+    check_optimizer,
     checkpoint_name,
     latest_checkpoint,
-    load_checkpoint,
+    list_checkpoints,
+    load_module,
+    load_training_checkpoint,
     prune_checkpoints,
     save_checkpoint,
 )
@@ -38,9 +43,10 @@ from ganfw.distributed import Ranks, join, leave, rank_device, ranks_from_env
 from ganfw.errors import UserError
 from ganfw.plugins import Registry, load_registry
 from ganfw.precision import Precision, resolve_precision
+from ganfw.preflight import check_last_batch
 from ganfw.progress import Reporter
 from ganfw.recipe import ComponentChoice, ComponentError, Recipe
-from ganfw.rundir import MetricsLog, RunDir, truncate_metrics
+from ganfw.rundir import MetricsLog, RunDir, read_metrics, truncate_metrics
 
 #: Recipe entries a resumed run must share with its checkpoint (everything that shapes the
 #: weights, the optimiser state or the order of the data).
@@ -103,9 +109,11 @@ class Trainer:
         self.steps_per_epoch = n // bs if train.drop_last else math.ceil(n / bs)
         if self.steps_per_epoch == 0:
             raise UserError(f"train.batch_size = {bs} exceeds the {n} images with train.drop_last = true")
+        check_last_batch(recipe, len(self.images), ranks.world, (self.G, self.D))
         self.step = 0
         self.elapsed = 0.0  # seconds of training (steps and epoch-end outputs), over resumes too
         self._stop_requested = False
+        self._saved_step: int | None = None  # the step of the last checkpoint written or loaded
 
     @torch.no_grad()
     def _check_networks(self, image_shape: tuple[int, int, int]) -> None:
@@ -233,7 +241,7 @@ class Trainer:
     def _epoch_order(self, epoch: int) -> Tensor:
         """This rank's share of a permutation of the dataset, (N / world,), the same for a given
         (seed, epoch) - so a run resumed mid-epoch sees the same batches."""
-        rng = torch.Generator().manual_seed(self.recipe.train.seed * 1_000_003 + epoch)
+        rng = torch.Generator().manual_seed((self.recipe.train.seed * 1_000_003 + epoch) % 2**63)
         order = torch.randperm(len(self.images), generator=rng)
         share = len(self.images) // self.ranks.world
         return order[self.ranks.rank :: self.ranks.world][:share].to(self.device)
@@ -361,7 +369,7 @@ class Trainer:
                 self._draw_grid(epoch)
             if evaluate:
                 self._evaluate(epoch, log)
-            artifacts.plot_curves(artifacts.read_jsonl(self.run.metrics), self.run.curves)
+            artifacts.plot_curves(read_metrics(self.run.metrics), self.run.curves)
 
     def _complete_epoch_outputs(self, log: MetricsLog | None) -> None:
         """Resumed at the end of an epoch: write whatever of its outputs is missing (a run
@@ -369,7 +377,7 @@ class Trainer:
         if not self.ranks.is_main or log is None or self.step == 0 or self.step % self.steps_per_epoch:
             return
         epoch = self.step // self.steps_per_epoch
-        events = {(r.get("event"), r.get("epoch")) for r in artifacts.read_jsonl(self.run.metrics)}
+        events = {(r.get("event"), r.get("epoch")) for r in read_metrics(self.run.metrics)}
         record = None if ("epoch", epoch) in events else {
             "event": "epoch", "epoch": epoch, "step": self.step, "elapsed_s": round(self.elapsed, 3), "recovered": True}
         grid = not self.run.sample_grid(epoch).exists()
@@ -410,8 +418,9 @@ class Trainer:
     def save(self) -> Path:
         """Checkpoint the current step (rank 0 writes; every rank returns the path)."""
         path = self.run.checkpoints / checkpoint_name(self.step)
-        if path.exists() or not self.ranks.is_main:
+        if self._saved_step == self.step or not self.ranks.is_main:
             return path
+        self._saved_step = self.step
         state = {
             "step": self.step,
             "elapsed_s": self.elapsed,
@@ -431,26 +440,51 @@ class Trainer:
         return path
 
     def resume(self) -> Path:
-        """Continue from the run directory's newest checkpoint."""
-        path = latest_checkpoint(self.run.checkpoints)
-        if path is None:
+        """Continue from the run directory's newest intact checkpoint; a corrupt one is reported
+        and the previous one used (the next checkpoint at that step replaces the corrupt file)."""
+        candidates = list_checkpoints(self.run.checkpoints)[::-1]
+        if not candidates:
             raise UserError(f"{self.run.path}: no checkpoint to resume from in {self.run.checkpoints}")
-        ckpt = load_checkpoint(path)
-        _check_resumable(self.recipe, ckpt.state["recipe"], path)
+        for i, path in enumerate(candidates):
+            try:
+                self._restore(path)
+            except CorruptCheckpoint as e:
+                fallback = f"falling back to {candidates[i + 1]}" if i + 1 < len(candidates) else "no older checkpoint"
+                self.reporter.message(f"warning: {e}; {fallback}")
+                continue
+            self._saved_step = self.step
+            if self.ranks.is_main and self.run.metrics.exists():
+                truncate_metrics(self.run.metrics, self.step, read_metrics(self.run.metrics))
+            return path
+        raise UserError(f"{self.run.checkpoints}: no intact checkpoint to resume from (all {len(candidates)} are corrupt)")
+
+    def _restore(self, path: Path) -> None:
+        """Load every part of the training state from checkpoint ``path``, checked."""
+        ckpt = load_training_checkpoint(path)
+        _check_resumable(self.recipe, ckpt.recipe, path)
         if ckpt.state["steps_per_epoch"] != self.steps_per_epoch:
             raise UserError(f"{path}: the checkpoint has {ckpt.state['steps_per_epoch']} steps per epoch, "
                             f"this recipe {self.steps_per_epoch} (did data.limit change?)")
-        self.G.load_state_dict(ckpt.module_state("generator"))
-        self.D.load_state_dict(ckpt.module_state("discriminator"))
-        self.opt_g.load_state_dict(ckpt.optimizer_state("generator"))
-        self.opt_d.load_state_dict(ckpt.optimizer_state("discriminator"))
-        self.scaler_g.load_state_dict(ckpt.state["scalers"]["generator"])
-        self.scaler_d.load_state_dict(ckpt.state["scalers"]["discriminator"])
-        self.schedule.load_state_dict(ckpt.state["schedule"])
+        load_module(self.G, ckpt, "generator", path)
+        load_module(self.D, ckpt, "discriminator", path)
+        try:
+            self.opt_g.load_state_dict(check_optimizer(ckpt, "generator", list(self.G.parameters()), path))
+            self.opt_d.load_state_dict(check_optimizer(ckpt, "discriminator", list(self.D.parameters()), path))
+            self.scaler_g.load_state_dict(ckpt.state["scalers"]["generator"])
+            self.scaler_d.load_state_dict(ckpt.state["scalers"]["discriminator"])
+            self.schedule.load_state_dict(ckpt.state["schedule"])
+            self._restore_rng(ckpt)
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: {type(e).__name__}: "
+                                    f"{' '.join(str(e).split())[:200]}") from None
         self.step = ckpt.state["step"]
         self.elapsed = ckpt.state["elapsed_s"]
-        if self.ranks.distributed:  # the file holds rank 0's RNG streams only: reseed per rank
-            seed = (self.recipe.train.seed, self.ranks.rank, self.step).__hash__() & 0x7FFF_FFFF
+
+    def _restore_rng(self, ckpt: Checkpoint) -> None:
+        """The random streams as saved (one process), or reseeded per rank (torchrun: the file
+        holds rank 0's streams only); the fixed sample noise (samples, Z)."""
+        if self.ranks.distributed:
+            seed = (self.recipe.train.seed, self.ranks.rank, ckpt.state["step"]).__hash__() & 0x7FFF_FFFF
             torch.manual_seed(seed)
             self.noise.manual_seed(seed + 1)
         else:
@@ -458,10 +492,10 @@ class Trainer:
             self.noise.set_state(ckpt.tensors["extra.rng_noise"])
             if "extra.rng_cuda" in ckpt.tensors and self.device.type == "cuda":
                 torch.cuda.set_rng_state(ckpt.tensors["extra.rng_cuda"], self.device)
-        self.fixed_z = ckpt.tensors["extra.fixed_z"].to(self.device)
-        if self.ranks.is_main and self.run.metrics.exists():
-            truncate_metrics(self.run.metrics, self.step, artifacts.read_jsonl(self.run.metrics))
-        return path
+        fixed_z = ckpt.tensors["extra.fixed_z"]
+        if fixed_z.shape != self.fixed_z.shape:
+            raise ValueError(f"extra.fixed_z has shape {tuple(fixed_z.shape)}, expected {tuple(self.fixed_z.shape)}")
+        self.fixed_z = fixed_z.to(self.device)
 
 
 def _isolated_rng(device: torch.device):
@@ -479,10 +513,8 @@ def _call(choice: ComponentChoice, net: nn.Module, x: Tensor) -> Tensor:
                              f"{type(e).__name__}: {' '.join(str(e).split())}") from e
 
 
-def _check_resumable(recipe: Recipe, saved_toml: str, path: Path) -> None:
-    import tomllib
-
-    saved, current = tomllib.loads(saved_toml), recipe.resolved()
+def _check_resumable(recipe: Recipe, saved: dict[str, Any], path: Path) -> None:
+    current = recipe.resolved()
     for key in _RESUME_FIXED:
         a, b = _dig(saved, key), _dig(current, key)
         if a != b:
@@ -530,6 +562,9 @@ def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registr
     ranks = ranks_from_env()
     try:
         trainer = Trainer(recipe, run, reporter, ranks, registry)
+        if resume and latest_checkpoint(run.checkpoints) is None:
+            reporter.message(f"{run.path}: no checkpoint (the run stopped before its first one): starting it over")
+            resume = False
         if resume:
             path = trainer.resume()
             reporter.message(f"resuming from {path} (step {trainer.step})")

@@ -354,6 +354,10 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
 
 def load_recipe(path: str | Path, registry: Registry, overrides: list[str] | None = None) -> Recipe:
     """Read, merge, override and validate a recipe file."""
-    tables = load_tables(path)
-    apply_overrides(tables, overrides or [])
-    return validate(tables, registry)
+    try:
+        tables = load_tables(path)
+        apply_overrides(tables, overrides or [])
+        return validate(tables, registry)
+    except RecursionError:
+        raise UserError(f"{path}: the recipe is nested too deeply (tables or arrays inside each other "
+                        "thousands of levels down)") from None

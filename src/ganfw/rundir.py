@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,26 +58,83 @@ class RunDir:
         return sorted(self.samples.glob("image_at_epoch_*.png"))
 
 
+#: What a run writes into its directory: anything else there is the user's and never touched.
+RUN_FILES = {"recipe.toml", "metrics.jsonl", "samples", "training.gif", "losses.png", "checkpoints", ".lock"}
+
+#: Lock files held by this process (kept open: the lock lasts until the process ends, however).
+_HELD: list[int] = []
+
+
 def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
-    """``<parent>/<recipe stem>-<YYYYmmdd-HHMMSS>`` (suffixed if that already exists)."""
+    """``<parent>/<recipe stem>-<YYYYmmdd-HHMMSS>`` (suffixed if that already exists), created
+    and locked."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(parent) / f"{recipe_path.stem}-{stamp}"
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
+    while True:
+        try:
+            path.mkdir(parents=True)
+            break
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        except OSError as e:
+            raise UserError(f"{path}: cannot create the run directory ({e.strerror})") from None
+    lock_run_dir(path)
     return RunDir(path)
 
 
-def claim_run_dir(path: Path, resume: bool) -> RunDir:
-    """Check that ``path`` may receive a new run (empty or absent) or holds one to resume."""
+def lock_run_dir(path: Path) -> None:
+    """Take ``<path>/.lock`` (an exclusive ``flock``, released when this process ends, even by a
+    kill): a second run into the same directory refuses instead of interleaving with this one."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise UserError(f"{e.filename or path}: cannot use as a run directory ({e.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UserError(f"{path}: another ganfw run is writing into this directory (it holds {path / '.lock'}); "
+                        "wait for it to end or choose another --out") from None
+    _HELD.append(fd)
+
+
+def claim_run_dir(path: Path, resume: bool, lock: bool = True) -> RunDir:
+    """Check that ``path`` may receive a new run or holds one to resume, and lock it.
+
+    A directory holding only what a run writes, without a checkpoint (a run that died before its
+    first), is accepted both ways: the run starts over. ``lock``: false on the ranks other than 0
+    under torchrun (rank 0 holds the lock for all of them, and alone cleans up).
+    """
     run = RunDir(path)
-    if resume:
-        if not run.checkpoints.is_dir():
-            raise UserError(f"{path}: no run to resume (no checkpoints/ folder)")
-    elif path.exists() and any(path.iterdir()):
-        raise UserError(f"{path}: already holds files; pass --resume to continue that run, or another --out")
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: not a directory (--out names a run directory)")
+    if resume and not (run.recipe.exists() or run.checkpoints.is_dir()):
+        raise UserError(f"{path}: no run to resume (no recipe.toml, no checkpoints/ folder)")
+    refusal = f"{path}: already holds files; pass --resume to continue that run, or another --out"
+    if not resume and path.is_dir() and any(p.name not in RUN_FILES for p in path.iterdir()):
+        raise UserError(refusal)
+    if lock:
+        lock_run_dir(path)
+    checkpointed = any(run.checkpoints.glob("step_*.safetensors"))
+    if not resume and checkpointed:
+        raise UserError(refusal)
+    if lock:
+        remove_temporary_files(run)
+        if not checkpointed:  # nothing to continue: what the dead run logged goes
+            run.metrics.unlink(missing_ok=True)
     return run
+
+
+def remove_temporary_files(run: RunDir) -> None:
+    """Delete the temporary files of atomic writes that a killed run left (``.<name>.*.tmp``);
+    only safe while holding the directory's lock."""
+    for folder in (run.path, run.checkpoints, run.samples):
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
 
 
 class MetricsLog:
@@ -94,7 +153,21 @@ class MetricsLog:
         self._file.close()
 
 
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The records of ``metrics.jsonl``; a line that is not a JSON object with an integer
+    ``step`` (a write torn by a kill, a stray edit) is dropped, never fatal."""
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    return records
+
+
 def truncate_metrics(path: Path, step: int, records: list[dict[str, Any]]) -> None:
     """Rewrite ``path`` keeping only the ``records`` up to ``step`` (resuming from that step)."""
-    kept = [r for r in records if r.get("step", 0) <= step]
+    kept = [r for r in records if r["step"] <= step]
     write_text(path, "".join(json.dumps(r) + "\n" for r in kept))

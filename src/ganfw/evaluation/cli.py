@@ -33,7 +33,7 @@ def target_images(target: Path, n: int, seed: int, registry: Registry) -> Tensor
         generator = load_generator(target, registry)
         if tuple(generator.image_shape) != (1, 28, 28):
             raise UserError(f"{target}: the generator makes images of shape {tuple(generator.image_shape)}, not (1, 28, 28)")
-        return generate(generator, n, seed)
+        return generate(generator, n, seed, source=str(target))
     if not target.exists():
         raise UserError(f"{target}: no such run directory, checkpoint or image file")
     return read_images(target)[:n]

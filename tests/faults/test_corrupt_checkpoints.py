@@ -1,0 +1,138 @@
+"""Fault injection (issue 11), corrupted checkpoints: ``ganfw sample`` and ``ganfw evaluate`` refuse each with one line
+naming the file; ``--resume`` falls back to the previous intact checkpoint and says so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from conftest import cli
+from data_fixtures import mnist_root  # noqa: F401  (fixture)
+from evaluation_fixtures import cache_home, reference_cache  # noqa: F401  (fixtures)
+from ganfw import engine
+from ganfw.checkpoint import checkpoint_name, list_checkpoints
+from ganfw.plugins import load_registry
+from ganfw.progress import PlainReporter
+from ganfw.recipe import load_recipe
+from ganfw.rundir import RunDir
+from recipe_fixtures import tiny_recipe
+
+Tensors = dict[str, torch.Tensor]
+
+
+def rewrite(path: Path, change: Callable[[Tensors, dict], None]) -> None:
+    """Rewrite checkpoint ``path`` as valid safetensors after ``change(tensors, state)``."""
+    with safe_open(str(path), framework="pt") as f:
+        tensors, state = {k: f.get_tensor(k) for k in f.keys()}, json.loads(f.metadata()["ganfw"])
+    change(tensors, state)
+    save_file(tensors, str(path), metadata={"ganfw": json.dumps(state)})
+
+
+def nan_weights(t: Tensors, s: dict) -> None:
+    key = next(k for k in t if k.startswith("generator.") and k.endswith("weight"))
+    t[key] = torch.full_like(t[key], float("nan"))
+
+
+def missing_tensor(t: Tensors, s: dict) -> None:
+    del t[next(k for k in t if k.startswith("generator."))]
+
+
+def wrong_shape(t: Tensors, s: dict) -> None:
+    key = next(k for k in t if k.startswith("generator.") and k.endswith("weight"))
+    t[key] = torch.zeros(3, 3)
+
+
+def step_a_string(t: Tensors, s: dict) -> None:
+    s["step"] = "four"
+
+
+def recipe_not_toml(t: Tensors, s: dict) -> None:
+    s["recipe"] = "[generator\nname = "
+
+
+CORRUPTIONS = {
+    "nan-weights": (nan_weights, "non-finite"),
+    "missing-tensor": (missing_tensor, "lacks generator."),
+    "wrong-shape": (wrong_shape, "(3, 3)"),
+    "metadata-not-an-object": (None, "not an object"),
+    "metadata-wrong-type": (step_a_string, "'step' is str"),
+    "recipe-not-toml": (recipe_not_toml, "not TOML"),
+    "truncated": (None, "not a readable ganfw checkpoint"),
+    "random-bytes": (None, "not a readable ganfw checkpoint"),
+}
+
+
+def corrupt(path: Path, kind: str) -> None:
+    if kind == "truncated":
+        path.write_bytes(path.read_bytes()[:1000])
+    elif kind == "random-bytes":
+        path.write_bytes(torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(1),
+                                       dtype=torch.uint8).numpy().tobytes())
+    elif kind == "metadata-not-an-object":
+        rewrite_raw(path, "[1, 2, 3]")
+    else:
+        rewrite(path, CORRUPTIONS[kind][0])
+
+
+def rewrite_raw(path: Path, metadata: str) -> None:
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    save_file(tensors, str(path), metadata={"ganfw": metadata})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_root):  # noqa: F811
+    """A finished 2-epoch run of the tiny recipe (checkpoints at steps 2 and 4) and its recipe."""
+    base = tmp_path_factory.mktemp("trained")
+    recipe = tiny_recipe(base / "r.toml", mnist_root, train={"epochs": 2})
+    engine.train(load_recipe(recipe, load_registry()), RunDir(base / "run"), PlainReporter(), resume=False)
+    return base / "run", recipe
+
+
+@pytest.fixture
+def broken(trained, tmp_path, request):
+    """A copy of the trained run whose newest checkpoint suffered ``request.param``."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    newest = run / "checkpoints" / checkpoint_name(4)
+    corrupt(newest, request.param)
+    return run, newest, trained[1], CORRUPTIONS[request.param][1]
+
+
+def one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    (line,) = [x for x in stderr.splitlines() if x.startswith("error:")]
+    return line
+
+
+@pytest.mark.parametrize("broken", list(CORRUPTIONS), indirect=True)
+def test_sample_and_evaluate_refuse_a_corrupt_checkpoint(broken, capsys, reference_cache):  # noqa: F811
+    run, newest, _, reason = broken
+    for args in (["sample", str(newest), "--n", "4", "--out", str(run / "x.npy")],
+                 ["evaluate", str(run), "--n", "20", "--metrics", "fid"]):
+        code, _, err = cli(capsys, *args)
+        assert code == 2, err
+        line = one_error_line(err)
+        assert str(newest) in line and reason in line, line
+    assert not (run / "x.npy").exists()
+
+
+@pytest.mark.parametrize("broken", list(CORRUPTIONS), indirect=True)
+def test_resume_falls_back_to_the_previous_checkpoint(broken, capsys):
+    run, newest, recipe, reason = broken
+    resumed = load_recipe(recipe, load_registry(), ["train.epochs=3"])
+    assert engine.train(resumed, RunDir(run), PlainReporter(), resume=True)
+    err = capsys.readouterr().err
+    assert f"warning: {newest}" in err and reason in err and "falling back to" in err
+    assert "resuming from" in err and checkpoint_name(2) in err
+    # epoch 2 trained again from step 2; the corrupt file replaced by an intact one
+    assert [p.name for p in list_checkpoints(run / "checkpoints")] == [checkpoint_name(4), checkpoint_name(6)]
+    engine.load_training_checkpoint(run / "checkpoints" / checkpoint_name(4))

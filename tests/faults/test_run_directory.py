@@ -1,0 +1,98 @@
+"""Fault injection (issue 11), the run directory: two runs into one ``--out``, a directory left
+by a run that died before its first checkpoint, ``--out`` that cannot be a run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+from data_fixtures import mnist_root  # noqa: F401  (fixture)
+from ganfw.checkpoint import list_checkpoints
+from ganfw.rundir import lock_run_dir
+from recipe_fixtures import tiny_recipe
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    return line
+
+
+@pytest.fixture
+def recipe(tmp_path, mnist_root):  # noqa: F811
+    return tiny_recipe(tmp_path / "r.toml", mnist_root)
+
+
+def test_a_second_run_into_the_same_directory_refuses(recipe, tmp_path):
+    out = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "ganfw", "run", str(recipe), "--out", str(out), "--quiet",
+                              "--set", "train.epochs=10000"], cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list_checkpoints(out / "checkpoints") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = run_cli("run", str(recipe), "--out", str(out), "--resume", "--set", "train.seed=5")
+        line = one_error_line(second)
+        assert str(out) in line and "another ganfw run" in line
+        assert first.poll() is None, "the first run must go on"
+    finally:
+        first.kill()
+        first.wait()
+    assert "seed = 0" in (out / "recipe.toml").read_text()  # the first run's recipe, untouched
+    lock_run_dir(out)  # the lock died with the killed run
+
+
+def leftovers_of_a_run_killed_before_its_first_checkpoint(out: Path, recipe: Path) -> None:
+    """What a run killed during its first epoch leaves: recipe, a log, an empty checkpoints/
+    holding the temporary file of a checkpoint being written, and its (released) lock file."""
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "recipe.toml").write_text(recipe.read_text())
+    (out / "metrics.jsonl").write_text(json.dumps({"event": "start", "step": 0}) + "\n" + '{"step": 1, "d_lo')
+    (out / "checkpoints" / ".step_00000002.safetensors.abc123.tmp").write_bytes(b"\0" * 1000)
+    (out / ".lock").touch()
+
+
+@pytest.mark.parametrize("how", [[], ["--resume"]])
+def test_a_run_that_died_before_its_first_checkpoint_can_be_restarted(recipe, tmp_path, how):
+    out = tmp_path / "run"
+    leftovers_of_a_run_killed_before_its_first_checkpoint(out, recipe)
+    result = run_cli("run", str(recipe), "--out", str(out), "--quiet", *how)
+    assert result.returncode == 0, result.stderr
+    if how:
+        assert "starting it over" in result.stderr
+    assert [p.name for p in list_checkpoints(out / "checkpoints")] == ["step_00000002.safetensors"]
+    assert not list((out / "checkpoints").glob("*.tmp"))
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r.get("event") for r in log].count("start") == 1  # the dead run's log is gone
+
+
+def test_a_directory_with_the_users_files_is_still_refused(recipe, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    line = one_error_line(run_cli("run", str(recipe), "--out", str(out)))
+    assert "already holds files" in line
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("where", ["file", "below-a-file", "read-only"])
+def test_an_out_that_cannot_be_a_run_directory_is_one_line(recipe, tmp_path, where):
+    if where == "read-only" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only directories")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    out = {"file": blocker, "below-a-file": blocker / "run", "read-only": tmp_path / "ro" / "run"}[where]
+    if where == "read-only":
+        out.parent.mkdir()
+        out.parent.chmod(0o555)
+    line = one_error_line(run_cli("run", str(recipe), "--out", str(out)))
+    assert str(blocker if where == "below-a-file" else out) in line
