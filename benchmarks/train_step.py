@@ -140,19 +140,38 @@ def step_flops(loop: GanfwLoop) -> int:
     return counter.get_total_flops()
 
 
+def machine_line(device: torch.device) -> str:
+    """The machine the numbers come from: CPU model, its vector units as torch uses them, threads."""
+    from ganfw.precision import cpu_flags, cpu_model, cpu_vector_isa
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    line = (f"machine: {cpu_model()}, vector units {cpu_vector_isa(cpu_flags(), capability)} "
+            f"(torch capability {capability}), {torch.get_num_threads()} threads")
+    if device.type == "cuda":
+        line += f"; {torch.cuda.get_device_name(device)}"
+    return line
+
+
 def cpu_peak_gflops() -> dict[str, float]:
-    """Estimated peak of this CPU: cores x clock x FLOPs per cycle (AVX-512 FMA fp32, AMX bf16)."""
+    """Estimated peaks of this CPU as torch drives it: threads x clock x FLOPs per cycle and
+    core - two FMA units of 8 (AVX2) or 16 (AVX-512) fp32 lanes; for bf16, two AVX512-BF16 dot
+    product units (128 FLOP/cycle) or AMX (1024 FLOP/cycle)."""
+    from ganfw.precision import cpu_flags
+
     mhz = 0.0
     with open("/proc/cpuinfo") as f:
         for line in f:
             if line.startswith("cpu MHz"):
                 mhz = float(line.split(":")[1])
                 break
-    flags = Path("/proc/cpuinfo").read_text()
-    cores = torch.get_num_threads()
-    peaks = {"fp32 (AVX-512 FMA, 2 units)": cores * mhz / 1e3 * 64 if "avx512f" in flags else cores * mhz / 1e3 * 32}
-    if "amx_bf16" in flags:
-        peaks["bf16 (AMX)"] = cores * mhz / 1e3 * 1024
+    flags = cpu_flags() or frozenset()
+    avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    ghz_cores = torch.get_num_threads() * mhz / 1e3
+    peaks = {"fp32 (AVX-512 FMA, 2 units)" if avx512 else "fp32 (AVX2 FMA, 2 units)": ghz_cores * (64 if avx512 else 32)}
+    if avx512 and "amx_bf16" in flags:
+        peaks["bf16 (AMX)"] = ghz_cores * 1024
+    elif avx512 and "avx512_bf16" in flags:
+        peaks["bf16 (AVX512-BF16, 2 units)"] = ghz_cores * 128
     return peaks
 
 
@@ -186,8 +205,9 @@ def main() -> None:
                 times[name].append(time.perf_counter() - t0)
 
     median = {name: statistics.median(t) for name, t in times.items()}
-    print(f"device: {device} ({torch.get_num_threads()} threads), batch {BATCH}, "
-          f"{args.repeats} rounds x {args.steps} steps, ganfw options: {' '.join(FAST_PATH + args.set)}")
+    print(machine_line(device))
+    print(f"device: {device}, batch {BATCH}, {args.repeats} rounds x {args.steps} steps, "
+          f"ganfw options: {' '.join(FAST_PATH + args.set)}; {loops['ganfw'].trainer.precision_choice.line()}")
     for name in loops:
         print(f"{name:>6}: median {median[name] * 1e3:8.1f} ms/step  {BATCH / median[name]:7.1f} images/s  "
               f"peak memory {peak_memory_mib(name, args):7.0f} MiB")

@@ -538,6 +538,18 @@ def test_every_shipped_recipe_checks_in_a_subprocess():
     assert resolved["generator"]["name"] == "dcgan" and resolved["output"]["samples"] == 16
 
 
+def test_shipped_recipes_let_the_machine_choose_the_precision(registry):
+    """Only the course's exact run pins a precision (fp32, as the course trained); every other
+    shipped recipe - the external plugin's included - leaves it to ``auto``, so that no machine
+    gets a precision it runs slowly."""
+    for path in sorted(RECIPES.glob("*.toml")):
+        tables = load_tables(path)
+        precision = tables.data.get("train", {}).get("precision", "auto")
+        assert precision == ("fp32" if path.name == "mnist_dcgan_seed.toml" else "auto"), path.name
+        if path.name not in NEEDS_EXTERNAL_PLUGIN:
+            assert load_recipe(path, registry).train.precision == precision
+
+
 def test_recipe_error_is_a_user_error():
     from ganfw.errors import UserError
 
