@@ -3,14 +3,18 @@
 Both sides train the same networks (the course's DCGAN, batch 256, BCE on logits, Adam 1e-4,
 simultaneous update). The plain loop is the straightforward code a user would write: fp32, a
 torchvision dataset behind a DataLoader, two discriminator passes, one optimiser step each.
-ganfw runs the seed recipe with its speed options (``--set`` any recipe key to change them).
-Repeats are interleaved (plain, ganfw, plain, ...) so that both see the same machine state.
+ganfw runs the seed recipe in its ``auto`` configuration: ``train.precision = "auto"`` (bf16
+only where the machine runs it natively and faster, else fp32) and the speed options that pay
+(``--set`` any recipe key to change them). Repeats are interleaved (plain, ganfw, plain, ...) so
+that both see the same machine state.
 
     python benchmarks/train_step.py --data ../shared/data
     python benchmarks/train_step.py --data ../shared/data --set train.precision=fp32
+    python benchmarks/train_step.py --data ../shared/data --lever train.channels_last=false
 
-Prints median step times, the ratio, peak memory (each side measured in a fresh subprocess),
-the achieved FLOP rate against the CPU's estimated peak, and last a line ``speedup: X.XX``.
+Prints the machine (CPU model, vector units as torch uses them, threads), median step times,
+the ratio, peak memory (each side measured in a fresh subprocess), a row per ``--lever``, the
+achieved FLOP rate against the CPU's estimated peaks, and last a line ``speedup: X.XX``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_RECIPE = REPO / "recipes" / "mnist_dcgan_seed.toml"
-FAST_PATH = ["train.precision=bf16", "train.channels_last=true", "train.fused_d_pass=true"]
+FAST_PATH = ["train.precision=auto", "train.channels_last=true", "train.fused_d_pass=true"]
 BATCH = 256
 
 
@@ -181,6 +185,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round and variant")
     parser.add_argument("--set", action="append", default=[], help="extra recipe override for the ganfw side")
+    parser.add_argument("--lever", action="append", default=[], metavar="KEY=VALUE",
+                        help="also time ganfw with this one option changed (repeatable; a row each)")
     parser.add_argument("--only", choices=["plain", "ganfw"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -189,6 +195,30 @@ def main() -> None:
         return
 
     loops = {"plain": build("plain", args, device), "ganfw": build("ganfw", args, device)}
+    for i, lever in enumerate(args.lever):  # the ganfw configuration with one option changed
+        loops[f"ganfw {lever}"] = GanfwLoop(args.data, FAST_PATH + args.set + [lever], Path(f"/tmp/ganfw-bench-lever{i}"))
+    median = time_interleaved(loops, args, device)
+    print(machine_line(device))
+    print(f"device: {device}, batch {BATCH}, {args.repeats} rounds x {args.steps} steps, "
+          f"ganfw options: {' '.join(FAST_PATH + args.set)}; {loops['ganfw'].trainer.precision_choice.line()}")
+    for name in ("plain", "ganfw"):
+        print(f"{name:>6}: median {median[name] * 1e3:8.1f} ms/step  {BATCH / median[name]:7.1f} images/s  "
+              f"peak memory {peak_memory_mib(name, args):7.0f} MiB")
+    for name in loops.keys() - {"plain", "ganfw"}:
+        print(f"  lever: {name}: median {median[name] * 1e3:8.1f} ms/step, "
+              f"{median['plain'] / median[name]:.2f}x plain ({median['ganfw'] / median[name]:.2f}x ganfw)")
+    flops = step_flops(loops["ganfw"])
+    rate = flops / median["ganfw"] / 1e9
+    print(f"FLOPs per step: {flops / 1e9:.2f} GFLOP; ganfw achieves {rate:.1f} GFLOP/s")
+    if device.type == "cpu":
+        for label, peak in cpu_peak_gflops().items():
+            print(f"  = {rate / peak:.1%} of the estimated {label} peak of {peak:.0f} GFLOP/s")
+    print(f"speedup: {median['plain'] / median['ganfw']:.2f}")
+
+
+def time_interleaved(loops: dict, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+    """Median seconds per step of each loop, over ``args.repeats`` rounds that take
+    ``args.steps`` steps of every loop in turn (after two warm-up steps each)."""
     for loop in loops.values():  # warm-up: allocator, autotuning, first-call overheads
         for _ in range(2):
             loop.step()
@@ -203,21 +233,7 @@ def main() -> None:
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 times[name].append(time.perf_counter() - t0)
-
-    median = {name: statistics.median(t) for name, t in times.items()}
-    print(machine_line(device))
-    print(f"device: {device}, batch {BATCH}, {args.repeats} rounds x {args.steps} steps, "
-          f"ganfw options: {' '.join(FAST_PATH + args.set)}; {loops['ganfw'].trainer.precision_choice.line()}")
-    for name in loops:
-        print(f"{name:>6}: median {median[name] * 1e3:8.1f} ms/step  {BATCH / median[name]:7.1f} images/s  "
-              f"peak memory {peak_memory_mib(name, args):7.0f} MiB")
-    flops = step_flops(loops["ganfw"])
-    rate = flops / median["ganfw"] / 1e9
-    print(f"FLOPs per step: {flops / 1e9:.2f} GFLOP; ganfw achieves {rate:.1f} GFLOP/s")
-    if device.type == "cpu":
-        for label, peak in cpu_peak_gflops().items():
-            print(f"  = {rate / peak:.1%} of the estimated {label} peak of {peak:.0f} GFLOP/s")
-    print(f"speedup: {median['plain'] / median['ganfw']:.2f}")
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 if __name__ == "__main__":
