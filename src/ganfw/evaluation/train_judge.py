@@ -6,7 +6,9 @@ this command; docs/metrics.md records the numbers it printed)::
 
 Deterministic given the seed (initialisation, batch order, augmentation and dropout all draw
 from it). Light augmentation: each training image is rotated by up to 10 degrees, scaled by
-0.9..1.1 and shifted by up to 2 pixels. bf16 autocast on the forward passes (fp32 weights).
+0.9..1.1 and shifted by up to 2 pixels. The forward passes autocast to the precision that
+``train.precision = "auto"`` picks on this CPU (fp32 weights); the shipped weights were trained
+in bf16 on an AMX CPU.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import Tensor
 from ganfw.atomic import atomic_path
 from ganfw.evaluation.images import from_uint8
 from ganfw.evaluation.judge import JudgeNet, calibrate, judge_images
+from ganfw.precision import Precision, resolve_precision
 from ganfw_plugins.mnist.dataset import load_labels, load_split
 
 
@@ -65,6 +68,8 @@ def train(
     images = from_uint8(load_split(data_root, train=True))[:limit]
     labels = load_labels(data_root, train=True)[:limit]
     net = JudgeNet().to(memory_format=torch.channels_last)
+    cpu = torch.device("cpu")
+    precision = Precision(resolve_precision("auto", cpu).name, cpu)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = epochs * math.ceil(len(images) / batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
@@ -73,7 +78,7 @@ def train(
         start, total = time.perf_counter(), 0.0
         for idx in torch.randperm(len(images), generator=rng).split(batch_size):
             x = augment(images[idx], rng).contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with precision.autocast():
                 _, logits = net(x)
             loss = F.cross_entropy(logits.float(), labels[idx])
             opt.zero_grad(set_to_none=True)
