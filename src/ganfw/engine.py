@@ -46,7 +46,7 @@ from ganfw.precision import Precision, resolve_precision
 from ganfw.preflight import check_last_batch
 from ganfw.progress import Reporter
 from ganfw.recipe import ComponentChoice, ComponentError, Recipe
-from ganfw.rundir import MetricsLog, RunDir, read_metrics, truncate_metrics
+from ganfw.rundir import MetricsLog, RunDir, discard_if_unused, read_metrics, truncate_metrics
 
 #: Recipe entries a resumed run must share with its checkpoint (everything that shapes the
 #: weights, the optimiser state or the order of the data).
@@ -571,8 +571,9 @@ def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registr
         if ranks.is_main:
             write_text(run.recipe, recipe.to_toml())
         return trainer.fit()
-    except RuntimeError as e:
-        if not ranks.distributed:
+    except BaseException as e:
+        discard_if_unused(run.path)
+        if not (isinstance(e, RuntimeError) and ranks.distributed):
             raise
         last = latest_checkpoint(run.checkpoints)
         raise UserError(f"rank {ranks.rank}: training stopped, the process group failed (another rank may have "

@@ -63,6 +63,8 @@ RUN_FILES = {"recipe.toml", "metrics.jsonl", "samples", "training.gif", "losses.
 
 #: Lock files held by this process (kept open: the lock lasts until the process ends, however).
 _HELD: list[int] = []
+#: Run directories this process created (see :func:`discard_if_unused`).
+_CREATED: set[Path] = set()
 
 
 def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
@@ -87,6 +89,8 @@ def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
 def lock_run_dir(path: Path) -> None:
     """Take ``<path>/.lock`` (an exclusive ``flock``, released when this process ends, even by a
     kill): a second run into the same directory refuses instead of interleaving with this one."""
+    if not path.exists():
+        _CREATED.add(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
@@ -99,6 +103,17 @@ def lock_run_dir(path: Path) -> None:
         raise UserError(f"{path}: another ganfw run is writing into this directory (it holds {path / '.lock'}); "
                         "wait for it to end or choose another --out") from None
     _HELD.append(fd)
+
+
+def discard_if_unused(path: Path) -> None:
+    """Remove ``path`` if this process created it and it holds nothing but the lock (a run that
+    failed before writing anything leaves no directory behind)."""
+    try:
+        if path in _CREATED and [p.name for p in path.iterdir()] == [".lock"]:
+            (path / ".lock").unlink()
+            path.rmdir()
+    except OSError:
+        pass
 
 
 def claim_run_dir(path: Path, resume: bool, lock: bool = True) -> RunDir:
