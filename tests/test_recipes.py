@@ -122,7 +122,7 @@ CORPUS: dict[str, Bad] = {
         ('expected an integer, got the string "512"',), key="generator.params.hidden[1]",
     ),
     "literal-choice": Bad(
-        with_min('[train]\nprecision = "fp64"\n'), ('expected one of "fp32" | "bf16" | "fp16"', '"fp64"'), key="train.precision"
+        with_min('[train]\nprecision = "fp64"\n'), ('expected one of "auto" | "fp32" | "bf16" | "fp16"', '"fp64"'), key="train.precision"
     ),
     "optim-not-a-table": Bad({"r.toml": "optim = 1\n" + MIN}, ("expected a table with [optim.generator]",), key="optim"),
     # -- out of range
@@ -447,7 +447,7 @@ def test_check_fills_every_default(tmp_path: Path, capsys, clean_plugin_env):
     assert resolved["data"]["name"] == "mnist"
     assert resolved["optim"]["generator"] == {"lr": 0.0002, "betas": [0.5, 0.999], "eps": 1e-08, "weight_decay": 0.0}
     assert resolved["train"] == {"epochs": 20, "batch_size": 256, "drop_last": False, "seed": 0,
-                                 "device": "auto", "precision": "fp32", "channels_last": False,
+                                 "device": "auto", "precision": "auto", "channels_last": False,
                                  "fused_d_pass": False, "compile": False, "sync_batchnorm": False,
                                  "dist_timeout": 300.0}
     assert resolved["eval"] == {"every": 1, "n": 1000, "metrics": ["fid"]}
