@@ -9,7 +9,8 @@ A run's curve is its training-time evaluations (``eval/fid`` in metrics.jsonl, a
 The anchors are samples of the course's recipe after epochs 1..50 (plain PyTorch on the same
 2-core machine kind, ``--anchor-epoch-seconds`` each, from ../shared/anchors/README.md); their
 curve uses their first ``--curve-n`` images, so that both curves are measured at the same n.
-Prints a markdown table.
+Prints a markdown table, then for each run the best training-time FID reached within
+``--budget`` seconds of training (default 600: "quality at 10 minutes").
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--run", action="append", default=[], metavar="NAME=DIR", help="a finished run")
     parser.add_argument("--curve-n", type=int, default=1000, help="images per point of the anchors' curve")
     parser.add_argument("--plot", type=Path, help="write the FID-vs-time plot here (PNG)")
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds of training for the best-FID line")
     args = parser.parse_args()
     registry = load_registry()
 
@@ -77,6 +79,7 @@ def main() -> None:
             print(table_row(f"mnist_dcgan_seed (anchor, epoch {epoch})", epoch, epoch * args.anchor_epoch_seconds, scores))
     ax.plot([e * args.anchor_epoch_seconds / 60 for e in epochs], curve, "o-", label="mnist_dcgan_seed (anchors)")
 
+    best = []
     for spec in args.run:
         name, _, directory = spec.partition("=")
         run = Path(directory)
@@ -84,6 +87,10 @@ def main() -> None:
         scores = evaluate_generator(load_generator(run, registry), METRICS, 10_000, registry, data_root=args.data)
         print(table_row(name, n_epochs, total, scores))
         ax.plot([t / 60 for t in times], fids, "o-", label=name)
+        within = [(f, t) for t, f in zip(times, fids) if t <= args.budget]
+        best.append(f"{name}: best training-time FID within {minutes(args.budget)}: "
+                    + (f"{min(within)[0]:.2f} (at {minutes(min(within)[1])})" if within else "no evaluation in time"))
+    print("\n".join(best))
 
     if args.plot:
         ax.set_xscale("log")
