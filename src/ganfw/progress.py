@@ -27,7 +27,7 @@ class RichReporter:
     """A live bar: epoch, step, losses, images/s, elapsed and ETA."""
 
     def __init__(self) -> None:
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, log_path=False)
         self.progress = Progress(
             TextColumn("epoch {task.fields[epoch]}"),
             BarColumn(),
