@@ -34,3 +34,10 @@ def test_doctor_without_the_probe_is_quick_and_says_where_data_is_missing(tmp_pa
     assert result.returncode == 0, result.both
     assert f"data (GANFW_DATA): {tmp_path / 'nowhere'}: no dataset files" in result.stdout
     assert "step probe" not in result.stdout
+
+
+def test_doctor_still_reports_when_the_probed_component_is_missing(tmp_path):
+    env = {"GANFW_DISABLE_PLUGINS": "dcgan", "XDG_CACHE_HOME": str(tmp_path), "CUDA_VISIBLE_DEVICES": ""}
+    result = run_cli("doctor", "--probe-seconds", "0.1", env=env)
+    assert result.returncode == 0, result.both
+    assert "cpu step probe failed: LookupProblem: unknown generator 'dcgan'" in result.stdout

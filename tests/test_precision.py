@@ -13,6 +13,7 @@ from conftest import run_cli
 from data_fixtures import mnist_root  # noqa: F401 - a fixture
 from ganfw import precision
 from ganfw.checkpoint import load_checkpoint
+from ganfw.errors import UserError
 from ganfw.precision import cpu_native, resolve_precision
 
 AVX2 = frozenset("fpu sse sse2 avx avx2 fma f16c".split())
@@ -155,3 +156,20 @@ def test_check_shows_the_resolution(tmp_path, mnist_root):  # noqa: F811
     line = result.stdout.splitlines()[1]
     assert line.startswith("# on this machine: device cpu, ") and "precision bf16 (from the recipe): this CPU has " \
         "no native bf16 (AVX2), and bf16 measured " in line and "; warning: train.precision = 'bf16' on cpu: " in line
+
+
+def test_a_precision_the_device_cannot_autocast_to_is_refused_in_one_line(machine):
+    machine(None, "DEFAULT", speedup=0.0)  # what the probe reports when autocast raises
+    assert resolve_precision("auto", CPU).line() == "precision auto -> fp32: bf16 autocast fails on this cpu"
+    with pytest.raises(UserError, match=r"^train.precision = 'bf16': bf16 autocast fails on this cpu; use \"auto\" or \"fp32\"$"):
+        resolve_precision("bf16", CPU)
+
+
+def test_the_probe_counts_an_autocast_error_as_unsupported(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def unsupported(device, dtype):
+        raise RuntimeError("autocast: bf16 is not supported on this device")
+
+    monkeypatch.setattr(precision, "_measure", unsupported)
+    assert precision.probe_speedup(CPU, "bf16") == 0.0

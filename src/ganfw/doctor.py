@@ -41,7 +41,10 @@ def report(registry: Registry, probe_seconds: float, say: Print) -> None:
     _data(say)
     if probe_seconds > 0:
         for device in devices:
-            _step_probe(registry, device, probe_seconds / len(devices), say)
+            try:
+                _step_probe(registry, device, probe_seconds / len(devices), say)
+            except Exception as e:  # noqa: BLE001 - a doctor reports what fails, and goes on
+                say(f"{device} step probe failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
 
 
 def _version(module: str) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganfw.atomic import write_text
+from ganfw.errors import UserError
 
 if TYPE_CHECKING:
     import torch
@@ -168,7 +169,11 @@ def probe_speedup(device: torch.device, dtype_name: str) -> float:
         cache = {}
     if isinstance(cache.get(key), (int, float)):
         return float(cache[key])
-    cache[key] = speedup = round(_measure(device, dtype_name), 4)
+    try:
+        speedup = round(_measure(device, dtype_name), 4)
+    except RuntimeError:  # autocast to this dtype is not supported on this device at all
+        speedup = 0.0
+    cache[key] = speedup
     with contextlib.suppress(OSError):  # a read-only home only costs the next run a probe
         write_text(path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
     return speedup
@@ -192,8 +197,10 @@ def _native(device: torch.device, dtype_name: str) -> tuple[bool, str, float | N
     if native is not None:
         return native, has if not native else f"this CPU has native {dtype_name} ({has})", None
     speedup = probe_speedup(device, dtype_name)
-    verdict = f"{speedup:.1f}x faster" if speedup >= 1 else f"{1 / speedup:.1f}x slower"
     has = f"this CPU has {has}, and " if has else ""
+    if not speedup:
+        return False, f"{has}{dtype_name} autocast fails on this {device.type}", speedup
+    verdict = f"{speedup:.1f}x faster" if speedup >= 1 else f"{1 / speedup:.1f}x slower"
     return speedup >= FAST_ENOUGH, f"{has}{dtype_name} measured {verdict} than fp32 on this {device.type}", speedup
 
 
@@ -205,7 +212,9 @@ def resolve_precision(requested: str, device: torch.device) -> PrecisionChoice:
         native, why, speedup = _native(device, requested)
         if speedup is None and not native:
             speedup = probe_speedup(device, requested)
-            why += f", and {requested} measured {1 / speedup:.1f}x slower than fp32 here" if speedup < 1 else ""
+            why += f", and {requested} measured {1 / speedup:.1f}x slower than fp32 here" if 0 < speedup < 1 else ""
+        if not speedup and not native:
+            raise UserError(f"train.precision = {requested!r}: {why}; use \"auto\" or \"fp32\"")
         if native or speedup >= 1:  # no warning where it is not slower
             return PrecisionChoice(requested, requested, why)
         warning = (f"train.precision = {requested!r} on {device.type}: {why}; "
