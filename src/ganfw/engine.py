@@ -13,10 +13,12 @@ Shapes: ``real`` (B, C, H, W) in [-1, 1]; ``z`` (B, Z); logits (B,).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import time
 from dataclasses import asdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,8 @@ Outputs = tuple[Tensor, Tensor, Tensor, Tensor]
 
 
 class TrainingStopped(UserError):
-    """Training cannot go on (a NaN/Inf loss); the last good checkpoint is kept."""
+    """Training cannot go on (a NaN/Inf loss, a component that raised); the last good checkpoint
+    is kept."""
 
 
 def adam(module: nn.Module, cfg: OptimizerConfig) -> torch.optim.Adam:
@@ -114,6 +117,8 @@ class Trainer:
         self.elapsed = 0.0  # seconds of training (steps and epoch-end outputs), over resumes too
         self._stop_requested = False
         self._saved_step: int | None = None  # the step of the last checkpoint written or loaded
+        self._mid_step = False  # an optimiser has stepped in a step that has not completed
+        self._step_done = True  # no step is under way (the last one completed)
 
     @torch.no_grad()
     def _check_networks(self, image_shape: tuple[int, int, int]) -> None:
@@ -190,11 +195,13 @@ class Trainer:
         window = _Window()
         for batch in range(self.step % spe, spe):
             t0 = time.perf_counter()
-            report = self._train_step(self.images[order[batch * bs : (batch + 1) * bs]])
+            with self._stop_on_component_error():
+                report = self._train_step(self.images[order[batch * bs : (batch + 1) * bs]])
             window.add(report, images=min(bs, len(order) - batch * bs) * self.ranks.world,
                        seconds=time.perf_counter() - t0)
             if self.step % self.recipe.output.log_every == 0 or batch == spe - 1:
-                record = self._record(window.mean(), epoch)
+                with self._stop_on_component_error():
+                    record = self._record(window.mean(), epoch)
                 if log:
                     log.write(record)
                 self.reporter.update(self.step, record)
@@ -246,10 +253,36 @@ class Trainer:
         share = len(self.images) // self.ranks.world
         return order[self.ranks.rank :: self.ranks.world][:share].to(self.device)
 
+    @contextlib.contextmanager
+    def _stop_on_component_error(self) -> Iterator[None]:
+        """A component that raised in the loop (:func:`_blame`) stops the run with one line naming
+        it. The last good step is checkpointed first, unless an optimiser had already stepped in
+        the failed step (its state is then half-updated and the newest checkpoint is named)."""
+        try:
+            yield
+        except ComponentError as e:
+            failed = self.step if self._step_done else self.step + 1
+            raise TrainingStopped(f"step {failed}: {e}; training stopped, {self._keep_last_good()}") from e
+
+    def _keep_last_good(self) -> str:
+        """Checkpoint the last good step when the state is at a step boundary; say what is kept."""
+        if not self._mid_step and self.step > 0:
+            return f"the last good step's checkpoint is {self.save()}"
+        last = latest_checkpoint(self.run.checkpoints)
+        why = "the failed step had already updated the networks" if self._mid_step else "no step completed"
+        return f"{why}, the last good checkpoint is {last}" if last else f"{why}, no checkpoint was written"
+
+    def _blame(self, section: str, call: str) -> contextlib.AbstractContextManager[None]:
+        """A context in which the ``section`` component's code runs (see :func:`_blame`)."""
+        return _blame(getattr(self.recipe, section), call)
+
     # ----------------------------------------------------------------- one step
     def _train_step(self, real: Tensor) -> StepReport:
-        decision = self.schedule.decide(self.step)
-        z = self.G.sample_latent(real.shape[0], device=self.device, generator=self.noise)
+        self._step_done = False
+        with self._blame("schedule", "decide"):
+            decision = self.schedule.decide(self.step)
+        with self._blame("generator", "sample_latent"):
+            z = self.G.sample_latent(real.shape[0], device=self.device, generator=self.noise)
         update = self._joint_update if decision.joint else self._sequential_update
         stats = self._reduce(update(real, z, decision))
         report = StepReport(step=self.step, trained_d=decision.train_d, trained_g=decision.train_g, **stats)
@@ -258,8 +291,10 @@ class Trainer:
                 last = latest_checkpoint(self.run.checkpoints)
                 kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
                 raise TrainingStopped(f"step {self.step + 1}: {name} is {getattr(report, name)}; training stopped, {kept}")
-        self.schedule.observe(report)
+        with self._blame("schedule", "observe"):
+            self.schedule.observe(report)
         self.step += 1
+        self._mid_step, self._step_done = False, True
         return report
 
     def _joint_update(self, real: Tensor, z: Tensor, decision: Decision) -> Outputs:
@@ -267,11 +302,12 @@ class Trainer:
         same state (G's gradient flows through the not-yet-updated D)."""
         d_net = self.d_train if decision.train_d else self.d_frozen
         with self.precision.autocast():
-            with torch.set_grad_enabled(decision.train_g):
+            with torch.set_grad_enabled(decision.train_g), self._blame("generator", "forward"):
                 fake = self.g_train(z)
             real_logits, fake_logits = self._discriminate(d_net, real, fake)
             d_loss = self._d_loss(real_logits, fake_logits, real, fake, decision.train_d)
-            g_loss = self.loss.g_loss(fake_logits.float())
+            with self._blame("loss", "g_loss"):
+                g_loss = self.loss.g_loss(fake_logits.float())
         if decision.train_d:
             self._backward(d_loss, self.D, self.opt_d, self.scaler_d, retain_graph=decision.train_g)
         if decision.train_g:
@@ -284,7 +320,7 @@ class Trainer:
 
     def _sequential_update(self, real: Tensor, z: Tensor, decision: Decision) -> Outputs:
         """D steps on a detached fake batch, then G steps against the updated D."""
-        with self.precision.autocast(), torch.set_grad_enabled(decision.train_g):
+        with self.precision.autocast(), torch.set_grad_enabled(decision.train_g), self._blame("generator", "forward"):
             fake = self.g_train(z)
         with self.precision.autocast(), torch.set_grad_enabled(decision.train_d):
             real_logits, fake_logits = self._discriminate(self.d_train, real, fake.detach())
@@ -294,15 +330,23 @@ class Trainer:
             self._optimizer_step(self.opt_d, self.scaler_d)
         if decision.train_g:
             with self.precision.autocast():
-                g_loss = self.loss.g_loss(self.d_frozen(fake).float())
+                with self._blame("discriminator", "forward"):
+                    logits = self.d_frozen(fake)
+                with self._blame("loss", "g_loss"):
+                    g_loss = self.loss.g_loss(logits.float())
             self._backward(g_loss, self.G, self.opt_g, self.scaler_g)
             self._optimizer_step(self.opt_g, self.scaler_g)
         else:
-            g_loss = self.loss.g_loss(fake_logits.float())
+            with self._blame("loss", "g_loss"):
+                g_loss = self.loss.g_loss(fake_logits.float())
         return real_logits, fake_logits, d_loss, g_loss
 
     def _discriminate(self, d_net: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         """Logits on real (B,) and generated (B,) images: two D passes, or one over both."""
+        with self._blame("discriminator", "forward"):
+            return self._d_passes(d_net, real, fake)
+
+    def _d_passes(self, d_net: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         if self.recipe.train.fused_d_pass:
             logits = d_net(torch.cat([real, fake]))
             return logits[: len(real)], logits[len(real) :]
@@ -324,9 +368,11 @@ class Trainer:
         return dict(zip(("d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake"), stats))
 
     def _d_loss(self, real_logits: Tensor, fake_logits: Tensor, real: Tensor, fake: Tensor, train_d: bool) -> Tensor:
-        loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
+        with self._blame("loss", "d_loss"):
+            loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
         if train_d and self.loss.has_regularizer:
-            loss = loss + self.loss.regularizer(self.D, real, fake.detach())
+            with self._blame("loss", "regularizer"):
+                loss = loss + self.loss.regularizer(self.D, real, fake.detach())
         return loss
 
     @staticmethod
@@ -336,8 +382,8 @@ class Trainer:
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward(inputs=list(net.parameters()), retain_graph=retain_graph)
 
-    @staticmethod
-    def _optimizer_step(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
+    def _optimizer_step(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
+        self._mid_step = True  # until the step completes, the state is no step's
         scaler.step(opt)
         scaler.update()
 
@@ -348,7 +394,8 @@ class Trainer:
         record["d_acc"] = round((means["acc_real"] + means["acc_fake"]) / 2, 6)
         record["lr_g"] = self.opt_g.param_groups[0]["lr"]
         record["lr_d"] = self.opt_d.param_groups[0]["lr"]
-        record.update(self.schedule.log())
+        with self._blame("schedule", "log"):
+            record.update(self.schedule.log())
         return record
 
     def _eval_due(self, epoch: int) -> bool:
@@ -502,6 +549,19 @@ def _isolated_rng(device: torch.device):
     """A context in which the global CPU generator (and ``device``'s, on CUDA) may be drawn from
     or reseeded: it is restored on exit."""
     return torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
+
+
+@contextlib.contextmanager
+def _blame(choice: ComponentChoice, call: str) -> Iterator[None]:
+    """Run ``choice``'s code: any error it raises (a plugin's bug, or torch refusing what it
+    does) becomes a one-line :class:`ComponentError` naming the component, its plugin and
+    ``call``; a :class:`UserError` passes as is."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as e:  # third-party code
+        raise ComponentError(f"{choice.who} raised in {call}: {type(e).__name__}: {' '.join(str(e).split())}") from e
 
 
 def _call(choice: ComponentChoice, net: nn.Module, x: Tensor) -> Tensor:
