@@ -166,6 +166,23 @@ def test_a_failed_download_is_one_line(tmp_path: Path, monkeypatch: pytest.Monke
     assert str(tmp_path / "MNIST" / "raw") in message
 
 
+def test_a_failed_download_leaves_no_data_root_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def partial_then_offline(self):  # as torchvision does: make the folder, start a file, fail
+        Path(self.raw_folder).mkdir(parents=True)
+        (Path(self.raw_folder) / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b partial")
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", partial_then_offline)
+    root = tmp_path / "not" / "yet"
+    with pytest.raises(UserError, match="download failed"):
+        MNIST(MNISTParams(download=True), root=str(root)).load()
+    assert list(tmp_path.iterdir()) == []  # the whole path it created is gone
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(UserError, match="download failed"):
+        MNIST(MNISTParams(download=True), root=str(tmp_path / "mine")).load()
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"] and not (tmp_path / "mine" / "MNIST").exists()
+
+
 def test_small_valid_files_load(tiny_root: Path, no_network: None) -> None:
     images = MNIST(OFFLINE, root=str(tiny_root)).load()
     assert images.shape == (3, 1, 28, 28)

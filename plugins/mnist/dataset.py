@@ -13,6 +13,7 @@ cannot be had, and corrupt or truncated ones, are reported as one-line :class:`U
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 from pathlib import Path
 
@@ -77,16 +78,27 @@ def _read_split(root: str | os.PathLike[str], train: bool, download: bool, sourc
     missing = [name for name in IDX_FILES if not (raw / name).is_file()]
     if missing and not download:
         raise _not_found(raw, source, missing, "data.params.download = false")
+    created = _first_missing(raw)
     try:
         mnist = torchvision.datasets.MNIST(root=str(root), train=train, download=download)
     except Exception as e:  # a failed download, or torchvision's reader choking on a broken file
         still_missing = [name for name in IDX_FILES if not (raw / name).is_file()]
         if still_missing:
+            if created is not None:  # what the failed download made, partial files included
+                shutil.rmtree(created, ignore_errors=True)
             raise _not_found(raw, source, still_missing, f"download failed: {_one_line(e)}") from None
         _check_split(raw, train)  # raises, naming the broken file, if that is the cause
         raise UserError(f"cannot read MNIST from {raw}: {_one_line(e)}") from None
     _check_split(raw, train)
     return mnist
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost directory of ``path`` (itself included) that does not exist yet, if any."""
+    missing = None
+    while not path.exists() and path != path.parent:
+        missing, path = path, path.parent
+    return missing
 
 
 class MNIST(Dataset):

@@ -14,7 +14,8 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it is fsync'd and renamed to ``path``.
+    """Yield a temporary path to write; on success it is given the mode a plain ``open`` would
+    (0666 less the umask), fsync'd and renamed to ``path``.
 
     On an exception the temporary file is removed and ``path`` is left untouched.
     """
@@ -25,12 +26,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())  # mkstemp made it 0600
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """This process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

@@ -499,11 +499,20 @@ class Trainer:
                 fallback = f"falling back to {candidates[i + 1]}" if i + 1 < len(candidates) else "no older checkpoint"
                 self.reporter.message(f"warning: {e}; {fallback}")
                 continue
+            self._check_epochs_left(path)
             self._saved_step = self.step
             if self.ranks.is_main and self.run.metrics.exists():
                 truncate_metrics(self.run.metrics, self.step, read_metrics(self.run.metrics))
             return path
         raise UserError(f"{self.run.checkpoints}: no intact checkpoint to resume from (all {len(candidates)} are corrupt)")
+
+    def _check_epochs_left(self, path: Path) -> None:
+        """Refuse to resume with a ``train.epochs`` that ends before the checkpoint's step (before
+        anything in the run directory changes)."""
+        epochs, spe = self.recipe.train.epochs, self.steps_per_epoch
+        if self.step > epochs * spe:
+            raise UserError(f"{self.recipe.path}: train.epochs = {epochs} ends at step {epochs * spe}, but {path} is "
+                            f"at step {self.step}; set train.epochs to {math.ceil(self.step / spe)} or more to continue")
 
     def _restore(self, path: Path) -> None:
         """Load every part of the training state from checkpoint ``path``, checked."""

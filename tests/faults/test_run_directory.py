@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, Result, cli, run_cli
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
 from ganfw.checkpoint import list_checkpoints
+from ganfw.cli import main
 from ganfw.rundir import lock_run_dir
 from recipe_fixtures import tiny_recipe
 
@@ -96,3 +98,37 @@ def test_an_out_that_cannot_be_a_run_directory_is_one_line(recipe, tmp_path, whe
         out.parent.chmod(0o555)
     line = one_error_line(run_cli("run", str(recipe), "--out", str(out)))
     assert str(blocker if where == "below-a-file" else out) in line
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, mnist_root):  # noqa: F811
+    """A 2-epoch tiny run trained in-process under umask 027 (so files written as 0640)."""
+    base = tmp_path_factory.mktemp("finished")
+    recipe = tiny_recipe(base / "r.toml", mnist_root, train={"epochs": 2})
+    old = os.umask(0o027)
+    try:
+        main(["run", str(recipe), "--out", str(base / "run"), "--quiet"])
+    except SystemExit as e:
+        assert e.code in (0, None)
+    finally:
+        os.umask(old)
+    return base / "run", recipe
+
+
+def test_output_files_honour_the_umask(finished):
+    run, _ = finished
+    files = [p for p in run.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"recipe.toml", "metrics.jsonl", "losses.png", "step_00000004.safetensors",
+                                        "image_at_epoch_0002.png", ".lock"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o640" for p in files}
+
+
+def test_resuming_with_fewer_epochs_than_trained_is_refused_untouched(finished, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished[0], run)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    code, _, err = cli(capsys, "run", str(finished[1]), "--out", str(run), "--resume", "--set", "train.epochs=1")
+    line = one_error_line(Result(code, "", err))
+    assert line == (f"error: {finished[1]}: train.epochs = 1 ends at step 2, but {run / 'checkpoints' / 'step_00000004.safetensors'} "
+                    "is at step 4; set train.epochs to 2 or more to continue")
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # recipe.toml, the log: unchanged
