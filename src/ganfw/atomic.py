@@ -6,6 +6,7 @@ A reader (or a run killed half-way) sees either the old file or the new one, nev
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,8 +21,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    check_target(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # a read-only or full file system, no permission
+        raise naming(e, path) from None
     os.close(fd)
     try:
         yield Path(tmp)
@@ -29,10 +33,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.fchmod(f.fileno(), 0o666 & ~current_umask())  # mkstemp made it 0600
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename == tmp:
+            raise naming(e, path) from e
         raise
+
+
+def naming(error: OSError, path: Path) -> OSError:
+    """``error`` (of its own type) about ``path``, the file the user asked for, rather than the
+    temporary file beside it."""
+    return type(error)(error.errno, error.strerror, str(path))
+
+
+def check_target(path: Path) -> None:
+    """Make sure ``path`` can be written as a file: create its folder; a directory at ``path``
+    or a file in the way of its folder is an ``OSError`` naming it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), path.parent)
+        raise NotADirectoryError(errno.ENOTDIR, "is a file, not a directory", str(blocker)) from None
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
 
 
 def current_umask() -> int:

@@ -205,18 +205,27 @@ def run(
         err.print(f"done: {run_dir.path}", markup=False)
 
 
+def _check_n(n: int) -> None:
+    """``--n`` must ask for at least one image: one line otherwise (not click's usage box)."""
+    if n < 1:
+        raise fail(f"--n {n}: ask for 1 image or more")
+
+
 @app.command()
 def sample(
     target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
-    n: int = typer.Option(16, "--n", "-n", min=1, help="How many images."),
+    n: int = typer.Option(16, "--n", "-n", help="How many images (1 or more)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file: .png (grid), .pt or .npy (N x C x H x W floats in [-1, 1])."),
     seed: int = typer.Option(0, "--seed", help="Noise seed."),
 ) -> None:
     """Draw images from a trained generator."""
+    from ganfw.atomic import check_target
     from ganfw.sampling import FORMATS, generate, load_generator, write_images
 
     if out.suffix.lower() not in FORMATS:
         raise fail(f"--out {out}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
+    _check_n(n)
+    check_target(out)  # before drawing the images
     images = generate(load_generator(target, registry()), n, seed, source=str(target))
     write_images(images, out)
     err.print(f"wrote {n} images to {out}", markup=False)
@@ -225,7 +234,7 @@ def sample(
 @app.command()
 def evaluate(
     target: Path = typer.Argument(..., help="A run directory, a checkpoint, or images: .npy/.pt (N x 1 x 28 x 28 or N x 28 x 28, floats in [-1, 1] or uint8) or a PNG grid."),
-    n: int = typer.Option(10000, "--n", "-n", min=1, help="Images to draw from a generator (or the first N of a file)."),
+    n: int = typer.Option(10000, "--n", "-n", help="Images to draw from a generator (or the first N of a file)."),
     metrics: Optional[str] = typer.Option(None, "--metrics", "-m", help="Comma-separated metric names (default: all installed)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise and of the metrics' random subsets."),
     features: str = typer.Option("judge", "--features", help="Feature space of fid/kid/precision-recall: judge or inception."),
@@ -235,6 +244,7 @@ def evaluate(
     """Score generated digits against the MNIST test split (FID, KID, IS, class coverage, precision/recall)."""
     from ganfw.evaluation.cli import evaluate_command
 
+    _check_n(n)
     evaluate_command(target, registry(), n=n, metrics=metrics, seed=seed, features=features, data_root=data,
                      json_out=json_out, console=out)
 

@@ -4,12 +4,21 @@
 from __future__ import annotations
 
 import errno
+import os
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from conftest import cli
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
-from ganfw import checkpoint
+from ganfw import checkpoint, engine
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
+from ganfw.evaluation import cli as evaluation_cli
+from ganfw.plugins import load_registry
+from ganfw.progress import PlainReporter
+from ganfw.recipe import load_recipe
+from ganfw.rundir import RunDir
 from recipe_fixtures import tiny_recipe
 
 
@@ -40,12 +49,67 @@ def test_disk_full_during_a_checkpoint_stops_with_one_line(tmp_path, mnist_root,
     assert not list((out / "checkpoints").glob(".*.tmp"))
 
 
-def test_an_absurd_n_is_one_line(tmp_path, mnist_root, capsys):  # noqa: F811
-    recipe = tiny_recipe(tmp_path / "r.toml", mnist_root)
-    assert cli(capsys, "run", str(recipe), "--out", str(tmp_path / "run"), "--quiet")[0] == 0
-    for args in (["sample", str(tmp_path / "run"), "--out", str(tmp_path / "x.npy")], ["evaluate", str(tmp_path / "run")]):
-        code, _, err = cli(capsys, *args, "--n", str(10**13))
-        assert "--n 10000000000000" in one_error_line(code, err)
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, mnist_root):  # noqa: F811
+    """A run directory of one epoch of the tiny recipe."""
+    base = tmp_path_factory.mktemp("io")
+    recipe = tiny_recipe(base / "r.toml", mnist_root)
+    engine.train(load_recipe(recipe, load_registry()), RunDir(base / "run"), PlainReporter(), resume=False)
+    return base / "run"
+
+
+@pytest.mark.parametrize("n", [str(10**13), "0", "-3"])
+def test_an_absurd_n_is_one_line(run, tmp_path, capsys, n):
+    for args in (["sample", str(run), "--out", str(tmp_path / "x.npy")], ["evaluate", str(run)]):
+        code, _, err = cli(capsys, *args, "--n", n)
+        assert f"--n {n}" in one_error_line(code, err)
+    assert not (tmp_path / "x.npy").exists()
+
+
+def refuse_files_in(folder: Path, code: int, monkeypatch) -> None:
+    """Simulate a read-only place (``EROFS``) or one without permission (``EACCES``) at ``folder``:
+    creating a file there fails (as root, chmod would not stop the writes)."""
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kw):
+        if dir is not None and Path(dir) == folder:
+            raise OSError(code, os.strerror(code), str(Path(dir) / ".x.tmp"))
+        return real(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+#: where -> (the output path below tmp_path, less its suffix; what the error names if not that
+#: path; the reason it gives)
+UNWRITABLE = {
+    "below-a-file": ("blocker/deeper/out", "blocker", "is a file, not a directory"),
+    "a-directory": ("folder/out", None, "is a directory, not a file"),
+    "read-only": ("ro/out", None, os.strerror(errno.EROFS)),
+    "no-permission": ("ro/out", None, os.strerror(errno.EACCES)),
+}
+
+
+@pytest.mark.parametrize("command", ["sample", "evaluate"])
+@pytest.mark.parametrize("where", list(UNWRITABLE))
+def test_an_unwritable_output_is_one_line_naming_it(run, tmp_path, capsys, monkeypatch, command, where):
+    place, named, reason = UNWRITABLE[where]
+    out = tmp_path / (place + (".npy" if command == "sample" else ".json"))
+    (tmp_path / "blocker").write_text("x")
+    (tmp_path / "ro").mkdir()
+    if where == "a-directory":
+        out.mkdir(parents=True)
+    if where in ("read-only", "no-permission"):
+        refuse_files_in(tmp_path / "ro", errno.EROFS if where == "read-only" else errno.EACCES, monkeypatch)
+    monkeypatch.setattr(evaluation_cli, "evaluate_images", never)  # --json is checked before evaluating
+    args = ["--out", str(out)] if command == "sample" else ["--json", str(out), "--metrics", "fid"]
+    code, _, err = cli(capsys, command, str(run), "--n", "20", *args)
+    assert one_error_line(code, err) == f"error: {tmp_path / named if named else out}: {reason}"
+    assert list((tmp_path / "ro").iterdir()) == [] and (tmp_path / "blocker").read_text() == "x"
+    assert out.is_dir() if where == "a-directory" else not out.exists()
+
+
+def never(*args, **kwargs):
+    raise AssertionError("the evaluation ran before its --json place was checked")
 
 
 def test_a_recipe_nested_thousands_deep_is_one_line(tmp_path, capsys):

@@ -3,6 +3,7 @@ by a run that died before its first checkpoint, ``--out`` that cannot be a run d
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -86,18 +87,36 @@ def test_a_directory_with_the_users_files_is_still_refused(recipe, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 
-@pytest.mark.parametrize("where", ["file", "below-a-file", "read-only"])
+@pytest.mark.parametrize("where", ["file", "below-a-file"])
 def test_an_out_that_cannot_be_a_run_directory_is_one_line(recipe, tmp_path, where):
-    if where == "read-only" and os.geteuid() == 0:
-        pytest.skip("root writes into read-only directories")
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
-    out = {"file": blocker, "below-a-file": blocker / "run", "read-only": tmp_path / "ro" / "run"}[where]
-    if where == "read-only":
-        out.parent.mkdir()
-        out.parent.chmod(0o555)
+    out = {"file": blocker, "below-a-file": blocker / "run"}[where]
     line = one_error_line(run_cli("run", str(recipe), "--out", str(out)))
     assert str(blocker if where == "below-a-file" else out) in line
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+@pytest.mark.parametrize("exists", [False, True], ids=["new", "existing"])
+def test_a_read_only_out_is_one_line(recipe, tmp_path, monkeypatch, capsys, code, exists):
+    """A read-only file system or a folder without write permission, simulated (as root, chmod
+    does not stop writes): creating the run directory, or its lock file, fails."""
+    ro = tmp_path / "ro"
+    out = ro if exists else ro / "run"
+    ro.mkdir()
+    real_mkdir, real_open = os.mkdir, os.open
+
+    def refused(path):
+        if Path(path).parent == ro or Path(path) == ro:
+            raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(os, "mkdir", lambda path, *a, **kw: refused(path) or real_mkdir(path, *a, **kw))
+    monkeypatch.setattr(os, "open", lambda path, *a, **kw: refused(path) or real_open(path, *a, **kw))
+    status, _, err = cli(capsys, "run", str(recipe), "--out", str(out), "--quiet")
+    failed = out / ".lock" if exists else out
+    assert one_error_line(Result(status, "", err)) == (f"error: {failed}: cannot use as a run directory "
+                                                        f"({os.strerror(code)})")
+    assert list(ro.iterdir()) == []
 
 
 @pytest.fixture(scope="module")

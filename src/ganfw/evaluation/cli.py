@@ -7,7 +7,9 @@ of images (see :mod:`ganfw.evaluation.images`), of which the first ``n`` are sco
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -15,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 from torch import Tensor
 
-from ganfw.atomic import write_text
+from ganfw.atomic import atomic_path
 from ganfw.errors import UserError
 from ganfw.evaluation.evaluate import Evaluation, evaluate_images
 from ganfw.evaluation.features import FEATURE_SPACES
@@ -55,13 +57,23 @@ def evaluate_command(
     if features not in FEATURE_SPACES:
         raise UserError(f"--features: unknown feature space {features!r}; choose one of {', '.join(FEATURE_SPACES)}")
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None else registry.names("metric")
-    images = target_images(target, n, seed, registry)
-    evaluation = evaluate_images(images, names, registry, features=features, seed=seed, data_root=data_root)
-    console.print(render(evaluation, str(target)))
-    if json_out is not None:
-        report = {"target": str(target), "seed": seed, **evaluation.as_json()}
-        write_text(json_out, json.dumps(report, indent=2) + "\n")
+    with report_file(json_out) as write_report:
+        images = target_images(target, n, seed, registry)
+        evaluation = evaluate_images(images, names, registry, features=features, seed=seed, data_root=data_root)
+        console.print(render(evaluation, str(target)))
+        write_report({"target": str(target), "seed": seed, **evaluation.as_json()})
     return evaluation
+
+
+@contextlib.contextmanager
+def report_file(path: Path | None) -> Iterator[Callable[[dict], None]]:
+    """A writer of the JSON report to ``path`` (``None``: none), whose place is claimed first: an
+    unwritable ``--json`` fails before the evaluation rather than after it."""
+    if path is None:
+        yield lambda report: None
+        return
+    with atomic_path(path) as tmp:
+        yield lambda report: tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 def render(evaluation: Evaluation, target: str) -> Table:
