@@ -448,7 +448,7 @@ def test_check_fills_every_default(tmp_path: Path, capsys, clean_plugin_env):
     assert resolved["optim"]["generator"] == {"lr": 0.0002, "betas": [0.5, 0.999], "eps": 1e-08, "weight_decay": 0.0}
     assert resolved["train"] == {"epochs": 20, "batch_size": 256, "drop_last": False, "seed": 0,
                                  "device": "auto", "precision": "auto", "channels_last": False,
-                                 "fused_d_pass": False, "compile": False, "sync_batchnorm": False,
+                                 "fused_d_pass": False, "compile": False, "fast_dropout": True, "sync_batchnorm": False,
                                  "dist_timeout": 300.0}
     assert resolved["eval"] == {"every": 1, "n": 1000, "metrics": ["fid"]}
 

@@ -41,6 +41,9 @@ class TrainConfig:
         False, "one discriminator pass over real and generated images together (not for a D with batch norm)"
     )
     compile: bool = param(False, "torch.compile the generator and discriminator (pays off on long runs)")
+    fast_dropout: bool = param(
+        True, "on the CPU, draw dropout masks from uniform noise (same distribution, about 2.5x faster than nn.Dropout)"
+    )
     sync_batchnorm: bool = param(False, "under torchrun: batch-norm statistics over all ranks (SyncBatchNorm, CUDA)")
     dist_timeout: float = param(300.0, "under torchrun: seconds a rank waits for the others before failing", min=1.0)
 

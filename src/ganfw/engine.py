@@ -43,6 +43,7 @@ from ganfw.contracts import Decision, StepReport
 from ganfw.device import resolve_device
 from ganfw.distributed import Ranks, join, leave, rank_device, ranks_from_env
 from ganfw.errors import UserError
+from ganfw.fast_dropout import use_uniform_dropout
 from ganfw.plugins import Registry, load_registry
 from ganfw.precision import Precision, resolve_precision
 from ganfw.preflight import check_last_batch
@@ -146,13 +147,16 @@ class Trainer:
             self.D.train(modes[1])
 
     def _wrap_networks(self) -> None:
-        """The modules the step calls: DDP-wrapped across ranks, optionally compiled.
+        """The modules the step calls: DDP-wrapped across ranks, optionally compiled (and, with
+        ``train.fast_dropout`` on the CPU, their ``nn.Dropout`` layers drawing uniform masks).
 
         ``g_train``/``d_train`` compute the gradients of their own network (DDP all-reduces
         them); ``d_frozen`` is D as seen by G's loss in sequential updates, without DDP, as no
         D gradient is wanted there. Checkpoints save the plain ``G`` and ``D``.
         """
         train = self.recipe.train
+        if train.fast_dropout and self.device.type == "cpu":
+            use_uniform_dropout(self.G), use_uniform_dropout(self.D)
         g, d = self.G, self.D
         if self.ranks.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
