@@ -79,6 +79,14 @@ def test_vector_bf16_without_amx_is_measured(machine, tmp_path):
     assert resolve_precision("auto", CPU).name == "bf16" and probes == ["bf16", "bf16"]
 
 
+def test_refresh_measures_again_and_caches_the_new_value(machine):
+    probes = machine(ZEN5, speedup=0.8)
+    assert resolve_precision("auto", CPU).name == "fp32"
+    machine(ZEN5, speedup=1.9)  # e.g. the first probe ran on a busy machine
+    assert resolve_precision("auto", CPU, refresh=True).name == "bf16"
+    assert resolve_precision("auto", CPU).name == "bf16" and probes == ["bf16", "bf16"]
+
+
 def test_auto_measures_where_the_flags_say_nothing(machine, tmp_path):
     probes = machine(None, "DEFAULT", speedup=2.5)
     choice = resolve_precision("auto", CPU)

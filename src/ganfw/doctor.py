@@ -3,6 +3,7 @@
     versions     ganfw, python, torch, torchvision, every plugin (and the ones that failed)
     devices      the CPU (model, vector units, torch's capability, threads), CUDA devices, MPS
     precisions   which of bf16 / fp16 each device runs natively, and what ``auto`` picks
+                 (where a timed probe decides, measured afresh and cached for the next runs)
     data         where the MNIST / Fashion-MNIST files are looked for, and whether they are there
     step probe   a few seconds of training steps of the course's DCGAN (batch 64) in each
                  candidate precision: images per second, and the ratio to fp32
@@ -87,9 +88,9 @@ def _devices(say: Print) -> list:
 
 def _precisions(devices: list, say: Print) -> None:
     for device in devices:
-        say(f"{device}: {resolve_precision('auto', device).line()}")
+        say(f"{device}: {resolve_precision('auto', device, refresh=True).line()}")
         for name in ("bf16", "fp16"):
-            choice = resolve_precision(name, device)
+            choice = resolve_precision(name, device, refresh=name == "fp16")
             say(f"  {name}: {'slow here: ' + choice.warning if choice.warning else choice.reason}")
 
 

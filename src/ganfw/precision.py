@@ -128,7 +128,8 @@ def _measure(device: torch.device, dtype_name: str) -> float:
     """fp32 time / reduced-precision time of one layer pair of a DCGAN's training step - a
     transposed convolution (128 -> 64 channels, 5x5, 7x7 -> 14x14), batch norm, a convolution
     back to 7x7 and a linear layer, forward and backward at batch 64 - timed alternately: above
-    1 the reduced precision is faster. (Smaller layers mislead: their time is overhead.)"""
+    1 the reduced precision is faster. (Smaller layers mislead: their time is overhead.) A
+    reduced precision 5x slower than fp32 on its first step is not timed further."""
     import torch
     from torch import nn
 
@@ -149,18 +150,20 @@ def _measure(device: torch.device, dtype_name: str) -> float:
         sync()
         return time.perf_counter() - t0
 
-    step(False), step(True)  # warm-up: kernel selection, allocator
-    fp32, reduced = [step(False)], [step(True)]
+    step(False)  # warm-up: kernel selection, allocator
+    fp32, reduced = [step(False)], [step(True)]  # the first reduced step includes its warm-up
     if reduced[0] < 5 * fp32[0]:  # close enough to need a careful look
         for _ in range(4):
             fp32.append(step(False))
             reduced.append(step(True))
-    return sorted(fp32)[len(fp32) // 2] / sorted(reduced)[len(reduced) // 2]
+    # The fastest of each: other work on the machine only ever adds time.
+    return min(fp32) / min(reduced[1:] or reduced)
 
 
-def probe_speedup(device: torch.device, dtype_name: str) -> float:
+def probe_speedup(device: torch.device, dtype_name: str, refresh: bool = False) -> float:
     """How much faster ``dtype_name`` autocast runs than fp32 on ``device`` (0.02 = 50x slower),
-    measured once per machine and torch version, then read from the cache."""
+    measured once per machine and torch version, then read from the cache (``refresh``:
+    measure again, and cache the new value)."""
     key = _machine_key(device, dtype_name)
     path = _cache_file()
     try:
@@ -169,7 +172,7 @@ def probe_speedup(device: torch.device, dtype_name: str) -> float:
             cache = {}
     except (OSError, ValueError):
         cache = {}
-    if isinstance(cache.get(key), (int, float)):
+    if isinstance(cache.get(key), (int, float)) and not refresh:
         return float(cache[key])
     try:
         speedup = round(_measure(device, dtype_name), 4)
@@ -182,7 +185,7 @@ def probe_speedup(device: torch.device, dtype_name: str) -> float:
 
 
 # ----------------------------------------------------------------------- resolution
-def _native(device: torch.device, dtype_name: str) -> tuple[bool, str, float | None]:
+def _native(device: torch.device, dtype_name: str, refresh: bool) -> tuple[bool, str, float | None]:
     """(fast here, why, measured speedup over fp32 or None) for ``dtype_name`` on ``device``:
     from the hardware where it is conclusive, else from :func:`probe_speedup`."""
     import torch
@@ -198,7 +201,7 @@ def _native(device: torch.device, dtype_name: str) -> tuple[bool, str, float | N
         native, has = cpu_native(dtype_name, cpu_flags(), torch.backends.cpu.get_cpu_capability())
     if native is not None:
         return native, has if not native else f"this CPU has native {dtype_name} ({has})", None
-    speedup = probe_speedup(device, dtype_name)
+    speedup = probe_speedup(device, dtype_name, refresh)
     has = f"this CPU has {has}, and " if has else ""
     if not speedup:
         return False, f"{has}{dtype_name} autocast fails on this {device.type}", speedup
@@ -206,14 +209,15 @@ def _native(device: torch.device, dtype_name: str) -> tuple[bool, str, float | N
     return speedup >= FAST_ENOUGH, f"{has}{dtype_name} measured {verdict} than fp32 on this {device.type}", speedup
 
 
-def resolve_precision(requested: str, device: torch.device) -> PrecisionChoice:
-    """What ``train.precision = requested`` means on ``device``."""
+def resolve_precision(requested: str, device: torch.device, refresh: bool = False) -> PrecisionChoice:
+    """What ``train.precision = requested`` means on ``device`` (``refresh``: measure again
+    where a measurement decides, instead of reading the cache)."""
     if requested == "fp32":
         return PrecisionChoice(requested, "fp32", "no autocast")
     if requested in REDUCED:
-        native, why, speedup = _native(device, requested)
+        native, why, speedup = _native(device, requested, refresh)
         if speedup is None and not native:
-            speedup = probe_speedup(device, requested)
+            speedup = probe_speedup(device, requested, refresh)
             why += f", and {requested} measured {1 / speedup:.1f}x slower than fp32 here" if 0 < speedup < 1 else ""
         if not speedup and not native:
             raise UserError(f"train.precision = {requested!r}: {why}; use \"auto\" or \"fp32\"")
@@ -222,7 +226,7 @@ def resolve_precision(requested: str, device: torch.device) -> PrecisionChoice:
         warning = (f"train.precision = {requested!r} on {device.type}: {why}; "
                    f"set train.precision = \"auto\" (or \"fp32\") for this machine's fast path")
         return PrecisionChoice(requested, requested, why, warning)
-    native_bf16, why, _ = _native(device, "bf16")
+    native_bf16, why, _ = _native(device, "bf16", refresh)
     if native_bf16:
         return PrecisionChoice("auto", "bf16", why)
     if device.type == "cuda":
