@@ -136,3 +136,26 @@ def test_resume_falls_back_to_the_previous_checkpoint(broken, capsys):
     # epoch 2 trained again from step 2; the corrupt file replaced by an intact one
     assert [p.name for p in list_checkpoints(run / "checkpoints")] == [checkpoint_name(4), checkpoint_name(6)]
     engine.load_training_checkpoint(run / "checkpoints" / checkpoint_name(4))
+
+
+def test_finite_weights_that_generate_nan_are_refused_when_sampled(trained, tmp_path, capsys, reference_cache):  # noqa: F811
+    """A negative batch-norm running variance passes the load checks (every value is finite) but
+    makes the generator draw NaN in eval mode: sampling and evaluation say so in one line."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    newest = run / "checkpoints" / checkpoint_name(4)
+
+    def negative_variance(t: Tensors, s: dict) -> None:
+        key = next(k for k in t if k.startswith("generator.") and k.endswith("running_var"))
+        t[key] = -torch.ones_like(t[key])
+
+    rewrite(newest, negative_variance)
+    for args, n in ((["sample", str(newest), "--n", "4", "--out", str(run / "x.npy")], 4),
+                    (["evaluate", str(run), "--n", "20", "--metrics", "fid"], 20)):
+        code, _, err = cli(capsys, *args)
+        assert code == 2, err
+        line = one_error_line(err)
+        assert str(newest) in line and f"non-finite values (NaN or inf) in {n} of {n} images" in line, line
+    assert not (run / "x.npy").exists()
