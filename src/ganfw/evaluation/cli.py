@@ -30,12 +30,12 @@ CHECKPOINT_SUFFIX = ".safetensors"
 def target_images(target: Path, n: int, seed: int, registry: Registry) -> Tensor:
     """(n, 1, 28, 28) images in [-1, 1] from ``target`` (fewer when a file holds fewer)."""
     if target.is_dir() or target.suffix.lower() == CHECKPOINT_SUFFIX:
-        from ganfw.sampling import generate, load_generator
+        from ganfw.sampling import checkpoint_of, generate, load_generator
 
         generator = load_generator(target, registry)
         if tuple(generator.image_shape) != (1, 28, 28):
             raise UserError(f"{target}: the generator makes images of shape {tuple(generator.image_shape)}, not (1, 28, 28)")
-        return generate(generator, n, seed, source=str(target))
+        return generate(generator, n, seed, source=str(checkpoint_of(target)))
     if not target.exists():
         raise UserError(f"{target}: no such run directory, checkpoint or image file")
     return read_images(target)[:n]
