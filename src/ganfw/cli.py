@@ -53,8 +53,10 @@ def registry() -> Registry:
 
 
 def fail(message: str) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the exit (status 2) to raise."""
-    err.print(f"[red]error:[/] {escape(message)}")
+    """Print ``error: message`` on stderr, as one line whatever the message holds, and return
+    the exit (status 2) to raise."""
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    err.print(f"[red]error:[/] {escape(one_line)}")
     return typer.Exit(2)
 
 

@@ -17,6 +17,7 @@ This module must not import torch.
 from __future__ import annotations
 
 import dataclasses
+import json
 import difflib
 import math
 import types
@@ -261,8 +262,8 @@ def _check_range(key: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
 
 def _show(value: Any) -> str:
     """A value as it would appear in TOML, with its type for clarity."""
-    if isinstance(value, str):
-        return f'the string "{value}"'
+    if isinstance(value, str):  # quoted and escaped as in TOML/JSON: a line break stays "\n"
+        return f"the string {json.dumps(value, ensure_ascii=False)}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):

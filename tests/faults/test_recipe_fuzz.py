@@ -5,7 +5,7 @@ returns a valid recipe or raises the one-line ``UserError``, never anything else
 from __future__ import annotations
 
 import tomli_w
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import RECIPES
@@ -73,5 +73,7 @@ toml_values = st.one_of(st.text(max_size=10), st.sampled_from(NAMES),
 
 @FUZZ
 @given(sets=st.lists(st.builds(lambda k, v: f"{k}={v}", known_keys, toml_values), min_size=1, max_size=3))
+@example(sets=["loss.name=\n"])  # found by this test: a line break in the --set text, and in a string value
+@example(sets=['train.epochs="\\n"'])
 def test_random_overrides_of_a_shipped_recipe_load_or_fail_in_one_line(sets):
     load_or_one_line(RECIPES / "mnist_dcgan.toml", sets)
