@@ -60,26 +60,24 @@ class ScheduleParams:
     call: str = param("decide", "decide, observe or log")
 
 
-class Generator(MLPGenerator):
+class FusedForward:  # mixed into a network: its training-mode forward ticks the fuse
+
     def __init__(self, params, image_shape):
         super().__init__(params, image_shape)
         self.fuse = Fuse(params.at)
 
-    def forward(self, z):
+    def forward(self, x):
         if self.training:
             self.fuse.tick("forward")
-        return super().forward(z)
+        return super().forward(x)
 
 
-class Discriminator(MLPDiscriminator):
-    def __init__(self, params, image_shape):
-        super().__init__(params, image_shape)
-        self.fuse = Fuse(params.at)
+class Generator(FusedForward, MLPGenerator):
+    pass
 
-    def forward(self, images):
-        if self.training:
-            self.fuse.tick("forward")
-        return super().forward(images)
+
+class Discriminator(FusedForward, MLPDiscriminator):
+    pass
 
 
 class Loss(NonSaturating):
