@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ganfw.contracts import Dataset
 from ganfw.errors import UserError
+from ganfw.paths import user_cache_dir
 
 from . import MNISTParams
 
@@ -47,8 +48,7 @@ def resolve_root(root: str | os.PathLike[str] | None = None) -> tuple[Path, str]
     env = os.environ.get("GANFW_DATA")
     if env:
         return Path(env).expanduser().absolute(), "GANFW_DATA"
-    cache = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(cache).expanduser().absolute() / "ganfw" / "data", "cache"
+    return user_cache_dir() / "data", "cache"
 
 
 def raw_folder(root: Path) -> Path:

@@ -37,4 +37,4 @@ def describe_machine(device_name: str, precision: str) -> str:
         return str(e)
     choice = resolve_precision(precision, device)
     warning = f"; warning: {choice.warning}" if choice.warning else ""
-    return f"device {device}, {torch.get_num_threads()} threads, {choice.line()}{warning}"
+    return choice.where(device, torch.get_num_threads()) + warning

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ganfw import __version__
+from ganfw.paths import user_cache_dir
 from ganfw.plugins import Registry
 from ganfw.precision import cpu_flags, cpu_model, cpu_vector_isa, resolve_precision
 
@@ -96,8 +97,7 @@ def _precisions(devices: list, say: Print) -> None:
 
 def _data(say: Print) -> None:
     env = os.environ.get("GANFW_DATA")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "ganfw" / "data"
-    roots = ([("GANFW_DATA", Path(env).expanduser())] if env else []) + [("user cache", cache)]
+    roots = ([("GANFW_DATA", Path(env).expanduser())] if env else []) + [("user cache", user_cache_dir() / "data")]
     for source, root in roots:
         found = [name for name, file in DATASETS.items() if (root / name / "raw" / file).is_file()]
         say(f"data ({source}): {root.absolute()}: " + (", ".join(found) + " found" if found else "no dataset files"))

@@ -230,7 +230,7 @@ class Trainer:
         """Say where and in which precision this run trains: one line, and a ``start`` record."""
         choice = self.precision_choice
         threads = torch.get_num_threads()
-        self.reporter.message(f"device {self.device}, {threads} threads, {choice.line()}")
+        self.reporter.message(choice.where(self.device, threads))
         if choice.warning:
             self.reporter.message(f"warning: {choice.warning}")
         if log:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from ganfw.atomic import write_text
 from ganfw.errors import UserError
+from ganfw.paths import user_cache_dir
 
 if TYPE_CHECKING:
     import torch
@@ -51,6 +52,10 @@ class PrecisionChoice:
         if self.requested == "auto":
             return f"precision auto -> {self.name}: {self.reason}"
         return f"precision {self.name} (from the recipe): {self.reason}"
+
+    def where(self, device: torch.device, threads: int) -> str:
+        """The line a run starts with: ``device cpu, 2 threads, precision auto -> fp32: ...``."""
+        return f"device {device}, {threads} threads, {self.line()}"
 
 
 # ----------------------------------------------------------------------- CPU features
@@ -108,11 +113,6 @@ def cpu_native(dtype_name: str, flags: frozenset[str] | None, capability: str) -
 
 
 # ----------------------------------------------------------------------- the timed probe
-def _cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(base).expanduser() / "ganfw" / "precision.json"
-
-
 def _machine_key(device: torch.device, dtype_name: str) -> str:
     import torch
 
@@ -165,7 +165,7 @@ def probe_speedup(device: torch.device, dtype_name: str, refresh: bool = False) 
     measured once per machine and torch version, then read from the cache (``refresh``:
     measure again, and cache the new value)."""
     key = _machine_key(device, dtype_name)
-    path = _cache_file()
+    path = user_cache_dir() / "precision.json"
     try:
         cache = json.loads(path.read_text())
         if not isinstance(cache, dict):

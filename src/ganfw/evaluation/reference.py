@@ -9,7 +9,6 @@ computed again.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -19,13 +18,13 @@ from ganfw.atomic import atomic_path
 from ganfw.contracts import Embedding
 from ganfw.evaluation.features import FeatureSpace
 from ganfw.evaluation.images import from_uint8
+from ganfw.paths import user_cache_dir
 from ganfw_plugins.mnist.dataset import load_split, resolve_root
 
 
 def cache_dir() -> Path:
     """Where reference features are kept."""
-    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(base).expanduser() / "ganfw" / "reference"
+    return user_cache_dir() / "reference"
 
 
 def cache_path(space: FeatureSpace) -> Path:
