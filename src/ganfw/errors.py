@@ -6,3 +6,7 @@ class UserError(Exception):
 
     The message says what is wrong and where; the CLI prints ``error: <message>`` and exits 2.
     """
+
+    def __init__(self, message: str = "", *args: object):
+        # One line whatever the input held (a path, a --set value with a line break): escaped.
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"), *args)

@@ -41,8 +41,8 @@ class RecipeError(UserError):
     def __init__(self, source: str, key: str, message: str, override: str | None = None):
         self.source, self.key, self.message, self.override = source, key, message, override
         where = source + (f": {key}" if key else "")
-        if override:  # a value with a line break or other control characters is shown escaped
-            where += f" (from --set {override if override.isprintable() else repr(override)})"
+        if override:
+            where += f" (from --set {override})"
         super().__init__(f"{where}: {message}")
 
 

@@ -49,6 +49,7 @@ def load_or_one_line(path, sets: list[str]) -> None:
 
 @FUZZ
 @given(document=documents, sets=overrides)
+@example(document={"generator": [], "extends": "\n"}, sets=[])  # found by this test: a line break in a path
 def test_random_recipes_and_overrides_load_or_fail_in_one_line(tmp_path_factory, document, sets):
     path = tmp_path_factory.getbasetemp() / "fuzz.toml"
     path.write_text(tomli_w.dumps(document), encoding="utf-8")
