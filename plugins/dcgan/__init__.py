@@ -12,6 +12,8 @@ from typing import Literal
 
 from ganfw import ComponentSpec, hookimpl, param
 
+GANFW_API = 2
+
 Padding = Literal["tf-same", "symmetric"]
 Init = Literal["keras", "torch", "dcgan"]
 

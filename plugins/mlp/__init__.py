@@ -7,6 +7,8 @@ from typing import Literal
 
 from ganfw import ComponentSpec, hookimpl, param
 
+GANFW_API = 2
+
 Activation = Literal["leaky_relu", "relu", "gelu", "silu"]
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from ganfw import ComponentSpec, hookimpl, param
 
+GANFW_API = 2
+
 
 @dataclass(frozen=True)
 class NCriticParams:

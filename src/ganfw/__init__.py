@@ -1,6 +1,6 @@
 """ganfw: a plugin-based GAN framework for PyTorch.
 
-Plugin authors need only ``from ganfw import ComponentSpec, hookimpl, param``.
+Plugin authors need only ``from ganfw import ComponentSpec, component_param, hookimpl, param``.
 Importing this package does not import torch.
 """
 
@@ -8,7 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
 
-from ganfw.params import param
+from ganfw.params import component_param, param
+from ganfw.plugins import API_VERSION
 from ganfw.specs import ComponentSpec
 
 hookimpl = pluggy.HookimplMarker("ganfw")
@@ -18,4 +19,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["ComponentSpec", "hookimpl", "param", "__version__"]
+__all__ = ["API_VERSION", "ComponentSpec", "component_param", "hookimpl", "param", "__version__"]

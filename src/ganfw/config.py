@@ -91,5 +91,12 @@ COMPONENT_SECTIONS: dict[str, tuple[str, str | None]] = {
     "discriminator": ("discriminator", None),
     "loss": ("loss", "non-saturating"),
     "schedule": ("schedule", "alternating"),
+    "lr_schedule": ("lr-schedule", "constant"),
     "data": ("dataset", "mnist"),
 }
+
+#: Optional component sections (absent: none): recipe key -> component kind.
+OPTIONAL_SECTIONS: dict[str, str] = {"augment": "augmentation"}
+
+#: Arrays of component tables (``[[callbacks]]``): recipe key -> component kind.
+COMPONENT_LISTS: dict[str, str] = {"callbacks": "callback"}

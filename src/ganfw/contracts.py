@@ -9,68 +9,175 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Union
 
 import torch
 from torch import Tensor, nn
 
+from ganfw.plugins import API_VERSION as PLUGIN_API_VERSION
+
 ImageShape = tuple[int, int, int]
 
 
+#: The major version of these contracts (see :data:`ganfw.plugins.API_VERSION`).
+API_VERSION = PLUGIN_API_VERSION
+
+
+class Stateful:
+    """State that survives a checkpoint, and numbers for ``metrics.jsonl``.
+
+    Losses, schedules, augmentations and callbacks inherit this; the defaults hold no state and
+    log nothing. ``state_dict`` must be JSON-serialisable (tensors belong in a callback's
+    :meth:`Callback.modules`).
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state saved in checkpoints."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    def log(self) -> dict[str, float]:
+        """Named numbers for ``metrics.jsonl`` (read at each log line)."""
+        return {}
+
+
 class Generator(nn.Module, ABC):
-    """Maps noise to images.
+    """Maps noise (and, when conditional, class labels) to images.
 
     Attributes:
         latent_dim: ``Z``, the length of one noise vector.
         image_shape: ``(C, H, W)`` of the images it produces.
+        num_classes: ``K`` > 0 for a class-conditional generator (its spec says
+            ``conditional=True`` and its factory receives ``num_classes=K``); 0 otherwise.
     """
 
     latent_dim: int
     image_shape: ImageShape
+    num_classes: int = 0
 
     @abstractmethod
-    def forward(self, z: Tensor) -> Tensor:
-        """``z``: (N, Z) -> images (N, C, H, W), values in [-1, 1]."""
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """``z``: (N, Z), ``labels``: (N,) int64 in [0, K) when conditional, else ``None``
+        -> images (N, C, H, W), values in [-1, 1]."""
 
     def sample_latent(
         self, n: int, *, device: torch.device | str | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
-        """Standard normal noise of shape (n, Z)."""
+        """Noise of shape (n, Z), standard normal by default. The engine always calls it with
+        both keywords; an override must accept them."""
         return torch.randn(n, self.latent_dim, device=device, generator=generator)
+
+    def sample_labels(
+        self, n: int, *, device: torch.device | str | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Labels for generated images, (n,) int64, uniform over the ``K`` classes by default."""
+        return torch.randint(self.num_classes, (n,), device=device, generator=generator)
 
 
 class Discriminator(nn.Module, ABC):
-    """Scores images as real (positive logit) or generated (negative logit).
+    """Scores images (and, when conditional, their labels): real high, generated low.
 
     Attributes:
         image_shape: ``(C, H, W)`` of the images it accepts.
+        num_classes: ``K`` > 0 for a class-conditional discriminator (e.g. a projection
+            discriminator); 0 otherwise.
     """
 
     image_shape: ImageShape
+    num_classes: int = 0
 
     @abstractmethod
-    def forward(self, images: Tensor) -> Tensor:
-        """``images``: (N, C, H, W) in [-1, 1] -> logits (N,)."""
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """``images``: (N, C, H, W) in [-1, 1], ``labels``: (N,) int64 when conditional, else
+        ``None`` -> logits (N,)."""
 
 
-class Loss(ABC):
-    """An adversarial objective. Logits are the discriminator's raw outputs, shape (N,)."""
+#: What D is called as inside the step: ``(images (N, C, H, W), labels (N,) | None) -> logits
+#: (N,)`` - the training-mode discriminator (DDP-wrapped and compiled where the recipe says so),
+#: with the recipe's augmentation applied to the images first.
+DiscriminatorFn = Callable[[Tensor, "Tensor | None"], Tensor]
 
-    #: Set by losses whose :meth:`regularizer` adds a term (the engine then computes it).
-    has_regularizer: bool = False
+#: A loss's value: one scalar, or named scalar terms that are summed (and each logged).
+LossValue = Union[Tensor, Mapping[str, Tensor]]
+
+
+@dataclass(frozen=True)
+class PenaltyInputs:
+    """What a penalty sees, on the step of the network it regularises.
+
+    Attributes:
+        discriminator: D as the step calls it (see :data:`DiscriminatorFn`).
+        generator: G as the step calls it: ``(z, labels | None) -> images``.
+        real: (N, C, H, W) real images, no gradient.
+        fake: (N, C, H, W) generated images: detached on D's step, attached to G on G's.
+        real_labels, fake_labels: (N,) int64, or ``None`` for an unlabelled dataset.
+        z: (N, Z) the noise ``fake`` came from.
+    """
+
+    discriminator: DiscriminatorFn
+    generator: Callable[[Tensor, "Tensor | None"], Tensor]
+    real: Tensor
+    fake: Tensor
+    real_labels: Tensor | None
+    fake_labels: Tensor | None
+    z: Tensor
+
+
+class Penalty(ABC):
+    """A regulariser added to one network's loss, computed every ``every`` steps of that network
+    and then multiplied by ``every`` (lazy regularisation, Karras et al. 2020), so that its
+    average strength does not depend on the interval.
+
+    Attributes:
+        name: logged as ``penalty/<name>`` (its unscaled value).
+        player: ``"d"`` or ``"g"``: whose loss it joins.
+        every: compute it on that network's steps ``s`` with ``s % every == 0``.
+    """
+
+    name: str
+    player: Literal["d", "g"]
+    every: int = 1
 
     @abstractmethod
-    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        """The discriminator's loss (scalar) from logits on real (N,) and generated (M,) images."""
+    def __call__(self, inputs: PenaltyInputs) -> Tensor:
+        """The penalty, a scalar (before the ``every`` scaling)."""
+
+
+class Loss(Stateful, ABC):
+    """An adversarial objective. Logits are the discriminator's raw outputs, shape (N,).
+
+    Attributes:
+        g_needs_real: set by losses whose generator term uses D(real) (relativistic losses): the
+            engine then computes real logits on G's step too (with the updated D, no gradient to
+            D). Otherwise ``g_loss`` receives ``real_logits=None``.
+    """
+
+    g_needs_real: bool = False
 
     @abstractmethod
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
-        """The generator's loss (scalar) from the discriminator's logits on its images (M,)."""
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> LossValue:
+        """The discriminator's loss from logits on real (N,) and generated (N,) images."""
 
-    def regularizer(self, discriminator: Discriminator, real: Tensor, fake: Tensor) -> Tensor:
-        """An extra discriminator term (scalar), e.g. a gradient penalty; ``real``, ``fake``:
-        (N, C, H, W). Only called when :attr:`has_regularizer` is true."""
-        raise NotImplementedError
+    @abstractmethod
+    def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> LossValue:
+        """The generator's loss from D's logits on its images (N,) and, when
+        :attr:`g_needs_real`, on the real batch (N,)."""
+
+    def penalties(self) -> list[Penalty]:
+        """Regularisers on D and on G (gradient penalty, R1, ...); default none."""
+        return []
+
+    def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        """D's statistics on one step, as 0-dim tensors in [0, 1]: ``acc_real``/``acc_fake``, the
+        share of real/generated images D gets right, and ``d_real``/``d_fake``, its mean belief that
+        they are real. Default: absolute logits (positive = real) through a sigmoid; a loss whose
+        logits mean something else (relativistic) overrides it."""
+        r, f = real_logits.detach().float(), fake_logits.detach().float()
+        return {"d_real": torch.sigmoid(r).mean(), "d_fake": torch.sigmoid(f).mean(),
+                "acc_real": (r > 0).float().mean(), "acc_fake": (f < 0).float().mean()}
 
 
 @dataclass(frozen=True)
@@ -92,10 +199,11 @@ class Decision:
 
 @dataclass(frozen=True)
 class StepReport:
-    """What happened on one step, as a schedule sees it.
+    """What happened on one step (averaged over ranks), as schedules and callbacks see it.
 
-    ``acc_real``/``acc_fake``: the share of real images with a positive logit and of generated
-    images with a negative one; ``d_real``/``d_fake``: mean sigmoid of the logits.
+    ``d_real``/``d_fake``/``acc_real``/``acc_fake``: the loss's :meth:`Loss.statistics` on D's
+    pass of the step; ``terms``: every named loss term and penalty (``d/<name>``, ``g/<name>``,
+    ``penalty/<name>``) computed on the step.
     """
 
     step: int
@@ -107,9 +215,10 @@ class StepReport:
     acc_fake: float
     trained_d: bool
     trained_g: bool
+    terms: dict[str, float] = field(default_factory=dict)
 
 
-class Schedule(ABC):
+class Schedule(Stateful, ABC):
     """A balancing strategy: asked before each step, told after it."""
 
     @abstractmethod
@@ -119,30 +228,136 @@ class Schedule(ABC):
     def observe(self, report: StepReport) -> None:
         """Learn from what the step did (default: nothing)."""
 
-    def log(self) -> dict[str, float]:
-        """Extra numbers for metrics.jsonl (e.g. counts of skipped updates)."""
-        return {}
 
-    def state_dict(self) -> dict[str, Any]:
-        """JSON-serialisable state saved in checkpoints."""
-        return {}
+class LRSchedule(ABC):
+    """A learning-rate schedule: each network's rate on a step is the recipe's ``lr`` times
+    :meth:`factor`. A pure function of the step, so it needs no state to resume."""
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+    @abstractmethod
+    def factor(self, step: int, total_steps: int) -> tuple[float, float]:
+        """(generator factor, discriminator factor) on ``step`` of ``total_steps``."""
+
+
+class Augmentation(Stateful, ABC):
+    """A differentiable transform of every image D sees, real and generated, on D's and on G's
+    steps (DiffAugment, ADA). Randomness must come from torch's global generator (or the
+    images' device's), which checkpoints save, so that a resumed run continues bit for bit."""
+
+    @abstractmethod
+    def __call__(self, images: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, C, H, W), differentiable with respect to ``images``."""
+
+    def observe(self, report: StepReport) -> None:
+        """Adapt to what D did (ADA's probability); default: nothing."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One training batch: ``images`` (B, C, H, W) in [-1, 1] and ``labels`` (B,) int64 or
+    ``None`` for an unlabelled dataset."""
+
+    images: Tensor
+    labels: Tensor | None = None
 
 
 class Dataset(ABC):
-    """Training images, small enough to hold in memory.
+    """Training images (and optional class labels), small enough to hold in memory.
 
     Attributes:
         image_shape: ``(C, H, W)``.
+        class_names: one name per class (``("0", ..., "9")``); empty for an unlabelled dataset.
     """
 
     image_shape: ImageShape
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def num_classes(self) -> int:
+        """``K``, the number of classes (0: unlabelled)."""
+        return len(self.class_names)
 
     @abstractmethod
     def load(self) -> Tensor:
         """All training images, (N, C, H, W) float32 in [-1, 1], on the CPU."""
+
+    def load_labels(self) -> Tensor | None:
+        """The class of each image of :meth:`load`, (N,) int64 in [0, K); ``None`` when
+        unlabelled (the default)."""
+        return None
+
+
+class TrainerView(ABC):
+    """What a callback may read of the run (and the one thing it may ask for: a stop).
+
+    Attributes (read-only):
+        step: steps completed so far (over resumes); ``epoch``: epochs completed.
+        steps_per_epoch, total_steps: the run's length in steps.
+        generator, discriminator: the plain modules (not DDP-wrapped or compiled).
+        device: where they live; ``precision``: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        num_classes: ``K`` of the dataset (0: unlabelled); ``class_names``.
+        run_dir: the run directory (``None`` on ranks other than 0, which write nothing).
+        is_main: this is rank 0 (or the only process).
+        scores: the latest evaluation's scores (``{"fid": ...}``), empty before the first.
+        recipe: the resolved recipe as a table (what ``recipe.toml`` holds).
+    """
+
+    step: int
+    epoch: int
+    steps_per_epoch: int
+    total_steps: int
+    generator: Generator
+    discriminator: Discriminator
+    device: torch.device
+    precision: str
+    num_classes: int
+    class_names: tuple[str, ...]
+    run_dir: Any
+    is_main: bool
+    scores: dict[str, float]
+    recipe: dict[str, Any]
+
+    @abstractmethod
+    def request_stop(self, reason: str) -> None:
+        """End training after the current step or epoch: a checkpoint is written, ``reason`` is
+        printed and logged, and the run counts as finished (not interrupted)."""
+
+
+class Callback(Stateful):
+    """Code that runs at the loop's boundaries; every hook's default does nothing.
+
+    Called in recipe order, on every rank (write files only where ``view.is_main``). Between
+    calls the networks are in train mode; a callback that evaluates must restore the mode and
+    draw randomness only inside ``torch.random.fork_rng`` (exact resume depends on it).
+    """
+
+    def on_run_start(self, view: TrainerView) -> None:
+        """Before the first step of this process (also after a resume: state already loaded)."""
+
+    def on_step_end(self, view: TrainerView, report: StepReport) -> None:
+        """After each step's optimiser updates (``view.step`` already counts it)."""
+
+    def on_epoch_end(self, view: TrainerView) -> None:
+        """After each epoch's checkpoint and the built-in outputs (grid, evaluation)."""
+
+    def on_evaluation(self, view: TrainerView, scores: dict[str, float]) -> None:
+        """After each ``[eval]`` evaluation, with its scores."""
+
+    def on_run_end(self, view: TrainerView) -> None:
+        """When training ends (finished, stopped or interrupted), before the process exits."""
+
+    def modules(self) -> dict[str, nn.Module]:
+        """Modules this callback owns (an EMA copy of G): their state is saved in checkpoints
+        and restored on resume. Build them in :meth:`setup`, which runs before a resume loads
+        them."""
+        return {}
+
+    def setup(self, view: TrainerView) -> None:
+        """Build owned modules from the freshly built networks (before a resume loads state)."""
+
+    def sampling_generator(self) -> Generator | None:
+        """A generator with G's architecture to use for grids, evaluation and ``ganfw sample``
+        instead of G (an EMA of G's weights); ``None``: use G."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -153,10 +368,13 @@ class Embedding:
         features: (N, D) float32, a feature space: the judge's penultimate layer, or Inception's
             pool3 (D = 2048) when asked for.
         logits: (N, K) float32, the judge's class logits (K = 10 digits for MNIST).
+        labels: (N,) int64, the class each generated image was asked to be (a conditional
+            generator's labels); ``None`` for unconditional samples and for real images.
     """
 
     features: Tensor
     logits: Tensor
+    labels: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.features.ndim != 2 or self.logits.ndim != 2 or len(self.features) != len(self.logits):

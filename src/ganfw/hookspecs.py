@@ -9,6 +9,8 @@ A plugin is a module registered under the ``ganfw`` entry-point group::
     # my_package/plugin.py
     from ganfw import ComponentSpec, hookimpl
 
+    GANFW_API = 2  # the contract version this plugin is written for
+
     @hookimpl
     def ganfw_losses():
         return [ComponentSpec(name="relativistic", kind="loss",
@@ -35,19 +37,20 @@ hookspec = pluggy.HookspecMarker("ganfw")
 
 @hookspec
 def ganfw_generators() -> list[ComponentSpec]:
-    """Generators: ``forward(z: (N, latent_dim)) -> images (N, C, H, W)`` in [-1, 1].
+    """Generators: ``forward(z: (N, latent_dim), labels: (N,) | None) -> images (N, C, H, W)``
+    in [-1, 1].
 
-    The factory is called as ``factory(params, image_shape=(C, H, W))`` and returns a
-    :class:`ganfw.contracts.Generator`.
+    The factory is called as ``factory(params, image_shape=(C, H, W))`` (a ``conditional=True``
+    spec: also ``num_classes=K``) and returns a :class:`ganfw.contracts.Generator`.
     """
 
 
 @hookspec
 def ganfw_discriminators() -> list[ComponentSpec]:
-    """Discriminators: ``forward(images: (N, C, H, W)) -> logits (N,)``.
+    """Discriminators: ``forward(images: (N, C, H, W), labels: (N,) | None) -> logits (N,)``.
 
-    The factory is called as ``factory(params, image_shape=(C, H, W))`` and returns a
-    :class:`ganfw.contracts.Discriminator`.
+    The factory is called as ``factory(params, image_shape=(C, H, W))`` (a ``conditional=True``
+    spec: also ``num_classes=K``) and returns a :class:`ganfw.contracts.Discriminator`.
     """
 
 
@@ -66,10 +69,29 @@ def ganfw_schedules() -> list[ComponentSpec]:
 @hookspec
 def ganfw_datasets() -> list[ComponentSpec]:
     """Datasets; the factory is called as ``factory(params, root=..., limit=...)`` and returns
-    a :class:`ganfw.contracts.Dataset`."""
+    a :class:`ganfw.contracts.Dataset`. ``root`` is the resolved data directory (the recipe's
+    ``data.root``, else ``GANFW_DATA``, else the user cache), never ``None``."""
 
 
 @hookspec
 def ganfw_metrics() -> list[ComponentSpec]:
     """Sample-quality metrics; the factory is called as ``factory(params)`` and returns a
     :class:`ganfw.contracts.Metric`."""
+
+
+@hookspec
+def ganfw_augmentations() -> list[ComponentSpec]:
+    """Differentiable augmentations of every image D sees (``[augment]``); the factory is called
+    as ``factory(params)`` and returns a :class:`ganfw.contracts.Augmentation`."""
+
+
+@hookspec
+def ganfw_callbacks() -> list[ComponentSpec]:
+    """Callbacks run at step, epoch and run boundaries (``[[callbacks]]``); the factory is called
+    as ``factory(params)`` and returns a :class:`ganfw.contracts.Callback`."""
+
+
+@hookspec
+def ganfw_lr_schedules() -> list[ComponentSpec]:
+    """Learning-rate schedules (``[lr_schedule]``); the factory is called as ``factory(params)``
+    and returns a :class:`ganfw.contracts.LRSchedule`."""

@@ -10,7 +10,8 @@ A component (or a recipe section) declares its parameters as a dataclass whose f
         norm: Literal["batch", "none"] = param("batch", "normalisation after each layer")
 
 Supported field types: ``int``, ``float`` (an integer is accepted), ``bool``, ``str``,
-``Literal[...]`` (a fixed set of values), ``list[T]`` of those, and ``T | None``.
+``Literal[...]`` (a fixed set of values), ``list[T]`` of those, ``T | None``, and
+:class:`ComponentRef` (another component, declared with :func:`component_param`).
 This module must not import torch.
 """
 
@@ -61,6 +62,26 @@ def param(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+class ComponentRef:
+    """The declared type of a parameter that names another component (composition: a penalty
+    around any loss, an augmentation around any discriminator). In a recipe its value is the
+    component's name or a table ``{name = "...", params = {...}}``; the recipe loader resolves
+    and validates it like a section of its own and the factory receives a
+    :class:`ganfw.recipe.ComponentChoice`, to build with ``.build(...)``. Declare it with
+    :func:`component_param`."""
+
+
+def component_param(kind: str, default: str, doc: str) -> Any:
+    """Declare a parameter holding a component of ``kind`` (``"loss"``), by default the one
+    named ``default``; its declared type must be :class:`ComponentRef`."""
+    return dataclasses.field(default=default, metadata={"doc": doc, "component": kind})
+
+
+def component_kind(f: dataclasses.Field) -> str | None:
+    """The component kind a field holds (declared with :func:`component_param`), else ``None``."""
+    return f.metadata.get("component")
+
+
 @dataclass(frozen=True)
 class ParamInfo:
     """One declared parameter as shown to users (``ganfw list --params``)."""
@@ -81,7 +102,9 @@ def describe(cls: type | None) -> list[ParamInfo]:
         default = f.default_factory() if f.default is dataclasses.MISSING else f.default
         doc = f.metadata.get("doc", "")
         bounds = _bounds_text(f.metadata)
-        out.append(ParamInfo(f.name, type_name(hints[f.name]), default, doc + bounds))
+        kind = component_kind(f)
+        shown = f"{kind} component" if kind else type_name(hints[f.name])
+        out.append(ParamInfo(f.name, shown, default, doc + bounds))
     return out
 
 
@@ -184,7 +207,7 @@ def _check_supported(key: str, tp: Any) -> None:
             raise TypeError(f"parameter {key!r}: declare the item type, as in list[int]")
         _check_supported(key, args[0])
         return
-    if tp not in (int, float, bool, str):
+    if tp not in (int, float, bool, str, ComponentRef):
         raise TypeError(f"parameter {key!r} has an unsupported declared type {type_name(tp)}")
 
 
@@ -244,6 +267,12 @@ def check_value(key: str, value: Any, tp: Any) -> Any:
         if not isinstance(value, str):
             raise ParamError(key, f"expected a string, got {_show(value)}")
         return value
+    if tp is ComponentRef:  # resolved by the recipe loader; here only its shape is checked
+        if isinstance(value, str) or (isinstance(value, dict) and isinstance(value.get("name"), str)):
+            return value
+        if hasattr(value, "to_table"):  # already resolved
+            return value
+        raise ParamError(key, f"expected a component name or a table with name and params, got {_show(value)}")
     raise TypeError(f"parameter {key!r} has an unsupported declared type {tp!r}")
 
 
@@ -274,5 +303,15 @@ def _show(value: Any) -> str:
 
 
 def as_dict(instance: Any) -> dict[str, Any]:
-    """A params instance as a plain table (``None`` values left out, as TOML has no null)."""
-    return {k: v for k, v in dataclasses.asdict(instance).items() if v is not None}
+    """A params instance as a plain table (``None`` values left out, as TOML has no null; a
+    resolved component as its ``{name, params}`` table)."""
+    out = {}
+    for f in dataclasses.fields(instance):
+        value = getattr(instance, f.name)
+        if hasattr(value, "to_table"):
+            value = value.to_table()
+        elif isinstance(value, list):
+            value = list(value)
+        if value is not None:
+            out[f.name] = value
+    return out

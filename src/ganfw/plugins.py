@@ -27,6 +27,10 @@ from ganfw.specs import KINDS, ComponentSpec
 
 GROUP = "ganfw"
 
+#: The plugin API (contract) major version; a plugin module declares ``GANFW_API = 2``. Kept in
+#: step with :data:`ganfw.contracts.API_VERSION` (this module must not import torch).
+API_VERSION = 2
+
 #: The distribution whose entry points are the built-in plugins; it wins a plugin-name tie.
 BUILTIN_DISTRIBUTION = "ganfw"
 
@@ -186,6 +190,11 @@ def load_registry(
             module = ep.load()
         except (Exception, SystemExit) as exc:  # any error in third-party code must not break the CLI
             problem(ep.name, f"failed to import {ep.value!r}: {describe_exc(exc)}", exc)
+            continue
+        api = getattr(module, "GANFW_API", None)
+        if api != API_VERSION:
+            wrote = f"declares GANFW_API = {api!r}" if api is not None else "declares no GANFW_API (written for API 1)"
+            problem(ep.name, f"{wrote}; this ganfw's plugin API is {API_VERSION} (docs/plugins.md, 'Plugin API versions')")
             continue
         try:
             pm.register(module, name=ep.name)

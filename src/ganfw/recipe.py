@@ -14,6 +14,7 @@ This module must not import torch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
@@ -25,7 +26,7 @@ import tomli_w
 
 from ganfw import config
 from ganfw.errors import UserError
-from ganfw.params import ParamError, as_dict, build, unknown_key_message
+from ganfw.params import ParamError, as_dict, build, component_kind, unknown_key_message
 from ganfw.plugins import Component, LookupProblem, Registry
 
 Key = tuple[str, ...]
@@ -203,6 +204,18 @@ class ComponentChoice:
         c = self.component
         return f"[{self.section}] {c.spec.kind} {self.ref!r} (plugin {c.plugin}, package {c.package} {c.version})"
 
+    def to_table(self) -> dict[str, Any]:
+        """``{"name": ..., "params": {...}}`` as a recipe would write it."""
+        table: dict[str, Any] = {"name": self.ref}
+        if self.params is not None:
+            table["params"] = as_dict(self.params)
+        return table
+
+    @property
+    def conditional(self) -> bool:
+        """The component takes class labels (its spec says ``conditional=True``)."""
+        return self.component.spec.conditional
+
     def build(self, **context: Any) -> Any:
         """Import the factory and call it: ``factory(params, **context)``.
 
@@ -231,7 +244,10 @@ class Recipe:
     discriminator: ComponentChoice
     loss: ComponentChoice
     schedule: ComponentChoice
+    lr_schedule: ComponentChoice
     data: ComponentChoice
+    augment: ComponentChoice | None
+    callbacks: tuple[ComponentChoice, ...]
     data_root: str | None
     data_limit: int | None
     optim: dict[str, config.OptimizerConfig]
@@ -243,16 +259,14 @@ class Recipe:
         """The full recipe as a table: ``ganfw check`` prints it, runs save it as recipe.toml."""
         out: dict[str, Any] = {}
         for section in config.COMPONENT_SECTIONS:
-            choice: ComponentChoice = getattr(self, section)
-            table: dict[str, Any] = {"name": choice.ref}
+            table = getattr(self, section).to_table()
             if section == "data":
-                if self.data_root is not None:
-                    table["root"] = self.data_root
-                if self.data_limit is not None:
-                    table["limit"] = self.data_limit
-            if choice.params is not None:
-                table["params"] = as_dict(choice.params)
+                table.update({k: v for k, v in (("root", self.data_root), ("limit", self.data_limit)) if v is not None})
             out[section] = table
+        if self.augment is not None:
+            out["augment"] = self.augment.to_table()
+        if self.callbacks:
+            out["callbacks"] = [c.to_table() for c in self.callbacks]
         out["optim"] = {net: as_dict(o) for net, o in self.optim.items()}
         for section in config.SETTINGS:
             out[section] = as_dict(getattr(self, section))
@@ -284,42 +298,69 @@ def _component(tables: Tables, registry: Registry, section: str) -> ComponentCho
     table = tables.data.get(section, {} if default else None)
     if table is None:
         raise tables.error((section,), f"missing section [{section}] (a {kind} is required)")
+    extra = set(config.DATA_KEYS) if section == "data" else set()
+    return _choice(tables, registry, (section,), kind, table, default, extra)
+
+
+def _choice(tables: Tables, registry: Registry, key: Key, kind: str, table: Any, default: str | None = None,
+            extra: set[str] = frozenset()) -> ComponentChoice:
+    """Resolve the component table at ``key`` (``{name, params}``, or just a name where a param
+    holds a component) and validate its params, nested components included."""
+    if isinstance(table, str) and len(key) > 1:
+        table = {"name": table}
     if not isinstance(table, dict):
-        raise tables.error((section,), "expected a table")
-    allowed = {"name", "params"} | (set(config.DATA_KEYS) if section == "data" else set())
-    for key in table:
-        if key not in allowed:
-            raise tables.error((section, key), unknown_key_message(key, allowed))
+        raise tables.error(key, "expected a table")
+    allowed = {"name", "params"} | extra
+    for k in table:
+        if k not in allowed:
+            raise tables.error(key + (k,), unknown_key_message(k, allowed))
     ref = table.get("name", default)
     if ref is None:
-        raise tables.error((section, "name"), f"missing: the name of the {kind} to use")
+        raise tables.error(key + ("name",), f"missing: the name of the {kind} to use")
     if not isinstance(ref, str):
-        raise tables.error((section, "name"), f"expected the name of a {kind} (a string)")
+        raise tables.error(key + ("name",), f"expected the name of a {kind} (a string)")
     try:
         component = registry.resolve(kind, ref)
     except LookupProblem as e:
-        raise tables.error((section, "name"), str(e)) from None
+        raise tables.error(key + ("name",), str(e)) from None
     values = table.get("params", {})
+    section = ".".join(key)
     spec = component.spec
     if spec.params is None:
         if values != {}:  # also refuses ``params = 0``, which is no table at all
-            raise tables.error((section, "params"), f"{kind} {ref!r} takes no params")
+            raise tables.error(key + ("params",), f"{kind} {ref!r} takes no params")
         return ComponentChoice(section, ref, component, None)
     try:
         params = build(spec.params, values)
     except ParamError as e:
-        key = (section, "params") + (tuple(e.key.split(".")) if e.key else ())
-        raise tables.error(key, e.message) from None
-    return ComponentChoice(section, ref, component, params)
+        raise tables.error(key + ("params",) + (tuple(e.key.split(".")) if e.key else ()), e.message) from None
+    nested = {f.name: _choice(tables, registry, key + ("params", f.name), sub, getattr(params, f.name))
+              for f in dataclasses.fields(params) if (sub := component_kind(f))}
+    return ComponentChoice(section, ref, component, dataclasses.replace(params, **nested) if nested else params)
+
+
+def _optional_components(tables: Tables, registry: Registry) -> dict[str, Any]:
+    """``augment`` (or ``None``) and the ``callbacks`` tuple."""
+    out: dict[str, Any] = {}
+    for section, kind in config.OPTIONAL_SECTIONS.items():
+        table = tables.data.get(section)
+        out[section] = None if table is None else _choice(tables, registry, (section,), kind, table)
+    for section, kind in config.COMPONENT_LISTS.items():
+        items = tables.data.get(section, [])
+        if not isinstance(items, list):
+            raise tables.error((section,), f"expected an array of tables ([[{section}]])")
+        out[section] = tuple(_choice(tables, registry, (f"{section}[{i}]",), kind, t) for i, t in enumerate(items))
+    return out
 
 
 def validate(tables: Tables, registry: Registry) -> Recipe:
     """Check every key of a merged recipe; return the :class:`Recipe`."""
-    known = {*config.COMPONENT_SECTIONS, *config.SETTINGS, "optim"}
+    known = {*config.COMPONENT_SECTIONS, *config.OPTIONAL_SECTIONS, *config.COMPONENT_LISTS, *config.SETTINGS, "optim"}
     for key in tables.data:
         if key not in known:
             raise tables.error((key,), unknown_key_message(key, known))
     components = {s: _component(tables, registry, s) for s in config.COMPONENT_SECTIONS}
+    components.update(_optional_components(tables, registry))
 
     data = tables.data.get("data", {})
     root, limit = data.get("root"), data.get("limit")

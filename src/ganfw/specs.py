@@ -19,7 +19,13 @@ KINDS: dict[str, str] = {
     "schedule": "ganfw_schedules",
     "dataset": "ganfw_datasets",
     "metric": "ganfw_metrics",
+    "augmentation": "ganfw_augmentations",
+    "callback": "ganfw_callbacks",
+    "lr-schedule": "ganfw_lr_schedules",
 }
+
+#: Kinds whose components may be class-conditional (``conditional=True``).
+CONDITIONAL_KINDS = ("generator", "discriminator")
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 _IDENT = r"[A-Za-z_]\w*"
@@ -50,7 +56,10 @@ class ComponentSpec:
             that listing components never imports torch. It is called with an instance of
             ``params`` (generators and discriminators also get ``image_shape=(C, H, W)``).
         params: a dataclass whose fields (each with a default) are the component's recipe
-            parameters; declare them with :func:`ganfw.params.param`. ``None``: no parameters.
+            parameters; declare them with :func:`ganfw.params.param` (and another component
+            with :func:`ganfw.params.component_param`). ``None``: no parameters.
+        conditional: a generator or discriminator that takes class labels: its factory also
+            gets ``num_classes=K`` and the recipe's dataset must be labelled.
 
     Example::
 
@@ -68,6 +77,7 @@ class ComponentSpec:
     summary: str
     factory: str
     params: type | None = None
+    conditional: bool = False
 
     def __post_init__(self) -> None:
         if not is_valid_name(self.name):
@@ -82,6 +92,8 @@ class ComponentSpec:
             raise SpecError(
                 f"{self.name}: factory {self.factory!r} is not of the form 'package.module:attribute'"
             )
+        if self.conditional is not False and (self.conditional is not True or self.kind not in CONDITIONAL_KINDS):
+            raise SpecError(f"{self.name}: conditional=True is for a generator or discriminator only")
         if self.params is not None:
             try:
                 check_declaration(self.params)
