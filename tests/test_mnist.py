@@ -14,8 +14,9 @@ from data_fixtures import MNIST_FILES, mnist_root  # noqa: F401 - a fixture
 
 from ganfw.contracts import Dataset
 from ganfw.errors import UserError
+from ganfw.paths import resolve_data_root
 from ganfw_plugins.mnist import MNISTParams, ganfw_datasets
-from ganfw_plugins.mnist.dataset import MNIST
+from ganfw_plugins.mnist.dataset import MNIST, resolve_root
 
 OFFLINE = MNISTParams(download=False)
 
@@ -34,6 +35,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(torchvision.datasets.MNIST, "download", refuse)
+
+
+def read_idx_labels(path: Path, count: int) -> np.ndarray:
+    """The first ``count`` labels of an IDX label file, read by hand."""
+    with open(path, "rb") as f:
+        magic, n = struct.unpack(">2I", f.read(8))
+        assert magic == 0x801 and n >= count
+        return np.frombuffer(f.read(count), dtype=np.uint8)
 
 
 def read_idx_images(path: Path, count: int) -> np.ndarray:
@@ -91,6 +100,22 @@ def test_limit_keeps_the_first_images(train_images: torch.Tensor, mnist_root: Pa
     assert torch.equal(first, train_images[:100])
 
 
+def test_labels_follow_the_images_and_the_limit(mnist_root: Path) -> None:  # noqa: F811
+    dataset = MNIST(OFFLINE, root=str(mnist_root), limit=300)
+    labels = dataset.load_labels()
+    assert labels.shape == (300,) and labels.dtype == torch.int64
+    expected = read_idx_labels(mnist_root / "MNIST" / "raw" / "train-labels-idx1-ubyte", 300)
+    assert labels.tolist() == expected.tolist()
+    assert set(labels.tolist()) == set(range(10))  # 300 images hold every digit
+    assert len(labels) == len(dataset.load())
+
+
+def test_class_names_are_the_digits() -> None:
+    dataset = MNIST(OFFLINE)
+    assert dataset.class_names == ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
+    assert dataset.num_classes == 10
+
+
 def test_splits_as_stored(mnist_root: Path) -> None:  # noqa: F811
     dataset = MNIST(OFFLINE, root=str(mnist_root))
     test = dataset.load_split(train=False)
@@ -115,6 +140,15 @@ def test_ganfw_data_is_honoured(mnist_root: Path, monkeypatch: pytest.MonkeyPatc
 
 
 # --- where the root comes from ----------------------------------------------------------------
+
+
+def test_the_root_is_the_cores_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GANFW_DATA", str(tmp_path))
+    assert resolve_root is resolve_data_root
+    dataset = MNIST(OFFLINE)
+    assert (dataset.root, dataset.root_source) == resolve_data_root(None) == (tmp_path, "GANFW_DATA")
+    resolved, _ = resolve_data_root("relative/data")
+    assert MNIST(OFFLINE, root=str(resolved)).root == resolved  # what the engine passes is kept
 
 
 def test_cache_root_without_ganfw_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -186,6 +220,8 @@ def test_a_failed_download_leaves_no_data_root_behind(tmp_path: Path, monkeypatc
 def test_small_valid_files_load(tiny_root: Path, no_network: None) -> None:
     images = MNIST(OFFLINE, root=str(tiny_root)).load()
     assert images.shape == (3, 1, 28, 28)
+    assert MNIST(OFFLINE, root=str(tiny_root)).load_labels().tolist() == [0, 1, 2]
+    assert MNIST(OFFLINE, root=str(tiny_root), limit=2).load_labels().tolist() == [0, 1]
     assert (images[0] == -1).all() and (images[1] == 1).all()
     assert MNIST(OFFLINE, root=str(tiny_root)).load_split(train=False).shape == (2, 28, 28)
 

@@ -1,5 +1,6 @@
 """The built-in generators and discriminators: contracts, the course's DCGAN architecture,
-TensorFlow 'same' padding, initialisation, and building through the plugin registry."""
+TensorFlow 'same' padding, initialisation, the class-conditional variants (label embedding,
+projection discriminator), and building through the plugin registry."""
 
 from __future__ import annotations
 
@@ -12,11 +13,21 @@ from torch.nn import functional as F
 
 from ganfw.contracts import Discriminator, Generator
 from ganfw.plugins import load_registry
-from ganfw_plugins.dcgan import DCGANDiscriminatorParams, DCGANGeneratorParams
+from ganfw_plugins.dcgan import CDCGANGeneratorParams, DCGANDiscriminatorParams, DCGANGeneratorParams
 from ganfw_plugins.dcgan.layers import TFSameConv2d, TFSameConvTranspose2d, conv2d, conv_transpose2d, tf_same_pads
-from ganfw_plugins.dcgan.models import DCGANDiscriminator, DCGANGenerator
-from ganfw_plugins.mlp import MLPDiscriminatorParams, MLPGeneratorParams
-from ganfw_plugins.mlp.models import MLPDiscriminator, MLPGenerator
+from ganfw_plugins.dcgan.models import (
+    ConditionalDCGANDiscriminator,
+    ConditionalDCGANGenerator,
+    DCGANDiscriminator,
+    DCGANGenerator,
+)
+from ganfw_plugins.mlp import CMLPGeneratorParams, MLPDiscriminatorParams, MLPGeneratorParams
+from ganfw_plugins.mlp.models import (
+    ConditionalMLPDiscriminator,
+    ConditionalMLPGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+)
 
 MNIST = (1, 28, 28)
 RGB32 = (3, 32, 32)
@@ -144,6 +155,18 @@ def test_discriminator_logits_are_per_sample():
 def test_dcgan_parameter_counts_match_keras():
     assert keras_param_count(DCGANGenerator(DCGANGeneratorParams(), image_shape=MNIST)) == 2_330_944
     assert keras_param_count(DCGANDiscriminator(DCGANDiscriminatorParams(), image_shape=MNIST)) == 212_865
+
+
+def test_dcgan_outputs_for_a_seed_are_unchanged():
+    """Values produced by the course's networks before the v2 signatures (labels=None) existed."""
+    torch.manual_seed(0)
+    g = DCGANGenerator(DCGANGeneratorParams(), image_shape=MNIST).eval()
+    pixels = g(torch.randn(2, 100))[:, 0, 14, 10:14].flatten()
+    expected = [-0.0456813, 0.0087018, -0.0230134, -0.0193519, 0.0119515, 0.0076185, 0.0086531, -0.0125114]
+    assert pixels.tolist() == pytest.approx(expected, abs=1e-6)
+    torch.manual_seed(0)
+    d = DCGANDiscriminator(DCGANDiscriminatorParams(), image_shape=MNIST).eval()
+    assert d(torch.rand(2, *MNIST) * 2 - 1).tolist() == pytest.approx([-0.0813137, -0.0041904], abs=1e-6)
 
 
 def test_dcgan_generator_default_architecture():
@@ -376,3 +399,125 @@ def test_models_build_through_the_registry(name):
     if name == "dcgan":
         assert (keras_param_count(g), keras_param_count(d)) == (2_330_944, 212_865)
 
+
+
+# --- the class-conditional variants -----------------------------------------------------------
+
+K = 3
+TINY_DCGAN_G = CDCGANGeneratorParams(latent_dim=6, widths=[8, 4], kernel=3, embed_dim=5)
+TINY_DCGAN_D = DCGANDiscriminatorParams(widths=[4, 8], kernel=3, dropout=0.0)
+TINY_MLP_G = CMLPGeneratorParams(latent_dim=6, hidden=[16], embed_dim=5)
+TINY_MLP_D = MLPDiscriminatorParams(hidden=[16, 12], dropout=0.0)
+
+CONDITIONAL_GENERATORS = [
+    pytest.param(ConditionalDCGANGenerator, DCGANGenerator, TINY_DCGAN_G, id="cdcgan"),
+    pytest.param(ConditionalMLPGenerator, MLPGenerator, TINY_MLP_G, id="cmlp"),
+]
+CONDITIONAL_DISCRIMINATORS = [
+    pytest.param(ConditionalDCGANDiscriminator, DCGANDiscriminator, TINY_DCGAN_D, id="cdcgan"),
+    pytest.param(ConditionalMLPDiscriminator, MLPDiscriminator, TINY_MLP_D, id="cmlp"),
+]
+
+
+@pytest.mark.parametrize(("cls", "base", "params"), CONDITIONAL_GENERATORS)
+def test_conditional_generator_shapes_and_label_dependence(cls, base, params):
+    g = cls(params, image_shape=RGB32, num_classes=K).eval()
+    assert isinstance(g, base) and g.num_classes == K and g.latent_dim == 6
+    z = g.sample_latent(4)
+    labels = g.sample_labels(50)
+    assert labels.dtype == torch.int64 and set(labels.tolist()) == set(range(K))
+    out = g(z, torch.tensor([0, 1, 2, 0]))
+    assert out.shape == (4, *RGB32) and out.abs().max() <= 1
+    same_z = z[:1].expand(K, -1)
+    per_class = g(same_z, torch.arange(K))
+    assert all(not torch.allclose(per_class[i], per_class[j]) for i in range(K) for j in range(i))
+    assert torch.allclose(out[0], g(z[:1], torch.tensor([0]))[0], atol=1e-6)  # per sample
+
+
+@pytest.mark.parametrize(("cls", "base", "params"), CONDITIONAL_GENERATORS)
+def test_conditional_generator_feeds_the_embedding_into_the_same_body(cls, base, params):
+    torch.manual_seed(1)
+    g = cls(params, image_shape=RGB32, num_classes=K).eval()
+    torch.manual_seed(1)
+    body = base(params, image_shape=RGB32, label_features=5).eval()
+    assert g.label_embedding.weight.shape == (K, 5)
+    first = layers_of(g, nn.Linear)[0]
+    assert first.in_features == 6 + 5
+    assert sum(p.numel() for p in g.parameters()) == sum(p.numel() for p in body.parameters()) + K * 5
+    z, labels = torch.randn(4, 6), torch.tensor([2, 0, 1, 2])
+    expected = body(torch.cat([z, g.label_embedding(labels)], dim=1))
+    assert torch.allclose(g(z, labels), expected)
+    g.train()
+    g(z, labels).square().mean().backward()
+    assert g.label_embedding.weight.grad[[0, 1, 2]].abs().sum(dim=1).min() > 0
+
+
+@pytest.mark.parametrize(("cls", "base", "params"), CONDITIONAL_DISCRIMINATORS)
+def test_projection_discriminator_adds_the_class_projection(cls, base, params):
+    d = cls(params, image_shape=RGB32, num_classes=K).eval()
+    assert isinstance(d, base) and d.num_classes == K
+    x = torch.rand(4, *RGB32) * 2 - 1
+    labels = torch.tensor([0, 1, 2, 1])
+    logits = d(x, labels)
+    assert logits.shape == (4,) and logits.dtype == torch.float32
+    phi = d.features(x)
+    assert phi.shape == (4, d.feature_dim) and d.projection.weight.shape == (K, d.feature_dim)
+    unconditional = base.forward(d, x)  # linear(phi(x)), the unconditional logit
+    assert torch.allclose(logits, unconditional + (d.projection.weight[labels] * phi).sum(1), atol=1e-5)
+    per_class = torch.stack([d(x, torch.full((4,), k)) for k in range(K)])
+    assert (per_class[1:] - per_class[:1]).abs().min() > 0  # the label moves every logit
+    with torch.no_grad():
+        d.projection.weight.zero_()
+    assert torch.equal(d(x, labels), d(x, torch.tensor([2, 2, 0, 0])))
+    assert torch.allclose(d(x, labels), unconditional, atol=1e-6)
+
+
+@pytest.mark.parametrize(("cls", "base", "params"), CONDITIONAL_DISCRIMINATORS)
+def test_projection_gradients_reach_only_the_classes_seen(cls, base, params):
+    d = cls(params, image_shape=RGB32, num_classes=K)
+    d(torch.rand(4, *RGB32) * 2 - 1, torch.tensor([0, 2, 2, 0])).sum().backward()
+    grad = d.projection.weight.grad.abs().sum(dim=1)
+    assert grad[0] > 0 and grad[2] > 0 and grad[1] == 0
+    assert all(p.grad is not None for p in d.parameters())
+
+
+def test_conditional_dcgan_parameter_counts():
+    g = ConditionalDCGANGenerator(CDCGANGeneratorParams(), image_shape=MNIST, num_classes=10)
+    d = ConditionalDCGANDiscriminator(DCGANDiscriminatorParams(), image_shape=MNIST, num_classes=10)
+    assert keras_param_count(g) == 2_330_944 + 16 * 7 * 7 * 256 + 10 * 16  # wider dense input, embedding
+    assert keras_param_count(d) == 212_865 + 10 * 7 * 7 * 128  # one F-vector per class
+
+
+@pytest.mark.parametrize(
+    ("cls", "params"),
+    [(ConditionalDCGANGenerator, TINY_DCGAN_G), (ConditionalMLPGenerator, TINY_MLP_G),
+     (ConditionalDCGANDiscriminator, TINY_DCGAN_D), (ConditionalMLPDiscriminator, TINY_MLP_D)],
+)
+def test_conditional_models_need_labels(cls, params):
+    net = cls(params, image_shape=RGB32, num_classes=K)
+    inputs = torch.randn(2, 6) if isinstance(net, Generator) else torch.zeros(2, *RGB32)
+    with pytest.raises(ValueError, match="needs labels"):
+        net(inputs)
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        net(inputs, torch.tensor([0, 1, 2]))
+
+
+def test_unconditional_models_ignore_labels():
+    g = DCGANGenerator(DCGANGeneratorParams(latent_dim=6, widths=[8, 4], kernel=3), image_shape=RGB32).eval()
+    d = MLPDiscriminator(TINY_MLP_D, image_shape=RGB32).eval()
+    z, x, labels = torch.randn(2, 6), torch.rand(2, *RGB32), torch.tensor([0, 1])
+    assert torch.equal(g(z, labels), g(z)) and torch.equal(d(x, labels), d(x))
+    assert g.num_classes == 0 and d.num_classes == 0
+
+
+@pytest.mark.parametrize("name", ["cmlp", "cdcgan"])
+def test_conditional_models_build_through_the_registry(name):
+    reg = load_registry()
+    g_spec, d_spec = reg.resolve("generator", name).spec, reg.resolve("discriminator", name).spec
+    assert g_spec.conditional and d_spec.conditional
+    g = g_spec.load_factory()(g_spec.default_params(), image_shape=MNIST, num_classes=10)
+    d = d_spec.load_factory()(d_spec.default_params(), image_shape=MNIST, num_classes=10)
+    assert (g.num_classes, d.num_classes) == (10, 10)
+    labels = g.sample_labels(2)
+    assert d(g(g.sample_latent(2), labels), labels).shape == (2,)
+    assert not reg.resolve("generator", name.removeprefix("c")).spec.conditional

@@ -1,4 +1,5 @@
-"""Plugin ``dcgan``: convolutional generator and discriminator.
+"""Plugin ``dcgan``: convolutional generator and discriminator, and their class-conditional
+variants ``cdcgan`` (label embedding concatenated to z; projection discriminator).
 
 The defaults are exactly the course's TensorFlow DCGAN for 28x28 MNIST (Keras layer defaults
 included): G has 2,330,944 parameters and D 212,865, counted as Keras counts them (BatchNorm
@@ -37,6 +38,11 @@ class DCGANGeneratorParams:
 
 
 @dataclass(frozen=True)
+class CDCGANGeneratorParams(DCGANGeneratorParams):
+    embed_dim: int = param(16, "length of the learned label embedding concatenated to z", min=1)
+
+
+@dataclass(frozen=True)
 class DCGANDiscriminatorParams:
     widths: list[int] = param([64, 128], "channels of each stride-2 convolution", min=1)
     kernel: int = param(5, "kernel size of the convolutions", min=1)
@@ -56,7 +62,15 @@ def ganfw_generators() -> list[ComponentSpec]:
             summary="DCGAN generator: dense projection, then transposed convs (course defaults)",
             factory="ganfw_plugins.dcgan.models:DCGANGenerator",
             params=DCGANGeneratorParams,
-        )
+        ),
+        ComponentSpec(
+            name="cdcgan",
+            kind="generator",
+            summary="Conditional DCGAN generator: label embedding concatenated to z (Mirza & Osindero 2014)",
+            factory="ganfw_plugins.dcgan.models:ConditionalDCGANGenerator",
+            params=CDCGANGeneratorParams,
+            conditional=True,
+        ),
     ]
 
 
@@ -69,5 +83,13 @@ def ganfw_discriminators() -> list[ComponentSpec]:
             summary="DCGAN discriminator: strided convs with dropout, then one logit (course defaults)",
             factory="ganfw_plugins.dcgan.models:DCGANDiscriminator",
             params=DCGANDiscriminatorParams,
-        )
+        ),
+        ComponentSpec(
+            name="cdcgan",
+            kind="discriminator",
+            summary="Projection discriminator on the DCGAN body (Miyato & Koyama 2018)",
+            factory="ganfw_plugins.dcgan.models:ConditionalDCGANDiscriminator",
+            params=DCGANDiscriminatorParams,
+            conditional=True,
+        ),
     ]

@@ -1,5 +1,6 @@
 """The DCGAN generator and discriminator (Radford et al. 2016), defaults as the course's
-TensorFlow DCGAN tutorial for 28x28 MNIST.
+TensorFlow DCGAN tutorial for 28x28 MNIST, and their class-conditional variants (a label
+embedding concatenated to z; a projection discriminator: see :mod:`.conditional`).
 
 Keras flattens and reshapes channels-last, PyTorch channels-first: the dense layers' weights are
 a permutation of the Keras ones, with the same counts and the same function class.
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ganfw.contracts import Discriminator, Generator, ImageShape
+from ganfw.contracts import Generator, ImageShape
 from ganfw_plugins.dcgan import DCGANDiscriminatorParams, DCGANGeneratorParams
+from ganfw_plugins.dcgan.conditional import FeatureDiscriminator, LabelEmbeddingGenerator, ProjectionDiscriminator
 from ganfw_plugins.dcgan.layers import activation, conv2d, conv_transpose2d, same_out_size
 from ganfw_plugins.dcgan.weight_init import init_weights
 
@@ -25,11 +27,14 @@ class DCGANGenerator(Generator):
     conv, as in the course. Defaults: 100 -> (256, 7, 7) -> (128, 7, 7) -> (64, 14, 14)
     -> (1, 28, 28), 2,330,944 parameters counted as Keras does (BatchNorm running stats included).
 
+    ``label_features``: extra input features concatenated after z by a subclass (the dense layer
+    then takes ``Z + label_features`` inputs); 0 for the plain generator.
+
     Raises:
         ValueError: ``H`` or ``W`` not divisible by 4, or fewer than two ``widths``.
     """
 
-    def __init__(self, params: DCGANGeneratorParams, image_shape: ImageShape):
+    def __init__(self, params: DCGANGeneratorParams, image_shape: ImageShape, *, label_features: int = 0):
         super().__init__()
         channels, height, width = image_shape
         if height % 4 or width % 4:
@@ -48,7 +53,7 @@ class DCGANGenerator(Generator):
         seed_shape = (widths[0], height // 4, width // 4)
         seed_features = widths[0] * (height // 4) * (width // 4)
         layers: list[nn.Module] = [
-            nn.Linear(params.latent_dim, seed_features, bias=not batch_norm),
+            nn.Linear(params.latent_dim + label_features, seed_features, bias=not batch_norm),
             *norm_act(nn.BatchNorm1d, seed_features),
             nn.Unflatten(1, seed_shape),
         ]
@@ -60,12 +65,13 @@ class DCGANGenerator(Generator):
         self.net = nn.Sequential(*layers)
         init_weights(self.net, params.init)
 
-    def forward(self, z: Tensor) -> Tensor:
-        """(N, Z) -> (N, C, H, W) in [-1, 1]."""
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """(N, Z) (or (N, Z + label_features) from a subclass) -> (N, C, H, W) in [-1, 1];
+        ``labels`` are ignored (unconditional)."""
         return self.net(z)
 
 
-class DCGANDiscriminator(Discriminator):
+class DCGANDiscriminator(FeatureDiscriminator):
     """Images (N, C, H, W) -> logits (N,).
 
     One stride-2 'same' conv per width (each + LeakyReLU + Dropout; the chosen normalisation
@@ -93,6 +99,13 @@ class DCGANDiscriminator(Discriminator):
         self.net = nn.Sequential(*layers)
         init_weights(self.net, params.init)
 
-    def forward(self, images: Tensor) -> Tensor:
-        """(N, C, H, W) -> (N,)."""
-        return self.net(images).squeeze(1)
+
+class ConditionalDCGANGenerator(LabelEmbeddingGenerator, DCGANGenerator):
+    """The DCGAN generator fed ``concat(z, embed(labels))``: z (N, Z), labels (N,) int64 in
+    [0, K) -> images (N, C, H, W) in [-1, 1]. Defaults on MNIST: (100 + 16) -> (256, 7, 7) ->
+    ... -> (1, 28, 28)."""
+
+
+class ConditionalDCGANDiscriminator(ProjectionDiscriminator, DCGANDiscriminator):
+    """The DCGAN discriminator with a class projection on its flattened conv features
+    (F = 6272 on MNIST): images (N, C, H, W), labels (N,) int64 in [0, K) -> logits (N,)."""

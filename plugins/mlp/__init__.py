@@ -1,4 +1,5 @@
-"""Plugin ``mlp``: fully connected generator and discriminator (the classic first GAN)."""
+"""Plugin ``mlp``: fully connected generator and discriminator (the classic first GAN), and their
+class-conditional variants ``cmlp`` (label embedding concatenated to z; projection discriminator)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ class MLPGeneratorParams:
 
 
 @dataclass(frozen=True)
+class CMLPGeneratorParams(MLPGeneratorParams):
+    embed_dim: int = param(16, "length of the learned label embedding concatenated to z", min=1)
+
+
+@dataclass(frozen=True)
 class MLPDiscriminatorParams:
     hidden: list[int] = param([1024, 512, 256], "widths of the hidden layers, first to last", min=1)
     activation: Activation = param("leaky_relu", "activation after each hidden layer")
@@ -39,7 +45,15 @@ def ganfw_generators() -> list[ComponentSpec]:
             summary="MLP generator: noise -> hidden layers -> tanh pixels",
             factory="ganfw_plugins.mlp.models:MLPGenerator",
             params=MLPGeneratorParams,
-        )
+        ),
+        ComponentSpec(
+            name="cmlp",
+            kind="generator",
+            summary="Conditional MLP generator: label embedding concatenated to z (Mirza & Osindero 2014)",
+            factory="ganfw_plugins.mlp.models:ConditionalMLPGenerator",
+            params=CMLPGeneratorParams,
+            conditional=True,
+        ),
     ]
 
 
@@ -52,5 +66,13 @@ def ganfw_discriminators() -> list[ComponentSpec]:
             summary="MLP discriminator: flattened pixels -> hidden layers -> one logit",
             factory="ganfw_plugins.mlp.models:MLPDiscriminator",
             params=MLPDiscriminatorParams,
-        )
+        ),
+        ComponentSpec(
+            name="cmlp",
+            kind="discriminator",
+            summary="Projection discriminator on the MLP body (Miyato & Koyama 2018)",
+            factory="ganfw_plugins.mlp.models:ConditionalMLPDiscriminator",
+            params=MLPDiscriminatorParams,
+            conditional=True,
+        ),
     ]

@@ -1,4 +1,6 @@
-"""Fully connected generator and discriminator, as in Goodfellow et al. 2014."""
+"""Fully connected generator and discriminator, as in Goodfellow et al. 2014, and their
+class-conditional variants (a label embedding concatenated to z; a projection discriminator: see
+:mod:`ganfw_plugins.dcgan.conditional`)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ import math
 
 from torch import Tensor, nn
 
-from ganfw.contracts import Discriminator, Generator, ImageShape
+from ganfw.contracts import Generator, ImageShape
+from ganfw_plugins.dcgan.conditional import FeatureDiscriminator, LabelEmbeddingGenerator, ProjectionDiscriminator
 from ganfw_plugins.dcgan.layers import activation
 from ganfw_plugins.mlp import Activation, MLPDiscriminatorParams, MLPGeneratorParams
 
@@ -30,14 +33,19 @@ def hidden_layers(
 
 
 class MLPGenerator(Generator):
-    """Noise (N, Z) -> hidden layers -> Linear to C*H*W -> tanh -> images (N, C, H, W)."""
+    """Noise (N, Z) -> hidden layers -> Linear to C*H*W -> tanh -> images (N, C, H, W).
 
-    def __init__(self, params: MLPGeneratorParams, image_shape: ImageShape):
+    ``label_features``: extra input features concatenated after z by a subclass (the first layer
+    then takes ``Z + label_features`` inputs); 0 for the plain generator.
+    """
+
+    def __init__(self, params: MLPGeneratorParams, image_shape: ImageShape, *, label_features: int = 0):
         super().__init__()
         self.latent_dim = params.latent_dim
         self.image_shape = tuple(image_shape)
         hidden, features = hidden_layers(
-            params.latent_dim, params.hidden, params.activation, params.slope, params.norm == "batch", params.dropout
+            params.latent_dim + label_features,
+            params.hidden, params.activation, params.slope, params.norm == "batch", params.dropout,
         )
         self.net = nn.Sequential(
             *hidden,
@@ -46,13 +54,15 @@ class MLPGenerator(Generator):
             nn.Unflatten(1, self.image_shape),
         )
 
-    def forward(self, z: Tensor) -> Tensor:
-        """(N, Z) -> (N, C, H, W) in [-1, 1]."""
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """(N, Z) (or (N, Z + label_features) from a subclass) -> (N, C, H, W) in [-1, 1];
+        ``labels`` are ignored (unconditional)."""
         return self.net(z)
 
 
-class MLPDiscriminator(Discriminator):
-    """Images (N, C, H, W) -> flatten -> hidden layers -> one logit each, (N,)."""
+class MLPDiscriminator(FeatureDiscriminator):
+    """Images (N, C, H, W) -> flatten -> hidden layers (the features, F = the last width) -> one
+    logit each, (N,)."""
 
     def __init__(self, params: MLPDiscriminatorParams, image_shape: ImageShape):
         super().__init__()
@@ -62,6 +72,12 @@ class MLPDiscriminator(Discriminator):
         )
         self.net = nn.Sequential(nn.Flatten(), *hidden, nn.Linear(features, 1))
 
-    def forward(self, images: Tensor) -> Tensor:
-        """(N, C, H, W) -> (N,)."""
-        return self.net(images).squeeze(1)
+
+class ConditionalMLPGenerator(LabelEmbeddingGenerator, MLPGenerator):
+    """The MLP generator fed ``concat(z, embed(labels))``: z (N, Z), labels (N,) int64 in [0, K)
+    -> images (N, C, H, W) in [-1, 1]."""
+
+
+class ConditionalMLPDiscriminator(ProjectionDiscriminator, MLPDiscriminator):
+    """The MLP discriminator with a class projection on its last hidden layer: images
+    (N, C, H, W), labels (N,) int64 in [0, K) -> logits (N,)."""

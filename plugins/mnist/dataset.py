@@ -1,6 +1,8 @@
-"""The MNIST dataset component: the four IDX files read once, whole, into memory.
+"""The MNIST dataset component: the four IDX files read once, whole, into memory, with each
+image's digit as its class label.
 
-Where the files are looked for (the *root*; torchvision's layout ``<root>/MNIST/raw/``):
+Where the files are looked for (the *root*; torchvision's layout ``<root>/MNIST/raw/``), as
+:func:`ganfw.paths.resolve_data_root` decides (the engine passes its result as ``root``):
 
 1. the ``root`` argument (the recipe's ``data.root``),
 2. the environment variable ``GANFW_DATA``,
@@ -23,7 +25,7 @@ from torch import Tensor
 
 from ganfw.contracts import Dataset
 from ganfw.errors import UserError
-from ganfw.paths import user_cache_dir
+from ganfw.paths import resolve_data_root
 
 from . import MNISTParams
 
@@ -40,15 +42,9 @@ _LABELS_MAGIC = 0x00000801  # uint8, 1 dimension
 _HINT = "or set data.root / GANFW_DATA"
 
 
-def resolve_root(root: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
-    """The data root (absolute; a relative one is taken from the working directory) and where it
-    came from: ``"data.root"``, ``"GANFW_DATA"`` or ``"cache"``."""
-    if root is not None and str(root) != "":
-        return Path(root).expanduser().absolute(), "data.root"
-    env = os.environ.get("GANFW_DATA")
-    if env:
-        return Path(env).expanduser().absolute(), "GANFW_DATA"
-    return user_cache_dir() / "data", "cache"
+#: The data root and where it came from (``"data.root"``, ``"GANFW_DATA"`` or ``"cache"``): the
+#: core's rule, under the name this module has always exported.
+resolve_root = resolve_data_root
 
 
 def raw_folder(root: Path) -> Path:
@@ -102,7 +98,8 @@ def _first_missing(path: Path) -> Path | None:
 
 
 class MNIST(Dataset):
-    """The MNIST training digits, (N, 1, 28, 28) float32 in [-1, 1].
+    """The MNIST training digits, (N, 1, 28, 28) float32 in [-1, 1], labelled 0..9 (class ``d``
+    is named ``"d"``).
 
     Args:
         params: the recipe's ``[data.params]``.
@@ -111,6 +108,7 @@ class MNIST(Dataset):
     """
 
     image_shape = (1, 28, 28)
+    class_names = tuple(str(digit) for digit in range(10))
 
     def __init__(self, params: MNISTParams, root: str | None = None, limit: int | None = None):
         if limit is not None and limit < 1:
@@ -124,6 +122,10 @@ class MNIST(Dataset):
         the CPU: pixel ``p`` in 0..255 becomes ``(p - 127.5) / 127.5``."""
         data = self.load_split(train=True)[: self.limit]
         return data.unsqueeze(1).to(torch.float32).sub_(127.5).div_(127.5)
+
+    def load_labels(self) -> Tensor:
+        """The digit of each image of :meth:`load`, in the same order: (N,) int64 in 0..9."""
+        return load_labels(self.root, True, download=self.params.download, source=self.root_source)[: self.limit]
 
     def load_split(self, train: bool) -> Tensor:
         """One split as stored, (N, 28, 28) uint8: 60,000 training or 10,000 test images."""
