@@ -1,10 +1,12 @@
-"""Plugin ``losses``: the classic adversarial objectives."""
+"""Plugin ``losses``: the classic adversarial objectives, the relativistic one, and R1 around any
+of them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganfw import ComponentSpec, hookimpl, param
+from ganfw import ComponentSpec, component_param, hookimpl, param
+from ganfw.params import ComponentRef
 
 GANFW_API = 2
 
@@ -22,9 +24,16 @@ class WassersteinGPParams:
     drift: float = param(0.0, "weight of the drift term mean(D(real)^2) that keeps logits near 0", min=0.0)
 
 
-def _spec(name: str, summary: str, cls: str, params: type | None = None) -> ComponentSpec:
+@dataclass(frozen=True)
+class R1Params:
+    base: ComponentRef = component_param("loss", "non-saturating", "the loss the R1 penalty is added to")
+    gamma: float = param(10.0, "R1 weight: the penalty is gamma / 2 * E ||grad_x D(x_real)||^2", min=0.0)
+    every: int = param(16, "lazy regularisation: compute the penalty on every n-th D step, scaled by n", min=1)
+
+
+def _spec(name: str, summary: str, cls: str, params: type | None = None, module: str = "objectives") -> ComponentSpec:
     return ComponentSpec(
-        name=name, kind="loss", summary=summary, factory=f"ganfw_plugins.losses.objectives:{cls}", params=params
+        name=name, kind="loss", summary=summary, factory=f"ganfw_plugins.losses.{module}:{cls}", params=params
     )
 
 
@@ -36,4 +45,6 @@ def ganfw_losses() -> list[ComponentSpec]:
         _spec("hinge", "Hinge loss (Lim & Ye 2017; Miyato et al. 2018)", "Hinge"),
         _spec("least-squares", "Least-squares GAN, targets 0 and 1 (Mao et al. 2017)", "LeastSquares"),
         _spec("wasserstein-gp", "Wasserstein loss with gradient penalty (Gulrajani et al. 2017)", "WassersteinGP", WassersteinGPParams),
+        _spec("relativistic", "Relativistic average non-saturating loss, RaGAN (Jolicoeur-Martineau 2019)", "RelativisticAverage", module="relativistic"),
+        _spec("r1", "Any loss plus the lazy R1 penalty on D's real-image gradient (Mescheder et al. 2018)", "R1", R1Params, module="composite"),
     ]
