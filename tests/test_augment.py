@@ -52,7 +52,8 @@ def shifted(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """``image`` (C, H, W) moved down by ``dy`` and right by ``dx``, zeros shifted in."""
     out = torch.zeros_like(image)
     _, h, w = image.shape
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = image[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    source = image[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = source
     return out
 
 

@@ -240,7 +240,8 @@ def test_gradient_penalty_backpropagates_to_the_discriminator_only():
 def test_gradient_penalty_uses_each_samples_own_gradient_norm():
     # real == fake pins x_hat whatever the mix; D's gradient at x is x, of norms 1, 2 and 3
     x = torch.stack([n * _unit() for n in (1.0, 2.0, 3.0)])
-    assert GradientPenalty(3.0)(inputs(QuadraticD(), x, x.clone())).item() == pytest.approx(3.0 * (0 + 1 + 4) / 3, rel=1e-5)
+    gp = GradientPenalty(3.0)(inputs(QuadraticD(), x, x.clone()))
+    assert gp.item() == pytest.approx(3.0 * (0 + 1 + 4) / 3, rel=1e-5)
 
 
 def test_gradient_penalty_samples_between_real_and_fake():

@@ -13,7 +13,8 @@ GANFW_API = 2
 
 @dataclass(frozen=True)
 class EMAParams:
-    decay: float = param(0.999, "weight of the old average on each step: ema = decay * ema + (1 - decay) * G", min=0.0, max=1.0)
+    decay: float = param(0.999, "weight of the old average on each step: ema = decay * ema + (1 - decay) * G",
+                         min=0.0, max=1.0)
     start_step: int = param(0, "steps before which the average just copies G (0: average from the first step)", min=0)
 
 
@@ -29,7 +30,7 @@ class EarlyStoppingParams:
 def ganfw_callbacks() -> list[ComponentSpec]:
     return [
         ComponentSpec(name="ema", kind="callback", params=EMAParams,
-                      summary="Exponential moving average of G's weights, used for sampling and evaluation (Karras et al. 2018)",
+                      summary="Moving average of G's weights, used for sampling and evaluation (Karras et al. 2018)",
                       factory="ganfw_plugins.callbacks.ema:GeneratorEMA"),
         ComponentSpec(name="early-stopping", kind="callback", params=EarlyStoppingParams,
                       summary="Stop training once an evaluation score stops improving",

@@ -45,6 +45,8 @@ def ganfw_losses() -> list[ComponentSpec]:
         _spec("hinge", "Hinge loss (Lim & Ye 2017; Miyato et al. 2018)", "Hinge"),
         _spec("least-squares", "Least-squares GAN, targets 0 and 1 (Mao et al. 2017)", "LeastSquares"),
         _spec("wasserstein-gp", "Wasserstein loss with gradient penalty (Gulrajani et al. 2017)", "WassersteinGP", WassersteinGPParams),
-        _spec("relativistic", "Relativistic average non-saturating loss, RaGAN (Jolicoeur-Martineau 2019)", "RelativisticAverage", module="relativistic"),
-        _spec("r1", "Any loss plus the lazy R1 penalty on D's real-image gradient (Mescheder et al. 2018)", "R1", R1Params, module="composite"),
+        _spec("relativistic", "Relativistic average non-saturating loss, RaGAN (Jolicoeur-Martineau 2019)",
+              "RelativisticAverage", module="relativistic"),
+        _spec("r1", "Any loss plus the lazy R1 penalty on D's real-image gradient (Mescheder et al. 2018)",
+              "R1", R1Params, module="composite"),
     ]

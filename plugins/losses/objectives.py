@@ -23,7 +23,7 @@ def bce(logits: Tensor, target: float) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-class _ParameterlessLoss(Loss):
+class ParameterlessLoss(Loss):
     """A loss without declared params."""
 
     def __init__(self, params: None = None):
@@ -49,7 +49,7 @@ class NonSaturating(Loss):
         return bce(fake_logits, 1.0)
 
 
-class Minimax(_ParameterlessLoss):
+class Minimax(ParameterlessLoss):
     """Goodfellow et al. 2014's original minimax game ``min_G max_D E log D(x) + E log(1 - D(G(z)))``.
 
     D: ``BCE(real, 1) + BCE(fake, 0)``; G minimises ``mean(log(1 - sigmoid(fake)))
@@ -63,7 +63,7 @@ class Minimax(_ParameterlessLoss):
         return -F.softplus(fake_logits).mean()
 
 
-class Hinge(_ParameterlessLoss):
+class Hinge(ParameterlessLoss):
     """Hinge loss: Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018, "Spectral normalization
     for generative adversarial networks".
 
@@ -77,7 +77,7 @@ class Hinge(_ParameterlessLoss):
         return -fake_logits.mean()
 
 
-class LeastSquares(_ParameterlessLoss):
+class LeastSquares(ParameterlessLoss):
     """Mao et al. 2017, "Least squares generative adversarial networks", targets a=0, b=c=1.
 
     D: ``0.5 * mean((real - 1)^2) + 0.5 * mean(fake^2)``; G: ``0.5 * mean((fake - 1)^2)``.

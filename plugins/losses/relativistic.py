@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganfw_plugins.losses.objectives import _ParameterlessLoss, bce
+from ganfw_plugins.losses.objectives import ParameterlessLoss, bce
 
 
 def relative_logits(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
@@ -13,7 +13,7 @@ def relative_logits(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, T
     return real_logits - fake_logits.mean(), fake_logits - real_logits.mean()
 
 
-class RelativisticAverage(_ParameterlessLoss):
+class RelativisticAverage(ParameterlessLoss):
     """Jolicoeur-Martineau 2019, "The relativistic discriminator: a key element missing from
     standard GAN" (RaSGAN, the non-saturating form).
 
