@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -95,3 +96,35 @@ def random_images(n: int, image_shape: tuple[int, ...], seed: int = 0) -> Tensor
     """(n, C, H, W) float32 uniform in [-1, 1], the same for a given seed."""
     rng = torch.Generator().manual_seed(seed)
     return torch.rand(n, *image_shape, generator=rng) * 2 - 1
+
+
+def check_log(where: str, log: Any) -> None:
+    """``log`` (what a ``log()`` returned) is a dict of finite numbers by name: what
+    metrics.jsonl can hold."""
+    expect(
+        isinstance(log, dict) and all(isinstance(k, str) and is_finite_number(v) for k, v in log.items()),
+        f"{where}: log() returned {log!r}, not a dict of finite numbers by name",
+    )
+
+
+def through_json(where: str, state: Any) -> dict[str, Any]:
+    """``state`` (what a ``state_dict()`` returned) after a JSON round trip, which checkpoints
+    put it through: it must be a dict that JSON keeps unchanged."""
+    expect(isinstance(state, dict), f"{where}: state_dict() returned {type(state).__name__}, not a dict")
+    try:
+        text = json.dumps(state)
+    except (TypeError, ValueError) as e:
+        raise ContractError(f"{where}: state_dict() is not JSON-serialisable: {e}") from None
+    restored = json.loads(text)
+    expect(restored == state, f"{where}: state_dict() {state!r} changes through JSON (tuples? non-str keys?)")
+    return restored
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Run the block with torch's global generators (the CPU's and ``device``'s) seeded with
+    ``seed``, and restore them afterwards: a component's randomness is then repeatable."""
+    cuda = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield

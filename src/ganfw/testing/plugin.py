@@ -1,23 +1,40 @@
-"""Checks on what a plugin module declares: its hooks, its specs and their params, and that the
-package is installed under the ``ganfw`` entry-point group."""
+"""Checks on what a plugin module declares: its API version, its hooks, its specs and their
+params, and that the package is installed under the ``ganfw`` entry-point group."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ganfw.params import ParamError, as_dict, build, check_declaration
-from ganfw.plugins import Component, check_specs, disabled_from_env, load_registry
+from ganfw.params import ParamError, as_dict, build, check_declaration, component_kind
+from ganfw.plugins import API_VERSION, Component, check_specs, disabled_from_env, load_registry
+from ganfw.recipe import RecipeError, Tables, _choice
 from ganfw.specs import KINDS, ComponentSpec
 from ganfw.testing.contract import ContractError, expect
 
 
+def check_api_version(module: ModuleType) -> None:
+    """The plugin module declares ``GANFW_API`` equal to this ganfw's plugin API version (the
+    registry skips it otherwise)."""
+    api = getattr(module, "GANFW_API", None)
+    declared = f"declares GANFW_API = {api!r}" if api is not None else "declares no GANFW_API"
+    expect(
+        api == API_VERSION,
+        f"{module.__name__} {declared}; this ganfw's plugin API is {API_VERSION}: write GANFW_API = {API_VERSION} "
+        "in the module once it keeps the contracts (docs/plugins.md, 'Plugin API versions')",
+    )
+
+
 def plugin_specs(module: ModuleType) -> list[ComponentSpec]:
     """Every spec returned by the hooks of a plugin module, checked as the registry checks them:
-    each hook is decorated with ``@hookimpl`` and returns a list of specs of its kind with distinct
-    names, and no decorated function is a misspelt hook."""
+    the module declares ``GANFW_API`` (:func:`check_api_version`), each hook is decorated with
+    ``@hookimpl`` and returns a list of specs of its kind with distinct names, and no decorated
+    function is a misspelt hook."""
+    check_api_version(module)
     specs: list[ComponentSpec] = []
     for name in dir(module):
         if hasattr(getattr(module, name), "ganfw_impl") and name not in KINDS.values():
@@ -93,3 +110,27 @@ def check_spec(spec: ComponentSpec) -> Any:
         raise ContractError(f"cannot import its factory {spec.factory!r}: {type(e).__name__}: {e}") from None
     expect(callable(factory), f"its factory {spec.factory!r} is not callable")
     return factory
+
+
+def resolve_params(spec: ComponentSpec, params: Any = None) -> Any:
+    """The params the factory gets from a recipe: ``params`` (``None``: the declared defaults; a
+    table as in a recipe: validated, raising :class:`ganfw.params.ParamError`; or an instance),
+    with each component param (:func:`ganfw.component_param`) resolved among the installed
+    components into a :class:`ganfw.recipe.ComponentChoice`, as the recipe loader does."""
+    if spec.params is None:
+        return None
+    if params is None or isinstance(params, Mapping):
+        params = build(spec.params, params or {})
+    tables = Tables(Path(f"{spec.kind} {spec.name!r}"), {}, {}, {})
+    registry = None
+    nested = {}
+    for f in dataclasses.fields(params):
+        kind, value = component_kind(f), getattr(params, f.name)
+        if kind is None or hasattr(value, "build"):  # not a component, or already resolved
+            continue
+        registry = registry or load_registry()
+        try:
+            nested[f.name] = _choice(tables, registry, ("params", f.name), kind, value)
+        except RecipeError as e:
+            raise ContractError(f"component param {e.key}: {e.message}") from None
+    return dataclasses.replace(params, **nested) if nested else params

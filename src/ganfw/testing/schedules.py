@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ganfw.contracts import Decision, Schedule, StepReport
-from ganfw.testing.contract import ContractError, expect, is_finite_number
+from ganfw.testing.contract import check_log, expect, through_json
 
 #: Scripted runs: name -> step -> the discriminator's accuracy on that step (real and fake alike).
 SCRIPTS: dict[str, Callable[[int], float]] = {
@@ -39,7 +39,7 @@ def check_schedule(schedule: Schedule, steps: int = 200, max_idle: int = 50) -> 
         halfway = steps // 2
         history = _run(original, accuracy, range(halfway), script, max_idle)
         resumed = copy.deepcopy(schedule)
-        resumed.load_state_dict(_through_json(original.state_dict(), script))
+        resumed.load_state_dict(through_json(script, original.state_dict()))
         rest = range(halfway, steps)
         streak = history[-1][-1]
         expected = _run(original, accuracy, rest, script, max_idle, streak)
@@ -66,32 +66,20 @@ def _run(
         expect(all(isinstance(f, bool) for f in flags), f"{where}: {decision!r} has fields that are not bools")
         streak = 0 if decision.train_d or decision.train_g else streak + 1
         expect(streak <= max_idle, f"{where}: neither network has trained for {streak} steps in a row")
-        schedule.observe(_report(step, accuracy(step), decision))
+        schedule.observe(step_report(step, accuracy(step), decision))
         log = schedule.log()
-        expect(
-            isinstance(log, dict) and all(isinstance(k, str) and is_finite_number(v) for k, v in log.items()),
-            f"{where}: log() returned {log!r}, not a dict of finite numbers by name",
-        )
-        state = json.dumps(_through_json(schedule.state_dict(), where), sort_keys=True)
+        check_log(where, log)
+        state = json.dumps(through_json(where, schedule.state_dict()), sort_keys=True)
         history.append((decision, log, state, streak))
     return history
 
 
-def _through_json(state: Any, where: str) -> dict[str, Any]:
-    expect(isinstance(state, dict), f"{where}: state_dict() returned {type(state).__name__}, not a dict")
-    try:
-        text = json.dumps(state)
-    except (TypeError, ValueError) as e:
-        raise ContractError(f"{where}: state_dict() is not JSON-serialisable: {e}") from None
-    restored = json.loads(text)
-    expect(restored == state, f"{where}: state_dict() {state!r} changes through JSON (tuples? non-str keys?)")
-    return restored
-
-
-def _report(step: int, accuracy: float, decision: Decision) -> StepReport:
+def step_report(step: int, accuracy: float, decision: Decision) -> StepReport:
     """What a step with this discriminator accuracy might have reported."""
     d_real = 0.05 + 0.9 * accuracy
+    d_loss, g_loss = 1.5 - accuracy, 0.5 + accuracy
     return StepReport(
-        step=step, d_loss=1.5 - accuracy, g_loss=0.5 + accuracy, d_real=d_real, d_fake=1.0 - d_real,
+        step=step, d_loss=d_loss, g_loss=g_loss, d_real=d_real, d_fake=1.0 - d_real,
         acc_real=accuracy, acc_fake=accuracy, trained_d=decision.train_d, trained_g=decision.train_g,
+        terms={"d/loss": d_loss, "g/loss": g_loss},
     )  # fmt: skip
