@@ -1,5 +1,6 @@
 """docs/plugins.md keeps up with the code: every hook is documented with its signature and an
-example, and the guide's examples, pasted into a plugin, keep the contract."""
+example, the guide's examples, pasted into a plugin, keep the contract, and what it says about
+a step, StepReport and the API version matches the contracts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from ganfw import hookspecs
+from ganfw import API_VERSION, hookspecs
+from ganfw.contracts import StepReport, TrainerView
 from ganfw.specs import KINDS
 from ganfw.testing import check_component, plugin_specs
 
@@ -43,14 +45,25 @@ def test_the_guide_covers_installing_naming_and_disabling():
     for term in (
         "[project.entry-points.ganfw]", "ganfw new-plugin", 'pip install -e ".[dev]"', "ganfw.param",
         "plugin:name", "ganfw.testing", "check_component", "GANFW_DISABLE_PLUGINS", "--disable-plugin",
-        "GANFW_STRICT_PLUGINS", "twine upload",
+        "GANFW_STRICT_PLUGINS", "twine upload", "ganfw list --plugin", "component_param", "conditional=True",
+        f"GANFW_API = {API_VERSION}", "## Plugin API versions", "## Inside a step", "### StepReport",
+        "sample_latent(n, *, device=None, generator=None)", "g_needs_real = True", "every * penalty(inputs)",
     ):  # fmt: skip
         assert term in text, term
 
 
+def test_the_guide_names_every_field_of_step_report_and_trainer_view():
+    text = GUIDE.read_text(encoding="utf-8")
+    report = text[text.index("### StepReport") :]
+    for name in StepReport.__dataclass_fields__:
+        assert f"`{name}`" in report, name
+    for name in [*TrainerView.__annotations__, "request_stop"]:
+        assert f"`{name}`" in text or f"`{name}(" in text or f"`view.{name}(" in text, name
+
+
 def test_every_python_example_compiles():
     blocks = python_blocks()
-    assert len(blocks) > 15
+    assert len(blocks) > 25
     for block in blocks:
         compile(block, str(GUIDE), "exec")
 
@@ -69,7 +82,8 @@ def test_the_examples_pasted_into_a_plugin_keep_the_contract(tmp_path: Path, mon
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         specs = plugin_specs(importlib.import_module("my_plugin.plugin"))
-        assert sorted(s.kind for s in specs) == sorted(KINDS)
+        assert {s.kind for s in specs} == set(KINDS)
+        assert {s.kind for s in specs if s.conditional} == {"generator", "discriminator"}
         for spec in specs:
             check_component(spec)  # metrics: the spec checks only
     finally:

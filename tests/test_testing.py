@@ -749,6 +749,13 @@ class WrongSampler(EMA):
         return TinyGenerator()
 
 
+class RestartsOnRunStart(EMA):
+    """Starts its average afresh at every run start: a resumed run forgets the loaded one."""
+
+    def on_run_start(self, view):
+        self.setup(view)
+
+
 class CountsWithoutRestoring(EMA):
     def load_state_dict(self, state):
         pass
@@ -765,9 +772,10 @@ class StopsWithANumber(EarlyStop):
         (NoisyEMA(), r"on_step_end\(\) changed torch's global random state"),
         (Meddler(), r"on_step_end\(\) changed the ProbeGenerator's weights \(the view is read-only\)"),
         (LeavesEvalMode(), r"on_epoch_end\(\) left a network in eval mode"),
-        (Unsaved(), r"ends with other images from sampling_generator\(\)"),
+        (Unsaved(), r"sampling_generator\(\) is not one of modules\(\), so checkpoints would not keep it"),
         (Dotted(), r"modules\(\) has a name 'ema.generator'"),
         (WrongSampler(), r"sampling_generator\(\) is a TinyGenerator, not a ProbeGenerator like the generator"),
+        (RestartsOnRunStart(), r"ends with other tensors in modules\(\)\['generator'\]"),
         (CountsWithoutRestoring(), r"ends with other state_dict\(\)"),
         (StopsWithANumber(), r"request_stop\(\) got \[100.0, 50.0\], not strings"),
         (type("Tupled", (EMA,), {"state_dict": lambda self: {"t": (1, 2)}})(), "changes through JSON"),

@@ -32,8 +32,8 @@ def check_callback(callback: Callback, image_shape: ImageShape = (1, 28, 28)) ->
       global random state as it found them (the view is read-only; randomness belongs inside
       ``torch.random.fork_rng``);
     * ``modules()`` is a dict of ``nn.Module`` by name (no ``.`` in a name);
-      ``sampling_generator()`` is ``None`` or a generator with G's architecture (its class and
-      state_dict keys and shapes) giving images of G's shape;
+      ``sampling_generator()`` is ``None`` or one of ``modules()`` with G's architecture (its
+      class and state_dict keys and shapes) giving images of G's shape;
     * ``log()`` is a dict of finite numbers; ``state_dict()`` survives JSON;
     * a run checkpointed after the first epoch (``modules()`` through safetensors, the state
       through JSON) and resumed into a fresh callback (``setup``, then the loaded state, then
@@ -150,6 +150,8 @@ def _sampler_images(callback: Callback, view: FakeTrainerView) -> Tensor | None:
     g = view.generator
     expect(isinstance(sampler, Generator) and type(sampler) is type(g),
            f"sampling_generator() is a {type(sampler).__name__}, not a {type(g).__name__} like the generator")
+    expect(any(module is sampler for module in callback.modules().values()),
+           "sampling_generator() is not one of modules(), so checkpoints would not keep it (ganfw sample would use G)")
     shapes = {k: tuple(v.shape) for k, v in sampler.state_dict().items()}
     expect(shapes == {k: tuple(v.shape) for k, v in g.state_dict().items()},
            "sampling_generator() has another architecture than the generator (state_dict keys or shapes differ)")
