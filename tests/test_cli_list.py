@@ -1,4 +1,5 @@
-"""``ganfw list`` (and the CLI's promise not to import torch for list / check / --help)."""
+"""``ganfw list`` and ``ganfw check`` (and the CLI's promise not to import torch for list / check /
+--help)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import tomllib
 
 import pytest
 
-from conftest import RECIPES, REPO, WIDE, cli, run_cli
+from conftest import RECIPES, REPO, WIDE, cli, make_distribution, run_cli
+from ganfw.plugins import Registry
+from ganfw.specs import KINDS
 
 REQUIRED = {
     "generator": {"mlp", "dcgan"},
@@ -18,9 +22,10 @@ REQUIRED = {
     "loss": {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp"},
     "schedule": {"simultaneous", "alternating", "n-critic", "adaptive"},
     "dataset": {"mnist"},
-    "metric": {"fid", "kid", "inception-score", "class-coverage", "precision-recall"},
+    "metric": {"fid", "kid", "inception-score", "class-coverage", "precision-recall", "conditional-accuracy"},
+    "lr-schedule": {"constant", "cosine", "linear-decay"},
 }
-KIND_ORDER = ["generator", "discriminator", "loss", "schedule", "dataset", "metric"]
+KIND_ORDER = list(KINDS)
 
 
 @pytest.fixture
@@ -117,8 +122,42 @@ def test_list_errors(capsys, clean_plugin_env):
     code, out, err = cli(capsys, "list", "--kind", "losses")
     assert code == 2
     assert err.strip() == (
-        "error: --kind: unknown kind 'losses'; kinds: generator, discriminator, loss, schedule, dataset, metric"
+        "error: --kind: unknown kind 'losses'; kinds: generator, discriminator, loss, schedule, dataset, metric, "
+        "augmentation, callback, lr-schedule"
     )
+
+
+def test_plugin_filter_combines_with_kind_and_name(capsys, clean_plugin_env):
+    code, out, _ = cli(capsys, "list", "--plugin", "mlp", "--json")
+    rows = json.loads(out)
+    assert code == 0 and rows and {r["plugin"] for r in rows} == {"mlp"}
+    assert {(r["kind"], r["name"]) for r in rows} >= {("generator", "mlp"), ("discriminator", "mlp")}
+    code, out, _ = cli(capsys, "list", "--plugin", "mlp", "--kind", "discriminator", "--json")
+    assert code == 0 and {r["kind"] for r in json.loads(out)} == {"discriminator"}
+    code, out, _ = cli(capsys, "list", "mlp", "--plugin", "mlp", "--json")  # a name two plugins could offer
+    assert code == 0 and [r["qualified_name"] for r in json.loads(out)] == ["mlp:mlp", "mlp:mlp"]
+    code, out, _ = cli(capsys, "list", "dcgan", "--plugin", "mlp")
+    assert code == 2 and "no component named 'dcgan' in plugin 'mlp'" in _
+    code, out, err = cli(capsys, "list", "--plugin", "mlp", "--kind", "loss")
+    assert code == 2 and out == "" and err.strip() == "error: no component of kind 'loss' in plugin 'mlp'"
+    code, out, _ = cli(capsys, "list", "--plugin", "losses", "--params")  # the table form
+    assert code == 0 and "hinge" in out and "mlp" not in out and "label_smoothing" in out
+
+
+def test_unknown_plugin_is_one_line_naming_the_plugins(capsys, clean_plugin_env):
+    code, out, err = cli(capsys, "list", "--plugin", "mpl")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: --plugin: no plugin named 'mpl'; plugins: ")
+    named = err.strip().split("plugins: ")[1].split(", ")
+    assert named == sorted(named) and {"mlp", "dcgan", "losses", "metrics", "mnist", "lr_schedules"} <= set(named)
+
+
+def test_a_kind_nobody_offers_says_so(capsys, clean_plugin_env, monkeypatch):
+    monkeypatch.setattr("ganfw.cli.load_registry", lambda disabled: Registry())
+    code, out, err = cli(capsys, "list", "--kind", "callback")
+    assert code == 0 and out.strip() == "no callback components installed"
+    code, out, _ = cli(capsys, "list", "--kind", "callback", "--json")
+    assert code == 0 and json.loads(out) == []
 
 
 def test_list_table_in_a_subprocess():
@@ -181,3 +220,80 @@ def test_list_new_plugin_help_and_a_refused_check_do_not_import_torch(tmp_path):
     assert json.loads(outputs[2])[0]["params"]
     assert "torch" not in result["heavy"] and "torchvision" not in result["heavy"]
     assert result["heavy"] == []
+
+
+# --------------------------------------------------------------------------- ganfw check
+EXTRAS_PLUGIN = """
+from dataclasses import dataclass
+
+from ganfw import ComponentSpec, hookimpl, param
+
+GANFW_API = 2
+
+
+@dataclass(frozen=True)
+class FlipParams:
+    p: float = param(0.5, "probability of a flip", min=0.0, max=1.0)
+
+
+@dataclass(frozen=True)
+class ShoutParams:
+    every: int = param(3, "shout every N steps", min=1)
+
+
+@hookimpl
+def ganfw_augmentations():
+    return [ComponentSpec(name="flip", kind="augmentation", summary="flips", factory="nowhere.module:Flip", params=FlipParams)]
+
+
+@hookimpl
+def ganfw_callbacks():
+    return [ComponentSpec(name="shout", kind="callback", summary="shouts", factory="nowhere.module:Shout", params=ShoutParams)]
+"""
+
+
+def check_lines(capsys, *args: str) -> tuple[list[str], dict]:
+    """``ganfw check ARGS``: its comment lines and the TOML it prints, parsed."""
+    code, out, err = cli(capsys, "check", *args)
+    assert code == 0, err
+    return [line for line in out.splitlines() if line.startswith("#")], tomllib.loads(out)
+
+
+@pytest.mark.parametrize("source", ["data.root", "GANFW_DATA", "cache"])
+def test_check_names_the_data_root_and_where_it_came_from(capsys, clean_plugin_env, monkeypatch, tmp_path, source):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("GANFW_DATA", raising=False)
+    args = [str(RECIPES / "mnist_mlp.toml")]
+    if source == "data.root":
+        monkeypatch.setenv("GANFW_DATA", str(tmp_path / "env"))  # the recipe's value wins over it
+        args += ["--set", 'data.root="relative/digits"']
+        expected = f"# data root: {tmp_path / 'relative' / 'digits'} (from the recipe's data.root)"
+    elif source == "GANFW_DATA":
+        monkeypatch.setenv("GANFW_DATA", str(tmp_path / "env"))
+        expected = f"# data root: {tmp_path / 'env'} (from the GANFW_DATA environment variable)"
+    else:
+        expected = f"# data root: {tmp_path / 'xdg' / 'ganfw' / 'data'} (from the user cache: neither data.root nor GANFW_DATA is set)"
+    comments, resolved = check_lines(capsys, *args)
+    assert comments[0].endswith("resolved recipe (valid)") and comments[1].startswith("# on this machine: device ")
+    assert comments[2] == expected and len(comments) == 3
+
+
+def test_check_prints_every_section_with_defaults_filled_in(capsys, clean_plugin_env, monkeypatch, tmp_path):
+    make_distribution(tmp_path / "site", "ganfw-extras", "1.0", {"extras_for_check": EXTRAS_PLUGIN})
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(
+        f'extends = "{(RECIPES / "mnist_mlp.toml").as_posix()}"\n'
+        '[augment]\nname = "flip"\n[[callbacks]]\nname = "shout"\n[[callbacks]]\nname = "shout"\nparams = {every = 7}\n'
+        '[lr_schedule]\nname = "cosine"\n',
+        encoding="utf-8",
+    )
+    _, resolved = check_lines(capsys, str(recipe))
+    assert resolved["augment"] == {"name": "flip", "params": {"p": 0.5}}
+    assert resolved["callbacks"] == [{"name": "shout", "params": {"every": 3}}, {"name": "shout", "params": {"every": 7}}]
+    assert resolved["lr_schedule"]["name"] == "cosine" and resolved["lr_schedule"]["params"]
+    assert set(resolved) == {"generator", "discriminator", "loss", "schedule", "lr_schedule", "data", "augment",
+                             "callbacks", "optim", "train", "output", "eval"}
+    _, plain = check_lines(capsys, str(RECIPES / "mnist_mlp.toml"))
+    assert "augment" not in plain and "callbacks" not in plain and plain["lr_schedule"] == {"name": "constant"}

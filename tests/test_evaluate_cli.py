@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, WIDE, run_cli
+from conftest import REPO, WIDE, cli, run_cli
+from conditional_fixtures import (  # noqa: F401 - fixtures
+    conditional_run, conditional_site, digit_templates, templates_plugin, unconditional_run,
+)
 from evaluation_fixtures import cache_home, mnist_root, reference_cache, train_digits  # noqa: F401 - fixtures
 from ganfw import engine
 from ganfw.artifacts import save_grid, to_uint8
@@ -149,18 +152,26 @@ BAD = {
     "nan": (lambda t: _write(t, "n.npy", np.full((20, 28, 28), np.nan, np.float32)), [], "NaN or infinite"),
     "int16": (lambda t: _write(t, "i.npy", np.zeros((20, 28, 28), np.int16)), [], "expected float images in [-1, 1] or uint8"),
     "not npy": (lambda t: _write(t, "x.npy", b"garbage"), [], "not a readable .npy array"),
-    "pt dict": (lambda t: _write(t, "d.pt", {"images": torch.zeros(20, 28, 28)}), [], "expected one tensor, got dict"),
+    "pt dict": (lambda t: _write(t, "d.pt", {"images": torch.zeros(20, 28, 28)}), [], "expected one tensor or a dict of 'images' and 'labels' tensors, got dict"),
+    "pt labels": (lambda t: _write(t, "l.pt", {"images": torch.zeros(20, 28, 28), "labels": torch.zeros(19, dtype=torch.int64)}), [], "l.pt: expected one integer label per image, shape (20,), got torch.int64 (19,)"),
+    "npy labels": (lambda t: _labelled_npy(t, np.full(20, 0.5)), [], "ok.labels.npy: expected one integer label per image, shape (20,), got torch.float64 (20,)"),
+    "negative labels": (lambda t: _labelled_npy(t, np.full(20, -1)), [], "ok.labels.npy: labels must be class indices (0 or more), found -1"),
     "not pt": (lambda t: _write(t, "x.pt", b"garbage"), [], "not a readable .pt tensor file"),
     "not png": (lambda t: _write(t, "x.png", b"garbage"), [], "not a readable PNG"),
     "not a grid": (lambda t: _write_png(t, (100, 50)), [], "is not a grid of 28x28 digits"),
     "suffix": (lambda t: _write(t, "x.txt", b"hello"), [], "unsupported file type '.txt'"),
     "corrupt checkpoint": (lambda t: _write(t, "step_00000001.safetensors", b"\x00" * 64), [], "not a readable ganfw checkpoint"),
     "empty run directory": (lambda t: str(t), [], "no checkpoints in this run directory"),
-    "unknown metric": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--metrics", "fid,fdi"], "unknown metric 'fdi'; available: class-coverage, fid"),
+    "unknown metric": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--metrics", "fid,fdi"], "unknown metric 'fdi'; available: class-coverage, conditional-accuracy, fid"),
     "no metric": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--metrics", ","], "no metrics to compute"),
     "features": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--features", "clip"], "--features: unknown feature space 'clip'; choose one of judge, inception"),
     "too few": (lambda t: _write(t, "few.npy", np.zeros((9, 28, 28), np.uint8)), [], "need at least 10 images to evaluate, got 9"),
 }
+
+
+def _labelled_npy(tmp_path: Path, labels: np.ndarray) -> str:
+    np.save(tmp_path / "ok.labels.npy", labels)
+    return _write(tmp_path, "ok.npy", np.zeros((20, 28, 28), np.uint8))
 
 
 def _write_png(tmp_path: Path, size: tuple[int, int]) -> str:
@@ -208,3 +219,34 @@ def test_evaluate_help_does_not_import_torch():
     assert proc.returncode == 0, proc.stderr
     assert "--metrics" in proc.stdout and "--features" in proc.stdout
     assert proc.stdout.splitlines()[-1] == "[]"
+
+
+# --------------------------------------------------------------------------- conditional generators
+def test_a_conditional_run_is_scored_on_uniform_labels(capsys, reference_cache, templates_plugin, conditional_run, tmp_path):  # noqa: F811
+    scores = report(capsys, str(conditional_run), "--n", "200", tmp_path=tmp_path)
+    assert set(scores["scores"]) == SCORES | {"conditional_accuracy"}
+    assert scores["scores"]["conditional_accuracy"] == 1.0  # every template is read as its class
+    per_class = scores["details"]["conditional-accuracy"]["per_class_accuracy"]
+    assert per_class == {str(c): 1.0 for c in range(10)}
+    code, out, _ = evaluate(capsys, str(conditional_run), "--n", "200", "--metrics", "conditional-accuracy")
+    assert code == 0 and "conditional_accuracy" in out and "0: 1.000  1: 1.000" in " ".join(out.split("│"))
+
+
+def test_conditional_accuracy_needs_labels_only_when_asked_for(capsys, reference_cache, unconditional_run, tmp_path):  # noqa: F811
+    scores = report(capsys, str(unconditional_run), "--n", "100", tmp_path=tmp_path)
+    assert set(scores["scores"]) == SCORES  # left out of the default metrics, not failed
+    code, out, err = evaluate(capsys, str(unconditional_run), "--n", "100", "--metrics", "fid,conditional-accuracy")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: conditional-accuracy: these images carry no labels (the generator is not conditional")
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".pt"])
+def test_labels_saved_by_ganfw_sample_are_read_back(capsys, reference_cache, templates_plugin, conditional_run, tmp_path, suffix):  # noqa: F811
+    sevens = tmp_path / f"sevens{suffix}"
+    assert cli(capsys, "sample", str(conditional_run), "--label", "7", "--n", "50", "--out", str(sevens))[0] == 0
+    scores = report(capsys, str(sevens), "--metrics", "fid,conditional-accuracy,class-coverage", tmp_path=tmp_path)
+    assert scores["scores"]["conditional_accuracy"] == 1.0 and scores["details"]["conditional-accuracy"] == {"per_class_accuracy": {"7": 1.0}}
+    assert scores["details"]["class-coverage"]["missing_digits"] == [d for d in range(10) if d != 7]
+    if suffix == ".npy":  # without its labels file, a .npy is unlabelled images
+        (tmp_path / "sevens.labels.npy").unlink()
+        assert "conditional_accuracy" not in report(capsys, str(sevens), "--n", "20", tmp_path=tmp_path)["scores"]

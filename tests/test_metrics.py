@@ -12,7 +12,8 @@ import torch
 from ganfw.contracts import Embedding, Metric
 from ganfw.plugins import load_registry
 from ganfw_plugins.metrics import ClassCoverageParams, InceptionScoreParams, KIDParams
-from ganfw_plugins.metrics.classes import ClassCoverage, InceptionScore
+from ganfw.errors import UserError
+from ganfw_plugins.metrics.classes import ClassCoverage, ConditionalAccuracy, InceptionScore
 from ganfw_plugins.metrics.distances import FID, KID
 from ganfw_plugins.metrics.manifold import manifold_scores
 
@@ -38,7 +39,8 @@ def gaussian(n: int, mean: list[float], std: list[float], seed: int) -> torch.Te
 
 def test_every_metric_is_a_registered_component():
     registry = load_registry()
-    assert set(registry.names("metric")) >= {"fid", "kid", "inception-score", "class-coverage", "precision-recall"}
+    assert set(registry.names("metric")) >= {"fid", "kid", "inception-score", "class-coverage", "precision-recall",
+                                             "conditional-accuracy"}
     for name in registry.names("metric"):
         spec = registry.resolve("metric", name).spec
         assert isinstance(spec.load_factory()(spec.default_params()), Metric), name
@@ -150,6 +152,39 @@ def brute_force(fake: np.ndarray, real: np.ndarray, k: int) -> dict[str, float]:
         "density": sum(d[i, j] <= r_real[i] for i in range(len(real)) for j in range(len(fake))) / (k * len(fake)),
         "coverage": np.mean([d[i].min() <= r_real[i] for i in range(len(real))]),
     }
+
+
+def asked_for(read_as: list[int], asked: list[int]) -> Embedding:
+    """Images the judge reads as ``read_as``, generated for the labels ``asked``."""
+    seen = logits_of(read_as)
+    return Embedding(seen.features, seen.logits, torch.tensor(asked))
+
+
+def test_conditional_accuracy_is_the_share_read_as_asked_with_each_class_apart():
+    # Class 1: 3 of 4 right, class 7: 1 of 2, class 9: none of 1; classes never asked for are not shown.
+    generated = asked_for(read_as=[1, 1, 1, 4, 7, 2, 0], asked=[1, 1, 1, 1, 7, 7, 9])
+    result = ConditionalAccuracy().compute(generated, logits_of([0, 1]))
+    assert result.scores == {"conditional_accuracy": pytest.approx(4 / 7)}
+    assert result.details == {"per_class_accuracy": {"1": 0.75, "7": 0.5, "9": 0.0}}
+    perfect = ConditionalAccuracy().compute(asked_for(list(range(10)) * 3, list(range(10)) * 3), logits_of([0]))
+    assert perfect.scores["conditional_accuracy"] == 1.0 and set(perfect.details["per_class_accuracy"].values()) == {1.0}
+
+
+def test_conditional_accuracy_of_a_generator_that_ignores_labels_is_chance():
+    g = torch.Generator().manual_seed(0)
+    read_as, asked = torch.randint(10, (5000,), generator=g), torch.randint(10, (5000,), generator=g)
+    result = ConditionalAccuracy().compute(asked_for(read_as.tolist(), asked.tolist()), logits_of([0]))
+    assert result.scores["conditional_accuracy"] == pytest.approx(0.1, abs=0.015)
+
+
+def test_conditional_accuracy_needs_labels_the_judge_knows():
+    assert ConditionalAccuracy.needs_labels is True
+    with pytest.raises(UserError, match=r"conditional-accuracy: these images carry no labels \(the generator is not conditional"):
+        ConditionalAccuracy().compute(logits_of([1, 2]), logits_of([0]))
+    with pytest.raises(UserError, match=r"labels span 0\.\.12, but the judge knows 10 classes \(0\.\.9\)"):
+        ConditionalAccuracy().compute(asked_for([1, 2], [0, 12]), logits_of([0]))
+    with pytest.raises(ValueError, match=r"expected labels \(N,\) = \(2,\) int64"):
+        ConditionalAccuracy().compute(Embedding(torch.zeros(2, 4), torch.zeros(2, 10), torch.zeros(3, dtype=torch.int64)), logits_of([0]))
 
 
 def test_manifold_scores_match_the_definitions():

@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from conditional_fixtures import conditional_run, conditional_site, digit_templates, templates_plugin  # noqa: F401 - fixtures
 from evaluation_fixtures import cache_home, mnist_root, reference_cache, train_digits  # noqa: F401 - fixtures
 from ganfw.evaluation import reference
 from ganfw.evaluation.evaluate import evaluate_generator, evaluate_images
@@ -17,6 +18,7 @@ from ganfw.evaluation.judge import WEIGHTS, judge_images, load_judge, weights_ha
 from ganfw.evaluation.train_judge import accuracy, train
 from ganfw.errors import UserError
 from ganfw.plugins import load_registry
+from ganfw.sampling import load_generator
 from ganfw_plugins.dcgan import DCGANGeneratorParams
 from ganfw_plugins.dcgan.models import DCGANGenerator
 from ganfw_plugins.mnist.dataset import load_labels, load_split
@@ -117,6 +119,19 @@ def test_evaluate_generator_samples_in_eval_mode_and_restores_the_mode(reference
                            "precision", "recall", "density", "coverage"}
     assert all(isinstance(v, float) for v in scores.values())
     assert scores == evaluate_generator(generator, ALL, 200, load_registry(), seed=1)
+
+
+def test_evaluate_generator_asks_a_conditional_generator_for_uniform_labels(reference_cache, templates_plugin, conditional_run):  # noqa: F811
+    registry = load_registry()
+    generator = load_generator(conditional_run, registry).train()
+    asked = []
+    generator.register_forward_pre_hook(lambda module, args: asked.append(args[1]))
+    scores = evaluate_generator(generator, ["conditional-accuracy", "class-coverage"], 300, registry, seed=2)
+    labels = asked[0]  # one batch
+    assert len(asked) == 1 and len(labels) == 300 and set(labels.tolist()) == set(range(10)) and generator.training
+    assert scores["conditional_accuracy"] == 1.0 and scores["classes_missing"] == 0
+    again = evaluate_generator(generator, ["conditional-accuracy"], 300, registry, seed=2)
+    assert len(asked) == 2 and torch.equal(asked[1], labels) and again["conditional_accuracy"] == 1.0  # seeded
 
 
 def test_two_metrics_reporting_one_key_are_refused(reference_cache, train_digits):  # noqa: F811

@@ -49,5 +49,6 @@ def ganfw_metrics() -> list[ComponentSpec]:
         _spec("kid", "Kernel (polynomial MMD^2, unbiased) distance of judge features to MNIST test", "distances:KID", KIDParams),
         _spec("inception-score", "Inception Score from the judge's class probabilities (1 .. 10)", "classes:InceptionScore", InceptionScoreParams),
         _spec("class-coverage", "Entropy of the predicted-digit histogram, and the digits missing (mode collapse)", "classes:ClassCoverage", ClassCoverageParams),
+        _spec("conditional-accuracy", "Share of a conditional generator's images the judge reads as the class asked for", "classes:ConditionalAccuracy"),
         _spec("precision-recall", "k-NN manifold precision/recall and density/coverage against MNIST test", "manifold:PrecisionRecall", PrecisionRecallParams),
     ]

@@ -1,8 +1,8 @@
 """Metrics of the judge's class predictions on generated images: the Inception Score (Salimans
-et al. 2016, computed by torchmetrics from the judge's logits) and the class coverage (by hand:
-no library offers it).
+et al. 2016, computed by torchmetrics from the judge's logits), the class coverage (by hand:
+no library offers it) and, for a class-conditional generator, the conditional accuracy.
 
-Logits: (N, K) rows of :class:`ganfw.contracts.Embedding` (K = 10 digits).
+Logits: (N, K) rows of :class:`ganfw.contracts.Embedding` (K = 10 digits); labels: (N,) int64.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import torch
 from torchmetrics.image.inception import InceptionScore as _TorchmetricsIS
 
 from ganfw.contracts import Embedding, Metric, MetricResult
+from ganfw.errors import UserError
 
 from . import ClassCoverageParams, InceptionScoreParams
 from .precomputed import Precomputed, quiet
@@ -56,3 +57,39 @@ class ClassCoverage(Metric):
             {"coverage_entropy": entropy, "classes_missing": float(len(missing))},
             {"missing_digits": missing, "digit_shares": [round(s, 4) for s in shares.tolist()]},
         )
+
+
+class ConditionalAccuracy(Metric):
+    """The share of generated images that the judge classifies as the class they were asked for
+    (``conditional_accuracy``: 1 when a class-conditional generator draws every class as asked,
+    about 1/K when it ignores its labels): the "GAN-test" accuracy of Shmelkov et al. 2018 ("How
+    good is my GAN?"), a classifier trained on real images scoring generated ones.
+    Details: ``per_class_accuracy``, ``{class: share}`` over the classes asked for.
+
+    Needs the labels the images were generated with (:attr:`Embedding.labels`): images without
+    them (an unconditional generator, a file saved without labels) are a :class:`UserError`.
+    ``ganfw evaluate`` leaves it out of its default metrics for such images (:attr:`needs_labels`).
+    """
+
+    #: Only meaningful for images generated from labels.
+    needs_labels = True
+
+    def __init__(self, params: None = None):
+        """It takes no params (the factory is called with ``None``)."""
+
+    def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
+        labels, logits = generated.labels, generated.logits
+        if labels is None:
+            raise UserError("conditional-accuracy: these images carry no labels (the generator is not conditional, "
+                            "or the file was saved without them); leave the metric out")
+        classes = logits.shape[1]
+        if labels.shape != (len(logits),) or labels.dtype != torch.int64:
+            raise ValueError(f"expected labels (N,) = ({len(logits)},) int64, got {labels.dtype} {tuple(labels.shape)}")
+        if labels.min() < 0 or labels.max() >= classes:
+            raise UserError(f"conditional-accuracy: labels span {labels.min().item()}..{labels.max().item()}, "
+                            f"but the judge knows {classes} classes (0..{classes - 1})")
+        hits = (logits.argmax(1) == labels).double()
+        asked = torch.bincount(labels, minlength=classes)
+        right = torch.bincount(labels, weights=hits, minlength=classes)
+        per_class = {str(c): round(right[c].item() / asked[c].item(), 4) for c in range(classes) if asked[c]}
+        return MetricResult({"conditional_accuracy": hits.mean().item()}, {"per_class_accuracy": per_class})

@@ -95,17 +95,27 @@ def _component_row(c: Component, clashing: bool, with_params: bool) -> dict[str,
     return row
 
 
+def _nothing_found(name: str | None, kind: str | None, plugin: str | None) -> str:
+    """``no component named 'x' of kind 'loss' in plugin 'p'``: what a filtered list lacked."""
+    return ("no component" + (f" named {name!r}" if name else "") + (f" of kind {kind!r}" if kind else "")
+            + (f" in plugin {plugin!r}" if plugin else ""))
+
+
 @app.command("list")
 def list_components(
     name: Optional[str] = typer.Argument(None, help="Only components of this name (or plugin:name)."),
     kind: Optional[str] = typer.Option(None, "--kind", "-k", help=f"Only one kind: {', '.join(KINDS)}."),
+    plugin: Optional[str] = typer.Option(None, "--plugin", help="Only the components of this plugin (its entry-point name, as the plugin column shows it)."),
     params: bool = typer.Option(False, "--params", "-p", help="Show each component's parameters."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ) -> None:
-    """List every component from every installed plugin."""
+    """List every component from every installed plugin (filters combine)."""
     if kind is not None and kind not in KINDS:
         raise fail(f"--kind: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
     reg = registry()
+    plugins = sorted({c.plugin for c in reg.components})
+    if plugin is not None and plugin not in plugins:
+        raise fail(f"--plugin: no plugin named {plugin!r}; plugins: {', '.join(plugins)}")
     clashes = reg.clashes()
     order = list(KINDS)
     shown = sorted(
@@ -113,17 +123,31 @@ def list_components(
             c
             for c in reg.components
             if (kind is None or c.spec.kind == kind)
+            and (plugin is None or c.plugin == plugin)
             and (name is None or name in (c.spec.name, c.qualified_name))
         ),
         key=lambda c: (order.index(c.spec.kind), c.spec.name, c.plugin),
     )
-    if name is not None and not shown:
-        raise fail(f"no component named {name!r}" + (f" of kind {kind!r}" if kind else ""))
+    if not shown and (name is not None or plugin is not None):
+        raise fail(_nothing_found(name, kind, plugin))
     rows = [_component_row(c, (c.spec.kind, c.spec.name) in clashes, params) for c in shown]
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
+    if not rows:  # only a --kind that no installed plugin offers
+        out.print(f"no {kind} components installed")
+        return
+    _print_table(rows)
+    for (k, n), providers in sorted(clashes.items()):
+        if kind in (None, k) and (plugin is None or any(p.plugin == plugin for p in providers)):
+            names = ", ".join(p.qualified_name for p in providers)
+            out.print(f"[red]clash:[/] {k} {escape(repr(n))} is offered by several plugins; recipes must write one of: {escape(names)}")
+    if params:
+        for row in rows:
+            _print_params(row)
 
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
     table = Table(title="ganfw components", title_justify="left")
     for column in ("kind", "name", "plugin", "version", "summary"):
         table.add_column(column, overflow="fold")
@@ -131,13 +155,6 @@ def list_components(
         name_cell = row["name"] + (" [red](clash)[/]" if row["clash"] else "")
         table.add_row(row["kind"], name_cell, escape(row["plugin"]), escape(row["version"]), escape(row["summary"]))
     out.print(table)
-    for (k, n), providers in sorted(clashes.items()):
-        if kind in (None, k):
-            names = ", ".join(p.qualified_name for p in providers)
-            out.print(f"[red]clash:[/] {k} {escape(repr(n))} is offered by several plugins; recipes must write one of: {escape(names)}")
-    if params:
-        for row in rows:
-            _print_params(row)
 
 
 def _print_params(row: dict[str, Any]) -> None:
@@ -154,12 +171,28 @@ def _print_params(row: dict[str, Any]) -> None:
 SetOption = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help="Override a recipe value (TOML syntax; repeatable).")
 
 
+#: How ``ganfw check`` names where the data root came from (see ganfw.paths.resolve_data_root).
+_ROOT_SOURCES = {
+    "data.root": "the recipe's data.root",
+    "GANFW_DATA": "the GANFW_DATA environment variable",
+    "cache": "the user cache: neither data.root nor GANFW_DATA is set",
+}
+
+
+def _data_root_line(root: str | None) -> str:
+    """``/abs/path (from GANFW_DATA ...)``: the data root a run of the recipe would use here."""
+    from ganfw.paths import resolve_data_root
+
+    path, source = resolve_data_root(root)
+    return f"{path} (from {_ROOT_SOURCES[source]})"
+
+
 @app.command()
 def check(
     recipe: Path = typer.Argument(..., help="Recipe file (TOML)."),
     overrides: list[str] = SetOption,
 ) -> None:
-    """Validate a recipe and print it fully resolved, with the device and precision it gets here."""
+    """Validate a recipe and print it fully resolved, with the device, precision and data root it gets here."""
     from ganfw.recipe import load_recipe
 
     resolved = load_recipe(recipe, registry(), overrides)
@@ -170,6 +203,7 @@ def check(
 
     print(f"# {recipe}: resolved recipe (valid)")
     print(f"# on this machine: {describe_machine(resolved.train.device, resolved.train.precision)}")
+    print(f"# data root: {_data_root_line(resolved.data_root)}")
     print(resolved.to_toml(), end="")
 
 
@@ -219,18 +253,22 @@ def sample(
     n: int = typer.Option(16, "--n", "-n", help="How many images (1 or more)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file: .png (grid), .pt or .npy (N x C x H x W floats in [-1, 1])."),
     seed: int = typer.Option(0, "--seed", help="Noise seed."),
+    label: Optional[str] = typer.Option(
+        None, "--label", "-l", metavar="CLASS|all",
+        help="Conditional generators: every image of this class (an index 0..K-1 or a class name), or 'all' "
+        "for a grid with one column per class (--n rounded up to a multiple of K). Without it a conditional "
+        "generator draws classes uniformly. With a conditional generator, .npy writes the labels (int64) "
+        "to OUT.labels.npy (sevens.npy -> sevens.labels.npy) and .pt a dict {images, labels, class_names}."),
 ) -> None:
-    """Draw images from a trained generator."""
+    """Draw images from a trained generator (of one class, or of each class, when it is conditional)."""
     from ganfw.atomic import check_target
-    from ganfw.sampling import FORMATS, generate, load_generator, write_images
+    from ganfw.sampling import FORMATS, sample_to_file
 
     if out.suffix.lower() not in FORMATS:
         raise fail(f"--out {out}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
     _check_n(n)
     check_target(out)  # before drawing the images
-    images = generate(load_generator(target, registry()), n, seed, source=str(target))
-    write_images(images, out)
-    err.print(f"wrote {n} images to {out}", markup=False)
+    err.print(sample_to_file(target, registry(), n=n, out=out, seed=seed, label=label), markup=False)
 
 
 @app.command()

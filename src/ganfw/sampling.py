@@ -1,17 +1,24 @@
-"""``ganfw sample``: images from a trained generator (a run directory or a checkpoint file)."""
+"""``ganfw sample``: images from a trained generator (a run directory or a checkpoint file).
+
+A class-conditional generator draws images of one class (``--label 7``), a grid with one column
+per class (``--label all``), or classes drawn uniformly (no ``--label``); its ``.npy``/``.pt``
+outputs carry the labels too (see :func:`write_images`).
+"""
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ganfw import artifacts
 from ganfw.atomic import atomic_path
-from ganfw.checkpoint import latest_checkpoint, load_module, load_training_checkpoint
+from ganfw.checkpoint import Checkpoint, CorruptCheckpoint, latest_checkpoint, load_module, load_training_checkpoint
 from ganfw.contracts import Generator
 from ganfw.errors import UserError
 from ganfw.plugins import Registry
@@ -19,6 +26,8 @@ from ganfw.recipe import Tables, validate
 from ganfw.rundir import RunDir
 
 FORMATS = (".png", ".pt", ".npy")
+#: The ``--label`` that asks for every class, one column each.
+ALL_CLASSES = "all"
 
 
 def checkpoint_of(target: Path) -> Path:
@@ -33,14 +42,57 @@ def checkpoint_of(target: Path) -> Path:
     return target
 
 
-def load_generator(target: Path, registry: Registry, device: str = "cpu") -> Generator:
-    """The generator saved in ``target``, in eval mode, rebuilt from the recipe stored with it."""
+@dataclass(frozen=True)
+class SavedGenerator:
+    """A generator rebuilt from a checkpoint.
+
+    Attributes:
+        generator: in eval mode; ``generator.num_classes`` is ``K`` > 0 when it is conditional.
+        class_names: the training dataset's class names (empty for an unlabelled dataset or a
+            checkpoint written before labels existed).
+        path: the checkpoint file.
+    """
+
+    generator: Generator
+    class_names: tuple[str, ...]
+    path: Path
+
+
+def _labelling(ckpt: Checkpoint, path: Path) -> tuple[int, tuple[str, ...], str]:
+    """``num_classes``, ``class_names`` and ``sampler`` (the tensor prefix of the generator to
+    sample) from the checkpoint's JSON state; older checkpoints lack them: 0, (), "generator"."""
+    k, names, prefix = (ckpt.state.get(key, default) for key, default in
+                        (("num_classes", 0), ("class_names", []), ("sampler", "generator")))
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: metadata 'num_classes' is {k!r}, not a count")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) not in (0, k):
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: metadata 'class_names' is not a list of {k} names")
+    if not isinstance(prefix, str) or not prefix:
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: metadata 'sampler' is {prefix!r}, not a tensor prefix")
+    return k, tuple(names), prefix
+
+
+def load_saved(target: Path, registry: Registry, device: str = "cpu") -> SavedGenerator:
+    """The sampling generator saved in ``target`` (the one a callback such as an EMA provides,
+    else G), rebuilt from the recipe stored with it, with the dataset's class names."""
     path = checkpoint_of(target)
     ckpt = load_training_checkpoint(path)  # metadata types, TOML recipe, finite weights
     recipe = validate(Tables(path, ckpt.recipe, {}, {}), registry)
-    generator = recipe.generator.build(image_shape=tuple(ckpt.state["image_shape"]))
-    load_module(generator, ckpt, "generator", path)
-    return generator.to(device).eval()
+    num_classes, class_names, prefix = _labelling(ckpt, path)
+    context: dict[str, Any] = {"image_shape": tuple(ckpt.state["image_shape"])}
+    if recipe.generator.conditional:
+        if not num_classes:
+            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: its generator is conditional but it records no classes "
+                                    "(metadata 'num_classes')")
+        context["num_classes"] = num_classes
+    generator = recipe.generator.build(**context)
+    load_module(generator, ckpt, prefix, path)
+    return SavedGenerator(generator.to(device).eval(), class_names, path)
+
+
+def load_generator(target: Path, registry: Registry, device: str = "cpu") -> Generator:
+    """The sampling generator saved in ``target``, in eval mode (see :func:`load_saved`)."""
+    return load_saved(target, registry, device).generator
 
 
 def check_count(n: int, image_shape: tuple[int, ...], what: str = "--n") -> None:
@@ -55,9 +107,21 @@ def check_count(n: int, image_shape: tuple[int, ...], what: str = "--n") -> None
                         f"this machine has {have / 2**30:.1f} GiB (draw fewer)")
 
 
+@dataclass(frozen=True)
+class Samples:
+    """``images`` (n, C, H, W) in [-1, 1] on the CPU and the ``labels`` (n,) int64 they were
+    drawn for (``None`` from an unconditional generator)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+
+
 @torch.no_grad()
-def generate(generator: Generator, n: int, seed: int, batch: int = 1000, source: str = "the generator") -> torch.Tensor:
-    """``n`` images (n, C, H, W) in [-1, 1] from noise seeded by ``seed``, on the CPU.
+def draw(generator: Generator, n: int, seed: int, labels: torch.Tensor | None = None, batch: int = 1000,
+         source: str = "the generator") -> Samples:
+    """``n`` images from noise seeded by ``seed``: ``generator(z)``, or ``generator(z, labels)``
+    for a conditional one, whose ``labels`` (n,) are drawn uniformly (``sample_labels``, from
+    the same seeded stream, after the noise) when not given.
 
     An ``n`` too large for memory, or images with NaN/inf values, are a one-line
     :class:`UserError` naming ``source`` (the checkpoint, for the CLI).
@@ -66,23 +130,110 @@ def generate(generator: Generator, n: int, seed: int, batch: int = 1000, source:
     device = next(generator.parameters()).device
     rng = torch.Generator(device).manual_seed(seed)
     z = generator.sample_latent(n, device=device, generator=rng)  # (n, Z), drawn at once: same noise for any batch
-    images = torch.cat([generator(chunk).float().cpu() for chunk in z.split(batch)])
+    if not generator.num_classes:
+        if labels is not None:
+            raise ValueError("labels were given for an unconditional generator")
+        images = torch.cat([generator(chunk).float().cpu() for chunk in z.split(batch)])
+    else:
+        if labels is None:
+            labels = generator.sample_labels(n, device=device, generator=rng)
+        if labels.shape != (n,):
+            raise ValueError(f"expected labels of shape ({n},), got {tuple(labels.shape)}")
+        labels = labels.to(device=device, dtype=torch.int64)
+        images = torch.cat([generator(zs, ys).float().cpu() for zs, ys in zip(z.split(batch), labels.split(batch))])
+        labels = labels.cpu()
     bad = (~torch.isfinite(images)).flatten(1).any(1).sum().item()
     if bad:
         raise UserError(f"{source}: the generator produced non-finite values (NaN or inf) in {bad} of {n} images")
-    return images.clamp(-1, 1)
+    return Samples(images.clamp(-1, 1), labels)
 
 
-def write_images(images: torch.Tensor, out: Path) -> None:
-    """Save (N, C, H, W) images: ``.png`` as a square-ish grid, ``.pt``/``.npy`` as float32."""
+def generate(generator: Generator, n: int, seed: int, labels: torch.Tensor | None = None, batch: int = 1000,
+             source: str = "the generator") -> torch.Tensor:
+    """The images (n, C, H, W) of :func:`draw` (``labels``: (n,) int64 for a conditional
+    generator, uniform when ``None``)."""
+    return draw(generator, n, seed, labels, batch, source).images
+
+
+def class_index(text: str, saved: SavedGenerator) -> int:
+    """The class ``--label text`` names: an index 0..K-1 or one of the class names."""
+    k, names = saved.generator.num_classes, saved.class_names
+    stripped = text.strip()
+    if stripped.lstrip("+-").isdigit():
+        if 0 <= int(stripped) < k:
+            return int(stripped)
+    elif stripped in names:
+        return names.index(stripped)
+    shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+    named = f", a class name ({shown})" if names else ""
+    raise UserError(f"--label {text}: not a class of the generator in {saved.path}; "
+                    f"use a class index 0..{k - 1}{named} or {ALL_CLASSES!r}")
+
+
+def labels_for(label: str | None, n: int, saved: SavedGenerator) -> tuple[torch.Tensor | None, int | None]:
+    """The labels (n',) that ``--label`` asks for and the columns of its PNG grid (``None``:
+    square-ish). ``all``: n rounded up to a multiple of K, row after row of classes 0..K-1, K
+    columns. No ``--label``: ``None`` (uniform classes, from :func:`draw`)."""
+    k = saved.generator.num_classes
+    if label is None:
+        return None, None
+    if not k:
+        raise UserError(f"--label {label}: the generator in {saved.path} is not conditional "
+                        "(it draws no particular class); leave --label out")
+    if label.strip() == ALL_CLASSES:
+        return torch.arange(k).repeat(math.ceil(n / k)), k
+    return torch.full((n,), class_index(label, saved), dtype=torch.int64), None
+
+
+def labels_path(out: Path) -> Path:
+    """Where the labels of a ``.npy`` output go: ``sevens.npy`` -> ``sevens.labels.npy``."""
+    return out.with_suffix(".labels.npy")
+
+
+def write_images(images: torch.Tensor, out: Path, labels: torch.Tensor | None = None, columns: int | None = None,
+                 class_names: tuple[str, ...] = ()) -> None:
+    """Save (N, C, H, W) images: ``.png`` as a grid of ``columns`` (default square-ish),
+    ``.pt``/``.npy`` as float32. With ``labels`` (N,): ``.pt`` holds a dict ``{"images",
+    "labels", "class_names"}``, ``.npy`` gets the labels (int64) in :func:`labels_path` (which
+    is removed when there are none)."""
     suffix = out.suffix.lower()
     if suffix == ".png":
-        artifacts.save_grid(images, out, nrow=math.ceil(math.sqrt(len(images))))
+        artifacts.save_grid(images, out, nrow=columns or math.ceil(math.sqrt(len(images))))
     elif suffix == ".pt":
+        value: Any = images.contiguous()
+        if labels is not None:
+            value = {"images": value, "labels": labels.to(torch.int64), "class_names": list(class_names)}
         with atomic_path(out) as tmp:
-            torch.save(images.contiguous(), tmp)
+            torch.save(value, tmp)
     elif suffix == ".npy":
-        with atomic_path(out) as tmp, open(tmp, "wb") as f:
-            np.save(f, images.numpy().astype(np.float32))
+        _save_npy(images.numpy().astype(np.float32), out)
+        if labels is not None:
+            _save_npy(labels.numpy().astype(np.int64), labels_path(out))
+        else:  # an older sample's labels would be read as these images' (ganfw evaluate)
+            labels_path(out).unlink(missing_ok=True)
     else:
         raise UserError(f"{out}: unsupported output format {out.suffix!r}; use one of {', '.join(FORMATS)}")
+
+
+def _save_npy(array: np.ndarray, out: Path) -> None:
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
+def sample_to_file(target: Path, registry: Registry, *, n: int, out: Path, seed: int, label: str | None) -> str:
+    """``ganfw sample``: draw from the generator saved in ``target`` and write ``out``; returns
+    the line to print (how many images, of which classes, where)."""
+    saved = load_saved(target, registry)
+    labels, columns = labels_for(label, n, saved)
+    samples = draw(saved.generator, n if labels is None else len(labels), seed, labels, source=str(saved.path))
+    write_images(samples.images, out, samples.labels, columns, saved.class_names)
+    count = len(samples.images)
+    what = f"{count} images"
+    if columns:
+        what += f" ({count // columns} of each of the {columns} classes, one column each)"
+    elif labels is not None:
+        what += f" of class {label}"
+    elif samples.labels is not None:
+        what += " of classes drawn uniformly"
+    where = f" (labels in {labels_path(out)})" if samples.labels is not None and out.suffix.lower() == ".npy" else ""
+    return f"wrote {what} to {out}{where}"

@@ -1,8 +1,10 @@
 """``ganfw evaluate``: score a run directory, a checkpoint or a file of images against MNIST.
 
 TARGET kinds: a run directory (its newest checkpoint) or a ``.safetensors`` checkpoint, from
-which ``n`` images are drawn with noise seeded by ``seed``; or a ``.npy``/``.pt``/``.png`` file
-of images (see :mod:`ganfw.evaluation.images`), of which the first ``n`` are scored.
+which ``n`` images are drawn with noise seeded by ``seed`` (and, for a conditional generator,
+uniform labels); or a ``.npy``/``.pt``/``.png`` file of images (see
+:mod:`ganfw.evaluation.images`), of which the first ``n`` are scored. Without ``--metrics``,
+every installed metric runs, less those that need labels when the images have none.
 """
 
 from __future__ import annotations
@@ -19,26 +21,30 @@ from torch import Tensor
 
 from ganfw.atomic import atomic_path
 from ganfw.errors import UserError
-from ganfw.evaluation.evaluate import Evaluation, evaluate_images
+from ganfw.evaluation.evaluate import Evaluation, default_metrics, evaluate_images
 from ganfw.evaluation.features import FEATURE_SPACES
-from ganfw.evaluation.images import read_images
+from ganfw.evaluation.images import read_labelled_images
 from ganfw.plugins import Registry
 
 CHECKPOINT_SUFFIX = ".safetensors"
 
 
-def target_images(target: Path, n: int, seed: int, registry: Registry) -> Tensor:
-    """(n, 1, 28, 28) images in [-1, 1] from ``target`` (fewer when a file holds fewer)."""
+def target_images(target: Path, n: int, seed: int, registry: Registry) -> tuple[Tensor, Tensor | None]:
+    """(n, 1, 28, 28) images in [-1, 1] from ``target`` (fewer when a file holds fewer), and the
+    labels (n,) they were generated for: uniform ones for a conditional generator, those saved
+    with a ``.npy``/``.pt`` file by ``ganfw sample``; ``None`` otherwise."""
     if target.is_dir() or target.suffix.lower() == CHECKPOINT_SUFFIX:
-        from ganfw.sampling import checkpoint_of, generate, load_generator
+        from ganfw.sampling import draw, load_saved
 
-        generator = load_generator(target, registry)
-        if tuple(generator.image_shape) != (1, 28, 28):
-            raise UserError(f"{target}: the generator makes images of shape {tuple(generator.image_shape)}, not (1, 28, 28)")
-        return generate(generator, n, seed, source=str(checkpoint_of(target)))
+        saved = load_saved(target, registry)
+        if tuple(saved.generator.image_shape) != (1, 28, 28):
+            raise UserError(f"{target}: the generator makes images of shape {tuple(saved.generator.image_shape)}, not (1, 28, 28)")
+        samples = draw(saved.generator, n, seed, source=str(saved.path))
+        return samples.images, samples.labels
     if not target.exists():
         raise UserError(f"{target}: no such run directory, checkpoint or image file")
-    return read_images(target)[:n]
+    images, labels = read_labelled_images(target)
+    return images[:n], None if labels is None else labels[:n]
 
 
 def evaluate_command(
@@ -56,10 +62,12 @@ def evaluate_command(
     """Score ``target``, print a table on ``console`` and write the JSON report to ``json_out``."""
     if features not in FEATURE_SPACES:
         raise UserError(f"--features: unknown feature space {features!r}; choose one of {', '.join(FEATURE_SPACES)}")
-    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None else registry.names("metric")
     with report_file(json_out) as write_report:
-        images = target_images(target, n, seed, registry)
-        evaluation = evaluate_images(images, names, registry, features=features, seed=seed, data_root=data_root)
+        images, labels = target_images(target, n, seed, registry)
+        names = ([m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None
+                 else default_metrics(registry, labelled=labels is not None))
+        evaluation = evaluate_images(images, names, registry, labels=labels, features=features, seed=seed,
+                                     data_root=data_root)
         console.print(render(evaluation, str(target)))
         write_report({"target": str(target), "seed": seed, **evaluation.as_json()})
     return evaluation
@@ -94,7 +102,10 @@ def render(evaluation: Evaluation, target: str) -> Table:
 
 
 def show(value: object) -> str:
-    """A detail for the table: numbers to 3 decimals, lists space-separated, ``[]`` as "none"."""
+    """A detail for the table: numbers to 3 decimals, lists space-separated, ``[]`` as "none",
+    tables as ``key: value`` pairs."""
+    if isinstance(value, dict):
+        return "  ".join(f"{k}: {show(v)}" for k, v in value.items()) if value else "none"
     if isinstance(value, list):
         return " ".join(show(v) for v in value) if value else "none"
     if isinstance(value, float):

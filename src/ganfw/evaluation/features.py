@@ -29,14 +29,15 @@ class FeatureSpace:
     name: FeatureName
     key: str
 
-    def embed(self, images: Tensor) -> Embedding:
-        """``images`` (N, 1, 28, 28) in [-1, 1] -> features (N, D) and judge logits (N, 10)."""
+    def embed(self, images: Tensor, labels: Tensor | None = None) -> Embedding:
+        """``images`` (N, 1, 28, 28) in [-1, 1] -> features (N, D) and judge logits (N, 10),
+        with the ``labels`` (N,) the images were generated for, if any."""
         features, logits = judge_images(load_judge(), images)
         if self.name == "inception":
             from ganfw.evaluation.inception import inception_features
 
             features = inception_features(images)
-        return Embedding(features, logits)
+        return Embedding(features, logits, labels)
 
 
 def feature_space(name: FeatureName = "judge") -> FeatureSpace:

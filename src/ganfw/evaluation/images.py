@@ -1,6 +1,8 @@
 """Images to evaluate, read from a file: ``.npy`` or ``.pt`` arrays, or a PNG grid.
 
-Arrays: (N, 1, 28, 28) or (N, 28, 28), either float in [-1, 1] or uint8 in 0..255.
+Arrays: (N, 1, 28, 28) or (N, 28, 28), either float in [-1, 1] or uint8 in 0..255. Labels, as
+``ganfw sample`` saves them for a conditional generator: (N,) integers in ``<name>.labels.npy``
+beside a ``.npy``, or a ``.pt`` holding a dict ``{"images": ..., "labels": ...}``.
 PNG grids: as :func:`ganfw.artifacts.save_grid` draws them (``ganfw sample``, the per-epoch
 grids of a run): cells of 28x28 pixels blown up ``scale`` times, ``padding`` pixels of
 :data:`ganfw.artifacts.PAD_VALUE` around each; blank cells that end the last row are dropped.
@@ -20,6 +22,7 @@ from torch import Tensor
 
 from ganfw.artifacts import PAD_VALUE
 from ganfw.errors import UserError
+from ganfw.sampling import labels_path
 
 IMAGE_SIZE = 28
 FORMATS = (".npy", ".pt", ".png")
@@ -33,15 +36,26 @@ def from_uint8(pixels: Tensor) -> Tensor:
 
 def read_images(path: Path) -> Tensor:
     """The images in ``path`` (see the module docstring for the formats)."""
+    return read_labelled_images(path)[0]
+
+
+def read_labelled_images(path: Path) -> tuple[Tensor, Tensor | None]:
+    """The images in ``path`` and the labels (N,) int64 saved with them (``None`` if none)."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UserError(f"{path}: unsupported file type {path.suffix!r}; use {', '.join(FORMATS)} (or a run directory or checkpoint)")
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     if suffix == ".png":
-        return read_grid(path)
-    array = _load_npy(path) if suffix == ".npy" else _load_pt(path)
-    return to_images(array, str(path))
+        return read_grid(path), None
+    if suffix == ".npy":
+        array, labels, where = _load_npy(path), None, labels_path(path)
+        if where.is_file():
+            labels = _load_npy(where)
+    else:
+        array, labels, where = *_load_pt(path), path
+    images = to_images(array, str(path))
+    return images, None if labels is None else to_labels(labels, len(images), str(where))
 
 
 def _load_npy(path: Path) -> Tensor:
@@ -54,14 +68,26 @@ def _load_npy(path: Path) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-def _load_pt(path: Path) -> Tensor:
+def _load_pt(path: Path) -> tuple[Tensor, Tensor | None]:
+    """The images of a ``.pt`` file and its labels: one tensor, or a dict of ``images`` and ``labels``."""
     try:
         value = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
         raise UserError(f"{path}: not a readable .pt tensor file ({' '.join(str(e).split())})") from None
+    if isinstance(value, dict) and isinstance(value.get("images"), Tensor) and isinstance(value.get("labels"), Tensor):
+        return value["images"], value["labels"]
     if not isinstance(value, Tensor):
-        raise UserError(f"{path}: expected one tensor, got {type(value).__name__}")
-    return value
+        raise UserError(f"{path}: expected one tensor or a dict of 'images' and 'labels' tensors, got {type(value).__name__}")
+    return value, None
+
+
+def to_labels(array: Tensor, n: int, where: str) -> Tensor:
+    """Check labels saved with ``n`` images (``where`` names them in errors): (n,) int64 >= 0."""
+    if tuple(array.shape) != (n,) or array.is_floating_point() or array.is_complex() or array.dtype == torch.bool:
+        raise UserError(f"{where}: expected one integer label per image, shape ({n},), got {array.dtype} {tuple(array.shape)}")
+    if n and array.min().item() < 0:
+        raise UserError(f"{where}: labels must be class indices (0 or more), found {array.min().item()}")
+    return array.to(torch.int64)
 
 
 def to_images(array: Tensor, where: str) -> Tensor:
