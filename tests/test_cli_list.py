@@ -17,12 +17,14 @@ from ganfw.plugins import Registry
 from ganfw.specs import KINDS
 
 REQUIRED = {
-    "generator": {"mlp", "dcgan"},
-    "discriminator": {"mlp", "dcgan"},
+    "generator": {"mlp", "dcgan", "cmlp", "cdcgan"},
+    "discriminator": {"mlp", "dcgan", "cmlp", "cdcgan"},
     "loss": {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp"},
     "schedule": {"simultaneous", "alternating", "n-critic", "adaptive"},
     "dataset": {"mnist"},
     "metric": {"fid", "kid", "inception-score", "class-coverage", "precision-recall", "conditional-accuracy"},
+    "augmentation": {"diffaugment"},
+    "callback": {"ema", "early-stopping"},
     "lr-schedule": {"constant", "cosine", "linear-decay"},
 }
 KIND_ORDER = list(KINDS)

@@ -17,6 +17,8 @@ from ganfw.checkpoint import list_checkpoints
 from ganfw.evaluation.images import read_grid
 from ganfw.plugins import load_registry
 from ganfw.sampling import load_saved
+from ganfw_plugins.mlp import CMLPGeneratorParams
+from ganfw_plugins.mlp.models import ConditionalMLPGenerator
 
 
 def sample(capsys, *args: str) -> tuple[int, str]:
@@ -128,6 +130,21 @@ def test_a_checkpoint_with_bad_labelling_metadata_is_one_line(capsys, templates_
                             {"generator": template_generator(digit_templates)}, **state)
     code, err = sample(capsys, str(path), "--out", str(tmp_path / "x.png"))
     assert code == 2 and err.count("\n") == 1 and f"{path}: corrupt checkpoint" in err and message in err, err
+
+
+def test_a_shipped_conditional_generator_gets_its_labels(capsys, mnist_root, tmp_path):  # noqa: F811
+    params = {"latent_dim": 4, "hidden": [8], "embed_dim": 3}
+    torch.manual_seed(0)
+    generator = ConditionalMLPGenerator(CMLPGeneratorParams(**params), (1, 28, 28), num_classes=10).eval()
+    write_checkpoint(tmp_path / "run", recipe_text({"name": "cmlp", "params": params}, mnist_root),
+                     {"generator": generator}, num_classes=10, class_names=CLASS_NAMES)
+    code, err = sample(capsys, str(tmp_path / "run"), "--label", "all", "--n", "10", "--out", str(tmp_path / "all.pt"))
+    assert code == 0, err
+    saved = torch.load(tmp_path / "all.pt", weights_only=True)
+    assert saved["labels"].tolist() == list(range(10))
+    z = generator.sample_latent(10, device="cpu", generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(saved["images"], generator(z, saved["labels"]).clamp(-1, 1))
 
 
 def test_help_documents_labels(capsys):
