@@ -11,11 +11,12 @@ import pytest
 
 import ganfw
 from conftest import cli
-from ganfw.config import COMPONENT_SECTIONS
+from ganfw.checkpoint import load_checkpoint
 from ganfw.scaffold import EXAMPLES, PluginNames, create_plugin, render
 from throwaway_venv import Venv, throwaway_venv  # noqa: F401  (fixture)
 
 ALL_KINDS = list(EXAMPLES)
+KINDS_WITH_EXAMPLES = "generator, discriminator, loss, schedule, dataset, augmentation, callback, lr-schedule"
 
 RECIPE = """
 [generator]
@@ -30,9 +31,19 @@ name = "walkthrough"
 [schedule]
 name = "walkthrough"
 
+[lr_schedule]
+name = "walkthrough"
+params = { warmup = 1.0 }
+
 [data]
 name = "walkthrough"
 limit = 64
+
+[augment]
+name = "walkthrough"
+
+[[callbacks]]
+name = "walkthrough"
 
 [train]
 epochs = 2
@@ -58,7 +69,7 @@ def test_scaffold_installs_lists_trains_and_passes_its_own_tests(throwaway_venv:
         "next steps:",
         f"  cd {project}",
         '  pip install -e ".[dev]"',
-        "  ganfw list walkthrough",
+        "  ganfw list --plugin walkthrough",
         "  pytest",
     ]
 
@@ -85,6 +96,11 @@ def test_scaffold_installs_lists_trains_and_passes_its_own_tests(throwaway_venv:
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     g_updates = [r["g_updates"] for r in records if "g_updates" in r]  # the scaffold schedule's log()
     assert g_updates and g_updates[-1] == 2.0  # 64 images, batch 32, 2 epochs: G on steps 1 and 3
+    assert any("d/real" in r for r in records)  # the scaffold loss's named terms
+    lr_g = [r["lr_g"] for r in records if "lr_g" in r]  # the scaffold lr-schedule warms up over the 4 steps
+    assert len(lr_g) >= 2 and 0 < lr_g[0] < lr_g[-1], lr_g
+    checkpoint = load_checkpoint(tmp_path / "run" / "checkpoints" / "step_00000004.safetensors")
+    assert checkpoint.state["sampler"] == "callbacks.0.walkthrough.generator"  # the scaffold callback's EMA
 
 
 @pytest.mark.parametrize("kinds", [[kind] for kind in ALL_KINDS] + [ALL_KINDS], ids=lambda k: "+".join(k))
@@ -106,9 +122,13 @@ def test_rendered_modules_compile_and_import_exactly_what_they_use(kinds):
     }
     assert hooks_imports == {"__future__", "dataclasses", "ganfw"}  # no torch where ganfw list looks
     assert '[project.entry-points.ganfw]\nmy-gan_2 = "ganfw_my_gan_2"\n' in files["pyproject.toml"]
-    sections = {kind: section for section, (kind, _) in COMPONENT_SECTIONS.items()}
+    headers = {"generator": "[generator]", "discriminator": "[discriminator]", "loss": "[loss]",
+               "schedule": "[schedule]", "dataset": "[data]", "augmentation": "[augment]",
+               "callback": "[[callbacks]]", "lr-schedule": "[lr_schedule]"}
     for kind in kinds:
-        assert f'[{sections[kind]}]\nname = "my-gan_2"\n' in files["README.md"]
+        assert f'{headers[kind]}\nname = "my-gan_2"\n' in files["README.md"]
+    plugin_module = files[f"{src}/__init__.py"]
+    assert "\nGANFW_API = 2\n" in plugin_module and "ganfw list --plugin my-gan_2" in files["README.md"]
 
 
 def _unused_imports(tree: ast.Module) -> set[str]:
@@ -137,8 +157,8 @@ def test_default_kind_is_one_loss_and_an_empty_directory_is_filled(tmp_path: Pat
     "args, message",
     [
         (["My Plugin"], "plugin name 'My Plugin' is not lower-case words joined by '-' or '_' (e.g. spectral, my_losses)"),
-        (["ok", "--kind", "losses"], "--kind: 'losses' is not one of generator, discriminator, loss, schedule, dataset"),
-        (["ok", "--kind", "loss", "--kind", "metric"], "--kind: 'metric' is not one of generator, discriminator, loss, schedule, dataset"),
+        (["ok", "--kind", "losses"], f"--kind: 'losses' is not one of {KINDS_WITH_EXAMPLES}"),
+        (["ok", "--kind", "loss", "--kind", "metric"], f"--kind: 'metric' is not one of {KINDS_WITH_EXAMPLES}"),
         (["losses"], "plugin name 'losses' is already taken by the installed ganfw {version}; choose another"),
         (["ok", "--dir", "full"], "{tmp}/full already exists and is not empty; choose another --dir"),
         (["ok", "--dir", "file.txt"], "{tmp}/file.txt already exists and is not a directory; choose another --dir"),

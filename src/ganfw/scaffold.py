@@ -26,7 +26,7 @@ from pathlib import Path
 from string import Template
 
 from ganfw import __version__
-from ganfw.config import COMPONENT_SECTIONS
+from ganfw.config import COMPONENT_LISTS, COMPONENT_SECTIONS, OPTIONAL_SECTIONS
 from ganfw.errors import UserError
 from ganfw.plugins import GROUP
 from ganfw.scaffold_templates import (
@@ -97,15 +97,15 @@ def create_plugin(name: str, kinds: Sequence[str] = DEFAULT_KINDS, directory: Pa
 def render(names: PluginNames, kinds: Sequence[str]) -> dict[str, str]:
     """The package's files: relative path -> text."""
     fill = _filler(names)
-    examples = [(kind, EXAMPLES[kind], f"{names.prefix}{kind.capitalize()}") for kind in kinds]
+    examples = [(kind, EXAMPLES[kind], names.prefix + _camel(kind)) for kind in kinds]
     hooks = [
         fill(HOOK, hook=KINDS[kind], kind=kind, summary=example.summary, cls=cls) for kind, example, cls in examples
     ]
     plugin_body = [fill(example.params) for _, example, _ in examples] + hooks
     needs = {need for _, example, _ in examples for need in example.needs}
     offers = ", ".join(f"{kind} '{names.plugin}'" for kind in kinds)
-    sections = {kind: section for section, (kind, _) in COMPONENT_SECTIONS.items()}
-    recipe = "\n\n".join(f'[{sections[kind]}]\nname = "{names.plugin}"' for kind in kinds)
+    headers = _recipe_headers()
+    recipe = "\n\n".join(f'{headers[kind]}\nname = "{names.plugin}"' for kind in kinds)
     src = f"src/{names.package}"
     return {
         "pyproject.toml": fill(PYPROJECT, offers=offers, ganfw_version=_major_minor(__version__)),
@@ -119,6 +119,19 @@ def render(names: PluginNames, kinds: Sequence[str]) -> dict[str, str]:
         ),
         f"tests/test_{names.package}.py": fill(TEST_MODULE),
     }
+
+
+def _camel(kind: str) -> str:
+    """``"lr-schedule"`` -> ``"LrSchedule"``: a kind as it ends a class name."""
+    return "".join(word.capitalize() for word in kind.split("-"))
+
+
+def _recipe_headers() -> dict[str, str]:
+    """kind -> the recipe table a component of that kind goes in (``[loss]``, ``[[callbacks]]``)."""
+    headers = {kind: f"[{section}]" for section, (kind, _) in COMPONENT_SECTIONS.items()}
+    headers.update({kind: f"[{section}]" for section, kind in OPTIONAL_SECTIONS.items()})
+    headers.update({kind: f"[[{section}]]" for section, kind in COMPONENT_LISTS.items()})
+    return headers
 
 
 def _filler(names: PluginNames) -> Callable[..., str]:

@@ -34,6 +34,7 @@ class Example:
 #: the statements are written; groups are separated by a blank line. ``from`` imports of one
 #: module are merged.
 IMPORTS: dict[str, tuple[str, str]] = {
+    "copy": ("stdlib", "import copy"),
     "math": ("stdlib", "import math"),
     "Any": ("stdlib", "from typing import Any"),
     "torch": ("torch", "import torch"),
@@ -53,7 +54,11 @@ class ${Cls}GeneratorParams:
 ''',
         component='''
 class ${Cls}Generator(Generator):
-    """Noise (N, Z) -> Linear -> LeakyReLU -> Linear to C*H*W -> tanh -> images (N, C, H, W)."""
+    """Noise (N, Z) -> Linear -> LeakyReLU -> Linear to C*H*W -> tanh -> images (N, C, H, W).
+
+    The noise comes from the inherited ``sample_latent(n, *, device=None, generator=None)``
+    (standard normal); an override must keep that signature, as the engine calls it so.
+    """
 
     def __init__(self, params: ${Cls}GeneratorParams, image_shape: ImageShape):
         super().__init__()
@@ -67,8 +72,9 @@ class ${Cls}Generator(Generator):
             nn.Unflatten(1, self.image_shape),
         )
 
-    def forward(self, z: Tensor) -> Tensor:
-        """(N, Z) -> (N, C, H, W) in [-1, 1]."""
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """(N, Z) -> (N, C, H, W) in [-1, 1]; ``labels`` are for conditional generators (this one
+        is not: its spec has no ``conditional=True``)."""
         return self.net(z)
 ''',
         needs=("math", "Tensor", "nn", "Generator", "ImageShape"),
@@ -95,8 +101,8 @@ class ${Cls}Discriminator(Discriminator):
             nn.Linear(params.hidden, 1),
         )
 
-    def forward(self, images: Tensor) -> Tensor:
-        """(N, C, H, W) -> (N,)."""
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """(N, C, H, W) -> (N,); ``labels`` are for conditional discriminators."""
         return self.net(images).squeeze(1)
 ''',
         needs=("math", "Tensor", "nn", "Discriminator", "ImageShape"),
@@ -110,16 +116,17 @@ class ${Cls}LossParams:
 ''',
         component='''
 class ${Cls}Loss(Loss):
-    """Hinge loss with margin m: D minimises mean(relu(m - real)) + mean(relu(m + fake)), G
-    minimises -mean(fake). Logits: real (N,), fake (M,); each loss is a scalar."""
+    """Hinge loss with margin m: D minimises mean(relu(m - real)) + mean(relu(m + fake)) (two
+    terms, logged as d/real and d/fake), G minimises -mean(fake). Logits: real (N,), fake (M,).
+    G's loss gets real_logits=None (set g_needs_real = True to get D's logits on the reals)."""
 
     def __init__(self, params: ${Cls}LossParams):
         self.margin = params.margin
 
-    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        return F.relu(self.margin - real_logits).mean() + F.relu(self.margin + fake_logits).mean()
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        return {"real": F.relu(self.margin - real_logits).mean(), "fake": F.relu(self.margin + fake_logits).mean()}
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
         return -fake_logits.mean()
 ''',
         needs=("Tensor", "F", "Loss"),
@@ -169,10 +176,11 @@ class ${Cls}DatasetParams:
         component='''
 class ${Cls}Dataset(Dataset):
     """Synthetic images (N, 1, S, S) in [-1, 1]: a square of +1 on a background of -1, of random
-    side (2 to S/2) and place. ``root`` is unused (nothing is read); ``limit`` keeps the first
-    images."""
+    side (2 to S/2) and place. ``root`` (the resolved data directory) is unused: nothing is read;
+    ``limit`` keeps the first images. Unlabelled: a labelled dataset sets ``class_names`` and
+    returns (N,) int64 classes from ``load_labels()``."""
 
-    def __init__(self, params: ${Cls}DatasetParams, root: str | None = None, limit: int | None = None):
+    def __init__(self, params: ${Cls}DatasetParams, root: str, limit: int | None = None):
         self.params = params
         self.limit = limit
         self.image_shape = (1, params.size, params.size)
@@ -193,6 +201,86 @@ class ${Cls}Dataset(Dataset):
 ''',
         needs=("torch", "Tensor", "Dataset"),
     ),
+    "augmentation": Example(
+        summary="Example augmentation: random brightness shifts, differentiable (edit me)",
+        params='''
+@dataclass(frozen=True)
+class ${Cls}AugmentationParams:
+    strength: float = param(0.2, "largest brightness shift (images are in [-1, 1])", min=0.0)
+''',
+        component='''
+class ${Cls}Augmentation(Augmentation):
+    """Adds one shift from U[-strength, strength) to each image: (N, C, H, W) -> (N, C, H, W),
+    DiffAugment's brightness transform (Zhao et al. 2020). D sees every image through it, real
+    and generated; it is differentiable, so G learns through it. Randomness comes from torch's
+    global generator on the images' device, which checkpoints save."""
+
+    def __init__(self, params: ${Cls}AugmentationParams):
+        self.strength = params.strength
+
+    def __call__(self, images: Tensor) -> Tensor:
+        shift = torch.rand(len(images), 1, 1, 1, device=images.device, dtype=images.dtype) * 2 - 1
+        return images + self.strength * shift
+''',
+        needs=("torch", "Tensor", "Augmentation"),
+    ),
+    "callback": Example(
+        summary="Example callback: a moving average of G's weights, used for sampling (edit me)",
+        params='''
+@dataclass(frozen=True)
+class ${Cls}CallbackParams:
+    decay: float = param(0.999, "ema = decay * ema + (1 - decay) * G after each step", min=0.0, max=1.0)
+''',
+        component='''
+class ${Cls}Callback(Callback):
+    """An exponential moving average of G's weights (Karras et al. 2018), in eval mode, with G's
+    buffers; grids, evaluation and ganfw sample use it (sampling_generator), and checkpoints keep
+    it (modules). The view is read-only: G itself is never changed."""
+
+    def __init__(self, params: ${Cls}CallbackParams):
+        self.decay = params.decay
+        self.ema: Generator | None = None
+
+    def setup(self, view: TrainerView) -> None:
+        self.ema = copy.deepcopy(view.generator).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def on_step_end(self, view: TrainerView, report: StepReport) -> None:
+        for mine, theirs in zip(self.ema.parameters(), view.generator.parameters()):
+            mine.lerp_(theirs, 1.0 - self.decay)
+        for mine, theirs in zip(self.ema.buffers(), view.generator.buffers()):
+            mine.copy_(theirs)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.ema}
+
+    def sampling_generator(self) -> Generator | None:
+        return self.ema
+''',
+        needs=("copy", "torch", "nn", "Callback", "Generator", "StepReport", "TrainerView"),
+    ),
+    "lr-schedule": Example(
+        summary="Example learning-rate schedule: linear warm-up, then the recipe's rates (edit me)",
+        params='''
+@dataclass(frozen=True)
+class ${Cls}LrScheduleParams:
+    warmup: float = param(0.05, "fraction of the run over which the rates rise to the recipe's", min=0.0, max=1.0)
+''',
+        component='''
+class ${Cls}LrSchedule(LRSchedule):
+    """Both rates rise linearly to the recipe's lr over the first warmup * total_steps steps, then
+    stay there. A pure function of the step, so a resumed run needs no state."""
+
+    def __init__(self, params: ${Cls}LrScheduleParams):
+        self.warmup = params.warmup
+
+    def factor(self, step: int, total_steps: int) -> tuple[float, float]:
+        warmup_steps = self.warmup * total_steps
+        f = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 1 else 1.0
+        return f, f
+''',
+        needs=("LRSchedule",),
+    ),
 }
 
 PLUGIN_MODULE = '''"""Plugin ``$name``: the hooks and params that ``ganfw list`` reads.
@@ -205,7 +293,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganfw import ComponentSpec, hookimpl, param$body'''
+from ganfw import ComponentSpec, hookimpl, param
+
+#: The plugin API (ganfw.contracts) this module is written for: docs/plugins.md, "Plugin API versions".
+GANFW_API = 2$body'''
 
 HOOK = '''@hookimpl
 def $hook() -> list[ComponentSpec]:
@@ -288,7 +379,7 @@ sees it, and run its tests (the contract checks of `ganfw.testing`):
 
 ```sh
 pip install -e ".[dev]"
-ganfw list $name
+ganfw list --plugin $name
 pytest
 ```
 
@@ -324,5 +415,5 @@ NEXT_STEPS = """created {directory}
 next steps:
   cd {directory}
   pip install -e ".[dev]"
-  ganfw list {name}
+  ganfw list --plugin {name}
   pytest"""
