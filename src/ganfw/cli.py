@@ -258,7 +258,7 @@ def sample(
         help="Conditional generators: every image of this class (an index 0..K-1 or a class name), or 'all' "
         "for a grid with one column per class (--n rounded up to a multiple of K). Without it a conditional "
         "generator draws classes uniformly. With a conditional generator, .npy writes the labels (int64) "
-        "to OUT.labels.npy (sevens.npy -> sevens.labels.npy) and .pt a dict {images, labels, class_names}."),
+        "beside the images (sevens.npy -> sevens.labels.npy) and .pt a dict {images, labels, class_names}."),
 ) -> None:
     """Draw images from a trained generator (of one class, or of each class, when it is conditional)."""
     from ganfw.atomic import check_target
@@ -273,15 +273,19 @@ def sample(
 
 @app.command()
 def evaluate(
-    target: Path = typer.Argument(..., help="A run directory, a checkpoint, or images: .npy/.pt (N x 1 x 28 x 28 or N x 28 x 28, floats in [-1, 1] or uint8) or a PNG grid."),
+    target: Path = typer.Argument(..., help="A run directory, a checkpoint (a conditional generator draws uniform "
+                                  "classes), or images: .npy/.pt (N x 1 x 28 x 28 or N x 28 x 28, floats in [-1, 1] or "
+                                  "uint8, with the labels ganfw sample saves beside them) or a PNG grid."),
     n: int = typer.Option(10000, "--n", "-n", help="Images to draw from a generator (or the first N of a file)."),
-    metrics: Optional[str] = typer.Option(None, "--metrics", "-m", help="Comma-separated metric names (default: all installed)."),
+    metrics: Optional[str] = typer.Option(
+        None, "--metrics", "-m", help="Comma-separated metric names (default: all installed, less those that need "
+        "labels, such as conditional-accuracy, when the images have none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise and of the metrics' random subsets."),
     features: str = typer.Option("judge", "--features", help="Feature space of fid/kid/precision-recall: judge or inception."),
     data: Optional[str] = typer.Option(None, "--data", help="MNIST data root, read once to cache the reference features (default: GANFW_DATA, then the user cache)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the scores to this JSON file."),
 ) -> None:
-    """Score generated digits against the MNIST test split (FID, KID, IS, class coverage, precision/recall)."""
+    """Score generated digits against the MNIST test split (FID, KID, IS, class coverage, precision/recall, conditional accuracy)."""
     from ganfw.evaluation.cli import evaluate_command
 
     _check_n(n)
