@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import ganfw_spectral
-from ganfw.contracts import Discriminator
+from ganfw.contracts import Discriminator, PenaltyInputs
 from ganfw.testing import check_component, check_installed, plugin_specs
 from ganfw_spectral import NonSaturatingR1Params, SNDCGANParams
 from ganfw_spectral.discriminator import SNDCGANDiscriminator
@@ -41,17 +41,28 @@ class Linear(Discriminator):
         super().__init__()
         self.dense = nn.Linear(16, 1)
 
-    def forward(self, images):
+    def forward(self, images, labels=None):
         return self.dense(images.flatten(1)).squeeze(1)
 
 
 def test_r1_of_a_linear_discriminator_is_half_gamma_times_the_squared_weight_norm():
     torch.manual_seed(0)
     d = Linear()
-    loss = NonSaturatingR1(NonSaturatingR1Params(gamma=3.0))
+    loss = NonSaturatingR1(NonSaturatingR1Params(gamma=3.0, every=4))
+    (r1,) = loss.penalties()
+    assert (r1.name, r1.player, r1.every) == ("r1", "d", 4)
     real = torch.rand(5, 1, 4, 4)
     fake = torch.full((5, 1, 4, 4), float("nan"))  # R1 never looks at the fakes
-    penalty = loss.regularizer(d, real, fake)
+    seen = []
+
+    def discriminator(images, labels):
+        seen.append(labels)
+        return d(images, labels)
+
+    labels = torch.arange(5)
+    penalty = r1(PenaltyInputs(discriminator=discriminator, generator=None, real=real, fake=fake,
+                               real_labels=labels, fake_labels=labels, z=torch.zeros(5, 2)))
+    assert seen == [labels]  # D is called as the step calls it: with the real batch's labels
     expected = 0.5 * 3.0 * d.dense.weight.square().sum()
     assert penalty.item() == pytest.approx(expected.item(), rel=1e-6)
     (grad,) = torch.autograd.grad(penalty, d.dense.weight)
@@ -66,9 +77,12 @@ def test_non_saturating_terms():
     def softplus(x):
         return math.log1p(math.exp(x))
 
-    expected_d = (softplus(-2.0) + softplus(1.0)) / 2 + (softplus(0.5) + softplus(-3.0) + softplus(1.0)) / 3
-    assert loss.d_loss(real, fake).item() == pytest.approx(expected_d, rel=1e-6)
-    assert loss.g_loss(fake).item() == pytest.approx((softplus(-0.5) + softplus(3.0) + softplus(-1.0)) / 3, rel=1e-6)
+    terms = loss.d_loss(real, fake)
+    assert terms["real"].item() == pytest.approx((softplus(-2.0) + softplus(1.0)) / 2, rel=1e-6)
+    assert terms["fake"].item() == pytest.approx((softplus(0.5) + softplus(-3.0) + softplus(1.0)) / 3, rel=1e-6)
+    expected_g = (softplus(-0.5) + softplus(3.0) + softplus(-1.0)) / 3
+    assert loss.g_loss(None, fake).item() == pytest.approx(expected_g, rel=1e-6)
+    assert not loss.g_needs_real
 
 
 def _weights(d: SNDCGANDiscriminator) -> list[torch.Tensor]:

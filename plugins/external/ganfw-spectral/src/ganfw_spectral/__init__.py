@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from ganfw import ComponentSpec, hookimpl, param
 
+#: The plugin API (``ganfw.contracts``) this plugin is written for.
+GANFW_API = 2
+
 
 @dataclass(frozen=True)
 class SNDCGANParams:
@@ -28,6 +31,8 @@ class SNDCGANParams:
 @dataclass(frozen=True)
 class NonSaturatingR1Params:
     gamma: float = param(10.0, "weight of the R1 penalty: (gamma / 2) * E ||grad D(real)||^2", min=0.0)
+    every: int = param(1, "compute R1 on every n-th D step only, scaled by n (lazy regularisation; 16 in StyleGAN2)",
+                       min=1)
 
 
 @hookimpl

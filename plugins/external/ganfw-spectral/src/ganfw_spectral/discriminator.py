@@ -50,6 +50,6 @@ class SNDCGANDiscriminator(Discriminator):
         layers += [nn.Flatten(), sn(nn.Linear(params.top_width * height * width, 1))]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, images: Tensor) -> Tensor:
-        """(N, C, H, W) -> (N,)."""
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """(N, C, H, W) -> (N,); ``labels`` are ignored (unconditional)."""
         return self.net(images).squeeze(1)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from ganfw.contracts import Discriminator, Loss
+from ganfw.contracts import Loss, Penalty, PenaltyInputs
 from ganfw_spectral import NonSaturatingR1Params
 
 
@@ -16,26 +16,38 @@ def _bce(logits: Tensor, target: float) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-class NonSaturatingR1(Loss):
-    """D: ``BCE(real, 1) + BCE(fake, 0)``; G: ``BCE(fake, 1)`` (Goodfellow et al. 2014's
-    non-saturating game); regulariser: ``(gamma / 2) * mean_i ||grad_x D(x_i)||^2`` over the real
-    images ``x_i``, which pulls D's gradient to zero on the data."""
+class R1(Penalty):
+    """``(gamma / 2) * mean_i ||grad_x D(x_i)||^2`` over the real images ``x_i`` (N, C, H, W),
+    which pulls D's gradient to zero on the data; on D's steps, every ``every``-th of them
+    (lazy regularisation, Karras et al. 2020). ``fake`` is not used: R1 looks at the data only."""
 
-    has_regularizer = True
+    name = "r1"
+    player = "d"
+
+    def __init__(self, gamma: float, every: int):
+        self.gamma, self.every = gamma, every
+
+    def __call__(self, inputs: PenaltyInputs) -> Tensor:
+        """D is called as the step calls it (with the real labels, for a conditional D); the input
+        gradient is built with ``create_graph=True`` so that the penalty backpropagates to D's
+        parameters."""
+        x = inputs.real.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(inputs.discriminator(x, inputs.real_labels).float().sum(), x, create_graph=True)
+        return 0.5 * self.gamma * grad.flatten(1).square().sum(1).mean()
+
+
+class NonSaturatingR1(Loss):
+    """D: ``BCE(real, 1) + BCE(fake, 0)`` (terms ``real`` and ``fake``); G: ``BCE(fake, 1)``
+    (Goodfellow et al. 2014's non-saturating game); penalty: :class:`R1` on D."""
 
     def __init__(self, params: NonSaturatingR1Params):
-        self.gamma = params.gamma
+        self.r1 = R1(params.gamma, params.every)
 
-    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        return {"real": _bce(real_logits, 1.0), "fake": _bce(fake_logits, 0.0)}
 
-    def g_loss(self, fake_logits: Tensor) -> Tensor:
+    def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
         return _bce(fake_logits, 1.0)
 
-    def regularizer(self, discriminator: Discriminator, real: Tensor, fake: Tensor) -> Tensor:
-        """R1 on ``real`` (N, C, H, W); ``fake`` is not used (R1 looks at the data only). The
-        input gradient is built with ``create_graph=True`` so that the penalty backpropagates to
-        the discriminator's parameters."""
-        x = real.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(discriminator(x).float().sum(), x, create_graph=True)
-        return 0.5 * self.gamma * grad.flatten(1).square().sum(1).mean()
+    def penalties(self) -> list[Penalty]:
+        return [self.r1]
