@@ -12,13 +12,15 @@ import dataclasses
 import importlib
 import itertools
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Literal, Optional
 
 import pytest
 
 import ganfw
-from conftest import RECIPES, WIDE, PluginSite, loss_plugin_source
+from conftest import RECIPES, WIDE, PluginSite
+from conftest import loss_plugin_source as v1_loss_plugin_source
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
 from ganfw import ComponentSpec, param
 from ganfw.params import ParamError, build, check_value, describe, type_name
@@ -27,7 +29,19 @@ from ganfw.specs import KINDS, SpecError
 from recipe_fixtures import tiny_recipe
 
 RECIPE = str(RECIPES / "mnist_dcgan.toml")
-BUILTIN_LOSSES = {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp"}
+BUILTIN_LOSSES = {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp", "relativistic", "r1"}
+
+
+def declaring(source: str, api: int | str | None = 2) -> str:
+    """A plugin module's source (dedented) declaring ``GANFW_API = api`` (``None``: nothing, as a
+    plugin written for API 1)."""
+    body = textwrap.dedent(source)
+    return body if api is None else f"GANFW_API = {api!r}\n{body}"
+
+
+def loss_plugin_source(*names: str, **kw: str) -> str:
+    """conftest's plugin module offering a loss per name, for this plugin API."""
+    return declaring(v1_loss_plugin_source(*names, **kw))
 
 
 def warnings_of(stderr: str) -> list[str]:
@@ -44,9 +58,9 @@ def names_of(rows: list[dict], kind: str) -> set[str]:
 
 def test_third_party_plugin_is_discovered_through_its_entry_point(plugin_site: PluginSite):
     info = plugin_site.add(
-        "ganfw-relativistic",
+        "ganfw-pairwise",
         "2.3.4",
-        {"my_third_party_module": loss_plugin_source("relativistic")},
+        {"my_third_party_module": loss_plugin_source("pairwise")},
         {"myplugin": "my_third_party_module"},
     )
     assert (info / "METADATA").read_text().startswith("Metadata-Version")
@@ -56,14 +70,14 @@ def test_third_party_plugin_is_discovered_through_its_entry_point(plugin_site: P
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     rows = {(c["kind"], c["name"]): c for c in r.json}
-    assert rows[("loss", "relativistic")] == {
+    assert rows[("loss", "pairwise")] == {
         "kind": "loss",
-        "name": "relativistic",
-        "qualified_name": "myplugin:relativistic",
+        "name": "pairwise",
+        "qualified_name": "myplugin:pairwise",
         "plugin": "myplugin",
-        "package": "ganfw-relativistic",
+        "package": "ganfw-pairwise",
         "version": "2.3.4",
-        "summary": "third-party relativistic",
+        "summary": "third-party pairwise",
         "clash": False,
     }
     # The built-ins load through the same mechanism, from the ganfw distribution.
@@ -72,17 +86,19 @@ def test_third_party_plugin_is_discovered_through_its_entry_point(plugin_site: P
 
     # The table shows plugin and version too, and a recipe can pick the new component.
     table = plugin_site.run("list", "--kind", "loss", env=WIDE)
-    line = next(l for l in table.stdout.splitlines() if "relativistic" in l)
-    assert "myplugin" in line and "2.3.4" in line and "third-party relativistic" in line
-    check = plugin_site.run("check", RECIPE, "--set", "loss.name=relativistic")
+    line = next(l for l in table.stdout.splitlines() if "pairwise" in l)
+    assert "myplugin" in line and "2.3.4" in line and "third-party pairwise" in line
+    check = plugin_site.run("check", RECIPE, "--set", "loss.name=pairwise")
     assert check.returncode == 0, check.stderr
-    assert '[loss]\nname = "relativistic"\n' in check.stdout
+    assert '[loss]\nname = "pairwise"\n' in check.stdout
 
 
 def test_plugin_in_a_package_with_several_hooks(plugin_site: PluginSite):
     source = """
         from dataclasses import dataclass
         from ganfw import ComponentSpec, hookimpl, param
+
+        GANFW_API = 2
 
         @dataclass(frozen=True)
         class Params:
@@ -114,6 +130,8 @@ def test_plugin_in_a_package_with_several_hooks(plugin_site: PluginSite):
 
 HOOK = """
 from ganfw import ComponentSpec, hookimpl
+
+GANFW_API = 2
 
 @hookimpl
 def ganfw_losses():
@@ -250,6 +268,41 @@ def test_brackets_in_a_plugin_message_survive(plugin_site: PluginSite):
     assert "see [docs] and [/x]" in r.stderr
 
 
+@pytest.mark.parametrize(
+    "api, declared",
+    [(None, "declares no GANFW_API (written for API 1)"), (1, "declares GANFW_API = 1"), ("2", "declares GANFW_API = '2'")],
+    ids=["none", "1", "string"],
+)
+def test_a_plugin_for_another_api_version_is_skipped_in_one_line(api, declared, plugin_site: PluginSite, tmp_path):
+    plugin_site.add("ganfw-old", "1.2.3", {"old_mod": declaring(v1_loss_plugin_source("old-loss"), api)}, {"old": "old_mod"})
+    expected = (f"warning: plugin 'old' (package ganfw-old 1.2.3) skipped: {declared}; this ganfw's plugin API is "
+                f"{ganfw.API_VERSION} (docs/plugins.md, 'Plugin API versions')")
+    r = plugin_site.run("list", "--json", env=WIDE)
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    _assert_builtins_listed(r.json)
+    assert "old-loss" not in names_of(r.json, "loss")
+    assert warnings_of(r.stderr) == [expected]
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'extends = "{RECIPES / "mnist_mlp.toml"}"\n[loss]\nname = "old-loss"\n')
+    check = plugin_site.run("check", str(recipe), env=WIDE)
+    assert check.returncode == 2 and warnings_of(check.stderr) == [expected]
+    assert "unknown loss 'old-loss'" in check.stderr
+
+    strict = plugin_site.run("list", env={"GANFW_STRICT_PLUGINS": "1"})
+    assert strict.returncode not in (0, 2) and f"PluginError: plugin 'old': {declared}" in strict.stderr
+
+
+def test_the_version_is_checked_before_any_hook_runs(plugin_site: PluginSite):
+    """A plugin written for API 1 whose hook would fail is reported for its version alone."""
+    old_hook = HOOK.replace("GANFW_API = 2\n", "").format(body='    raise ValueError("hook exploded")')
+    plugin_site.add("ganfw-older", "0.9", {"older_mod": old_hook}, {"older": "older_mod"})
+    r = plugin_site.run("list", env=WIDE)
+    (line,) = warnings_of(r.stderr)
+    assert "plugin 'older' (package ganfw-older 0.9) skipped: declares no GANFW_API (written for API 1)" in line
+    assert "hook exploded" not in r.stderr
+
+
 # --------------------------------------------------------------------------------------------
 # 3. Name clashes, qualified names, duplicate plugin names
 
@@ -257,7 +310,7 @@ def test_brackets_in_a_plugin_message_survive(plugin_site: PluginSite):
 @pytest.fixture
 def clash_site(plugin_site: PluginSite) -> PluginSite:
     plugin_site.add(
-        "ganfw-extra-losses", "1.5.0", {"extra_losses": loss_plugin_source("non-saturating", "relativistic")},
+        "ganfw-extra-losses", "1.5.0", {"extra_losses": loss_plugin_source("non-saturating", "pairwise")},
         {"extra": "extra_losses"},
     )
     return plugin_site
@@ -301,7 +354,7 @@ def test_clashing_name_in_a_recipe_is_an_error_and_qualified_names_work(clash_si
         assert ok.returncode == 0, ok.stderr
         assert f'[loss]\nname = "{qualified}"\n' in ok.stdout
     # Only the built-in has params; the unqualified non-clashing name still works.
-    assert clash_site.run("check", str(recipe), "--set", "loss.name=relativistic").returncode == 0
+    assert clash_site.run("check", str(recipe), "--set", "loss.name=pairwise").returncode == 0
     bad = clash_site.run("check", str(recipe), "--set", "loss.name=nobody:non-saturating")
     assert bad.returncode == 2
     assert "unknown loss 'nobody:non-saturating'" in bad.stderr
@@ -355,6 +408,8 @@ def mlp_recipe(path, root):
 
 GRUMPY = """
 from ganfw import ComponentSpec, hookimpl
+
+GANFW_API = 2
 
 class Grumpy:
     def __init__(self, params, image_shape):
@@ -494,9 +549,9 @@ def test_registry_resolve_and_names(site):
     assert set(reg.clashes()) == {("loss", "non-saturating")}
     with pytest.raises(LookupProblem, match="offered by several plugins"):
         reg.resolve("loss", "non-saturating")
-    with pytest.raises(LookupProblem, match=r"unknown generator 'fancy'; available: dcgan, mlp"):
+    with pytest.raises(LookupProblem, match=r"unknown generator 'fancy'; available: cdcgan, cmlp, dcgan, mlp"):
         reg.resolve("generator", "fancy")
-    with pytest.raises(LookupProblem, match=r"unknown metric 'fancy'; available: class-coverage, fid, inception-score, kid, precision-recall$"):
+    with pytest.raises(LookupProblem, match=r"unknown metric 'fancy'; available: class-coverage, conditional-accuracy, fid, inception-score, kid, precision-recall$"):
         reg.resolve("metric", "fancy")
     with pytest.raises(LookupProblem, match=r"unknown metric 'fid'; available: \(none installed\)"):
         load_registry(disabled={"metrics"}).resolve("metric", "fid")
@@ -542,7 +597,7 @@ def test_same_component_twice_from_one_plugin_is_reported(site):
 
 
 def test_hook_with_wrong_signature_and_multiline_message(site):
-    wrong = _add(site, "from ganfw import hookimpl\n@hookimpl\ndef ganfw_losses(config):\n    return []\n")
+    wrong = _add(site, declaring("from ganfw import hookimpl\n@hookimpl\ndef ganfw_losses(config):\n    return []\n"))
     multi = _add(site, 'raise RuntimeError("first line\\n  second line")\n')
     reg = load_registry()
     by_plugin = {p.plugin: p for p in reg.problems}
@@ -676,7 +731,9 @@ def test_spec_is_frozen():
     s = spec()
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.name = "other"  # type: ignore[misc]
-    assert list(KINDS) == ["generator", "discriminator", "loss", "schedule", "dataset", "metric"]
+    assert list(KINDS) == [
+        "generator", "discriminator", "loss", "schedule", "dataset", "metric", "augmentation", "callback", "lr-schedule",
+    ]
 
 
 # --------------------------------------------------------------------------------------------
