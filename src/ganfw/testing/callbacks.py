@@ -173,7 +173,8 @@ def _check_same_ending(whole: Callback, whole_view: FakeTrainerView, resumed: Ca
     expect(mine.keys() == theirs.keys(), f"{what} modules(): {sorted(mine)}, not {sorted(theirs)}")
     for name in mine:
         a, b = mine[name].state_dict(), theirs[name].state_dict()
-        expect(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"{what} tensors in modules()[{name!r}]")
+        expect(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
+               f"{what} tensors in modules()[{name!r}]")
     images, expected = _sampler_images(resumed, view), _sampler_images(whole, whole_view)
     expect((images is None) == (expected is None) and (images is None or torch.equal(images, expected)),
            f"{what} images from sampling_generator()")

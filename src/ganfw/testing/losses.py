@@ -74,8 +74,9 @@ def _check_calls(pristine: Loss, real: Tensor, fake: Tensor, case: str) -> None:
         again = loss_terms(twin, player, real, fake, case)
         expect(
             again.keys() == terms.keys() and all(torch.equal(again[k], terms[k]) for k in terms),
-            f"{player}_loss on {case}, call {i + 1} of {', '.join(CALL_ORDER)}, differs from the same call on a fresh "
-            "loss loaded with the state_dict() it had: it depends on the order of calls or on state outside state_dict()",
+            f"{player}_loss on {case}, call {i + 1} of {', '.join(CALL_ORDER)}, differs from the same call on a "
+            "fresh loss loaded with the state_dict() it had: it depends on the order of calls or on state outside "
+            "state_dict()",
         )
     check_log(f"loss on {case}", loss.log())
     final = through_json(f"loss on {case}", loss.state_dict())

@@ -65,7 +65,8 @@ def _check_call(penalty: Penalty, who: str, image_shape: ImageShape, device: tor
     expect(all(torch.equal(a.detach(), b) for a, b in zip(after, before)), f"{where} changed its input tensors")
     with seeded(0, device):
         again = penalty(inputs)
-    expect(torch.equal(again.detach(), value.detach()), f"{where}: a second call under the same seed gives another value")
+    expect(torch.equal(again.detach(), value.detach()),
+           f"{where}: a second call under the same seed gives another value")
 
 
 def probe_inputs(

@@ -53,7 +53,9 @@ class ProbeGenerator(Generator):
         self.latent_dim = PROBE_LATENT_DIM
         self.image_shape = tuple(image_shape)
         self.net = _built_with_seed_zero(
-            lambda: nn.Sequential(nn.Linear(PROBE_LATENT_DIM, math.prod(image_shape)), nn.Tanh(), nn.Unflatten(1, image_shape))
+            lambda: nn.Sequential(
+                nn.Linear(PROBE_LATENT_DIM, math.prod(image_shape)), nn.Tanh(), nn.Unflatten(1, image_shape)
+            )
         )
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
