@@ -78,6 +78,8 @@ def loss_plugin_source(*names: str, kind: str = "loss", hook: str = "ganfw_losse
     return f"""
         from ganfw import ComponentSpec, hookimpl
 
+        GANFW_API = 2
+
         @hookimpl
         def {hook}():
             return [{specs}]

@@ -40,8 +40,8 @@ def main() -> None:
 
     def fit_and_dump(self):
         finished = original_fit(self)
-        state = {f"generator.{k}": v for k, v in self.G.named_parameters()}
-        state.update({f"discriminator.{k}": v for k, v in self.D.named_parameters()})
+        state = {f"generator.{k}": v for k, v in self.parts.G.named_parameters()}
+        state.update({f"discriminator.{k}": v for k, v in self.parts.D.named_parameters()})
         save_file({k: v.detach().contiguous() for k, v in state.items()}, f"{args.out}.rank{rank}.safetensors")
         return finished
 

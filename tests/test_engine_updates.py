@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
-from ganfw.contracts import Decision
+from ganfw.contracts import Batch, Decision
 from ganfw.engine import Trainer
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
@@ -36,12 +36,17 @@ def trainer(tmp_path, mnist_root):  # noqa: F811
     return make_trainer(tmp_path, mnist_root)
 
 
+def update(trainer, real, z, decision, step=0):
+    """One update of ``trainer`` on real images (B, C, H, W) and noise (B, Z), unlabelled."""
+    return trainer.update(Batch(real), z, None, decision, step)
+
+
 def bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
 def reference_nets(trainer):
-    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    G, D = copy.deepcopy(trainer.parts.G), copy.deepcopy(trainer.parts.D)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999), eps=1e-8)
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.999), eps=1e-8)
     return G, D, opt_g, opt_d
@@ -53,7 +58,7 @@ def assert_same_weights(a, b):
 
 
 def test_joint_update_is_the_course_step(trainer):
-    real, z = trainer.images[:16], torch.randn(16, 8)
+    real, z = trainer.parts.images[:16], torch.randn(16, 8)
     G, D, opt_g, opt_d = reference_nets(trainer)
 
     fake = G(z)  # the course: both tapes over one forward pass
@@ -69,15 +74,15 @@ def test_joint_update_is_the_course_step(trainer):
     opt_g.step()
     opt_d.step()
 
-    stats = trainer._reduce(trainer._joint_update(real, z, Decision(True, True, joint=True)))
+    stats = trainer._reduce(update(trainer, real, z, Decision(True, True, joint=True)))
     assert stats["d_loss"] == pytest.approx(d_loss.item(), rel=1e-6)
     assert stats["g_loss"] == pytest.approx(g_loss.item(), rel=1e-6)
-    assert_same_weights(trainer.G, G)
-    assert_same_weights(trainer.D, D)
+    assert_same_weights(trainer.parts.G, G)
+    assert_same_weights(trainer.parts.D, D)
 
 
 def test_sequential_update_steps_g_against_the_updated_d(trainer):
-    real, z = trainer.images[:16], torch.randn(16, 8)
+    real, z = trainer.parts.images[:16], torch.randn(16, 8)
     G, D, opt_g, opt_d = reference_nets(trainer)
 
     fake = G(z)
@@ -88,19 +93,18 @@ def test_sequential_update_steps_g_against_the_updated_d(trainer):
     bce(D(fake), 1.0).backward()
     opt_g.step()
 
-    trainer._sequential_update(real, z, Decision(True, True))
-    assert_same_weights(trainer.G, G)
-    assert_same_weights(trainer.D, D)
+    update(trainer, real, z, Decision(True, True))
+    assert_same_weights(trainer.parts.G, G)
+    assert_same_weights(trainer.parts.D, D)
 
 
 @pytest.mark.parametrize("joint", [True, False])
 def test_a_skipped_network_is_left_untouched(trainer, joint):
-    real, z = trainer.images[:16], torch.randn(16, 8)
-    before_g, before_d = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
-    update = trainer._joint_update if joint else trainer._sequential_update
-    update(real, z, Decision(train_d=False, train_g=True, joint=joint))
-    assert_same_weights(trainer.D, before_d)
-    changed = any(not torch.equal(a, b) for a, b in zip(trainer.G.parameters(), before_g.parameters()))
+    real, z = trainer.parts.images[:16], torch.randn(16, 8)
+    before_g, before_d = copy.deepcopy(trainer.parts.G), copy.deepcopy(trainer.parts.D)
+    update(trainer, real, z, Decision(train_d=False, train_g=True, joint=joint))
+    assert_same_weights(trainer.parts.D, before_d)
+    changed = any(not torch.equal(a, b) for a, b in zip(trainer.parts.G.parameters(), before_g.parameters()))
     assert changed
 
 
@@ -114,11 +118,11 @@ def test_speed_options_do_not_change_the_update(tmp_path, mnist_root, option, jo
     # differences between kernels stay rounding-level instead of flipping sign(g) updates.
     eps = ["optim.generator.eps=1.0", "optim.discriminator.eps=1.0"]
     plain, fast = make_trainer(tmp_path, mnist_root, *eps), make_trainer(tmp_path, mnist_root, *eps, option)
-    assert_same_weights(fast.G, plain.G)  # same seed, same start
+    assert_same_weights(fast.parts.G, plain.parts.G)  # same seed, same start
     for step in range(2):
-        real, z = plain.images[16 * step : 16 * (step + 1)], torch.randn(16, 8)
+        real, z = plain.parts.images[16 * step : 16 * (step + 1)], torch.randn(16, 8)
         decision = Decision(True, True, joint=joint)
-        (plain._joint_update if joint else plain._sequential_update)(real, z, decision)
-        (fast._joint_update if joint else fast._sequential_update)(fast.images[16 * step : 16 * (step + 1)], z, decision)
-    assert_same_weights(fast.G, plain.G)
-    assert_same_weights(fast.D, plain.D)
+        update(plain, real, z, decision, step)
+        update(fast, fast.parts.images[16 * step : 16 * (step + 1)], z, decision, step)
+    assert_same_weights(fast.parts.G, plain.parts.G)
+    assert_same_weights(fast.parts.D, plain.parts.D)

@@ -26,15 +26,16 @@ from torch import nn
 from ganfw.atomic import atomic_path
 from ganfw.errors import UserError
 
-FORMAT = 1
+FORMAT = 2
 
 #: The JSON state of a training checkpoint: key -> the type(s) its value must have.
 _TRAINING_STATE: dict[str, type | tuple[type, ...]] = {
     "step": int, "elapsed_s": (int, float), "steps_per_epoch": int, "image_shape": list, "schedule": dict,
-    "scalers": dict, "recipe": str, "optimizers": dict,
+    "scalers": dict, "recipe": str, "optimizers": dict, "loss": dict, "augment": dict, "callbacks": list,
+    "sampler": str,
 }
 #: Tensors holding learned numbers (weights, buffers, optimiser moments): all must be finite.
-_LEARNED = ("generator.", "discriminator.", "optim.")
+_LEARNED = ("generator.", "discriminator.", "callbacks.", "optim.")
 
 
 class CorruptCheckpoint(UserError):

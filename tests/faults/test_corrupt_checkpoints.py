@@ -16,7 +16,7 @@ from conftest import cli
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
 from evaluation_fixtures import cache_home, reference_cache  # noqa: F401  (fixtures)
 from ganfw import engine
-from ganfw.checkpoint import checkpoint_name, list_checkpoints
+from ganfw.checkpoint import checkpoint_name, list_checkpoints, load_training_checkpoint
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
@@ -135,7 +135,7 @@ def test_resume_falls_back_to_the_previous_checkpoint(broken, capsys):
     assert "resuming from" in err and checkpoint_name(2) in err
     # epoch 2 trained again from step 2; the corrupt file replaced by an intact one
     assert [p.name for p in list_checkpoints(run / "checkpoints")] == [checkpoint_name(4), checkpoint_name(6)]
-    engine.load_training_checkpoint(run / "checkpoints" / checkpoint_name(4))
+    load_training_checkpoint(run / "checkpoints" / checkpoint_name(4))
 
 
 def test_finite_weights_that_generate_nan_are_refused_when_sampled(trained, tmp_path, capsys, reference_cache):  # noqa: F811

@@ -66,10 +66,10 @@ class FusedForward:  # mixed into a network: its training-mode forward ticks the
         super().__init__(params, image_shape)
         self.fuse = Fuse(params.at)
 
-    def forward(self, x):
+    def forward(self, x, labels=None):
         if self.training:
             self.fuse.tick("forward")
-        return super().forward(x)
+        return super().forward(x, labels)
 
 
 class Generator(FusedForward, MLPGenerator):
@@ -112,6 +112,8 @@ class Schedule(Alternating):
 PLUGIN = """
 from ganfw import ComponentSpec, hookimpl
 from boom_parts import DParams, GParams, LossParams, ScheduleParams
+
+GANFW_API = 2
 
 
 def spec(kind, cls, params):

@@ -1,0 +1,1 @@
+"""The training engine, one job per module: components, wrapping, update, state, outputs, loop."""

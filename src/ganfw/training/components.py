@@ -1,0 +1,126 @@
+"""Building a recipe's components for training, each held to its contract before the first step.
+
+Shapes: images (N, C, H, W) in [-1, 1]; labels (N,) int64 in [0, K); z (N, Z).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ganfw.contracts import (
+    Augmentation, Callback, Dataset, Discriminator, Generator, Loss, LRSchedule, Penalty, Schedule,
+)
+from ganfw.errors import UserError
+from ganfw.paths import resolve_data_root
+from ganfw.recipe import ComponentChoice, ComponentError, Recipe
+from ganfw.training.blame import blame, call_checked
+
+
+@dataclass
+class Components:
+    """Everything a recipe names, built.
+
+    Attributes:
+        images: (N, C, H, W) training images on the training device.
+        labels: (N,) int64 on the device, or ``None`` for an unlabelled dataset.
+        conditional: labels are drawn for generated images (G or D takes labels).
+        penalties: ``loss.penalties()``, asked once.
+    """
+
+    dataset: Dataset
+    images: Tensor
+    labels: Tensor | None
+    G: Generator
+    D: Discriminator
+    loss: Loss
+    penalties: list[Penalty]
+    schedule: Schedule
+    lr_schedule: LRSchedule
+    augment: Augmentation | None
+    callbacks: list[Callback]
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.G.num_classes or self.D.num_classes)
+
+
+def build_components(recipe: Recipe, device: torch.device, channels_last: bool) -> Components:
+    """Build the dataset (with the resolved data root), G and D (conditional ones with the
+    dataset's number of classes), the loss, schedules, augmentation and callbacks."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    root, _ = resolve_data_root(recipe.data_root)
+    dataset = recipe.data.build(root=str(root), limit=recipe.data_limit)
+    images = dataset.load().to(device).contiguous(memory_format=fmt)
+    labels = _labels(recipe.data, dataset, len(images))
+    shape = tuple(dataset.image_shape)
+    G = _network(recipe.generator, dataset, shape).to(device, memory_format=fmt)
+    D = _network(recipe.discriminator, dataset, shape).to(device, memory_format=fmt)
+    check_networks(recipe, G, D, shape, device)
+    loss = recipe.loss.build()
+    with blame(recipe.loss, "penalties"):
+        penalties = list(loss.penalties())
+    return Components(
+        dataset, images, None if labels is None else labels.to(device), G, D, loss, penalties,
+        recipe.schedule.build(), recipe.lr_schedule.build(),
+        recipe.augment.build() if recipe.augment else None,
+        [choice.build() for choice in recipe.callbacks],
+    )
+
+
+def _labels(choice: ComponentChoice, dataset: Dataset, n: int) -> Tensor | None:
+    """The dataset's labels (N,) int64, checked against its class names."""
+    with blame(choice, "load_labels"):
+        labels = dataset.load_labels()
+    if labels is None:
+        return None
+    k = dataset.num_classes
+    if tuple(labels.shape) != (n,) or labels.dtype != torch.int64 or k == 0:
+        raise ComponentError(f"{choice.who} broke the dataset contract: load_labels() gave {labels.dtype} "
+                             f"{tuple(labels.shape)} for {n} images and {k} class names; expected int64 ({n},)")
+    if n and (labels.min() < 0 or labels.max() >= k):
+        raise ComponentError(f"{choice.who} broke the dataset contract: labels outside [0, {k}) for {k} class names")
+    return labels
+
+
+def _network(choice: ComponentChoice, dataset: Dataset, shape: tuple[int, int, int]) -> nn.Module:
+    """Build G or D; a conditional one gets ``num_classes`` and needs a labelled dataset."""
+    if not choice.conditional:
+        return choice.build(image_shape=shape)
+    if dataset.num_classes == 0:
+        raise UserError(f"{choice.who} is class-conditional, but the dataset has no labels "
+                        "(pick an unconditional one, or a labelled dataset)")
+    return choice.build(image_shape=shape, num_classes=dataset.num_classes)
+
+
+@torch.no_grad()
+def check_networks(recipe: Recipe, G: Generator, D: Discriminator, shape: tuple[int, int, int],
+                   device: torch.device) -> None:
+    """Hold G and D to their contracts on two samples before training (eval mode, no RNG drawn
+    from the training streams): a broken component stops here with one line naming it."""
+    rng = torch.Generator().manual_seed(0)
+    with blame(recipe.generator, "sample_latent"):
+        z = G.sample_latent(2, device=None, generator=rng).to(device)
+    labels = torch.zeros(2, dtype=torch.int64, device=device)
+    expected = (2, *shape)
+    modes = G.training, D.training
+    G.eval(), D.eval()
+    try:
+        fake = call_checked(recipe.generator, G, *((z, labels) if G.num_classes else (z,)))
+        if tuple(fake.shape) != expected or not fake.is_floating_point():
+            raise ComponentError(f"{recipe.generator.who} broke the generator contract: "
+                                 f"forward({'z, labels' if G.num_classes else 'z'}) returned "
+                                 f"{fake.dtype} {tuple(fake.shape)}, expected floats of shape {expected}")
+        if fake.abs().max() > 1 + 1e-3:
+            raise ComponentError(f"{recipe.generator.who} broke the generator contract: images must lie in "
+                                 f"[-1, 1], got values up to {fake.abs().max().item():.3g}")
+        logits = call_checked(recipe.discriminator, D, *((fake, labels) if D.num_classes else (fake,)))
+        if tuple(logits.shape) != (2,):
+            raise ComponentError(f"{recipe.discriminator.who} broke the discriminator contract: "
+                                 f"forward({'images, labels' if D.num_classes else 'images'}) returned shape "
+                                 f"{tuple(logits.shape)}, expected (2,)")
+    finally:
+        G.train(modes[0])
+        D.train(modes[1])

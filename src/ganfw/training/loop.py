@@ -1,0 +1,342 @@
+"""The training loop, readable top to bottom:
+
+    for each epoch:                      (a fresh shuffle of the in-memory dataset)
+        for each batch:
+            ask the Schedule what to update; set the learning rates
+            the update (training/update.py): D's turn, G's turn, or both from one pass
+            tell the Augmentation, the Schedule and each Callback what happened
+            log every `output.log_every` steps; checkpoint every `output.checkpoint_every`
+        checkpoint; the epoch's grid, evaluation and curves; callbacks' on_epoch_end
+
+Shapes: real images (B, C, H, W) in [-1, 1], labels (B,); z (B, Z); logits (B,).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganfw.contracts import Batch, Generator, StepReport
+from ganfw.distributed import Ranks, join, rank_device, ranks_from_env
+from ganfw.device import resolve_device
+from ganfw.plugins import Registry, load_registry
+from ganfw.precision import Precision, resolve_precision
+from ganfw.preflight import check_last_batch
+from ganfw.progress import Reporter
+from ganfw.recipe import ComponentError, Recipe
+from ganfw.rundir import MetricsLog, RunDir, read_metrics, truncate_metrics
+from ganfw.training.blame import TrainingStopped, blame
+from ganfw.training.components import build_components
+from ganfw.training.outputs import EpochOutputs
+from ganfw.training.records import Window
+from ganfw.training.state import Progress, RunState, Streams
+from ganfw.training.update import GANUpdate, Optimizers
+from ganfw.training.view import LiveView
+from ganfw.training.wrapping import adam, wrap_networks
+from ganfw.checkpoint import latest_checkpoint
+
+
+class Trainer:
+    """Builds the components of a recipe and trains them, writing into a run directory."""
+
+    def __init__(self, recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | None = None,
+                 registry: Registry | None = None):
+        self.recipe, self.run, self.reporter = recipe, run, reporter
+        self.registry = registry or load_registry()  # metric components for [eval]
+        self.ranks = ranks = ranks or ranks_from_env()
+        train = recipe.train
+        self.device = rank_device(resolve_device(train.device), ranks)
+        join(ranks, self.device, train.dist_timeout)
+        self.precision_choice = resolve_precision(train.precision, self.device)
+        self.precision = Precision(self.precision_choice.name, self.device)
+        torch.manual_seed(train.seed)  # the same initial weights on every rank
+        self.parts = parts = build_components(recipe, self.device, train.channels_last)
+        nets = wrap_networks(parts.G, parts.D, train, ranks, self.device)
+        opt = Optimizers(adam(parts.G, recipe.optim["generator"]), adam(parts.D, recipe.optim["discriminator"]),
+                         self.precision.scaler(), self.precision.scaler())
+        self.update = GANUpdate(recipe, nets, opt, parts.loss, parts.penalties, parts.augment, self.precision)
+        self.base_lr = (recipe.optim["generator"].lr, recipe.optim["discriminator"].lr)
+        self.streams = self._streams()
+        n, bs = len(parts.images) // ranks.world, train.batch_size  # images each rank sees an epoch
+        self.steps_per_epoch = n // bs if train.drop_last else math.ceil(n / bs)
+        if self.steps_per_epoch == 0:
+            raise TrainingStopped(f"train.batch_size = {bs} exceeds the {n} images with train.drop_last = true")
+        check_last_batch(recipe, len(parts.images), ranks.world, (parts.G, parts.D))
+        self.total_steps = train.epochs * self.steps_per_epoch
+        self.progress = Progress()
+        self.state = RunState(recipe, run, ranks, self.device, parts, opt, self.streams, self.precision.name,
+                              self.steps_per_epoch)
+        self.view, self.scores = LiveView(self), {}
+        self.stop_reason: str | None = None  # a callback asked to end the run
+        self._interrupt = False  # Ctrl-C
+        self._step_done = True  # no step is under way (the last one completed)
+        self._callbacks("setup")
+
+    def _streams(self) -> Streams:
+        """Per-rank noise; the grid's fixed noise (S, Z) and labels (S,): column ``c`` of the
+        square grid shows class ``c mod K``."""
+        seed, rank, G = self.recipe.train.seed, self.ranks.rank, self.parts.G
+        if self.ranks.distributed:  # different dropout masks and noise on each rank
+            torch.manual_seed(seed + rank)
+        noise = torch.Generator(self.device).manual_seed(seed + 1 + 1000 * rank)
+        fixed = torch.Generator(self.device).manual_seed(seed + 2)
+        samples = self.recipe.output.samples
+        with blame(self.recipe.generator, "sample_latent"):
+            fixed_z = G.sample_latent(samples, device=self.device, generator=fixed)
+        labels = None
+        if self.parts.conditional:
+            columns = math.isqrt(samples)
+            labels = (torch.arange(samples, device=self.device) % columns) % self.parts.dataset.num_classes
+        return Streams(noise, fixed_z, labels)
+
+    @property
+    def step(self) -> int:
+        """Steps completed so far (over resumes)."""
+        return self.progress.step
+
+    def sampler(self) -> Generator:
+        """The generator grids and evaluation use: the last callback offering one, else G."""
+        found = [g for c in self.parts.callbacks if (g := c.sampling_generator()) is not None]
+        return found[-1] if found else self.parts.G
+
+    def _callbacks(self, hook: str, *args: Any) -> None:
+        for choice, callback in zip(self.recipe.callbacks, self.parts.callbacks):
+            with self._stop_on_component_error(), blame(choice, hook):
+                getattr(callback, hook)(self.view, *args)
+
+    # ----------------------------------------------------------------- the loop
+    def fit(self) -> bool:
+        """Train up to ``train.epochs``; return False when interrupted (Ctrl-C) after a checkpoint."""
+        log = MetricsLog(self.run.metrics) if self.ranks.is_main else None
+        outputs = EpochOutputs(self.recipe, self.run, log, self.registry, self.device, self.reporter.message) if log else None
+        self._announce(log)
+        self.reporter.start(total=self.total_steps, done=self.progress.step, steps_per_epoch=self.steps_per_epoch)
+        previous_handler = signal.signal(signal.SIGINT, self._request_interrupt)
+        try:
+            self._callbacks("on_run_start")
+            self._complete_epoch_outputs(outputs)
+            while self.progress.step < self.total_steps and not self.stop_reason:
+                if not self._train_epoch(log, outputs) or self._interrupt:
+                    return self._interrupted()
+            self._stopped(log)
+            return True
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+            with contextlib.suppress(TrainingStopped):
+                self._callbacks("on_run_end")
+            if log:
+                log.close()
+            self.reporter.close()
+
+    def _train_epoch(self, log: MetricsLog | None, outputs: EpochOutputs | None) -> bool:
+        """Train the rest of the current epoch, checkpoint it, then write its outputs; False when
+        Ctrl-C stopped it mid-epoch."""
+        bs, spe = self.recipe.train.batch_size, self.steps_per_epoch
+        epoch, epoch_start, step0 = self.progress.step // spe, time.perf_counter(), self.progress.step
+        order, window = self._epoch_order(epoch), Window()
+        for batch in range(self.progress.step % spe, spe):
+            t0, rows = time.perf_counter(), order[batch * bs : (batch + 1) * bs]
+            labels = None if self.parts.labels is None else self.parts.labels[rows]
+            with self._stop_on_component_error():
+                report = self._train_step(Batch(self.parts.images[rows], labels))
+            window.add(report, images=len(rows) * self.ranks.world, seconds=time.perf_counter() - t0)
+            if self.progress.step % self.recipe.output.log_every == 0 or batch == spe - 1:
+                self._log_window(window, epoch, log)
+                window = Window()
+            if (self._interrupt or self.stop_reason) and batch < spe - 1:
+                return not self._interrupt
+            every = self.recipe.output.checkpoint_every
+            if every and self.progress.step % every == 0:
+                self.state.save(self.progress)
+        seconds = time.perf_counter() - epoch_start
+        self.progress.elapsed += seconds
+        self.state.save(self.progress)  # first: nothing that follows (outputs, evaluation) can lose the epoch
+        record = {"event": "epoch", "epoch": epoch + 1, "step": self.progress.step, "seconds": round(seconds, 3),
+                  "elapsed_s": round(self.progress.elapsed, 3),
+                  "images_per_s": round((self.progress.step - step0) * bs * self.ranks.world / seconds, 1)}
+        self._epoch_end(epoch + 1, outputs, record, grid=True, evaluate=self._eval_due(epoch + 1))
+        return True
+
+    def _train_step(self, batch: Batch) -> StepReport:
+        self._step_done, step = False, self.progress.step
+        with blame(self.recipe.schedule, "decide"):
+            decision = self.parts.schedule.decide(step)
+        self._set_learning_rates(step)
+        G, noise = self.parts.G, self.streams.noise
+        with blame(self.recipe.generator, "sample_latent"):
+            z = G.sample_latent(len(batch.images), device=self.device, generator=noise)
+            fake_labels = G.sample_labels(len(z), device=self.device, generator=noise) if self.parts.conditional else None
+        out = self.update(batch, z, fake_labels, decision, step)
+        report = StepReport(step=step, trained_d=decision.train_d, trained_g=decision.train_g, **self._reduce(out))
+        for name in ("d_loss", "g_loss"):
+            if not math.isfinite(getattr(report, name)):
+                last = latest_checkpoint(self.run.checkpoints)
+                kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+                raise TrainingStopped(f"step {step + 1}: {name} is {getattr(report, name)}; training stopped, {kept}")
+        if self.parts.augment is not None:
+            with blame(self.recipe.augment, "observe"):
+                self.parts.augment.observe(report)
+        with blame(self.recipe.schedule, "observe"):
+            self.parts.schedule.observe(report)
+        self.progress.step += 1
+        self.update.mid_step, self._step_done = False, True
+        self._callbacks("on_step_end", report)
+        return report
+
+    def _set_learning_rates(self, step: int) -> None:
+        with blame(self.recipe.lr_schedule, "factor"):
+            factors = self.parts.lr_schedule.factor(step, self.total_steps)
+        for opt, base, factor in zip((self.update.opt.g, self.update.opt.d), self.base_lr, factors):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
+
+    def _reduce(self, out: Any) -> dict[str, Any]:
+        """Step statistics averaged over ranks (so every rank's schedule decides alike), in one
+        device->host transfer; a Ctrl-C or a stop request on any rank stops all of them."""
+        with blame(self.recipe.loss, "statistics"):
+            stats = self.parts.loss.statistics(out.real_logits.float(), out.fake_logits.float())
+        names = ("d_real", "d_fake", "acc_real", "acc_fake")
+        flags = float(self._interrupt) + 2 * float(self.stop_reason is not None)
+        values = torch.stack([out.d_loss.detach().float(), out.g_loss.detach().float(),
+                              *(stats[k].detach().float().reshape(()) for k in names),
+                              *(t.detach().float().reshape(()) for t in out.terms.values()),
+                              torch.tensor(flags, device=out.d_loss.device)])
+        d_loss, g_loss, *rest = self.ranks.mean(values).tolist()
+        flag = rest.pop()
+        self._interrupt = self._interrupt or flag % 2 > 0
+        if flag >= 2 and self.stop_reason is None:
+            self.stop_reason = "another rank's callback asked to stop"
+        return {"d_loss": d_loss, "g_loss": g_loss, **dict(zip(names, rest[:4])),
+                "terms": dict(zip(out.terms, rest[4:]))}
+
+    def _log_window(self, window: Window, epoch: int, log: MetricsLog | None) -> None:
+        means = window.mean()
+        record: dict[str, Any] = {"step": self.progress.step, "epoch": epoch + 1}
+        record.update({k: round(v, 6) for k, v in means.items()})
+        record["d_acc"] = round((means["acc_real"] + means["acc_fake"]) / 2, 6)
+        record["lr_g"], record["lr_d"] = self.update.opt.g.param_groups[0]["lr"], self.update.opt.d.param_groups[0]["lr"]
+        named = [(self.recipe.schedule, self.parts.schedule, ""), (self.recipe.loss, self.parts.loss, "loss/")]
+        if self.parts.augment is not None:
+            named.append((self.recipe.augment, self.parts.augment, "augment/"))
+        named += [(c, cb, f"{c.ref}/") for c, cb in zip(self.recipe.callbacks, self.parts.callbacks)]
+        for choice, component, prefix in named:
+            with self._stop_on_component_error(), blame(choice, "log"):
+                record.update({prefix + k: v for k, v in component.log().items()})
+        if log:
+            log.write(record)
+        self.reporter.update(self.progress.step, record)
+
+    # ----------------------------------------------------------------- epoch ends
+    def _eval_due(self, epoch: int) -> bool:
+        cfg = self.recipe.eval
+        return bool(cfg.every and cfg.metrics and epoch % cfg.every == 0)
+
+    def _epoch_end(self, epoch: int, outputs: EpochOutputs | None, record: dict[str, Any] | None,
+                   grid: bool, evaluate: bool) -> None:
+        """The epoch's outputs (rank 0), then the callbacks; a callback's state changed by an
+        evaluation is saved by rewriting the epoch's checkpoint."""
+        start = time.perf_counter()
+        if outputs is not None:
+            sampler = self.sampler()
+            scores = outputs.write(epoch, self.progress.step, record,
+                                   (sampler, self.streams.fixed_z, self.streams.fixed_labels) if grid else None,
+                                   sampler if evaluate else None)
+            if scores is not None:
+                self.scores = scores
+                self._callbacks("on_evaluation", scores)
+        self._callbacks("on_epoch_end")
+        self.progress.elapsed += time.perf_counter() - start  # counted in the next checkpoint
+        if self.parts.callbacks and self.progress.step % self.steps_per_epoch == 0:
+            self.state.save(self.progress, force=True)
+        self.reporter.epoch_end(epoch, self.recipe.train.epochs)
+
+    def _complete_epoch_outputs(self, outputs: EpochOutputs | None) -> None:
+        """Resumed at the end of an epoch: write whatever of its outputs is missing (a run
+        killed between that epoch's checkpoint and the end of its outputs)."""
+        step = self.progress.step
+        if outputs is None or step == 0 or step % self.steps_per_epoch:
+            return
+        epoch = step // self.steps_per_epoch
+        record, grid, evaluate = outputs.missing(epoch, self._eval_due(epoch))
+        if record or grid or evaluate:
+            self.reporter.message(f"writing the missing outputs of epoch {epoch}")
+            recovered = {"event": "epoch", "epoch": epoch, "step": step, "elapsed_s": round(self.progress.elapsed, 3),
+                         "recovered": True}
+            sampler = self.sampler()
+            outputs.write(epoch, step, recovered if record else None,
+                          (sampler, self.streams.fixed_z, self.streams.fixed_labels) if grid else None,
+                          sampler if evaluate else None)
+
+    # ----------------------------------------------------------------- run control
+    def _announce(self, log: MetricsLog | None) -> None:
+        """Say where and in which precision this run trains: one line, and a ``start`` record."""
+        choice, threads = self.precision_choice, torch.get_num_threads()
+        self.reporter.message(choice.where(self.device, threads))
+        if choice.warning:
+            self.reporter.message(f"warning: {choice.warning}")
+        if log:
+            log.write({"event": "start", "step": self.progress.step, "device": str(self.device), "threads": threads,
+                       "precision": choice.name, "precision_requested": choice.requested,
+                       "precision_reason": choice.reason})
+
+    def _stopped(self, log: MetricsLog | None) -> None:
+        """A callback ended the run early: checkpoint, say why, log it."""
+        if not self.stop_reason:
+            return
+        path = self.state.save(self.progress)
+        self.reporter.message(f"stopped at step {self.progress.step}: {self.stop_reason}; checkpoint {path}")
+        if log:
+            log.write({"event": "stop", "step": self.progress.step, "reason": self.stop_reason})
+
+    def _interrupted(self) -> bool:
+        path = self.state.save(self.progress)
+        self.reporter.message(f"interrupted at step {self.progress.step}; checkpoint {path}")
+        return False
+
+    def _request_interrupt(self, signum: int, frame: Any) -> None:
+        if self._interrupt:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self._interrupt = True
+        self.reporter.message("stopping after this step (Ctrl-C again to abort without a checkpoint)")
+
+    def _epoch_order(self, epoch: int) -> Tensor:
+        """This rank's share of a permutation of the dataset, (N / world,), the same for a given
+        (seed, epoch) - so a run resumed mid-epoch sees the same batches."""
+        rng = torch.Generator().manual_seed((self.recipe.train.seed * 1_000_003 + epoch) % 2**63)
+        n = len(self.parts.images)
+        order = torch.randperm(n, generator=rng)
+        return order[self.ranks.rank :: self.ranks.world][: n // self.ranks.world].to(self.device)
+
+    @contextlib.contextmanager
+    def _stop_on_component_error(self) -> Iterator[None]:
+        """A component that raised in the loop stops the run with one line naming it. The last
+        good step is checkpointed first, unless an optimiser had already stepped in the failed
+        step (its state is then half-updated and the newest checkpoint is named)."""
+        try:
+            yield
+        except ComponentError as e:
+            failed = self.progress.step if self._step_done else self.progress.step + 1
+            raise TrainingStopped(f"step {failed}: {e}; training stopped, {self._keep_last_good()}") from e
+
+    def _keep_last_good(self) -> str:
+        """Checkpoint the last good step when the state is at a step boundary; say what is kept."""
+        mid_step = self.update.mid_step
+        if not mid_step and self.progress.step > 0:
+            return f"the last good step's checkpoint is {self.state.save(self.progress)}"
+        last = latest_checkpoint(self.run.checkpoints)
+        why = "the failed step had already updated the networks" if mid_step else "no step completed"
+        return f"{why}, the last good checkpoint is {last}" if last else f"{why}, no checkpoint was written"
+
+    def resume(self) -> Any:
+        """Continue from the newest intact checkpoint (see :meth:`RunState.resume`)."""
+        path = self.state.resume(self.progress, self.reporter.message)
+        if self.ranks.is_main and self.run.metrics.exists():
+            truncate_metrics(self.run.metrics, self.progress.step, read_metrics(self.run.metrics))
+        return path

@@ -1,0 +1,88 @@
+"""What a run writes after each epoch, beside its checkpoint: the epoch record, the sample grid
+and GIF, the evaluation, the curves - on rank 0 only, and without touching any random stream of
+training (so that a resumed run continues bit for bit)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganfw import artifacts
+from ganfw.checkpoint import checkpoint_name
+from ganfw.contracts import Generator
+from ganfw.errors import UserError
+from ganfw.plugins import Registry
+from ganfw.recipe import Recipe
+from ganfw.rundir import MetricsLog, RunDir, read_metrics
+from ganfw.training.blame import TrainingStopped, one_line
+
+
+def isolated_rng(device: torch.device):
+    """A context in which the global CPU generator (and ``device``'s, on CUDA) may be drawn from
+    or reseeded: it is restored on exit."""
+    return torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
+
+
+class EpochOutputs:
+    """The per-epoch files of a run directory, written by rank 0 through ``log``."""
+
+    def __init__(self, recipe: Recipe, run: RunDir, log: MetricsLog, registry: Registry, device: torch.device,
+                 message: Callable[[str], None]):
+        self.recipe, self.run, self.log, self.registry = recipe, run, log, registry
+        self.device, self.message = device, message
+
+    def write(self, epoch: int, step: int, record: dict[str, Any] | None, grid: tuple[Generator, Tensor, Tensor | None] | None,
+              evaluate: Generator | None) -> dict[str, float] | None:
+        """After epoch ``epoch`` (1-based, its checkpoint written): the epoch ``record``, the grid
+        drawn by ``grid = (generator, z, labels)``, the evaluation of ``evaluate`` (its scores are
+        returned), the curves - cheapest first."""
+        scores = None
+        with isolated_rng(self.device):
+            if record is not None:
+                self.log.write(record)
+            if grid is not None:
+                self._draw_grid(epoch, *grid)
+            if evaluate is not None:
+                scores = self._evaluate(epoch, step, evaluate)
+            artifacts.plot_curves(read_metrics(self.run.metrics), self.run.curves)
+        return scores
+
+    def missing(self, epoch: int, eval_due: bool) -> tuple[bool, bool, bool]:
+        """Which outputs of ``epoch`` are not in the run directory: (record, grid, evaluation)."""
+        events = {(r.get("event"), r.get("epoch")) for r in read_metrics(self.run.metrics)}
+        return (("epoch", epoch) not in events, not self.run.sample_grid(epoch).exists(),
+                eval_due and ("eval", epoch) not in events)
+
+    def _draw_grid(self, epoch: int, generator: Generator, z: Tensor, labels: Tensor | None) -> None:
+        """The grid of epoch ``epoch`` from the fixed noise (S, Z) and labels (S,), in eval mode;
+        the GIF."""
+        was_training = generator.training
+        generator.eval()
+        with torch.no_grad():
+            images = (generator(z, labels) if generator.num_classes else generator(z)).float().cpu()  # (S, C, H, W)
+        generator.train(was_training)
+        artifacts.save_grid(images, self.run.sample_grid(epoch))
+        if self.recipe.output.gif:
+            artifacts.save_gif(self.run.sample_grids(), self.run.gif)
+
+    def _evaluate(self, epoch: int, step: int, generator: Generator) -> dict[str, float]:
+        """Score the generator (``[eval]``); log ``eval/<score>``. A failure stops the run with
+        one line; the epoch's checkpoint is already written and ``--resume`` redoes it."""
+        from ganfw.evaluation.evaluate import evaluate_generator
+
+        cfg = self.recipe.eval
+        try:
+            scores = evaluate_generator(generator, cfg.metrics, cfg.n, self.registry,
+                                        seed=self.recipe.train.seed, data_root=self.recipe.data_root)
+        except Exception as e:  # a metric plugin's code, the data, the disk
+            reason = str(e) if isinstance(e, UserError) else one_line(e)
+            raise TrainingStopped(f"epoch {epoch}: evaluation failed: {reason}; the epoch's checkpoint "
+                                  f"{self.run.checkpoints / checkpoint_name(step)} is kept "
+                                  "(--resume redoes the evaluation)") from e
+        self.log.write({"event": "eval", "epoch": epoch, "step": step, "n": cfg.n,
+                        **{f"eval/{k}": round(v, 6) for k, v in scores.items()}})
+        self.message(f"epoch {epoch}: " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+        return scores

@@ -1,0 +1,180 @@
+"""The GAN update of one step: forward passes, losses, penalties, backward, optimiser steps.
+
+Shapes: real and fake images (B, C, H, W); labels (B,) int64 or ``None``; z (B, Z); logits (B,).
+The order of calls is documented in docs/plugins.md ("Inside a step").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ganfw.contracts import Augmentation, Batch, Decision, Loss, LossValue, Penalty, PenaltyInputs
+from ganfw.precision import Precision
+from ganfw.recipe import Recipe
+from ganfw.training.blame import blame
+from ganfw.training.wrapping import Networks
+
+
+@dataclass
+class Optimizers:
+    """Each network's optimiser and loss scaler."""
+
+    g: torch.optim.Optimizer
+    d: torch.optim.Optimizer
+    scaler_g: torch.amp.GradScaler
+    scaler_d: torch.amp.GradScaler
+
+
+@dataclass
+class StepOutputs:
+    """What one update computed: D's logits on its pass (B,), each player's total loss (scalar)
+    and every named term (``d/<name>``, ``g/<name>``, ``penalty/<name>``)."""
+
+    real_logits: Tensor
+    fake_logits: Tensor
+    d_loss: Tensor
+    g_loss: Tensor
+    terms: dict[str, Tensor]
+
+
+class GANUpdate:
+    """Computes and applies one step's update, as a :class:`Decision` says."""
+
+    def __init__(self, recipe: Recipe, nets: Networks, opt: Optimizers, loss: Loss, penalties: list[Penalty],
+                 augment: Augmentation | None, precision: Precision):
+        self.recipe, self.nets, self.opt, self.loss = recipe, nets, opt, loss
+        self.penalties, self.augment, self.precision = penalties, augment, precision
+        self.mid_step = False  # an optimiser has stepped in a step that has not completed
+
+    def __call__(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision, step: int) -> StepOutputs:
+        update = self._joint if decision.joint else self._sequential
+        return update(batch, z, fake_labels, decision, step)
+
+    # ------------------------------------------------------------ the two update orders
+    def _joint(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision, step: int) -> StepOutputs:
+        """Both losses from one forward pass; both networks step on gradients taken at the same
+        state (G's gradient flows through the not-yet-updated D)."""
+        d_net = self.nets.d_train if decision.train_d else self.nets.d_frozen
+        with self.precision.autocast():
+            with torch.set_grad_enabled(decision.train_g):
+                fake = self._generate(z, fake_labels)
+            real_logits, fake_logits = self._discriminate(d_net, batch, fake, fake_labels)
+            inputs = self._inputs(d_net, batch, fake.detach(), fake_labels, z)
+            d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, step, decision.train_d)
+            real_g = real_logits.detach() if self.loss.g_needs_real else None
+            g_loss, g_terms = self._objective("g", real_g, fake_logits, self._inputs(d_net, batch, fake, fake_labels, z),
+                                              step, decision.train_g)
+        if decision.train_d:
+            self._backward(d_loss, self.nets.D, self.opt.d, self.opt.scaler_d, retain_graph=decision.train_g)
+        if decision.train_g:
+            self._backward(g_loss, self.nets.G, self.opt.g, self.opt.scaler_g)
+        if decision.train_d:
+            self._optimizer_step(self.opt.d, self.opt.scaler_d)
+        if decision.train_g:
+            self._optimizer_step(self.opt.g, self.opt.scaler_g)
+        return StepOutputs(real_logits, fake_logits, d_loss, g_loss, {**terms, **g_terms})
+
+    def _sequential(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision, step: int) -> StepOutputs:
+        """D steps on a detached fake batch, then G steps against the updated D."""
+        with self.precision.autocast(), torch.set_grad_enabled(decision.train_g):
+            fake = self._generate(z, fake_labels)
+        with self.precision.autocast(), torch.set_grad_enabled(decision.train_d):
+            real_logits, fake_logits = self._discriminate(self.nets.d_train, batch, fake.detach(), fake_labels)
+            inputs = self._inputs(self.nets.d_train, batch, fake.detach(), fake_labels, z)
+            d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, step, decision.train_d)
+        if decision.train_d:
+            self._backward(d_loss, self.nets.D, self.opt.d, self.opt.scaler_d)
+            self._optimizer_step(self.opt.d, self.opt.scaler_d)
+        if decision.train_g:
+            g_loss, g_terms = self._g_turn(batch, fake, fake_labels, z, step)
+        else:
+            real_g = real_logits.detach() if self.loss.g_needs_real else None
+            g_loss, g_terms = self._objective("g", real_g, fake_logits.detach(), inputs, step, False)
+        return StepOutputs(real_logits, fake_logits, d_loss, g_loss, {**terms, **g_terms})
+
+    def _g_turn(self, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor,
+                step: int) -> tuple[Tensor, dict[str, Tensor]]:
+        """G's loss against the (updated) D, its backward and step."""
+        d_net = self.nets.d_frozen
+        with self.precision.autocast():
+            with blame(self.recipe.discriminator, "forward"):
+                fake_logits = self._d_call(d_net, fake, fake_labels)
+                real_logits = None
+                if self.loss.g_needs_real:
+                    with torch.no_grad():
+                        real_logits = self._d_call(d_net, batch.images, batch.labels)
+            g_loss, terms = self._objective("g", real_logits, fake_logits, self._inputs(d_net, batch, fake, fake_labels, z),
+                                            step, True)
+        self._backward(g_loss, self.nets.G, self.opt.g, self.opt.scaler_g)
+        self._optimizer_step(self.opt.g, self.opt.scaler_g)
+        return g_loss, terms
+
+    # ------------------------------------------------------------ calls into components
+    def _generate(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        with blame(self.recipe.generator, "forward"):
+            return self.nets.g_train(z, labels) if self.nets.G.num_classes else self.nets.g_train(z)
+
+    def _d_call(self, d_net: nn.Module, images: Tensor, labels: Tensor | None) -> Tensor:
+        """D as every call in the step sees it: the augmentation first, labels when conditional."""
+        if self.augment is not None:
+            with blame(self.recipe.augment, "__call__"):
+                images = self.augment(images)
+        return d_net(images, labels) if self.nets.D.num_classes else d_net(images)
+
+    def _discriminate(self, d_net: nn.Module, batch: Batch, fake: Tensor, fake_labels: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Logits on real (B,) and generated (B,) images: two D passes, or one over both."""
+        with blame(self.recipe.discriminator, "forward"):
+            if not self.recipe.train.fused_d_pass:
+                return self._d_call(d_net, batch.images, batch.labels), self._d_call(d_net, fake, fake_labels)
+            labels = None if batch.labels is None else torch.cat([batch.labels, fake_labels])
+            logits = self._d_call(d_net, torch.cat([batch.images, fake]), labels)
+            return logits[: len(batch.images)], logits[len(batch.images) :]
+
+    def _inputs(self, d_net: nn.Module, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor) -> PenaltyInputs:
+        return PenaltyInputs(
+            discriminator=lambda x, y=None: self._d_call(d_net, x, y),
+            generator=lambda zz, y=None: self._generate(zz, y),
+            real=batch.images, fake=fake, real_labels=batch.labels, fake_labels=fake_labels, z=z,
+        )
+
+    def _objective(self, player: str, real_logits: Tensor | None, fake_logits: Tensor, inputs: PenaltyInputs,
+                   step: int, training: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        """One player's loss (its terms summed) plus, when it trains, its penalties due on ``step``,
+        each scaled by its interval; every term by name."""
+        call = "d_loss" if player == "d" else "g_loss"
+        real = None if real_logits is None else real_logits.float()
+        with blame(self.recipe.loss, call):
+            value = self.loss.d_loss(real, fake_logits.float()) if player == "d" else self.loss.g_loss(real, fake_logits.float())
+        total, terms = _sum_terms(value, player)
+        for penalty in self.penalties if training else ():
+            if penalty.player == player and step % penalty.every == 0:
+                with blame(self.recipe.loss, f"penalty {penalty.name!r}"):
+                    term = penalty(inputs).float()
+                terms[f"penalty/{penalty.name}"] = term
+                total = total + penalty.every * term
+        return total, terms
+
+    # ------------------------------------------------------------ gradients
+    @staticmethod
+    def _backward(loss: Tensor, net: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                  retain_graph: bool = False) -> None:
+        """Gradients of ``loss`` for ``net``'s parameters only (the other network's are untouched)."""
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward(inputs=list(net.parameters()), retain_graph=retain_graph)
+
+    def _optimizer_step(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
+        self.mid_step = True  # until the step completes, the state is no step's
+        scaler.step(opt)
+        scaler.update()
+
+
+def _sum_terms(value: LossValue, player: str) -> tuple[Tensor, dict[str, Tensor]]:
+    """A loss's value as (total, named terms ``<player>/<name>``); a bare scalar has no terms."""
+    if isinstance(value, Mapping):
+        terms = {f"{player}/{k}": v.float() for k, v in value.items()}
+        return torch.stack(list(terms.values())).sum(), terms
+    return value.float(), {}

@@ -1,0 +1,56 @@
+"""The read-only view of a running trainer that callbacks receive."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ganfw.contracts import Discriminator, Generator, TrainerView
+
+if TYPE_CHECKING:
+    from ganfw.training.loop import Trainer
+
+
+class LiveView(TrainerView):
+    """A :class:`TrainerView` reading a :class:`Trainer` as it runs."""
+
+    def __init__(self, trainer: Trainer):
+        self._t = trainer
+
+    step = property(lambda self: self._t.progress.step)
+    epoch = property(lambda self: self._t.progress.step // self._t.steps_per_epoch)
+    steps_per_epoch = property(lambda self: self._t.steps_per_epoch)
+    total_steps = property(lambda self: self._t.total_steps)
+    device = property(lambda self: self._t.device)
+    precision = property(lambda self: self._t.precision.name)
+    is_main = property(lambda self: self._t.ranks.is_main)
+
+    @property
+    def generator(self) -> Generator:
+        return self._t.parts.G
+
+    @property
+    def discriminator(self) -> Discriminator:
+        return self._t.parts.D
+
+    @property
+    def num_classes(self) -> int:
+        return self._t.parts.dataset.num_classes
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self._t.parts.dataset.class_names)
+
+    @property
+    def run_dir(self) -> Any:
+        return self._t.run.path if self._t.ranks.is_main else None
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return dict(self._t.scores)
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        return self._t.recipe.resolved()
+
+    def request_stop(self, reason: str) -> None:
+        self._t.stop_reason = self._t.stop_reason or reason

@@ -1,0 +1,54 @@
+"""The modules the step calls: DDP-wrapped across ranks, optionally compiled, and the optimisers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ganfw.config import OptimizerConfig, TrainConfig
+from ganfw.contracts import Discriminator, Generator
+from ganfw.distributed import Ranks
+from ganfw.fast_dropout import use_uniform_dropout
+
+
+@dataclass
+class Networks:
+    """G and D as saved (``G``, ``D``) and as the step calls them.
+
+    ``g_train``/``d_train`` compute the gradients of their own network (DDP all-reduces them);
+    ``d_frozen`` is D as seen by G's loss in sequential updates, without DDP, as no D gradient
+    is wanted there.
+    """
+
+    G: Generator
+    D: Discriminator
+    g_train: nn.Module
+    d_train: nn.Module
+    d_frozen: nn.Module
+
+
+def wrap_networks(G: Generator, D: Discriminator, train: TrainConfig, ranks: Ranks, device: torch.device) -> Networks:
+    """DDP across ranks (with SyncBatchNorm when asked), ``torch.compile`` when asked, and on
+    the CPU with ``train.fast_dropout`` dropout layers drawing uniform masks."""
+    if train.fast_dropout and device.type == "cpu":
+        use_uniform_dropout(G), use_uniform_dropout(D)
+    g, d = G, D
+    if ranks.distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        if train.sync_batchnorm:
+            g, d = nn.SyncBatchNorm.convert_sync_batchnorm(g), nn.SyncBatchNorm.convert_sync_batchnorm(d)
+        ids = [device.index] if device.type == "cuda" else None
+        g, d = DDP(g, device_ids=ids), DDP(d, device_ids=ids)
+    compile_ = torch.compile if train.compile else (lambda m: m)
+    g_train, d_train = compile_(g), compile_(d)
+    return Networks(G, D, g_train, d_train, compile_(D) if ranks.distributed else d_train)
+
+
+def adam(module: nn.Module, cfg: OptimizerConfig) -> torch.optim.Adam:
+    """Adam over ``module``'s parameters with the recipe's settings."""
+    return torch.optim.Adam(
+        module.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
+    )
