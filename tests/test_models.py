@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from ganfw.contracts import Discriminator, Generator
 from ganfw.plugins import load_registry
+from ganfw.testing import check_component
 from ganfw_plugins.dcgan import CDCGANGeneratorParams, DCGANDiscriminatorParams, DCGANGeneratorParams
 from ganfw_plugins.dcgan.layers import TFSameConv2d, TFSameConvTranspose2d, conv2d, conv_transpose2d, tf_same_pads
 from ganfw_plugins.dcgan.models import (
@@ -521,3 +522,14 @@ def test_conditional_models_build_through_the_registry(name):
     labels = g.sample_labels(2)
     assert d(g(g.sample_latent(2), labels), labels).shape == (2,)
     assert not reg.resolve("generator", name.removeprefix("c")).spec.conditional
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "params"),
+    [("generator", "cdcgan", {"latent_dim": 6, "widths": [8, 4], "kernel": 3, "embed_dim": 5}),
+     ("discriminator", "cdcgan", {"widths": [4, 8], "kernel": 3}),
+     ("generator", "cmlp", {"latent_dim": 6, "hidden": [16], "embed_dim": 5}),
+     ("discriminator", "cmlp", {"hidden": [16, 12]})],
+)
+def test_conditional_models_pass_the_contract_checks(kind, name, params):
+    check_component(load_registry().resolve(kind, name), RGB32, params=params, num_classes=K)
