@@ -8,7 +8,7 @@ from typing import Any
 import tomli_w
 
 #: Component sections a test replaces whole; the other sections are merged key by key.
-COMPONENTS = ("generator", "discriminator", "loss", "schedule")
+COMPONENTS = ("generator", "discriminator", "loss", "schedule", "lr_schedule", "augment", "callbacks")
 
 
 def tiny_recipe(path: Path, root: Path | str, **sections: dict[str, Any]) -> Path:

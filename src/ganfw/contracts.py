@@ -401,9 +401,15 @@ class Metric(ABC):
     """A sample-quality measure: generated images against a reference set of real ones, both
     seen through the judge (features computed once and shared by every metric).
 
+    Attributes:
+        needs_labels: the metric reads ``generated.labels`` (the classes a conditional generator
+            was asked for); it is refused for an unconditional generator before training starts.
+
     Randomness (subsets, shuffles) must come from torch's global generator, which the caller
     seeds (and restores afterwards), so that a result depends only on its inputs and the seed.
     """
+
+    needs_labels: bool = False
 
     @abstractmethod
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import math
+
 from torch import nn
 
 from ganfw.errors import UserError
+from ganfw.plugins import Registry
+from ganfw.paths import resolve_data_root
 from ganfw.recipe import Recipe
 
 
@@ -25,11 +29,38 @@ def check_last_batch(recipe: Recipe, n_images: int, world: int, nets: tuple[nn.M
                     "set train.drop_last = true, or change train.batch_size or data.limit")
 
 
+def steps_per_epoch(recipe: Recipe, n_images: int, world: int, nets: tuple[nn.Module, ...]) -> int:
+    """Steps in one epoch of ``n_images`` shared by ``world`` ranks; refuses an epoch with no
+    step or with a last batch batch norm cannot train on."""
+    n, bs = n_images // world, recipe.train.batch_size  # images each rank sees an epoch
+    steps = n // bs if recipe.train.drop_last else math.ceil(n / bs)
+    if steps == 0:
+        raise UserError(f"train.batch_size = {bs} exceeds the {n} images with train.drop_last = true")
+    check_last_batch(recipe, n_images, world, nets)
+    return steps
+
+
+def check_eval_metrics(recipe: Recipe, registry: Registry, conditional: bool) -> None:
+    """Refuse, before training, an ``[eval]`` metric that needs labels (``conditional-accuracy``)
+    for an unconditional generator."""
+    from ganfw.evaluation.evaluate import needs_labels
+
+    if conditional or not recipe.eval.every:
+        return
+    for name in recipe.eval.metrics:
+        if needs_labels(registry.resolve("metric", name)):
+            raise UserError(f"{recipe.path}: eval.metrics: {name!r} scores a class-conditional generator, "
+                            f"but {recipe.generator.who} takes no labels")
+
+
 def check_recipe(recipe: Recipe) -> None:
     """What ``ganfw check`` can tell without the data: with ``data.limit`` set, the last batch."""
     if recipe.data_limit is None:
         return
-    dataset = recipe.data.build(root=recipe.data_root, limit=recipe.data_limit)
-    shape = dataset.image_shape
-    nets = (recipe.generator.build(image_shape=shape), recipe.discriminator.build(image_shape=shape))
+    from ganfw.training.components import build_network
+
+    root, _ = resolve_data_root(recipe.data_root)
+    dataset = recipe.data.build(root=str(root), limit=recipe.data_limit)
+    shape = tuple(dataset.image_shape)
+    nets = (build_network(recipe.generator, dataset, shape), build_network(recipe.discriminator, dataset, shape))
     check_last_batch(recipe, recipe.data_limit, 1, nets)

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from ganfw.contracts import (
     Augmentation, Callback, Dataset, Discriminator, Generator, Loss, LRSchedule, Penalty, Schedule,
 )
+from ganfw.distributed import Ranks
 from ganfw.errors import UserError
 from ganfw.paths import resolve_data_root
 from ganfw.recipe import ComponentChoice, ComponentError, Recipe
@@ -56,8 +57,8 @@ def build_components(recipe: Recipe, device: torch.device, channels_last: bool) 
     images = dataset.load().to(device).contiguous(memory_format=fmt)
     labels = _labels(recipe.data, dataset, len(images))
     shape = tuple(dataset.image_shape)
-    G = _network(recipe.generator, dataset, shape).to(device, memory_format=fmt)
-    D = _network(recipe.discriminator, dataset, shape).to(device, memory_format=fmt)
+    G = build_network(recipe.generator, dataset, shape).to(device, memory_format=fmt)
+    D = build_network(recipe.discriminator, dataset, shape).to(device, memory_format=fmt)
     check_networks(recipe, G, D, shape, device)
     loss = recipe.loss.build()
     with blame(recipe.loss, "penalties"):
@@ -85,7 +86,7 @@ def _labels(choice: ComponentChoice, dataset: Dataset, n: int) -> Tensor | None:
     return labels
 
 
-def _network(choice: ComponentChoice, dataset: Dataset, shape: tuple[int, int, int]) -> nn.Module:
+def build_network(choice: ComponentChoice, dataset: Dataset, shape: tuple[int, int, int]) -> nn.Module:
     """Build G or D; a conditional one gets ``num_classes`` and needs a labelled dataset."""
     if not choice.conditional:
         return choice.build(image_shape=shape)
@@ -124,3 +125,11 @@ def check_networks(recipe: Recipe, G: Generator, D: Discriminator, shape: tuple[
     finally:
         G.train(modes[0])
         D.train(modes[1])
+
+
+def epoch_order(seed: int, epoch: int, n: int, ranks: Ranks, device: torch.device) -> Tensor:
+    """This rank's share of a permutation of the ``n`` images, (n / world,), the same for a given
+    (seed, epoch) - so a run resumed mid-epoch sees the same batches."""
+    rng = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**63)
+    order = torch.randperm(n, generator=rng)
+    return order[ranks.rank :: ranks.world][: n // ranks.world].to(device)

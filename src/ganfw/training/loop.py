@@ -14,7 +14,6 @@ Shapes: real images (B, C, H, W) in [-1, 1], labels (B,); z (B, Z); logits (B,).
 from __future__ import annotations
 
 import contextlib
-import math
 import signal
 import time
 from collections.abc import Iterator
@@ -28,16 +27,16 @@ from ganfw.distributed import Ranks, join, rank_device, ranks_from_env
 from ganfw.device import resolve_device
 from ganfw.plugins import Registry, load_registry
 from ganfw.precision import Precision, resolve_precision
-from ganfw.preflight import check_last_batch
+from ganfw.preflight import check_eval_metrics, steps_per_epoch
 from ganfw.progress import Reporter
 from ganfw.recipe import ComponentError, Recipe
 from ganfw.rundir import MetricsLog, RunDir, read_metrics, truncate_metrics
-from ganfw.training.blame import TrainingStopped, blame
-from ganfw.training.components import build_components
-from ganfw.training.outputs import EpochOutputs
-from ganfw.training.records import Window
-from ganfw.training.state import Progress, RunState, Streams
-from ganfw.training.update import GANUpdate, Optimizers
+from ganfw.training.blame import TrainingStopped, blame, check_finite
+from ganfw.training.components import build_components, epoch_order
+from ganfw.training.outputs import EpochOutputs, announce
+from ganfw.training.records import Window, reduce_step, step_record
+from ganfw.training.state import Progress, RunState, open_streams
+from ganfw.training.update import GANUpdate, Optimizers, StepOutputs
 from ganfw.training.view import LiveView
 from ganfw.training.wrapping import adam, wrap_networks
 from ganfw.checkpoint import latest_checkpoint
@@ -62,13 +61,9 @@ class Trainer:
         opt = Optimizers(adam(parts.G, recipe.optim["generator"]), adam(parts.D, recipe.optim["discriminator"]),
                          self.precision.scaler(), self.precision.scaler())
         self.update = GANUpdate(recipe, nets, opt, parts.loss, parts.penalties, parts.augment, self.precision)
-        self.base_lr = (recipe.optim["generator"].lr, recipe.optim["discriminator"].lr)
-        self.streams = self._streams()
-        n, bs = len(parts.images) // ranks.world, train.batch_size  # images each rank sees an epoch
-        self.steps_per_epoch = n // bs if train.drop_last else math.ceil(n / bs)
-        if self.steps_per_epoch == 0:
-            raise TrainingStopped(f"train.batch_size = {bs} exceeds the {n} images with train.drop_last = true")
-        check_last_batch(recipe, len(parts.images), ranks.world, (parts.G, parts.D))
+        self.streams = open_streams(recipe, ranks, self.device, parts)
+        self.steps_per_epoch = steps_per_epoch(recipe, len(parts.images), ranks.world, (parts.G, parts.D))
+        check_eval_metrics(recipe, self.registry, parts.conditional)
         self.total_steps = train.epochs * self.steps_per_epoch
         self.progress = Progress()
         self.state = RunState(recipe, run, ranks, self.device, parts, opt, self.streams, self.precision.name,
@@ -78,23 +73,6 @@ class Trainer:
         self._interrupt = False  # Ctrl-C
         self._step_done = True  # no step is under way (the last one completed)
         self._callbacks("setup")
-
-    def _streams(self) -> Streams:
-        """Per-rank noise; the grid's fixed noise (S, Z) and labels (S,): column ``c`` of the
-        square grid shows class ``c mod K``."""
-        seed, rank, G = self.recipe.train.seed, self.ranks.rank, self.parts.G
-        if self.ranks.distributed:  # different dropout masks and noise on each rank
-            torch.manual_seed(seed + rank)
-        noise = torch.Generator(self.device).manual_seed(seed + 1 + 1000 * rank)
-        fixed = torch.Generator(self.device).manual_seed(seed + 2)
-        samples = self.recipe.output.samples
-        with blame(self.recipe.generator, "sample_latent"):
-            fixed_z = G.sample_latent(samples, device=self.device, generator=fixed)
-        labels = None
-        if self.parts.conditional:
-            columns = math.isqrt(samples)
-            labels = (torch.arange(samples, device=self.device) % columns) % self.parts.dataset.num_classes
-        return Streams(noise, fixed_z, labels)
 
     @property
     def step(self) -> int:
@@ -116,7 +94,7 @@ class Trainer:
         """Train up to ``train.epochs``; return False when interrupted (Ctrl-C) after a checkpoint."""
         log = MetricsLog(self.run.metrics) if self.ranks.is_main else None
         outputs = EpochOutputs(self.recipe, self.run, log, self.registry, self.device, self.reporter.message) if log else None
-        self._announce(log)
+        announce(self.reporter, log, self.precision_choice, self.device, self.progress.step)
         self.reporter.start(total=self.total_steps, done=self.progress.step, steps_per_epoch=self.steps_per_epoch)
         previous_handler = signal.signal(signal.SIGINT, self._request_interrupt)
         try:
@@ -140,7 +118,7 @@ class Trainer:
         Ctrl-C stopped it mid-epoch."""
         bs, spe = self.recipe.train.batch_size, self.steps_per_epoch
         epoch, epoch_start, step0 = self.progress.step // spe, time.perf_counter(), self.progress.step
-        order, window = self._epoch_order(epoch), Window()
+        order, window = epoch_order(self.recipe.train.seed, epoch, len(self.parts.images), self.ranks, self.device), Window()
         for batch in range(self.progress.step % spe, spe):
             t0, rows = time.perf_counter(), order[batch * bs : (batch + 1) * bs]
             labels = None if self.parts.labels is None else self.parts.labels[rows]
@@ -168,18 +146,15 @@ class Trainer:
         self._step_done, step = False, self.progress.step
         with blame(self.recipe.schedule, "decide"):
             decision = self.parts.schedule.decide(step)
-        self._set_learning_rates(step)
+        with blame(self.recipe.lr_schedule, "factor"):
+            self.update.set_learning_rates(self.parts.lr_schedule.factor(step, self.total_steps))
         G, noise = self.parts.G, self.streams.noise
         with blame(self.recipe.generator, "sample_latent"):
             z = G.sample_latent(len(batch.images), device=self.device, generator=noise)
             fake_labels = G.sample_labels(len(z), device=self.device, generator=noise) if self.parts.conditional else None
         out = self.update(batch, z, fake_labels, decision, step)
         report = StepReport(step=step, trained_d=decision.train_d, trained_g=decision.train_g, **self._reduce(out))
-        for name in ("d_loss", "g_loss"):
-            if not math.isfinite(getattr(report, name)):
-                last = latest_checkpoint(self.run.checkpoints)
-                kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
-                raise TrainingStopped(f"step {step + 1}: {name} is {getattr(report, name)}; training stopped, {kept}")
+        check_finite(report, self.run.checkpoints)
         if self.parts.augment is not None:
             with blame(self.recipe.augment, "observe"):
                 self.parts.augment.observe(report)
@@ -190,38 +165,18 @@ class Trainer:
         self._callbacks("on_step_end", report)
         return report
 
-    def _set_learning_rates(self, step: int) -> None:
-        with blame(self.recipe.lr_schedule, "factor"):
-            factors = self.parts.lr_schedule.factor(step, self.total_steps)
-        for opt, base, factor in zip((self.update.opt.g, self.update.opt.d), self.base_lr, factors):
-            for group in opt.param_groups:
-                group["lr"] = base * factor
-
-    def _reduce(self, out: Any) -> dict[str, Any]:
-        """Step statistics averaged over ranks (so every rank's schedule decides alike), in one
-        device->host transfer; a Ctrl-C or a stop request on any rank stops all of them."""
+    def _reduce(self, out: StepOutputs) -> dict[str, Any]:
+        """Step statistics averaged over ranks; a Ctrl-C or a stop request on any rank stops all."""
         with blame(self.recipe.loss, "statistics"):
             stats = self.parts.loss.statistics(out.real_logits.float(), out.fake_logits.float())
-        names = ("d_real", "d_fake", "acc_real", "acc_fake")
-        flags = float(self._interrupt) + 2 * float(self.stop_reason is not None)
-        values = torch.stack([out.d_loss.detach().float(), out.g_loss.detach().float(),
-                              *(stats[k].detach().float().reshape(()) for k in names),
-                              *(t.detach().float().reshape(()) for t in out.terms.values()),
-                              torch.tensor(flags, device=out.d_loss.device)])
-        d_loss, g_loss, *rest = self.ranks.mean(values).tolist()
-        flag = rest.pop()
-        self._interrupt = self._interrupt or flag % 2 > 0
-        if flag >= 2 and self.stop_reason is None:
+        values, interrupt, stop = reduce_step(out, stats, self.ranks, self._interrupt, self.stop_reason is not None)
+        self._interrupt = interrupt
+        if stop and self.stop_reason is None:
             self.stop_reason = "another rank's callback asked to stop"
-        return {"d_loss": d_loss, "g_loss": g_loss, **dict(zip(names, rest[:4])),
-                "terms": dict(zip(out.terms, rest[4:]))}
+        return values
 
     def _log_window(self, window: Window, epoch: int, log: MetricsLog | None) -> None:
-        means = window.mean()
-        record: dict[str, Any] = {"step": self.progress.step, "epoch": epoch + 1}
-        record.update({k: round(v, 6) for k, v in means.items()})
-        record["d_acc"] = round((means["acc_real"] + means["acc_fake"]) / 2, 6)
-        record["lr_g"], record["lr_d"] = self.update.opt.g.param_groups[0]["lr"], self.update.opt.d.param_groups[0]["lr"]
+        record = step_record(window, self.progress.step, epoch, self.update.opt)
         named = [(self.recipe.schedule, self.parts.schedule, ""), (self.recipe.loss, self.parts.loss, "loss/")]
         if self.parts.augment is not None:
             named.append((self.recipe.augment, self.parts.augment, "augment/"))
@@ -244,10 +199,9 @@ class Trainer:
         evaluation is saved by rewriting the epoch's checkpoint."""
         start = time.perf_counter()
         if outputs is not None:
-            sampler = self.sampler()
-            scores = outputs.write(epoch, self.progress.step, record,
-                                   (sampler, self.streams.fixed_z, self.streams.fixed_labels) if grid else None,
-                                   sampler if evaluate else None)
+            drawn = self._grid_inputs()
+            scores = outputs.write(epoch, self.progress.step, record, drawn if grid else None,
+                                   drawn[0] if evaluate else None)
             if scores is not None:
                 self.scores = scores
                 self._callbacks("on_evaluation", scores)
@@ -261,31 +215,15 @@ class Trainer:
         """Resumed at the end of an epoch: write whatever of its outputs is missing (a run
         killed between that epoch's checkpoint and the end of its outputs)."""
         step = self.progress.step
-        if outputs is None or step == 0 or step % self.steps_per_epoch:
-            return
-        epoch = step // self.steps_per_epoch
-        record, grid, evaluate = outputs.missing(epoch, self._eval_due(epoch))
-        if record or grid or evaluate:
-            self.reporter.message(f"writing the missing outputs of epoch {epoch}")
-            recovered = {"event": "epoch", "epoch": epoch, "step": step, "elapsed_s": round(self.progress.elapsed, 3),
-                         "recovered": True}
-            sampler = self.sampler()
-            outputs.write(epoch, step, recovered if record else None,
-                          (sampler, self.streams.fixed_z, self.streams.fixed_labels) if grid else None,
-                          sampler if evaluate else None)
+        if outputs is not None and step and step % self.steps_per_epoch == 0:
+            epoch = step // self.steps_per_epoch
+            outputs.complete(epoch, step, self.progress.elapsed, self._eval_due(epoch), self._grid_inputs())
+
+    def _grid_inputs(self) -> tuple[Generator, Tensor, Tensor | None]:
+        """What the epoch grid is drawn from: the sampling generator, fixed noise and labels."""
+        return self.sampler(), self.streams.fixed_z, self.streams.fixed_labels
 
     # ----------------------------------------------------------------- run control
-    def _announce(self, log: MetricsLog | None) -> None:
-        """Say where and in which precision this run trains: one line, and a ``start`` record."""
-        choice, threads = self.precision_choice, torch.get_num_threads()
-        self.reporter.message(choice.where(self.device, threads))
-        if choice.warning:
-            self.reporter.message(f"warning: {choice.warning}")
-        if log:
-            log.write({"event": "start", "step": self.progress.step, "device": str(self.device), "threads": threads,
-                       "precision": choice.name, "precision_requested": choice.requested,
-                       "precision_reason": choice.reason})
-
     def _stopped(self, log: MetricsLog | None) -> None:
         """A callback ended the run early: checkpoint, say why, log it."""
         if not self.stop_reason:
@@ -305,14 +243,6 @@ class Trainer:
             raise KeyboardInterrupt
         self._interrupt = True
         self.reporter.message("stopping after this step (Ctrl-C again to abort without a checkpoint)")
-
-    def _epoch_order(self, epoch: int) -> Tensor:
-        """This rank's share of a permutation of the dataset, (N / world,), the same for a given
-        (seed, epoch) - so a run resumed mid-epoch sees the same batches."""
-        rng = torch.Generator().manual_seed((self.recipe.train.seed * 1_000_003 + epoch) % 2**63)
-        n = len(self.parts.images)
-        order = torch.randperm(n, generator=rng)
-        return order[self.ranks.rank :: self.ranks.world][: n // self.ranks.world].to(self.device)
 
     @contextlib.contextmanager
     def _stop_on_component_error(self) -> Iterator[None]:

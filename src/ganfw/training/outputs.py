@@ -15,6 +15,8 @@ from ganfw.checkpoint import checkpoint_name
 from ganfw.contracts import Generator
 from ganfw.errors import UserError
 from ganfw.plugins import Registry
+from ganfw.precision import PrecisionChoice
+from ganfw.progress import Reporter
 from ganfw.recipe import Recipe
 from ganfw.rundir import MetricsLog, RunDir, read_metrics
 from ganfw.training.blame import TrainingStopped, one_line
@@ -50,11 +52,18 @@ class EpochOutputs:
             artifacts.plot_curves(read_metrics(self.run.metrics), self.run.curves)
         return scores
 
-    def missing(self, epoch: int, eval_due: bool) -> tuple[bool, bool, bool]:
-        """Which outputs of ``epoch`` are not in the run directory: (record, grid, evaluation)."""
+    def complete(self, epoch: int, step: int, elapsed: float, eval_due: bool,
+                 grid: tuple[Generator, Tensor, Tensor | None]) -> None:
+        """Write whichever outputs of ``epoch`` the run directory lacks (the record, the grid, the
+        evaluation): a run killed between the epoch's checkpoint and the end of its outputs."""
         events = {(r.get("event"), r.get("epoch")) for r in read_metrics(self.run.metrics)}
-        return (("epoch", epoch) not in events, not self.run.sample_grid(epoch).exists(),
-                eval_due and ("eval", epoch) not in events)
+        record = ("epoch", epoch) not in events
+        draw = not self.run.sample_grid(epoch).exists()
+        evaluate = eval_due and ("eval", epoch) not in events
+        if record or draw or evaluate:
+            self.message(f"writing the missing outputs of epoch {epoch}")
+            recovered = {"event": "epoch", "epoch": epoch, "step": step, "elapsed_s": round(elapsed, 3), "recovered": True}
+            self.write(epoch, step, recovered if record else None, grid if draw else None, grid[0] if evaluate else None)
 
     def _draw_grid(self, epoch: int, generator: Generator, z: Tensor, labels: Tensor | None) -> None:
         """The grid of epoch ``epoch`` from the fixed noise (S, Z) and labels (S,), in eval mode;
@@ -86,3 +95,15 @@ class EpochOutputs:
                         **{f"eval/{k}": round(v, 6) for k, v in scores.items()}})
         self.message(f"epoch {epoch}: " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items()))
         return scores
+
+
+def announce(reporter: Reporter, log: MetricsLog | None, choice: PrecisionChoice, device: torch.device, step: int) -> None:
+    """Say where and in which precision the run trains: one line, and a ``start`` record."""
+    threads = torch.get_num_threads()
+    reporter.message(choice.where(device, threads))
+    if choice.warning:
+        reporter.message(f"warning: {choice.warning}")
+    if log:
+        log.write({"event": "start", "step": step, "device": str(device), "threads": threads,
+                   "precision": choice.name, "precision_requested": choice.requested,
+                   "precision_reason": choice.reason})

@@ -25,6 +25,7 @@ from ganfw.distributed import Ranks
 from ganfw.errors import UserError
 from ganfw.recipe import Recipe
 from ganfw.rundir import RunDir
+from ganfw.training.blame import blame
 from ganfw.training.components import Components
 from ganfw.training.update import Optimizers
 
@@ -52,6 +53,23 @@ class Progress:
 
     step: int = 0
     elapsed: float = 0.0
+
+
+def open_streams(recipe: Recipe, ranks: Ranks, device: torch.device, parts: Components) -> Streams:
+    """Per-rank noise; the grid's fixed noise (S, Z) and labels (S,): column ``c`` of the square
+    grid shows class ``c mod K``."""
+    seed, rank = recipe.train.seed, ranks.rank
+    if ranks.distributed:  # different dropout masks and noise on each rank
+        torch.manual_seed(seed + rank)
+    noise = torch.Generator(device).manual_seed(seed + 1 + 1000 * rank)
+    fixed = torch.Generator(device).manual_seed(seed + 2)
+    samples = recipe.output.samples
+    with blame(recipe.generator, "sample_latent"):
+        fixed_z = parts.G.sample_latent(samples, device=device, generator=fixed)
+    labels = None
+    if parts.conditional:
+        labels = (torch.arange(samples, device=device) % math.isqrt(samples)) % parts.dataset.num_classes
+    return Streams(noise, fixed_z, labels)
 
 
 class RunState:

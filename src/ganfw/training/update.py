@@ -50,6 +50,12 @@ class GANUpdate:
         self.penalties, self.augment, self.precision = penalties, augment, precision
         self.mid_step = False  # an optimiser has stepped in a step that has not completed
 
+    def set_learning_rates(self, factors: tuple[float, float]) -> None:
+        """Each network's rate: the recipe's ``lr`` times its factor (G's, D's)."""
+        for opt, cfg, factor in zip((self.opt.g, self.opt.d), ("generator", "discriminator"), factors):
+            for group in opt.param_groups:
+                group["lr"] = self.recipe.optim[cfg].lr * factor
+
     def __call__(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision, step: int) -> StepOutputs:
         update = self._joint if decision.joint else self._sequential
         return update(batch, z, fake_labels, decision, step)
