@@ -71,7 +71,7 @@ def write_checkpoint(run: Path, recipe: str, modules: dict[str, torch.nn.Module]
     path = run / "checkpoints" / checkpoint_name(1)
     path.parent.mkdir(parents=True, exist_ok=True)
     base = {"step": 1, "elapsed_s": 0.0, "steps_per_epoch": 1, "image_shape": [1, 28, 28], "schedule": {},
-            "scalers": {}, "recipe": recipe, "loss": {}, "augment": {}, "callbacks": [], "sampler": "generator"}
+            "scalers": {}, "updates": {"d": 0, "g": 0}, "recipe": recipe, "loss": {}, "augment": {}, "callbacks": [], "sampler": "generator"}
     save_checkpoint(path, modules, {}, {}, {**base, **state})
     return path
 

@@ -68,8 +68,9 @@ def make_distribution(
     return info
 
 
-def loss_plugin_source(*names: str, kind: str = "loss", hook: str = "ganfw_losses") -> str:
-    """Source of a plugin module whose ``hook`` returns one spec per name (no torch)."""
+def loss_plugin_source(*names: str, kind: str = "loss", hook: str = "ganfw_losses", api: object = 2) -> str:
+    """Source of a plugin module whose ``hook`` returns one spec per name (no torch), declaring
+    ``GANFW_API = api`` (``None``: no declaration, as a plugin written for API 1)."""
     specs = ", ".join(
         f'ComponentSpec(name={n!r}, kind={kind!r}, summary="third-party {n}", '
         f'factory="nowhere.module:Thing")'
@@ -77,8 +78,7 @@ def loss_plugin_source(*names: str, kind: str = "loss", hook: str = "ganfw_losse
     )
     return f"""
         from ganfw import ComponentSpec, hookimpl
-
-        GANFW_API = 2
+        {"" if api is None else f"GANFW_API = {api!r}"}
 
         @hookimpl
         def {hook}():

@@ -36,9 +36,9 @@ def trainer(tmp_path, mnist_root):  # noqa: F811
     return make_trainer(tmp_path, mnist_root)
 
 
-def update(trainer, real, z, decision, step=0):
+def update(trainer, real, z, decision):
     """One update of ``trainer`` on real images (B, C, H, W) and noise (B, Z), unlabelled."""
-    return trainer.update(Batch(real), z, None, decision, step)
+    return trainer.update(Batch(real), z, None, decision)
 
 
 def bce(logits, target):
@@ -122,7 +122,29 @@ def test_speed_options_do_not_change_the_update(tmp_path, mnist_root, option, jo
     for step in range(2):
         real, z = plain.parts.images[16 * step : 16 * (step + 1)], torch.randn(16, 8)
         decision = Decision(True, True, joint=joint)
-        update(plain, real, z, decision, step)
-        update(fast, fast.parts.images[16 * step : 16 * (step + 1)], z, decision, step)
+        update(plain, real, z, decision)
+        update(fast, fast.parts.images[16 * step : 16 * (step + 1)], z, decision)
     assert_same_weights(fast.parts.G, plain.parts.G)
     assert_same_weights(fast.parts.D, plain.parts.D)
+
+
+def test_a_lazy_penalty_counts_its_own_networks_updates(tmp_path, mnist_root):  # noqa: F811
+    """R1 every 2nd update of D: due on D's updates 0, 2, ... whichever steps D skips."""
+    trainer = make_trainer(tmp_path, mnist_root, 'loss.name="r1"', "loss.params.every=2")
+    trains_d = [False, True, False, True, True, True]
+    computed = []
+    for step, train_d in enumerate(trains_d):
+        real, z = trainer.parts.images[:16], torch.randn(16, 8)
+        out = update(trainer, real, z, Decision(train_d=train_d, train_g=True))
+        computed.append("penalty/r1" in out.terms)
+    assert computed == [False, True, False, False, True, False]
+    assert trainer.update.opt.updates == {"d": 4, "g": 6}
+
+
+def test_an_unconditional_generator_feeds_a_conditional_discriminator_labels(tmp_path, mnist_root):  # noqa: F811
+    trainer = make_trainer(tmp_path, mnist_root, 'discriminator={name="cmlp", params={hidden=[16]}}')
+    assert trainer.parts.G.num_classes == 0 and trainer.parts.D.num_classes == 10
+    labels = trainer._fake_labels(64)
+    assert labels.shape == (64,) and 0 <= labels.min() and labels.max() < 10 and len(labels.unique()) > 5
+    trainer._train_step(Batch(trainer.parts.images[:16], trainer.parts.labels[:16]))
+    assert trainer.step == 1

@@ -12,7 +12,6 @@ import dataclasses
 import importlib
 import itertools
 import sys
-import textwrap
 from dataclasses import dataclass
 from typing import Literal, Optional
 
@@ -20,7 +19,7 @@ import pytest
 
 import ganfw
 from conftest import RECIPES, WIDE, PluginSite
-from conftest import loss_plugin_source as v1_loss_plugin_source
+from conftest import loss_plugin_source
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
 from ganfw import ComponentSpec, param
 from ganfw.params import ParamError, build, check_value, describe, type_name
@@ -30,18 +29,6 @@ from recipe_fixtures import tiny_recipe
 
 RECIPE = str(RECIPES / "mnist_dcgan.toml")
 BUILTIN_LOSSES = {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp", "relativistic", "r1"}
-
-
-def declaring(source: str, api: int | str | None = 2) -> str:
-    """A plugin module's source (dedented) declaring ``GANFW_API = api`` (``None``: nothing, as a
-    plugin written for API 1)."""
-    body = textwrap.dedent(source)
-    return body if api is None else f"GANFW_API = {api!r}\n{body}"
-
-
-def loss_plugin_source(*names: str, **kw: str) -> str:
-    """conftest's plugin module offering a loss per name, for this plugin API."""
-    return declaring(v1_loss_plugin_source(*names, **kw))
 
 
 def warnings_of(stderr: str) -> list[str]:
@@ -274,7 +261,7 @@ def test_brackets_in_a_plugin_message_survive(plugin_site: PluginSite):
     ids=["none", "1", "string"],
 )
 def test_a_plugin_for_another_api_version_is_skipped_in_one_line(api, declared, plugin_site: PluginSite, tmp_path):
-    plugin_site.add("ganfw-old", "1.2.3", {"old_mod": declaring(v1_loss_plugin_source("old-loss"), api)}, {"old": "old_mod"})
+    plugin_site.add("ganfw-old", "1.2.3", {"old_mod": loss_plugin_source("old-loss", api=api)}, {"old": "old_mod"})
     expected = (f"warning: plugin 'old' (package ganfw-old 1.2.3) skipped: {declared}; this ganfw's plugin API is "
                 f"{ganfw.API_VERSION} (docs/plugins.md, 'Plugin API versions')")
     r = plugin_site.run("list", "--json", env=WIDE)
@@ -597,7 +584,7 @@ def test_same_component_twice_from_one_plugin_is_reported(site):
 
 
 def test_hook_with_wrong_signature_and_multiline_message(site):
-    wrong = _add(site, declaring("from ganfw import hookimpl\n@hookimpl\ndef ganfw_losses(config):\n    return []\n"))
+    wrong = _add(site, "GANFW_API = 2\nfrom ganfw import hookimpl\n@hookimpl\ndef ganfw_losses(config):\n    return []\n")
     multi = _add(site, 'raise RuntimeError("first line\\n  second line")\n')
     reg = load_registry()
     by_plugin = {p.plugin: p for p in reg.problems}

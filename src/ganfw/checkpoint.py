@@ -31,7 +31,7 @@ FORMAT = 2
 #: The JSON state of a training checkpoint: key -> the type(s) its value must have.
 _TRAINING_STATE: dict[str, type | tuple[type, ...]] = {
     "step": int, "elapsed_s": (int, float), "steps_per_epoch": int, "image_shape": list, "schedule": dict,
-    "scalers": dict, "recipe": str, "optimizers": dict, "loss": dict, "augment": dict, "callbacks": list,
+    "scalers": dict, "updates": dict, "recipe": str, "optimizers": dict, "loss": dict, "augment": dict, "callbacks": list,
     "sampler": str,
 }
 #: Tensors holding learned numbers (weights, buffers, optimiser moments): all must be finite.

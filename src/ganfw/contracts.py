@@ -127,14 +127,15 @@ class PenaltyInputs:
 
 
 class Penalty(ABC):
-    """A regulariser added to one network's loss, computed every ``every`` steps of that network
-    and then multiplied by ``every`` (lazy regularisation, Karras et al. 2020), so that its
+    """A regulariser added to one network's loss, computed on every ``every``-th update of that
+    network and then multiplied by ``every`` (lazy regularisation, Karras et al. 2020), so that its
     average strength does not depend on the interval.
 
     Attributes:
         name: logged as ``penalty/<name>`` (its unscaled value).
         player: ``"d"`` or ``"g"``: whose loss it joins.
-        every: compute it on that network's steps ``s`` with ``s % every == 0``.
+        every: compute it on the ``u``-th update of that network (counted from 0 over the run,
+            checkpointed) when ``u % every == 0``.
     """
 
     name: str

@@ -334,9 +334,22 @@ def _choice(tables: Tables, registry: Registry, key: Key, kind: str, table: Any,
         params = build(spec.params, values)
     except ParamError as e:
         raise tables.error(key + ("params",) + (tuple(e.key.split(".")) if e.key else ()), e.message) from None
+    return ComponentChoice(section, ref, component, _resolve_nested(tables, registry, key, params))
+
+
+def _resolve_nested(tables: Tables, registry: Registry, key: Key, params: Any) -> Any:
+    """``params`` with each component param that is still a name or table resolved."""
     nested = {f.name: _choice(tables, registry, key + ("params", f.name), sub, getattr(params, f.name))
-              for f in dataclasses.fields(params) if (sub := component_kind(f))}
-    return ComponentChoice(section, ref, component, dataclasses.replace(params, **nested) if nested else params)
+              for f in dataclasses.fields(params)
+              if (sub := component_kind(f)) and not isinstance(getattr(params, f.name), ComponentChoice)}
+    return dataclasses.replace(params, **nested) if nested else params
+
+
+def resolve_component_params(params: Any, registry: Registry, where: str) -> Any:
+    """An instance of a component's params with each component param (:func:`ganfw.params.component_param`)
+    resolved among ``registry``'s components as a recipe would; a :class:`RecipeError` names
+    ``where`` and the key."""
+    return _resolve_nested(Tables(Path(where), {}, {}, {}), registry, (), params)
 
 
 def _optional_components(tables: Tables, registry: Registry) -> dict[str, Any]:

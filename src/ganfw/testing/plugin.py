@@ -6,13 +6,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from ganfw.params import ParamError, as_dict, build, check_declaration, component_kind
 from ganfw.plugins import API_VERSION, Component, check_specs, disabled_from_env, load_registry
-from ganfw.recipe import RecipeError, Tables, _choice
+from ganfw.recipe import RecipeError, resolve_component_params
 from ganfw.specs import KINDS, ComponentSpec
 from ganfw.testing.contract import ContractError, expect
 
@@ -121,16 +120,9 @@ def resolve_params(spec: ComponentSpec, params: Any = None) -> Any:
         return None
     if params is None or isinstance(params, Mapping):
         params = build(spec.params, params or {})
-    tables = Tables(Path(f"{spec.kind} {spec.name!r}"), {}, {}, {})
-    registry = None
-    nested = {}
-    for f in dataclasses.fields(params):
-        kind, value = component_kind(f), getattr(params, f.name)
-        if kind is None or hasattr(value, "build"):  # not a component, or already resolved
-            continue
-        registry = registry or load_registry()
-        try:
-            nested[f.name] = _choice(tables, registry, ("params", f.name), kind, value)
-        except RecipeError as e:
-            raise ContractError(f"component param {e.key}: {e.message}") from None
-    return dataclasses.replace(params, **nested) if nested else params
+    if not any(component_kind(f) for f in dataclasses.fields(params)):
+        return params
+    try:
+        return resolve_component_params(params, load_registry(), f"{spec.kind} {spec.name!r}")
+    except RecipeError as e:
+        raise ContractError(f"component param {e.key}: {e.message}") from None

@@ -148,11 +148,10 @@ class Trainer:
             decision = self.parts.schedule.decide(step)
         with blame(self.recipe.lr_schedule, "factor"):
             self.update.set_learning_rates(self.parts.lr_schedule.factor(step, self.total_steps))
-        G, noise = self.parts.G, self.streams.noise
         with blame(self.recipe.generator, "sample_latent"):
-            z = G.sample_latent(len(batch.images), device=self.device, generator=noise)
-            fake_labels = G.sample_labels(len(z), device=self.device, generator=noise) if self.parts.conditional else None
-        out = self.update(batch, z, fake_labels, decision, step)
+            z = self.parts.G.sample_latent(len(batch.images), device=self.device, generator=self.streams.noise)
+            fake_labels = self._fake_labels(len(z))
+        out = self.update(batch, z, fake_labels, decision)
         report = StepReport(step=step, trained_d=decision.train_d, trained_g=decision.train_g, **self._reduce(out))
         check_finite(report, self.run.checkpoints)
         if self.parts.augment is not None:
@@ -164,6 +163,16 @@ class Trainer:
         self.update.mid_step, self._step_done = False, True
         self._callbacks("on_step_end", report)
         return report
+
+    def _fake_labels(self, n: int) -> Tensor | None:
+        """Labels (n,) for generated images: G's own draw when G is conditional, uniform over the
+        dataset's classes when only D is, ``None`` when neither is."""
+        noise, device = self.streams.noise, self.device
+        if self.parts.G.num_classes:
+            return self.parts.G.sample_labels(n, device=device, generator=noise)
+        if self.parts.conditional:
+            return torch.randint(self.parts.dataset.num_classes, (n,), device=device, generator=noise)
+        return None
 
     def _reduce(self, out: StepOutputs) -> dict[str, Any]:
         """Step statistics averaged over ranks; a Ctrl-C or a stop request on any rank stops all."""

@@ -115,6 +115,7 @@ class RunState:
             "augment": parts.augment.state_dict() if parts.augment else {},
             "callbacks": [c.state_dict() for c in parts.callbacks],
             "scalers": {"generator": self.opt.scaler_g.state_dict(), "discriminator": self.opt.scaler_d.state_dict()},
+            "updates": dict(self.opt.updates),
             "recipe": self.recipe.to_toml(),
         }
         save_checkpoint(path, self._modules(), {"generator": self.opt.g, "discriminator": self.opt.d},
@@ -179,6 +180,7 @@ class RunState:
         self.opt.d.load_state_dict(check_optimizer(ckpt, "discriminator", list(parts.D.parameters()), path))
         self.opt.scaler_g.load_state_dict(state["scalers"]["generator"])
         self.opt.scaler_d.load_state_dict(state["scalers"]["discriminator"])
+        self.opt.updates = {"d": int(state["updates"]["d"]), "g": int(state["updates"]["g"])}
         parts.schedule.load_state_dict(state["schedule"])
         parts.loss.load_state_dict(state["loss"])
         if parts.augment is not None:

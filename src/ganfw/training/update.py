@@ -7,7 +7,7 @@ The order of calls is documented in docs/plugins.md ("Inside a step").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -21,12 +21,14 @@ from ganfw.training.wrapping import Networks
 
 @dataclass
 class Optimizers:
-    """Each network's optimiser and loss scaler."""
+    """Each network's optimiser and loss scaler, and how many updates each network has had
+    (``updates["d"]``, ``updates["g"]``: the count lazy penalties are due by)."""
 
     g: torch.optim.Optimizer
     d: torch.optim.Optimizer
     scaler_g: torch.amp.GradScaler
     scaler_d: torch.amp.GradScaler
+    updates: dict[str, int] = field(default_factory=lambda: {"d": 0, "g": 0})
 
 
 @dataclass
@@ -56,12 +58,12 @@ class GANUpdate:
             for group in opt.param_groups:
                 group["lr"] = self.recipe.optim[cfg].lr * factor
 
-    def __call__(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision, step: int) -> StepOutputs:
+    def __call__(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision) -> StepOutputs:
         update = self._joint if decision.joint else self._sequential
-        return update(batch, z, fake_labels, decision, step)
+        return update(batch, z, fake_labels, decision)
 
     # ------------------------------------------------------------ the two update orders
-    def _joint(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision, step: int) -> StepOutputs:
+    def _joint(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision) -> StepOutputs:
         """Both losses from one forward pass; both networks step on gradients taken at the same
         state (G's gradient flows through the not-yet-updated D)."""
         d_net = self.nets.d_train if decision.train_d else self.nets.d_frozen
@@ -70,10 +72,10 @@ class GANUpdate:
                 fake = self._generate(z, fake_labels)
             real_logits, fake_logits = self._discriminate(d_net, batch, fake, fake_labels)
             inputs = self._inputs(d_net, batch, fake.detach(), fake_labels, z)
-            d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, step, decision.train_d)
+            d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, decision.train_d)
             real_g = real_logits.detach() if self.loss.g_needs_real else None
             g_loss, g_terms = self._objective("g", real_g, fake_logits, self._inputs(d_net, batch, fake, fake_labels, z),
-                                              step, decision.train_g)
+                                              decision.train_g)
         if decision.train_d:
             self._backward(d_loss, self.nets.D, self.opt.d, self.opt.scaler_d, retain_graph=decision.train_g)
         if decision.train_g:
@@ -84,26 +86,25 @@ class GANUpdate:
             self._optimizer_step(self.opt.g, self.opt.scaler_g)
         return StepOutputs(real_logits, fake_logits, d_loss, g_loss, {**terms, **g_terms})
 
-    def _sequential(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision, step: int) -> StepOutputs:
+    def _sequential(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision) -> StepOutputs:
         """D steps on a detached fake batch, then G steps against the updated D."""
         with self.precision.autocast(), torch.set_grad_enabled(decision.train_g):
             fake = self._generate(z, fake_labels)
         with self.precision.autocast(), torch.set_grad_enabled(decision.train_d):
             real_logits, fake_logits = self._discriminate(self.nets.d_train, batch, fake.detach(), fake_labels)
             inputs = self._inputs(self.nets.d_train, batch, fake.detach(), fake_labels, z)
-            d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, step, decision.train_d)
+            d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, decision.train_d)
         if decision.train_d:
             self._backward(d_loss, self.nets.D, self.opt.d, self.opt.scaler_d)
             self._optimizer_step(self.opt.d, self.opt.scaler_d)
         if decision.train_g:
-            g_loss, g_terms = self._g_turn(batch, fake, fake_labels, z, step)
+            g_loss, g_terms = self._g_turn(batch, fake, fake_labels, z)
         else:
             real_g = real_logits.detach() if self.loss.g_needs_real else None
-            g_loss, g_terms = self._objective("g", real_g, fake_logits.detach(), inputs, step, False)
+            g_loss, g_terms = self._objective("g", real_g, fake_logits.detach(), inputs, False)
         return StepOutputs(real_logits, fake_logits, d_loss, g_loss, {**terms, **g_terms})
 
-    def _g_turn(self, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor,
-                step: int) -> tuple[Tensor, dict[str, Tensor]]:
+    def _g_turn(self, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """G's loss against the (updated) D, its backward and step."""
         d_net = self.nets.d_frozen
         with self.precision.autocast():
@@ -114,7 +115,7 @@ class GANUpdate:
                     with torch.no_grad():
                         real_logits = self._d_call(d_net, batch.images, batch.labels)
             g_loss, terms = self._objective("g", real_logits, fake_logits, self._inputs(d_net, batch, fake, fake_labels, z),
-                                            step, True)
+                                            True)
         self._backward(g_loss, self.nets.G, self.opt.g, self.opt.scaler_g)
         self._optimizer_step(self.opt.g, self.opt.scaler_g)
         return g_loss, terms
@@ -148,20 +149,24 @@ class GANUpdate:
         )
 
     def _objective(self, player: str, real_logits: Tensor | None, fake_logits: Tensor, inputs: PenaltyInputs,
-                   step: int, training: bool) -> tuple[Tensor, dict[str, Tensor]]:
-        """One player's loss (its terms summed) plus, when it trains, its penalties due on ``step``,
-        each scaled by its interval; every term by name."""
+                   training: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        """One player's loss (its terms summed) plus, when it trains, its penalties due on this
+        update of its network (every ``every``-th, counted from 0), each scaled by its interval;
+        every term by name."""
         call = "d_loss" if player == "d" else "g_loss"
         real = None if real_logits is None else real_logits.float()
         with blame(self.recipe.loss, call):
             value = self.loss.d_loss(real, fake_logits.float()) if player == "d" else self.loss.g_loss(real, fake_logits.float())
         total, terms = _sum_terms(value, player)
+        count = self.opt.updates[player]
         for penalty in self.penalties if training else ():
-            if penalty.player == player and step % penalty.every == 0:
+            if penalty.player == player and count % penalty.every == 0:
                 with blame(self.recipe.loss, f"penalty {penalty.name!r}"):
                     term = penalty(inputs).float()
                 terms[f"penalty/{penalty.name}"] = term
                 total = total + penalty.every * term
+        if training:
+            self.opt.updates[player] = count + 1
         return total, terms
 
     # ------------------------------------------------------------ gradients
