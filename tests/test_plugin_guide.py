@@ -89,3 +89,22 @@ def test_the_examples_pasted_into_a_plugin_keep_the_contract(tmp_path: Path, mon
     finally:
         for name in [m for m in sys.modules if m == "my_plugin" or m.startswith("my_plugin.")]:
             del sys.modules[name]
+
+
+def test_the_readme_plugin_example_keeps_the_contract(tmp_path: Path, monkeypatch):
+    """The README's two-file example plugin, pasted into a package, passes the contract checks."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n# (my_package/\w+\.py)[^\n]*\n(.*?)^```", readme, re.S | re.M)
+    assert [path for path, _ in blocks] == ["my_package/plugin.py", "my_package/losses.py"]
+    (tmp_path / "my_package").mkdir()
+    (tmp_path / "my_package" / "__init__.py").touch()
+    for path, source in blocks:
+        (tmp_path / path).write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        plugin = importlib.import_module("my_package.plugin")
+        (spec,) = plugin_specs(plugin)
+        check_component(spec)
+    finally:
+        for name in [n for n in sys.modules if n == "my_package" or n.startswith("my_package.")]:
+            del sys.modules[name]
