@@ -144,7 +144,7 @@ def test_a_lazy_penalty_counts_its_own_networks_updates(tmp_path, mnist_root):  
 def test_an_unconditional_generator_feeds_a_conditional_discriminator_labels(tmp_path, mnist_root):  # noqa: F811
     trainer = make_trainer(tmp_path, mnist_root, 'discriminator={name="cmlp", params={hidden=[16]}}')
     assert trainer.parts.G.num_classes == 0 and trainer.parts.D.num_classes == 10
-    labels = trainer._fake_labels(64)
+    labels = trainer.parts.fake_labels(64, trainer.device, trainer.streams.noise)
     assert labels.shape == (64,) and 0 <= labels.min() and labels.max() < 10 and len(labels.unique()) > 5
     trainer._train_step(Batch(trainer.parts.images[:16], trainer.parts.labels[:16]))
     assert trainer.step == 1

@@ -68,6 +68,10 @@ class EvalConfig:
     n: int = param(1000, "generated samples per evaluation (FID reads higher at 1,000 than at 10,000: docs/metrics.md)", min=10)
     metrics: list[str] = param(["fid"], "metric components to compute (ganfw list --kind metric)")
 
+    def due(self, epoch: int) -> bool:
+        """Whether training evaluates after ``epoch`` (1-based)."""
+        return bool(self.every and self.metrics and epoch % self.every == 0)
+
 
 #: The keys allowed in the table of a component section, besides ``name`` and ``params``.
 DATA_KEYS = {

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from ganfw.contracts import (
-    Augmentation, Callback, Dataset, Discriminator, Generator, Loss, LRSchedule, Penalty, Schedule,
+    Augmentation, Callback, Dataset, Discriminator, Generator, Loss, LRSchedule, Penalty, Schedule, Stateful,
 )
 from ganfw.distributed import Ranks
 from ganfw.errors import UserError
@@ -46,6 +46,25 @@ class Components:
     @property
     def conditional(self) -> bool:
         return bool(self.G.num_classes or self.D.num_classes)
+
+    def fake_labels(self, n: int, device: torch.device, noise: torch.Generator) -> Tensor | None:
+        """Labels (n,) for generated images: G's own draw when G is conditional, uniform over the
+        dataset's classes when only D is, ``None`` when neither is."""
+        if self.G.num_classes:
+            return self.G.sample_labels(n, device=device, generator=noise)
+        if self.conditional:
+            return torch.randint(self.dataset.num_classes, (n,), device=device, generator=noise)
+        return None
+
+    def logged(self, recipe: Recipe) -> list[tuple[ComponentChoice, Stateful, str]]:
+        """The components whose ``log()`` joins each log line, with their recipe choice and key
+        prefix: the schedule (none), the loss (``loss/``), the augmentation (``augment/``), each
+        callback (``<its name>/``)."""
+        named: list[tuple[ComponentChoice, Stateful, str]] = [(recipe.schedule, self.schedule, ""),
+                                                               (recipe.loss, self.loss, "loss/")]
+        if self.augment is not None:
+            named.append((recipe.augment, self.augment, "augment/"))
+        return named + [(c, cb, f"{c.ref}/") for c, cb in zip(recipe.callbacks, self.callbacks)]
 
 
 def build_components(recipe: Recipe, device: torch.device, channels_last: bool) -> Components:

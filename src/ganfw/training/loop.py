@@ -139,7 +139,7 @@ class Trainer:
         record = {"event": "epoch", "epoch": epoch + 1, "step": self.progress.step, "seconds": round(seconds, 3),
                   "elapsed_s": round(self.progress.elapsed, 3),
                   "images_per_s": round((self.progress.step - step0) * bs * self.ranks.world / seconds, 1)}
-        self._epoch_end(epoch + 1, outputs, record, grid=True, evaluate=self._eval_due(epoch + 1))
+        self._epoch_end(epoch + 1, outputs, record)
         return True
 
     def _train_step(self, batch: Batch) -> StepReport:
@@ -150,7 +150,7 @@ class Trainer:
             self.update.set_learning_rates(self.parts.lr_schedule.factor(step, self.total_steps))
         with blame(self.recipe.generator, "sample_latent"):
             z = self.parts.G.sample_latent(len(batch.images), device=self.device, generator=self.streams.noise)
-            fake_labels = self._fake_labels(len(z))
+            fake_labels = self.parts.fake_labels(len(z), self.device, self.streams.noise)
         out = self.update(batch, z, fake_labels, decision)
         report = StepReport(step=step, trained_d=decision.train_d, trained_g=decision.train_g, **self._reduce(out))
         check_finite(report, self.run.checkpoints)
@@ -164,16 +164,6 @@ class Trainer:
         self._callbacks("on_step_end", report)
         return report
 
-    def _fake_labels(self, n: int) -> Tensor | None:
-        """Labels (n,) for generated images: G's own draw when G is conditional, uniform over the
-        dataset's classes when only D is, ``None`` when neither is."""
-        noise, device = self.streams.noise, self.device
-        if self.parts.G.num_classes:
-            return self.parts.G.sample_labels(n, device=device, generator=noise)
-        if self.parts.conditional:
-            return torch.randint(self.parts.dataset.num_classes, (n,), device=device, generator=noise)
-        return None
-
     def _reduce(self, out: StepOutputs) -> dict[str, Any]:
         """Step statistics averaged over ranks; a Ctrl-C or a stop request on any rank stops all."""
         with blame(self.recipe.loss, "statistics"):
@@ -186,11 +176,7 @@ class Trainer:
 
     def _log_window(self, window: Window, epoch: int, log: MetricsLog | None) -> None:
         record = step_record(window, self.progress.step, epoch, self.update.opt)
-        named = [(self.recipe.schedule, self.parts.schedule, ""), (self.recipe.loss, self.parts.loss, "loss/")]
-        if self.parts.augment is not None:
-            named.append((self.recipe.augment, self.parts.augment, "augment/"))
-        named += [(c, cb, f"{c.ref}/") for c, cb in zip(self.recipe.callbacks, self.parts.callbacks)]
-        for choice, component, prefix in named:
+        for choice, component, prefix in self.parts.logged(self.recipe):
             with self._stop_on_component_error(), blame(choice, "log"):
                 record.update({prefix + k: v for k, v in component.log().items()})
         if log:
@@ -198,19 +184,14 @@ class Trainer:
         self.reporter.update(self.progress.step, record)
 
     # ----------------------------------------------------------------- epoch ends
-    def _eval_due(self, epoch: int) -> bool:
-        cfg = self.recipe.eval
-        return bool(cfg.every and cfg.metrics and epoch % cfg.every == 0)
-
-    def _epoch_end(self, epoch: int, outputs: EpochOutputs | None, record: dict[str, Any] | None,
-                   grid: bool, evaluate: bool) -> None:
+    def _epoch_end(self, epoch: int, outputs: EpochOutputs | None, record: dict[str, Any]) -> None:
         """The epoch's outputs (rank 0), then the callbacks; a callback's state changed by an
         evaluation is saved by rewriting the epoch's checkpoint."""
         start = time.perf_counter()
         if outputs is not None:
             drawn = self._grid_inputs()
-            scores = outputs.write(epoch, self.progress.step, record, drawn if grid else None,
-                                   drawn[0] if evaluate else None)
+            scores = outputs.write(epoch, self.progress.step, record, drawn,
+                                   drawn[0] if self.recipe.eval.due(epoch) else None)
             if scores is not None:
                 self.scores = scores
                 self._callbacks("on_evaluation", scores)
@@ -226,7 +207,7 @@ class Trainer:
         step = self.progress.step
         if outputs is not None and step and step % self.steps_per_epoch == 0:
             epoch = step // self.steps_per_epoch
-            outputs.complete(epoch, step, self.progress.elapsed, self._eval_due(epoch), self._grid_inputs())
+            outputs.complete(epoch, step, self.progress.elapsed, self.recipe.eval.due(epoch), self._grid_inputs())
 
     def _grid_inputs(self) -> tuple[Generator, Tensor, Tensor | None]:
         """What the epoch grid is drawn from: the sampling generator, fixed noise and labels."""
