@@ -261,16 +261,34 @@ class Batch:
     labels: Tensor | None = None
 
 
+@dataclass(frozen=True)
+class Split:
+    """A set of images with their labels: ``images`` (M, C, H, W) float32 in [-1, 1] on the CPU,
+    ``labels`` (M,) int64 in [0, K) or ``None`` when unlabelled."""
+
+    images: Tensor
+    labels: Tensor | None = None
+
+
 class Dataset(ABC):
-    """Training images (and optional class labels), small enough to hold in memory.
+    """Training images (and optional class labels), and a held-out split that evaluation
+    scores generated images against.
+
+    Small datasets hand over everything at once (:meth:`load`, kept on the training device).
+    A dataset that can be large also implements ``__len__`` and ``__getitem__``; the engine then
+    streams it through a ``DataLoader`` (workers, pinned memory) when it would not fit in memory,
+    and never calls :meth:`load`.
 
     Attributes:
         image_shape: ``(C, H, W)``.
         class_names: one name per class (``("0", ..., "9")``); empty for an unlabelled dataset.
+        key: what the data is (``"mnist"``, ``"fashion-mnist"``, ``"image-folder-1a2b3c4d"``):
+            judges are matched to datasets and scores labelled by it. Empty: the recipe's name.
     """
 
     image_shape: ImageShape
     class_names: tuple[str, ...] = ()
+    key: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -285,6 +303,17 @@ class Dataset(ABC):
         """The class of each image of :meth:`load`, (N,) int64 in [0, K); ``None`` when
         unlabelled (the default)."""
         return None
+
+    def held_out(self) -> Split | None:
+        """The evaluation split (a test set, or images set aside from training); ``None``: the
+        dataset has none, and evaluation refuses it."""
+        return None
+
+    @property
+    def indexable(self) -> bool:
+        """Whether the dataset implements ``__len__`` and ``__getitem__(i) -> (image (C, H, W),
+        label or -1)`` and so can be streamed."""
+        return callable(getattr(type(self), "__getitem__", None)) and callable(getattr(type(self), "__len__", None))
 
 
 class TrainerView(ABC):
