@@ -58,7 +58,7 @@ def assert_same_weights(a, b):
 
 
 def test_joint_update_is_the_course_step(trainer):
-    real, z = trainer.parts.images[:16], torch.randn(16, 8)
+    real, z = trainer.parts.data.images[:16], torch.randn(16, 8)
     G, D, opt_g, opt_d = reference_nets(trainer)
 
     fake = G(z)  # the course: both tapes over one forward pass
@@ -82,7 +82,7 @@ def test_joint_update_is_the_course_step(trainer):
 
 
 def test_sequential_update_steps_g_against_the_updated_d(trainer):
-    real, z = trainer.parts.images[:16], torch.randn(16, 8)
+    real, z = trainer.parts.data.images[:16], torch.randn(16, 8)
     G, D, opt_g, opt_d = reference_nets(trainer)
 
     fake = G(z)
@@ -100,7 +100,7 @@ def test_sequential_update_steps_g_against_the_updated_d(trainer):
 
 @pytest.mark.parametrize("joint", [True, False])
 def test_a_skipped_network_is_left_untouched(trainer, joint):
-    real, z = trainer.parts.images[:16], torch.randn(16, 8)
+    real, z = trainer.parts.data.images[:16], torch.randn(16, 8)
     before_g, before_d = copy.deepcopy(trainer.parts.G), copy.deepcopy(trainer.parts.D)
     update(trainer, real, z, Decision(train_d=False, train_g=True, joint=joint))
     assert_same_weights(trainer.parts.D, before_d)
@@ -120,10 +120,10 @@ def test_speed_options_do_not_change_the_update(tmp_path, mnist_root, option, jo
     plain, fast = make_trainer(tmp_path, mnist_root, *eps), make_trainer(tmp_path, mnist_root, *eps, option)
     assert_same_weights(fast.parts.G, plain.parts.G)  # same seed, same start
     for step in range(2):
-        real, z = plain.parts.images[16 * step : 16 * (step + 1)], torch.randn(16, 8)
+        real, z = plain.parts.data.images[16 * step : 16 * (step + 1)], torch.randn(16, 8)
         decision = Decision(True, True, joint=joint)
         update(plain, real, z, decision)
-        update(fast, fast.parts.images[16 * step : 16 * (step + 1)], z, decision)
+        update(fast, fast.parts.data.images[16 * step : 16 * (step + 1)], z, decision)
     assert_same_weights(fast.parts.G, plain.parts.G)
     assert_same_weights(fast.parts.D, plain.parts.D)
 
@@ -134,7 +134,7 @@ def test_a_lazy_penalty_counts_its_own_networks_updates(tmp_path, mnist_root):  
     trains_d = [False, True, False, True, True, True]
     computed = []
     for step, train_d in enumerate(trains_d):
-        real, z = trainer.parts.images[:16], torch.randn(16, 8)
+        real, z = trainer.parts.data.images[:16], torch.randn(16, 8)
         out = update(trainer, real, z, Decision(train_d=train_d, train_g=True))
         computed.append("penalty/r1" in out.terms)
     assert computed == [False, True, False, False, True, False]
@@ -146,5 +146,5 @@ def test_an_unconditional_generator_feeds_a_conditional_discriminator_labels(tmp
     assert trainer.parts.G.num_classes == 0 and trainer.parts.D.num_classes == 10
     labels = trainer.parts.fake_labels(64, trainer.device, trainer.streams.noise)
     assert labels.shape == (64,) and 0 <= labels.min() and labels.max() < 10 and len(labels.unique()) > 5
-    trainer._train_step(Batch(trainer.parts.images[:16], trainer.parts.labels[:16]))
+    trainer._train_step(Batch(trainer.parts.data.images[:16], trainer.parts.data.labels[:16]))
     assert trainer.step == 1

@@ -77,6 +77,8 @@ class EvalConfig:
 DATA_KEYS = {
     "root": "directory holding the dataset files (default: GANFW_DATA, then a user cache directory)",
     "limit": "use only the first N training images (smoke runs)",
+    "stream": "auto | always | never: read images through DataLoader workers instead of holding them "
+              "on the device (auto: when they would take more than 2 GiB)",
 }
 
 #: Settings sections: recipe key -> schema.

@@ -250,6 +250,7 @@ class Recipe:
     callbacks: tuple[ComponentChoice, ...]
     data_root: str | None
     data_limit: int | None
+    data_stream: str
     optim: dict[str, config.OptimizerConfig]
     train: config.TrainConfig
     output: config.OutputConfig
@@ -262,6 +263,7 @@ class Recipe:
             table = getattr(self, section).to_table()
             if section == "data":
                 table.update({k: v for k, v in (("root", self.data_root), ("limit", self.data_limit)) if v is not None})
+                table["stream"] = self.data_stream
             out[section] = table
         if self.augment is not None:
             out["augment"] = self.augment.to_table()
@@ -376,11 +378,13 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
     components.update(_optional_components(tables, registry))
 
     data = tables.data.get("data", {})
-    root, limit = data.get("root"), data.get("limit")
+    root, limit, stream = data.get("root"), data.get("limit"), data.get("stream", "auto")
     if root is not None and not isinstance(root, str):
         raise tables.error(("data", "root"), "expected a directory (a string)")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise tables.error(("data", "limit"), f"expected a positive integer, got {limit!r}")
+    if stream not in ("auto", "always", "never"):
+        raise tables.error(("data", "stream"), f"expected \"auto\", \"always\" or \"never\", got {stream!r}")
 
     optim_table = tables.data.get("optim", {})
     if not isinstance(optim_table, dict):
@@ -403,7 +407,7 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
         except LookupProblem as e:
             raise tables.error(("eval", "metrics"), f"item {i}: {e}") from None
 
-    return Recipe(tables.root, **components, data_root=root, data_limit=limit, optim=optim, **settings)
+    return Recipe(tables.root, **components, data_root=root, data_limit=limit, data_stream=stream, optim=optim, **settings)
 
 
 def load_recipe(path: str | Path, registry: Registry, overrides: list[str] | None = None) -> Recipe:

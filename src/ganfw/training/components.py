@@ -18,6 +18,7 @@ from ganfw.errors import UserError
 from ganfw.paths import resolve_data_root
 from ganfw.recipe import ComponentChoice, ComponentError, Recipe
 from ganfw.training.blame import blame, call_checked
+from ganfw.training.data import InMemory, Streamed, should_stream
 
 
 @dataclass
@@ -25,15 +26,12 @@ class Components:
     """Everything a recipe names, built.
 
     Attributes:
-        images: (N, C, H, W) training images on the training device.
-        labels: (N,) int64 on the device, or ``None`` for an unlabelled dataset.
-        conditional: labels are drawn for generated images (G or D takes labels).
+        data: where batches come from (held on the device, or streamed).
         penalties: ``loss.penalties()``, asked once.
     """
 
     dataset: Dataset
-    images: Tensor
-    labels: Tensor | None
+    data: InMemory | Streamed
     G: Generator
     D: Discriminator
     loss: Loss
@@ -73,8 +71,7 @@ def build_components(recipe: Recipe, device: torch.device, channels_last: bool) 
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     root, _ = resolve_data_root(recipe.data_root)
     dataset = recipe.data.build(root=str(root), limit=recipe.data_limit)
-    images = dataset.load().to(device).contiguous(memory_format=fmt)
-    labels = _labels(recipe.data, dataset, len(images))
+    data = _data_source(recipe, dataset, device, fmt)
     shape = tuple(dataset.image_shape)
     G = build_network(recipe.generator, dataset, shape).to(device, memory_format=fmt)
     D = build_network(recipe.discriminator, dataset, shape).to(device, memory_format=fmt)
@@ -83,11 +80,26 @@ def build_components(recipe: Recipe, device: torch.device, channels_last: bool) 
     with blame(recipe.loss, "penalties"):
         penalties = list(loss.penalties())
     return Components(
-        dataset, images, None if labels is None else labels.to(device), G, D, loss, penalties,
+        dataset, data, G, D, loss, penalties,
         recipe.schedule.build(), recipe.lr_schedule.build(),
         recipe.augment.build() if recipe.augment else None,
         [choice.build() for choice in recipe.callbacks],
     )
+
+
+def _data_source(recipe: Recipe, dataset: Dataset, device: torch.device, fmt: torch.memory_format) -> InMemory | Streamed:
+    """Stream the dataset (``data.stream``, or by size), or load it whole onto the device."""
+    if recipe.data_stream == "always" and not dataset.indexable:
+        raise UserError(f"{recipe.data.who}: data.stream = \"always\" needs a dataset with __len__ and "
+                        "__getitem__ (this one only loads whole)")
+    with blame(recipe.data, "__len__"):
+        streamed = should_stream(dataset, recipe.data_stream, recipe.data_limit)
+    if streamed:
+        return Streamed(dataset, device, fmt)
+    with blame(recipe.data, "load"):
+        images = dataset.load()
+    labels = _labels(recipe.data, dataset, len(images))
+    return InMemory(images.to(device).contiguous(memory_format=fmt), None if labels is None else labels.to(device))
 
 
 def _labels(choice: ComponentChoice, dataset: Dataset, n: int) -> Tensor | None:

@@ -62,7 +62,7 @@ class Trainer:
                          self.precision.scaler(), self.precision.scaler())
         self.update = GANUpdate(recipe, nets, opt, parts.loss, parts.penalties, parts.augment, self.precision)
         self.streams = open_streams(recipe, ranks, self.device, parts)
-        self.steps_per_epoch = steps_per_epoch(recipe, len(parts.images), ranks.world, (parts.G, parts.D))
+        self.steps_per_epoch = steps_per_epoch(recipe, len(parts.data), ranks.world, (parts.G, parts.D))
         check_eval_metrics(recipe, self.registry, parts.conditional)
         self.total_steps = train.epochs * self.steps_per_epoch
         self.progress = Progress()
@@ -118,13 +118,13 @@ class Trainer:
         Ctrl-C stopped it mid-epoch."""
         bs, spe = self.recipe.train.batch_size, self.steps_per_epoch
         epoch, epoch_start, step0 = self.progress.step // spe, time.perf_counter(), self.progress.step
-        order, window = epoch_order(self.recipe.train.seed, epoch, len(self.parts.images), self.ranks, self.device), Window()
-        for batch in range(self.progress.step % spe, spe):
-            t0, rows = time.perf_counter(), order[batch * bs : (batch + 1) * bs]
-            labels = None if self.parts.labels is None else self.parts.labels[rows]
+        order, window = epoch_order(self.recipe.train.seed, epoch, len(self.parts.data), self.ranks, self.device), Window()
+        start, t0 = self.progress.step % spe, time.perf_counter()
+        for batch, real in enumerate(self.parts.data.batches(order, bs, start, spe), start):
             with self._stop_on_component_error():
-                report = self._train_step(Batch(self.parts.images[rows], labels))
-            window.add(report, images=len(rows) * self.ranks.world, seconds=time.perf_counter() - t0)
+                report = self._train_step(real)
+            window.add(report, images=len(real.images) * self.ranks.world, seconds=time.perf_counter() - t0)
+            t0 = time.perf_counter()
             if self.progress.step % self.recipe.output.log_every == 0 or batch == spe - 1:
                 self._log_window(window, epoch, log)
                 window = Window()
