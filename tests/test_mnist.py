@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import socket
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torchvision
-from data_fixtures import MNIST_FILES, mnist_root  # noqa: F401 - a fixture
+from data_fixtures import (  # noqa: F401 - mnist_root: a fixture
+    MNIST_FILES,
+    mnist_root,
+    read_idx_images,
+    read_idx_labels,
+    write_idx,
+    write_tiny_idx_root,
+)
 
-from ganfw.contracts import Dataset
+from ganfw.contracts import Dataset, Split
 from ganfw.errors import UserError
 from ganfw.paths import resolve_data_root
+from ganfw.testing import check_component
 from ganfw_plugins.mnist import MNISTParams, ganfw_datasets
 from ganfw_plugins.mnist.dataset import MNIST, resolve_root
 
@@ -37,39 +44,10 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torchvision.datasets.MNIST, "download", refuse)
 
 
-def read_idx_labels(path: Path, count: int) -> np.ndarray:
-    """The first ``count`` labels of an IDX label file, read by hand."""
-    with open(path, "rb") as f:
-        magic, n = struct.unpack(">2I", f.read(8))
-        assert magic == 0x801 and n >= count
-        return np.frombuffer(f.read(count), dtype=np.uint8)
-
-
-def read_idx_images(path: Path, count: int) -> np.ndarray:
-    """The first ``count`` images of an IDX image file, (count, rows, cols) uint8, read by hand."""
-    with open(path, "rb") as f:
-        magic, n, rows, cols = struct.unpack(">4I", f.read(16))
-        assert magic == 0x803 and n >= count
-        return np.frombuffer(f.read(count * rows * cols), dtype=np.uint8).reshape(count, rows, cols)
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write a uint8 array as an IDX file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    header = struct.pack(f">I{array.ndim}I", 0x800 + array.ndim, *array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
 @pytest.fixture
 def tiny_root(tmp_path: Path) -> Path:
-    """A root with four small, valid IDX files: 3 training images (0, 255, 0..255 ramp), 2 test."""
-    raw = tmp_path / "MNIST" / "raw"
-    ramp = np.arange(28 * 28).reshape(28, 28) % 256
-    write_idx(raw / "train-images-idx3-ubyte", np.stack([np.zeros((28, 28)), np.full((28, 28), 255), ramp]))
-    write_idx(raw / "train-labels-idx1-ubyte", np.array([0, 1, 2]))
-    write_idx(raw / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28)))
-    write_idx(raw / "t10k-labels-idx1-ubyte", np.array([3, 4]))
-    return tmp_path
+    """A root with four small, valid IDX files (see data_fixtures.write_tiny_idx_root)."""
+    return write_tiny_idx_root(tmp_path, "MNIST")
 
 
 # --- the real data ----------------------------------------------------------------------------
@@ -114,6 +92,36 @@ def test_class_names_are_the_digits() -> None:
     dataset = MNIST(OFFLINE)
     assert dataset.class_names == ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
     assert dataset.num_classes == 10
+
+
+def test_the_key_names_the_data() -> None:
+    assert MNIST(OFFLINE).key == "mnist"
+
+
+def test_held_out_is_the_whole_test_split(mnist_root: Path) -> None:  # noqa: F811
+    split = MNIST(OFFLINE, root=str(mnist_root), limit=10).held_out()  # the limit is the training slice's
+    assert isinstance(split, Split)
+    assert split.images.shape == (10000, 1, 28, 28) and split.images.dtype == torch.float32
+    raw = mnist_root / "MNIST" / "raw"
+    expected = (read_idx_images(raw / "t10k-images-idx3-ubyte").astype(np.float32) - np.float32(127.5)) / np.float32(127.5)
+    assert torch.equal(split.images[:, 0], torch.from_numpy(expected))
+    assert split.labels.dtype == torch.int64
+    assert split.labels.tolist() == read_idx_labels(raw / "t10k-labels-idx1-ubyte").tolist()
+
+
+def test_held_out_is_read_only_when_asked_for(tmp_path: Path, no_network: None) -> None:
+    dataset = MNIST(OFFLINE, root=str(tmp_path))  # no files: building reads nothing
+    with pytest.raises(UserError, match="MNIST not found"):
+        dataset.held_out()
+    write_tiny_idx_root(tmp_path, "MNIST")
+    split = dataset.held_out()
+    assert split.labels.tolist() == [3, 4]
+    assert (split.images[0] == -1).all() and (split.images[1] == 1).all()
+
+
+def test_the_spec_passes_the_contract_checks(mnist_root: Path) -> None:  # noqa: F811
+    (spec,) = ganfw_datasets()
+    check_component(spec, data_root=str(mnist_root), data_limit=20, params={"download": False})
 
 
 def test_splits_as_stored(mnist_root: Path) -> None:  # noqa: F811

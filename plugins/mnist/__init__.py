@@ -1,4 +1,4 @@
-"""Plugin ``mnist``: the MNIST training split, held in memory."""
+"""Plugin ``mnist``: the MNIST training split, held in memory, with the test split held out."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ GANFW_API = 2
 
 @dataclass(frozen=True)
 class MNISTParams:
+    """The params of the MNIST-format datasets (``mnist``, ``fashion-mnist``)."""
+
     download: bool = param(True, "download the four IDX files when they are missing")
 
 
@@ -20,7 +22,7 @@ def ganfw_datasets() -> list[ComponentSpec]:
         ComponentSpec(
             name="mnist",
             kind="dataset",
-            summary="MNIST training digits (60,000, 1x28x28), scaled to [-1, 1]",
+            summary="MNIST digits, 1x28x28 in [-1, 1]: 60,000 to train, the 10,000 test digits held out; 10 classes",
             factory="ganfw_plugins.mnist.dataset:MNIST",
             params=MNISTParams,
         )
