@@ -206,6 +206,7 @@ def test_corrupt_files_are_skipped_with_one_warning(folder, tmp_path, caplog) ->
     assert len(warnings) == 1
     line = warnings[0].getMessage()
     assert "\n" not in line and "skipped 2 of 42 image files" in line and str(tmp_path / "images") in line
+    assert line.endswith(("red/truncated.jpg, green/garbage.png", "green/garbage.png, red/truncated.jpg"))
     listed = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert len(listed) == 2
     assert any("red/truncated.jpg" in m and "truncated" in m for m in listed)

@@ -7,8 +7,9 @@ short side resized to ``S = image_size`` and its centre cropped to S x S.
 Memory: building the dataset lists the files and decodes nothing. The first of ``len()``,
 ``load()``, ``load_labels()``, ``held_out()`` or ``dataset[i]`` decodes every training file (the
 first ``limit``) and every held-out file once, keeping only which ones are readable; unreadable
-ones (truncated, not an image) are skipped from then on, with one warning line (and one INFO line
-per file, naming it). After that:
+ones (truncated, not an image) are skipped from then on, with one warning line (logger
+``ganfw_plugins.image_folder.dataset``) giving their number and the first three, and one INFO
+line per file with Pillow's reason. After that:
 
 - ``load()`` returns all training images at once: N x C x S x S float32 (4 bytes a value:
   12 KiB an image at 3 x 32 x 32, 48 KiB at 3 x 64 x 64), the in-memory path;
@@ -136,8 +137,10 @@ class ImageFolder(Dataset):
         for path, why in bad.items():
             log.info("image-folder: skipped %s: %s", path, why)
         if bad:
+            names = [os.path.relpath(path, self.folder) for path in list(bad)[:3]]
+            more = f" and {len(bad) - 3} more (-v lists them)" if len(bad) > 3 else ""
             log.warning("image-folder: skipped %d of %d image files in %s that cannot be read (truncated or not "
-                        "images); -v lists them", len(bad), len(problems), self.folder)
+                        "images): %s%s", len(bad), len(problems), self.folder, ", ".join(names), more)
         readable = ([e for e in train if e[0] not in bad], [e for e in held if e[0] not in bad])
         if not readable[0]:
             raise UserError(f"none of the {len(train)} training image files in {self.folder} can be read "
