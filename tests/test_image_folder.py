@@ -88,7 +88,7 @@ def identify(images: torch.Tensor, colours: dict[str, tuple[int, int, int]]) -> 
 # --- what is listed and how it is split -------------------------------------------------------
 
 
-def test_class_sub_folders_are_the_labels(folder, tmp_path, caplog) -> None:
+def test_class_sub_folders_are_the_labels(folder, tmp_path) -> None:
     dataset = build(tmp_path / "images")
     assert dataset.class_names == CLASSES and dataset.num_classes == 4
     images, labels = dataset.load(), dataset.load_labels()
