@@ -21,7 +21,7 @@ REQUIRED = {
     "discriminator": {"mlp", "dcgan", "cmlp", "cdcgan"},
     "loss": {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp"},
     "schedule": {"simultaneous", "alternating", "n-critic", "adaptive"},
-    "dataset": {"mnist"},
+    "dataset": {"mnist", "fashion-mnist", "image-folder"},
     "metric": {"fid", "kid", "inception-score", "class-coverage", "precision-recall", "conditional-accuracy"},
     "augmentation": {"diffaugment"},
     "callback": {"ema", "early-stopping"},
@@ -170,7 +170,7 @@ def test_list_table_in_a_subprocess():
             assert any(kind in line and f" {name} " in line for line in r.stdout.splitlines()), (kind, name)
     assert "clash" not in r.stdout
     json_run = run_cli("list", "--json", "--kind", "dataset")
-    assert [row["name"] for row in json.loads(json_run.stdout)] == ["mnist"]
+    assert [row["name"] for row in json.loads(json_run.stdout)] == ["fashion-mnist", "image-folder", "mnist"]
     version = run_cli("--version")
     assert version.returncode == 0 and version.stdout.startswith("ganfw ")
 

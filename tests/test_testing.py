@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
@@ -53,9 +54,25 @@ def test_every_kind_with_checks_has_builtins():
 
 
 @pytest.mark.parametrize("component", BUILTINS, ids=lambda c: f"{c.spec.kind}:{c.qualified_name}")
-def test_builtin_component_passes_the_contract(component, mnist_root):  # noqa: F811
-    """Metrics get the spec checks only (see check_component)."""
-    check_component(component, MNIST_SHAPE, data_root=str(mnist_root), data_limit=50)
+def test_builtin_component_passes_the_contract(component, mnist_root, tmp_path):  # noqa: F811
+    """Metrics get the spec checks only (see check_component); image-folder reads a folder of
+    PNGs in two class sub-folders."""
+    params = None
+    if component.spec.name == "image-folder":
+        params = {"path": str(png_folder(tmp_path / "pictures")), "image_size": 16}
+    check_component(component, MNIST_SHAPE, params=params, data_root=str(mnist_root), data_limit=50)
+
+
+def png_folder(root):
+    """Two class sub-folders of 6 small random RGB PNGs each."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(root / cls / f"{i}.png")
+    return root
 
 
 @pytest.mark.parametrize("shape", [(3, 32, 32), (1, 16, 20)])

@@ -7,6 +7,8 @@ Torch is imported only inside the commands that train or sample, so ``ganfw --he
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import traceback
 from pathlib import Path
 from typing import Any, Optional
@@ -68,7 +70,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks of plugin errors."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show tracebacks of plugin errors and the details plugins log (e.g. each skipped file)."
+    ),
     disable_plugin: list[str] = typer.Option(
         [], "--disable-plugin", metavar="NAME", help="Skip a plugin (repeatable; also GANFW_DISABLE_PLUGINS=a,b)."
     ),
@@ -77,6 +81,30 @@ def main_options(
     _State.verbose = verbose
     _State.disabled = set(disable_plugin)
     _State.registry = None
+    _show_plugin_logs(verbose)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _show_plugin_logs(verbose: bool) -> None:
+    """Plugins' warnings go to stderr as bare lines; with ``-v`` their details (INFO) too."""
+    logger = logging.getLogger("ganfw_plugins")
+    if not logger.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _component_row(c: Component, clashing: bool, with_params: bool) -> dict[str, Any]:
@@ -274,23 +302,53 @@ def sample(
 @app.command()
 def evaluate(
     target: Path = typer.Argument(..., help="A run directory, a checkpoint (a conditional generator draws uniform "
-                                  "classes), or images: .npy/.pt (N x 1 x 28 x 28 or N x 28 x 28, floats in [-1, 1] or "
-                                  "uint8, with the labels ganfw sample saves beside them) or a PNG grid."),
+                                  "classes), or images: .npy/.pt (N x C x H x W, or N x H x W for grey images, floats in "
+                                  "[-1, 1] or uint8, with the labels ganfw sample saves beside them) or a PNG grid."),
     n: int = typer.Option(10000, "--n", "-n", help="Images to draw from a generator (or the first N of a file)."),
     metrics: Optional[str] = typer.Option(
         None, "--metrics", "-m", help="Comma-separated metric names (default: all installed, less those that need "
-        "labels, such as conditional-accuracy, when the images have none)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the noise and of the metrics' random subsets."),
-    features: str = typer.Option("judge", "--features", help="Feature space of fid/kid/precision-recall: judge or inception."),
-    data: Optional[str] = typer.Option(None, "--data", help="MNIST data root, read once to cache the reference features (default: GANFW_DATA, then the user cache)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the scores to this JSON file."),
+        "labels, such as conditional-accuracy, when the images have none, and those that need a judge when there is none)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the noise, of the metrics' random subsets and of the bootstrap."),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", "-d", metavar="DATASET_OR_RECIPE", help="The data to score against (its held-out split, seen "
+        "by its judge): a dataset name or a recipe file. Needed for image files; a run or checkpoint uses its recipe's."),
+    features: str = typer.Option("judge", "--features", help="Feature space of fid/kid/precision-recall: judge (the "
+                                 "dataset's) or inception (any grey or RGB images; weights downloaded on first use)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Data root of the dataset, read once to cache its held-out "
+                                       "features (default: the recipe's data.root, GANFW_DATA, then the user cache)."),
+    bootstrap: int = typer.Option(200, "--bootstrap", help="Resamples of the generated images for FID's 95% "
+                                  "confidence interval (0: none)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the scores and their protocol to this JSON file."),
 ) -> None:
-    """Score generated digits against the MNIST test split (FID, KID, IS, class coverage, precision/recall, conditional accuracy)."""
+    """Score generated images against their dataset's held-out split (FID with a bootstrap interval, KID, IS, class coverage, precision/recall, conditional accuracy)."""
     from ganfw.evaluation.cli import evaluate_command
 
     _check_n(n)
-    evaluate_command(target, registry(), n=n, metrics=metrics, seed=seed, features=features, data_root=data,
-                     json_out=json_out, console=out)
+    if bootstrap < 0:
+        raise fail(f"--bootstrap {bootstrap}: ask for 0 resamples (no interval) or more")
+    evaluate_command(target, registry(), n=n, metrics=metrics, seed=seed, features=features, dataset=dataset,
+                     data_root=data, bootstrap=bootstrap, json_out=json_out, console=out)
+
+
+@app.command("train-judge")
+def train_judge(
+    dataset: str = typer.Argument(..., metavar="DATASET_OR_RECIPE", help="A labelled dataset (ganfw list --kind dataset) "
+                                  "or a recipe file naming one (such as an image folder with class sub-folders)."),
+    epochs: int = typer.Option(12, "--epochs", help="Passes over the training images (1 or more)."),
+    out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the judge (default: the user cache, "
+                                            "judges/<dataset key>.safetensors, where ganfw evaluate finds it)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the initialisation, batch order, augmentation and dropout."),
+    data: Optional[str] = typer.Option(None, "--data", help="Data root of the dataset (default: the recipe's data.root, "
+                                       "GANFW_DATA, then the user cache)."),
+) -> None:
+    """Train the judge of a labelled dataset (the classifier whose eyes ganfw evaluate looks through) and record its held-out accuracy."""
+    from ganfw.evaluation.cli import train_judge_command
+
+    if epochs < 1:
+        raise fail(f"--epochs {epochs}: train for 1 epoch or more")
+    line = train_judge_command(dataset, registry(), epochs=epochs, seed=seed, out=out_path, data_root=data,
+                               log=lambda text: err.print(text, markup=False))
+    out.print(line, markup=False, soft_wrap=True)
 
 
 @app.command("new-plugin")
