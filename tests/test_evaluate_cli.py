@@ -1,8 +1,9 @@
-"""``ganfw evaluate`` on each kind of target (run directory, checkpoint, .npy, .pt, PNG grid) and
-its one-line errors."""
+"""``ganfw evaluate`` on each kind of target (run directory, checkpoint, .npy, .pt, PNG grid)
+against MNIST, the protocol and FID interval of its report, and its one-line errors."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -17,12 +18,13 @@ from conftest import REPO, WIDE, cli, run_cli
 from conditional_fixtures import (  # noqa: F401 - fixtures
     conditional_run, conditional_site, digit_templates, templates_plugin, unconditional_run,
 )
-from evaluation_fixtures import cache_home, mnist_root, reference_cache, train_digits  # noqa: F401 - fixtures
+from evaluation_fixtures import cache_home, mnist_data, mnist_root, reference_cache, tiny_site, train_digits  # noqa: F401 - fixtures
 from ganfw import engine
 from ganfw.artifacts import save_grid, to_uint8
 from ganfw.checkpoint import list_checkpoints
 from ganfw.cli import main
 from ganfw.evaluation.images import read_grid
+from ganfw.evaluation.judges import SHIPPED
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
@@ -63,20 +65,46 @@ def report(capsys, *args: str, tmp_path: Path) -> dict:
     return json.loads(out.read_text())
 
 
+def judge_hash() -> str:
+    return hashlib.sha256((SHIPPED / "mnist.safetensors").read_bytes()).hexdigest()
+
+
 def test_run_directory_and_its_checkpoint_give_the_same_scores(capsys, reference_cache, run_dir, tmp_path):
     from_run = report(capsys, str(run_dir), "--n", "200", "--seed", "3", tmp_path=tmp_path)
-    assert set(from_run["scores"]) == SCORES and from_run["n"] == 200 and from_run["seed"] == 3
-    assert from_run["reference"] == {"set": "mnist-test", "n": 10000} and from_run["features"] == "judge"
-    assert from_run["details"]["class-coverage"]["missing_digits"] == sorted(from_run["details"]["class-coverage"]["missing_digits"])
+    assert set(from_run["scores"]) == SCORES
+    assert from_run["protocol"] == {"dataset": "mnist", "split": "test", "features": "judge", "extractor": "judge:mnist",
+                                    "extractor_hash": judge_hash(), "judge_hash": judge_hash(), "n_real": 10000,
+                                    "n_generated": 200, "seed": 3}
+    assert from_run["details"]["class-coverage"]["missing_classes"] == sorted(from_run["details"]["class-coverage"]["missing_classes"])
     checkpoint = list_checkpoints(run_dir / "checkpoints")[-1]
     from_checkpoint = report(capsys, str(checkpoint), "--n", "200", "--seed", "3", tmp_path=tmp_path)
     assert from_checkpoint["scores"] == from_run["scores"]
     # An untrained generator draws one grey blob, far from MNIST and nothing like its variety.
     assert from_run["scores"]["fid"] > 50 and from_run["scores"]["recall"] < 0.1, from_run["scores"]
+    interval = from_run["intervals"]["fid"]
+    assert interval["low"] < from_run["scores"]["fid"] < interval["high"] and (interval["resamples"], interval["level"]) == (200, 0.95)
+
+
+def test_fid_interval_brackets_the_score_and_follows_the_options(capsys, reference_cache, train_digits, tmp_path):  # noqa: F811
+    np.save(tmp_path / "digits.npy", train_digits[:1000].numpy())
+    scored = report(capsys, str(tmp_path / "digits.npy"), "--dataset", "mnist", "--metrics", "fid", "--bootstrap", "50",
+                    "--seed", "2", tmp_path=tmp_path)
+    fid, interval = scored["scores"]["fid"], scored["intervals"]["fid"]
+    # Real digits at 1,000: FID 0.74, and 0.60 .. 1.05 over ten disjoint slices (docs/metrics.md).
+    assert interval["low"] < fid < interval["high"] and 0.2 < interval["high"] - interval["low"] < 1.5
+    assert (interval["resamples"], interval["seed"]) == (50, 2)
+    again = report(capsys, str(tmp_path / "digits.npy"), "--dataset", "mnist", "--metrics", "fid", "--bootstrap", "50",
+                   "--seed", "2", tmp_path=tmp_path)
+    assert again["intervals"] == scored["intervals"]  # seeded
+    code, out, _ = evaluate(capsys, str(tmp_path / "digits.npy"), "--dataset", "mnist", "--metrics", "fid")
+    assert code == 0 and "fid 95% interval" in out
+    none = report(capsys, str(tmp_path / "digits.npy"), "--dataset", "mnist", "--metrics", "fid,kid", "--bootstrap", "0",
+                  tmp_path=tmp_path)
+    assert none["intervals"] == {} and none["scores"]["fid"] == fid
 
 
 def test_metrics_option_picks_metrics(capsys, reference_cache, run_dir, tmp_path):
-    picked = report(capsys, str(run_dir), "--n", "100", "--metrics", "fid, class-coverage", tmp_path=tmp_path)
+    picked = report(capsys, str(run_dir), "--n", "100", "--metrics", "fid, class-coverage", "--bootstrap", "0", tmp_path=tmp_path)
     assert set(picked["scores"]) == {"fid", "coverage_entropy", "classes_missing"}
 
 
@@ -91,18 +119,18 @@ def test_image_arrays(capsys, reference_cache, train_digits, tmp_path, kind):  #
         np.save(path, array.numpy())
     else:
         torch.save(array, path)
-    scores = report(capsys, str(path), tmp_path=tmp_path)
-    assert scores["n"] == 300 and set(scores["scores"]) == SCORES
+    scores = report(capsys, str(path), "--dataset", "mnist", tmp_path=tmp_path)
+    assert scores["protocol"]["n_generated"] == 300 and set(scores["scores"]) == SCORES
     assert scores["scores"]["fid"] < 10 and scores["scores"]["classes_missing"] == 0  # real digits
-    first = report(capsys, str(path), "--n", "100", "--metrics", "fid", tmp_path=tmp_path)
-    assert first["n"] == 100
+    first = report(capsys, str(path), "--dataset", "mnist", "--n", "100", "--metrics", "fid", tmp_path=tmp_path)
+    assert first["protocol"]["n_generated"] == 100
 
 
 def test_float_and_uint8_files_of_the_same_digits_score_the_same(capsys, reference_cache, train_digits, tmp_path):  # noqa: F811
     np.save(tmp_path / "float.npy", train_digits[:200].numpy())
     np.save(tmp_path / "uint8.npy", to_uint8(train_digits[:200]).numpy())
-    a = report(capsys, str(tmp_path / "float.npy"), tmp_path=tmp_path)["scores"]
-    b = report(capsys, str(tmp_path / "uint8.npy"), tmp_path=tmp_path)["scores"]
+    a = report(capsys, str(tmp_path / "float.npy"), "--dataset", "mnist", tmp_path=tmp_path)["scores"]
+    b = report(capsys, str(tmp_path / "uint8.npy"), "--dataset", "mnist", tmp_path=tmp_path)["scores"]
     assert a == pytest.approx(b, rel=1e-5)
 
 
@@ -114,22 +142,25 @@ def test_png_grids_are_cut_into_their_cells(train_digits, tmp_path, count, rows,
     from PIL import Image
 
     assert Image.open(path).size == (cols * (28 * 4 + 2) + 2, rows * (28 * 4 + 2) + 2)
-    assert torch.equal(to_uint8(read_grid(path)), to_uint8(images))
+    assert torch.equal(to_uint8(read_grid(path, (1, 28, 28))), to_uint8(images))
 
 
 def test_png_grid_of_a_run_and_of_ganfw_sample(capsys, reference_cache, run_dir, tmp_path):
     grid = run_dir / "samples" / "image_at_epoch_0001.png"
-    code, out, err = evaluate(capsys, str(grid), "--metrics", "fid")
+    code, out, err = evaluate(capsys, str(grid), "--dataset", "mnist", "--metrics", "fid")
     assert code == 2 and "need at least 10 images to evaluate, got 4" in err  # a 2x2 grid: too few
     sampled = tmp_path / "sampled.png"
     write_images(torch.rand(25, 1, 28, 28) * 2 - 1, sampled)
-    scores = report(capsys, str(sampled), tmp_path=tmp_path)
-    assert scores["n"] == 25 and set(scores["scores"]) == SCORES
+    scores = report(capsys, str(sampled), "--dataset", "mnist", tmp_path=tmp_path)
+    assert scores["protocol"]["n_generated"] == 25 and set(scores["scores"]) == SCORES
 
 
-def test_rgb_grid_is_read_as_grey(train_digits, tmp_path):  # noqa: F811
+def test_rgb_grid_is_read_as_grey_and_rgb_cells_of_any_size(train_digits, tmp_path):  # noqa: F811
     save_grid(train_digits[:9].expand(-1, 3, -1, -1), tmp_path / "rgb.png")
-    assert torch.equal(to_uint8(read_grid(tmp_path / "rgb.png")), to_uint8(train_digits[:9]))
+    assert torch.equal(to_uint8(read_grid(tmp_path / "rgb.png", (1, 28, 28))), to_uint8(train_digits[:9]))
+    colour = torch.rand(7, 3, 12, 20, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    save_grid(colour, tmp_path / "colour.png")
+    assert torch.equal(to_uint8(read_grid(tmp_path / "colour.png", (3, 12, 20))), to_uint8(colour))
 
 
 def _write(tmp_path: Path, name: str, value) -> str:
@@ -158,7 +189,11 @@ BAD = {
     "negative labels": (lambda t: _labelled_npy(t, np.full(20, -1)), [], "ok.labels.npy: labels must be class indices (0 or more), found -1"),
     "not pt": (lambda t: _write(t, "x.pt", b"garbage"), [], "not a readable .pt tensor file"),
     "not png": (lambda t: _write(t, "x.png", b"garbage"), [], "not a readable PNG"),
-    "not a grid": (lambda t: _write_png(t, (100, 50)), [], "is not a grid of 28x28 digits"),
+    "not a grid": (lambda t: _write_png(t, (100, 50)), [], "is not a grid of 28x28 images"),
+    "no dataset": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--dataset", ""], "ok.npy: a file of images needs --dataset DATASET_OR_RECIPE"),
+    "unknown dataset": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--dataset", "mnsit"], "mnsit: not a recipe file nor a dataset: unknown dataset 'mnsit'; available:"),
+    "bootstrap": (lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)), ["--bootstrap", "-1"], "--bootstrap -1: ask for 0 resamples (no interval) or more"),
+    "generator of another shape": (lambda t: str(t), ["--dataset", "tiny"], "the generator makes images of shape (1, 28, 28), but the dataset 'tiny' has images of shape (3, 16, 16)"),
     "suffix": (lambda t: _write(t, "x.txt", b"hello"), [], "unsupported file type '.txt'"),
     "corrupt checkpoint": (lambda t: _write(t, "step_00000001.safetensors", b"\x00" * 64), [], "not a readable ganfw checkpoint"),
     "empty run directory": (lambda t: str(t), [], "no checkpoints in this run directory"),
@@ -183,9 +218,11 @@ def _write_png(tmp_path: Path, size: tuple[int, int]) -> str:
 
 
 @pytest.mark.parametrize("case", BAD)
-def test_bad_input_is_one_line_and_status_2(capsys, reference_cache, tmp_path, case):
+def test_bad_input_is_one_line_and_status_2(capsys, reference_cache, tiny_site, run_dir, tmp_path, monkeypatch, case):  # noqa: F811
     make_target, options, message = BAD[case]
-    code, out, err = evaluate(capsys, make_target(tmp_path), *options)
+    monkeypatch.syspath_prepend(str(tiny_site))
+    target = run_dir if case == "generator of another shape" else make_target(tmp_path)
+    code, out, err = evaluate(capsys, str(target), "--dataset", "mnist", *options)
     assert code == 2, (out, err)
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert message in err
@@ -199,7 +236,7 @@ def test_inception_features_fail_offline_with_one_line(tmp_path, cache_home):
            "https_proxy": refuse, "HTTPS_PROXY": refuse, "http_proxy": refuse, "HTTP_PROXY": refuse, "no_proxy": "", "NO_PROXY": ""}
     images = tmp_path / "digits.npy"
     np.save(images, np.zeros((20, 28, 28), np.uint8))
-    result = run_cli("evaluate", str(images), "--features", "inception", env=env)
+    result = run_cli("evaluate", str(images), "--dataset", "mnist", "--features", "inception", env=env)
     assert result.returncode == 2, result.both
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -244,9 +281,9 @@ def test_conditional_accuracy_needs_labels_only_when_asked_for(capsys, reference
 def test_labels_saved_by_ganfw_sample_are_read_back(capsys, reference_cache, templates_plugin, conditional_run, tmp_path, suffix):  # noqa: F811
     sevens = tmp_path / f"sevens{suffix}"
     assert cli(capsys, "sample", str(conditional_run), "--label", "7", "--n", "50", "--out", str(sevens))[0] == 0
-    scores = report(capsys, str(sevens), "--metrics", "fid,conditional-accuracy,class-coverage", tmp_path=tmp_path)
+    scores = report(capsys, str(sevens), "--dataset", "mnist", "--metrics", "fid,conditional-accuracy,class-coverage", tmp_path=tmp_path)
     assert scores["scores"]["conditional_accuracy"] == 1.0 and scores["details"]["conditional-accuracy"] == {"per_class_accuracy": {"7": 1.0}}
-    assert scores["details"]["class-coverage"]["missing_digits"] == [d for d in range(10) if d != 7]
+    assert scores["details"]["class-coverage"]["missing_classes"] == [d for d in range(10) if d != 7]
     if suffix == ".npy":  # without its labels file, a .npy is unlabelled images
         (tmp_path / "sevens.labels.npy").unlink()
-        assert "conditional_accuracy" not in report(capsys, str(sevens), "--n", "20", tmp_path=tmp_path)["scores"]
+        assert "conditional_accuracy" not in report(capsys, str(sevens), "--dataset", "mnist", "--n", "20", tmp_path=tmp_path)["scores"]

@@ -121,9 +121,9 @@ def test_class_coverage_flags_a_missing_digit():
     labels = [d for d in range(10) if d != 7 for _ in range(100)]
     result = ClassCoverage(ClassCoverageParams()).compute(logits_of(labels), logits_of([0]))
     assert result.scores["classes_missing"] == 1.0
-    assert result.details["missing_digits"] == [7]
+    assert result.details["missing_classes"] == [7]
     assert result.scores["coverage_entropy"] == pytest.approx(math.log2(9))
-    assert result.details["digit_shares"][7] == 0.0
+    assert result.details["class_shares"][7] == 0.0
 
 
 def test_class_coverage_of_all_digits_and_of_a_rare_one():
@@ -132,9 +132,33 @@ def test_class_coverage_of_all_digits_and_of_a_rare_one():
     # Digit 2 drawn 5 times in 1,000 (0.5%, under a tenth of its fair 10%): counted as missing.
     labels = [d for d in range(10) if d != 2 for _ in range(111)][:995] + [2] * 5
     rare = ClassCoverage(ClassCoverageParams()).compute(logits_of(labels), logits_of([0]))
-    assert rare.details["missing_digits"] == [2]
+    assert rare.details["missing_classes"] == [2]
     one_digit = ClassCoverage(ClassCoverageParams()).compute(logits_of([4] * 100), logits_of([0]))
     assert one_digit.scores["coverage_entropy"] == 0.0 and one_digit.scores["classes_missing"] == 9.0
+
+
+def test_class_coverage_counts_any_number_of_classes():
+    three = ClassCoverage(ClassCoverageParams()).compute(logits_of3([0, 1, 1, 2] * 25), logits_of3([0]))
+    assert three.scores == {"coverage_entropy": pytest.approx(1.5), "classes_missing": 0.0}
+    assert three.details == {"missing_classes": [], "class_shares": [0.25, 0.5, 0.25]}
+
+
+def logits_of3(labels: list[int]) -> Embedding:
+    """Images a judge of 3 classes classifies as ``labels``."""
+    logits = torch.zeros(len(labels), 3)
+    logits[torch.arange(len(labels)), torch.tensor(labels)] = 30.0
+    return Embedding(torch.zeros(len(labels), 4), logits)
+
+
+@pytest.mark.parametrize("metric", [InceptionScore(InceptionScoreParams()), ClassCoverage(ClassCoverageParams()),
+                                    ConditionalAccuracy()], ids=lambda m: type(m).__name__)
+def test_the_metrics_of_class_logits_need_a_judge(metric):
+    """Without a judge (Inception features of unlabelled data) the logits are empty (N, 0)."""
+    assert type(metric).needs_judge is True
+    judgeless = Embedding(torch.zeros(20, 4), torch.zeros(20, 0), torch.zeros(20, dtype=torch.int64))
+    with pytest.raises(UserError, match=r"needs a judge of the dataset's classes \(its class logits\), and this dataset has none"):
+        metric.compute(judgeless, judgeless)
+    assert not getattr(FID, "needs_judge", False) and not getattr(KID, "needs_judge", False)
 
 
 # --------------------------------------------------------------------------- precision / recall

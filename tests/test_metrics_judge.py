@@ -1,7 +1,8 @@
-"""The shipped judge, the cached reference set, and the metrics on real MNIST and on noise."""
+"""The shipped MNIST judge, the cached reference set, and the metrics on real MNIST and on noise."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -9,12 +10,13 @@ import torch
 from safetensors import safe_open
 
 from conditional_fixtures import conditional_run, conditional_site, digit_templates, templates_plugin  # noqa: F401 - fixtures
-from evaluation_fixtures import cache_home, mnist_root, reference_cache, train_digits  # noqa: F401 - fixtures
-from ganfw.evaluation import reference
+from evaluation_fixtures import cache_home, mnist_data, mnist_root, reference_cache, train_digits  # noqa: F401 - fixtures
+from ganfw.evaluation import datasets, reference
 from ganfw.evaluation.evaluate import evaluate_generator, evaluate_images
 from ganfw.evaluation.features import feature_space
 from ganfw.evaluation.images import from_uint8
-from ganfw.evaluation.judge import WEIGHTS, judge_images, load_judge, weights_hash
+from ganfw.evaluation.judge import judge_images, load_judge
+from ganfw.evaluation.judges import SHIPPED
 from ganfw.evaluation.train_judge import accuracy, train
 from ganfw.errors import UserError
 from ganfw.plugins import load_registry
@@ -24,27 +26,34 @@ from ganfw_plugins.dcgan.models import DCGANGenerator
 from ganfw_plugins.mnist.dataset import load_labels, load_split
 
 ALL = ["fid", "kid", "inception-score", "class-coverage", "precision-recall"]
+#: The shipped MNIST judge.
+MNIST_JUDGE = SHIPPED / "mnist.safetensors"
 
 
 def test_shipped_judge_is_small_and_accurate(mnist_root):  # noqa: F811
-    assert WEIGHTS.stat().st_size < 1_000_000
+    assert MNIST_JUDGE.stat().st_size < 1_000_000
     images = from_uint8(load_split(mnist_root, train=False)[:2000])
     labels = load_labels(mnist_root, train=False)[:2000]
-    assert accuracy(load_judge(), images, labels) >= 0.99
-    with safe_open(str(WEIGHTS), framework="pt") as f:
+    judge = load_judge(MNIST_JUDGE)
+    assert accuracy(judge.net, images, labels) >= 0.99
+    with safe_open(str(MNIST_JUDGE), framework="pt") as f:
         record = json.loads(f.metadata()["judge"])
-    assert record["test_accuracy"] >= 0.99 and record["seed"] == 0
+    assert record["dataset"] == "mnist" and record["image_shape"] == [1, 28, 28] and record["classes"] == list("0123456789")
+    assert record["accuracy"] >= 0.99 and record["split"] == "test" and record["training"]["seed"] == 0
+    assert judge.info.accuracy == record["accuracy"] and judge.hash == hashlib.sha256(MNIST_JUDGE.read_bytes()).hexdigest()
 
 
 def test_judge_features_have_unit_mean_square(train_digits):  # noqa: F811
-    features, logits = judge_images(load_judge(), train_digits)
+    features, logits = judge_images(load_judge(MNIST_JUDGE).net, train_digits)
     assert features.shape == (2000, 128) and logits.shape == (2000, 10)
     assert features.square().mean().item() == pytest.approx(1.0, rel=0.05)
 
 
-def test_judge_training_is_deterministic_given_the_seed(mnist_root):  # noqa: F811
+def test_judge_training_is_deterministic_given_the_seed(train_digits, mnist_root):  # noqa: F811
+    labels = load_labels(mnist_root, train=True)[:256]
+
     def weights(seed: int) -> dict[str, torch.Tensor]:
-        return train(mnist_root, seed=seed, epochs=1, limit=256, log=lambda _: None).state_dict()
+        return train(train_digits[:256], labels, 10, seed=seed, epochs=1, log=lambda _: None).state_dict()
 
     first, again, other = weights(1), weights(1), weights(2)
     assert all(torch.equal(first[k], again[k]) for k in first)
@@ -52,43 +61,46 @@ def test_judge_training_is_deterministic_given_the_seed(mnist_root):  # noqa: F8
 
 
 # --------------------------------------------------------------------------- reference cache
-def test_reference_features_are_cached_under_the_judge_hash(reference_cache, monkeypatch):
-    space = feature_space("judge")
-    path = reference.cache_path(space)
-    assert path.is_file() and weights_hash()[:16] in path.name and path.parent == reference_cache / "ganfw" / "reference"
+def test_reference_features_are_cached_under_the_dataset_and_judge_hash(reference_cache, mnist_data, monkeypatch):  # noqa: F811
+    space = feature_space("judge", mnist_data)
+    path = reference.cache_path(space, mnist_data)
+    assert path.is_file() and path.parent == reference_cache / "ganfw" / "reference"
+    assert path.name == f"mnist-judge-{hashlib.sha256(MNIST_JUDGE.read_bytes()).hexdigest()[:16]}.safetensors"
 
-    def no_data(*args, **kwargs):
+    def no_data():
         raise AssertionError("the cached features were computed again")
 
-    monkeypatch.setattr(reference, "load_split", no_data)
-    cached = reference.reference_embedding(space)
-    assert cached.features.shape == (10000, 128) and cached.logits.shape == (10000, 10)
+    monkeypatch.setattr(mnist_data.dataset, "held_out", no_data)
+    cached = reference.reference_embedding(space, mnist_data)
+    assert cached.embedding.features.shape == (10000, 128) and cached.embedding.logits.shape == (10000, 10)
 
 
-def test_a_corrupt_cache_file_is_computed_again(tmp_path, monkeypatch, mnist_root):  # noqa: F811
+def test_a_corrupt_cache_file_is_computed_again(tmp_path, monkeypatch, mnist_data):  # noqa: F811
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    space = feature_space("judge")
-    path = reference.cache_path(space)
+    space = feature_space("judge", mnist_data)
+    path = reference.cache_path(space, mnist_data)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not safetensors")
-    embedding = reference.reference_embedding(space, str(mnist_root))
-    assert embedding.features.shape == (10000, 128)
-    assert reference.reference_embedding(space).features.equal(embedding.features)  # now read back
+    computed = reference.reference_embedding(space, mnist_data)
+    assert computed.embedding.features.shape == (10000, 128)
+    again = reference.reference_embedding(space, mnist_data)  # now read back
+    assert again.embedding.features.equal(computed.embedding.features) and again.split == computed.split
 
 
 def test_missing_mnist_for_the_reference_is_one_user_error(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr("torchvision.datasets.MNIST.download", lambda self: (_ for _ in ()).throw(OSError("offline")))
+    data = datasets.from_argument("mnist", load_registry(), str(tmp_path / "nodata"))
     with pytest.raises(UserError, match="MNIST not found in"):
-        reference.reference_embedding(feature_space("judge"), str(tmp_path / "nodata"))
+        reference.reference_embedding(feature_space("judge", data), data)
 
 
 # --------------------------------------------------------------------------- floors and ceilings
-def test_real_digits_score_at_the_floor_and_noise_at_the_ceiling(reference_cache, train_digits):  # noqa: F811
+def test_real_digits_score_at_the_floor_and_noise_at_the_ceiling(reference_cache, mnist_data, train_digits):  # noqa: F811
     registry = load_registry()
-    real = evaluate_images(train_digits[:1000], ALL, registry).scores
+    real = evaluate_images(train_digits[:1000], ALL, registry, mnist_data).scores
     noise = torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    bad = evaluate_images(noise, ALL, registry).scores
+    bad = evaluate_images(noise, ALL, registry, mnist_data).scores
     assert real["fid"] < 3 and bad["fid"] > 100 * real["fid"]
     assert abs(real["kid"]) < 0.01 and bad["kid"] > 1
     assert real["is"] > 9 and real["coverage_entropy"] > 3.3 and real["classes_missing"] == 0
@@ -96,44 +108,46 @@ def test_real_digits_score_at_the_floor_and_noise_at_the_ceiling(reference_cache
     assert bad["precision"] < 0.01 and bad["recall"] < 0.01 and bad["coverage"] < 0.01
 
 
-def test_metrics_are_seeded_and_leave_the_global_generator_alone(reference_cache, train_digits):  # noqa: F811
+def test_metrics_are_seeded_and_leave_the_global_generator_alone(reference_cache, mnist_data, train_digits):  # noqa: F811
     torch.manual_seed(123)
     state = torch.get_rng_state()
-    a = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), seed=5).scores
+    a = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), mnist_data, seed=5).scores
     assert torch.equal(torch.get_rng_state(), state)
-    b = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), seed=5).scores
-    c = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), seed=6).scores
+    b = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), mnist_data, seed=5).scores
+    c = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), mnist_data, seed=6).scores
     assert a == b and a["kid"] != c["kid"]
 
 
-def test_evaluate_generator_samples_in_eval_mode_and_restores_the_mode(reference_cache):
+def test_evaluate_generator_samples_in_eval_mode_and_restores_the_mode(reference_cache, mnist_data):  # noqa: F811
     torch.manual_seed(0)
     generator = DCGANGenerator(DCGANGeneratorParams(widths=[16, 8, 4], latent_dim=8), image_shape=(1, 28, 28)).train()
     seen = []
     generator.register_forward_pre_hook(lambda module, args: seen.append(module.training))
     state = torch.get_rng_state()
-    scores = evaluate_generator(generator, ALL, 200, load_registry(), seed=1)
+    evaluation = evaluate_generator(generator, ALL, 200, load_registry(), mnist_data, seed=1)
+    scores = evaluation.scores
     assert seen and not any(seen) and generator.training
     assert torch.equal(torch.get_rng_state(), state)
     assert set(scores) == {"fid", "kid", "kid_std", "is", "is_std", "coverage_entropy", "classes_missing",
                            "precision", "recall", "density", "coverage"}
     assert all(isinstance(v, float) for v in scores.values())
-    assert scores == evaluate_generator(generator, ALL, 200, load_registry(), seed=1)
+    assert scores == evaluate_generator(generator, ALL, 200, load_registry(), mnist_data, seed=1).scores
+    assert (evaluation.protocol.dataset, evaluation.protocol.n_real, evaluation.protocol.n_generated) == ("mnist", 10000, 200)
 
 
-def test_evaluate_generator_asks_a_conditional_generator_for_uniform_labels(reference_cache, templates_plugin, conditional_run):  # noqa: F811
+def test_evaluate_generator_asks_a_conditional_generator_for_uniform_labels(reference_cache, mnist_data, templates_plugin, conditional_run):  # noqa: F811
     registry = load_registry()
     generator = load_generator(conditional_run, registry).train()
     asked = []
     generator.register_forward_pre_hook(lambda module, args: asked.append(args[1]))
-    scores = evaluate_generator(generator, ["conditional-accuracy", "class-coverage"], 300, registry, seed=2)
+    scores = evaluate_generator(generator, ["conditional-accuracy", "class-coverage"], 300, registry, mnist_data, seed=2).scores
     labels = asked[0]  # one batch
     assert len(asked) == 1 and len(labels) == 300 and set(labels.tolist()) == set(range(10)) and generator.training
     assert scores["conditional_accuracy"] == 1.0 and scores["classes_missing"] == 0
-    again = evaluate_generator(generator, ["conditional-accuracy"], 300, registry, seed=2)
+    again = evaluate_generator(generator, ["conditional-accuracy"], 300, registry, mnist_data, seed=2).scores
     assert len(asked) == 2 and torch.equal(asked[1], labels) and again["conditional_accuracy"] == 1.0  # seeded
 
 
-def test_two_metrics_reporting_one_key_are_refused(reference_cache, train_digits):  # noqa: F811
+def test_two_metrics_reporting_one_key_are_refused(reference_cache, mnist_data, train_digits):  # noqa: F811
     with pytest.raises(UserError, match="both report 'fid'"):
-        evaluate_images(train_digits[:50], ["fid", "metrics:fid"], load_registry())
+        evaluate_images(train_digits[:50], ["fid", "metrics:fid"], load_registry(), mnist_data)

@@ -1,9 +1,10 @@
-"""Plugin ``metrics``: sample-quality metrics in the eyes of the MNIST judge.
+"""Plugin ``metrics``: sample-quality metrics in the eyes of the dataset's judge.
 
-Every metric compares generated images with the reference set (the MNIST test split), both as
-the judge sees them (:class:`ganfw.contracts.Embedding`); ``ganfw evaluate`` and training-time
-evaluation compute the judge's view once and hand it to each metric. docs/metrics.md gives each
-score's floor (real vs real), ceiling (noise) and how to read it.
+Every metric compares generated images with the reference set (the dataset's held-out split,
+such as the MNIST test digits), both as the judge (or Inception) sees them
+(:class:`ganfw.contracts.Embedding`); ``ganfw evaluate`` and training-time evaluation compute
+that view once and hand it to each metric. docs/metrics.md gives each score's floor (real vs
+real), ceiling (noise) and how to read it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class InceptionScoreParams:
 @dataclass(frozen=True)
 class ClassCoverageParams:
     missing_below: float = param(
-        0.1, "a digit is missing when its share of the images is below this fraction of 1/10", min=0.0, max=1.0
+        0.1, "a class is missing when its share of the images is below this fraction of 1/K", min=0.0, max=1.0
     )
 
 
@@ -45,10 +46,10 @@ def _spec(name: str, summary: str, factory: str, params: type | None = None) -> 
 @hookimpl
 def ganfw_metrics() -> list[ComponentSpec]:
     return [
-        _spec("fid", "Frechet distance of judge features to MNIST test (0 = same Gaussian statistics)", "distances:FID"),
-        _spec("kid", "Kernel (polynomial MMD^2, unbiased) distance of judge features to MNIST test", "distances:KID", KIDParams),
-        _spec("inception-score", "Inception Score from the judge's class probabilities (1 .. 10)", "classes:InceptionScore", InceptionScoreParams),
-        _spec("class-coverage", "Entropy of the predicted-digit histogram, and the digits missing (mode collapse)", "classes:ClassCoverage", ClassCoverageParams),
+        _spec("fid", "Frechet distance of judge features to the held-out split (0 = same Gaussian statistics)", "distances:FID"),
+        _spec("kid", "Kernel (polynomial MMD^2, unbiased) distance of judge features to the held-out split", "distances:KID", KIDParams),
+        _spec("inception-score", "Inception Score from the judge's class probabilities (1 .. K classes)", "classes:InceptionScore", InceptionScoreParams),
+        _spec("class-coverage", "Entropy of the predicted-class histogram, and the classes missing (mode collapse)", "classes:ClassCoverage", ClassCoverageParams),
         _spec("conditional-accuracy", "Share of a conditional generator's images the judge reads as the class asked for", "classes:ConditionalAccuracy"),
-        _spec("precision-recall", "k-NN manifold precision/recall and density/coverage against MNIST test", "manifold:PrecisionRecall", PrecisionRecallParams),
+        _spec("precision-recall", "k-NN manifold precision/recall and density/coverage against the held-out split", "manifold:PrecisionRecall", PrecisionRecallParams),
     ]

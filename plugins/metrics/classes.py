@@ -2,7 +2,9 @@
 et al. 2016, computed by torchmetrics from the judge's logits), the class coverage (by hand:
 no library offers it) and, for a class-conditional generator, the conditional accuracy.
 
-Logits: (N, K) rows of :class:`ganfw.contracts.Embedding` (K = 10 digits); labels: (N,) int64.
+Logits: (N, K) rows of :class:`ganfw.contracts.Embedding` (K = 10 for MNIST's digits); labels:
+(N,) int64. Each needs the dataset's judge (``needs_judge``): without one (``--features
+inception`` on unlabelled data) the logits are empty and they refuse to run.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import Tensor
 from torchmetrics.image.inception import InceptionScore as _TorchmetricsIS
 
 from ganfw.contracts import Embedding, Metric, MetricResult
@@ -19,16 +22,27 @@ from . import ClassCoverageParams, InceptionScoreParams
 from .precomputed import Precomputed, quiet
 
 
+def judge_logits(name: str, generated: Embedding) -> Tensor:
+    """The judge's logits (N, K) of ``generated``; a :class:`UserError` naming the metric
+    ``name`` when there is no judge (K = 0)."""
+    if not generated.logits.shape[1]:
+        raise UserError(f"{name} needs a judge of the dataset's classes (its class logits), and this dataset has "
+                        "none: leave it out, or train one with ganfw train-judge (labelled data)")
+    return generated.logits
+
+
 class InceptionScore(Metric):
     """``exp(E_x KL(p(y|x) || p(y)))`` in groups of the generated images: 1 when every image gets
     the same class distribution (or the judge is unsure of all), K (10) when the images are
     confidently classified and every class equally frequent. Scores ``is`` and ``is_std``."""
 
+    needs_judge = True
+
     def __init__(self, params: InceptionScoreParams):
         self.params = params
 
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
-        logits = generated.logits
+        logits = judge_logits("inception-score", generated)
         with quiet():
             score = _TorchmetricsIS(feature=Precomputed(logits.shape[1]), splits=min(self.params.splits, len(logits)))
             score.update(logits)
@@ -37,25 +51,28 @@ class InceptionScore(Metric):
 
 
 class ClassCoverage(Metric):
-    """The histogram of predicted digits (argmax of the logits) of the generated images: its
-    entropy in bits (``coverage_entropy``: log2(10) = 3.32 when all ten digits are equally
-    frequent, 0 when one digit is all there is) and the number of digits whose share is below
-    ``missing_below / 10`` (``classes_missing``). Details: ``missing_digits`` and
-    ``digit_shares``."""
+    """The histogram of predicted classes (argmax of the logits) of the generated images: its
+    entropy in bits (``coverage_entropy``: log2(K) = 3.32 for MNIST's 10 digits when all are
+    equally frequent, 0 when one class is all there is) and the number of classes whose share is
+    below ``missing_below / K`` (``classes_missing``). Details: ``missing_classes`` (indices)
+    and ``class_shares``."""
+
+    needs_judge = True
 
     def __init__(self, params: ClassCoverageParams):
         self.params = params
 
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
-        classes = generated.logits.shape[1]
-        counts = torch.bincount(generated.logits.argmax(1), minlength=classes).double()
+        logits = judge_logits("class-coverage", generated)
+        classes = logits.shape[1]
+        counts = torch.bincount(logits.argmax(1), minlength=classes).double()
         shares = counts / counts.sum()
         present = shares[shares > 0]
         entropy = -(present * present.log2()).sum().item() + 0.0  # + 0.0 turns -0.0 into 0.0
-        missing = [d for d in range(classes) if shares[d] < self.params.missing_below / classes]
+        missing = [c for c in range(classes) if shares[c] < self.params.missing_below / classes]
         return MetricResult(
             {"coverage_entropy": entropy, "classes_missing": float(len(missing))},
-            {"missing_digits": missing, "digit_shares": [round(s, 4) for s in shares.tolist()]},
+            {"missing_classes": missing, "class_shares": [round(s, 4) for s in shares.tolist()]},
         )
 
 
@@ -73,12 +90,13 @@ class ConditionalAccuracy(Metric):
 
     #: Only meaningful for images generated from labels.
     needs_labels = True
+    needs_judge = True
 
     def __init__(self, params: None = None):
         """It takes no params (the factory is called with ``None``)."""
 
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
-        labels, logits = generated.labels, generated.logits
+        labels, logits = generated.labels, judge_logits("conditional-accuracy", generated)
         if labels is None:
             raise UserError("conditional-accuracy: these images carry no labels (the generator is not conditional, "
                             "or the file was saved without them); leave the metric out")

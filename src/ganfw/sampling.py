@@ -22,7 +22,7 @@ from ganfw.checkpoint import Checkpoint, CorruptCheckpoint, latest_checkpoint, l
 from ganfw.contracts import Generator
 from ganfw.errors import UserError
 from ganfw.plugins import Registry
-from ganfw.recipe import Tables, validate
+from ganfw.recipe import Recipe, Tables, validate
 from ganfw.rundir import RunDir
 
 FORMATS = (".png", ".pt", ".npy")
@@ -51,11 +51,13 @@ class SavedGenerator:
         class_names: the training dataset's class names (empty for an unlabelled dataset or a
             checkpoint written before labels existed).
         path: the checkpoint file.
+        recipe: the recipe stored with it (evaluation rebuilds the dataset from it).
     """
 
     generator: Generator
     class_names: tuple[str, ...]
     path: Path
+    recipe: Recipe
 
 
 def _labelling(ckpt: Checkpoint, path: Path) -> tuple[int, tuple[str, ...], str]:
@@ -87,7 +89,7 @@ def load_saved(target: Path, registry: Registry, device: str = "cpu") -> SavedGe
         context["num_classes"] = num_classes
     generator = recipe.generator.build(**context)
     load_module(generator, ckpt, prefix, path)
-    return SavedGenerator(generator.to(device).eval(), class_names, path)
+    return SavedGenerator(generator.to(device).eval(), class_names, path, recipe)
 
 
 def load_generator(target: Path, registry: Registry, device: str = "cpu") -> Generator:

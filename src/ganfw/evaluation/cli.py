@@ -1,10 +1,12 @@
-"""``ganfw evaluate``: score a run directory, a checkpoint or a file of images against MNIST.
+"""The bodies of ``ganfw evaluate`` and ``ganfw train-judge``.
 
-TARGET kinds: a run directory (its newest checkpoint) or a ``.safetensors`` checkpoint, from
-which ``n`` images are drawn with noise seeded by ``seed`` (and, for a conditional generator,
-uniform labels); or a ``.npy``/``.pt``/``.png`` file of images (see
-:mod:`ganfw.evaluation.images`), of which the first ``n`` are scored. Without ``--metrics``,
-every installed metric runs, less those that need labels when the images have none.
+``ganfw evaluate TARGET``: a run directory (its newest checkpoint) or a ``.safetensors``
+checkpoint, from which ``n`` images are drawn with noise seeded by ``seed`` (and, for a
+conditional generator, uniform labels) and scored against the dataset of the recipe stored in
+the checkpoint; or a ``.npy``/``.pt``/``.png`` file of images (see
+:mod:`ganfw.evaluation.images`), of which the first ``n`` are scored against ``--dataset``.
+Without ``--metrics``, every installed metric runs, less those that need labels when the images
+have none and those that need a judge when there is none.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,30 +24,54 @@ from torch import Tensor
 
 from ganfw.atomic import atomic_path
 from ganfw.errors import UserError
+from ganfw.evaluation import datasets
+from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.evaluate import Evaluation, default_metrics, evaluate_images
 from ganfw.evaluation.features import FEATURE_SPACES
 from ganfw.evaluation.images import read_labelled_images
+from ganfw.evaluation.judges import find_judge
 from ganfw.plugins import Registry
+
+if TYPE_CHECKING:
+    from ganfw.sampling import SavedGenerator
 
 CHECKPOINT_SUFFIX = ".safetensors"
 
 
-def target_images(target: Path, n: int, seed: int, registry: Registry) -> tuple[Tensor, Tensor | None]:
-    """(n, 1, 28, 28) images in [-1, 1] from ``target`` (fewer when a file holds fewer), and the
-    labels (n,) they were generated for: uniform ones for a conditional generator, those saved
-    with a ``.npy``/``.pt`` file by ``ganfw sample``; ``None`` otherwise."""
+def target_images(target: Path, n: int, seed: int, registry: Registry, dataset: str | None,
+                  data_root: str | None) -> tuple[EvalData, Tensor, Tensor | None]:
+    """The dataset to score against (``dataset``, a name or recipe file; by default, for a run or
+    checkpoint, its recipe's), and from ``target`` (n, C, H, W) images in [-1, 1] (fewer when a
+    file holds fewer) with the labels (n,) they were generated for: uniform ones for a
+    conditional generator, those saved with a ``.npy``/``.pt`` file by ``ganfw sample``;
+    ``None`` otherwise."""
     if target.is_dir() or target.suffix.lower() == CHECKPOINT_SUFFIX:
         from ganfw.sampling import draw, load_saved
 
         saved = load_saved(target, registry)
-        if tuple(saved.generator.image_shape) != (1, 28, 28):
-            raise UserError(f"{target}: the generator makes images of shape {tuple(saved.generator.image_shape)}, not (1, 28, 28)")
+        data = datasets.from_argument(dataset, registry, data_root) if dataset else _run_data(saved, data_root)
+        shape = tuple(data.dataset.image_shape)
+        if tuple(saved.generator.image_shape) != shape:
+            raise UserError(f"{target}: the generator makes images of shape {tuple(saved.generator.image_shape)}, "
+                            f"but the dataset {data.key!r} has images of shape {shape}")
         samples = draw(saved.generator, n, seed, source=str(saved.path))
-        return samples.images, samples.labels
+        return data, samples.images, samples.labels
     if not target.exists():
         raise UserError(f"{target}: no such run directory, checkpoint or image file")
-    images, labels = read_labelled_images(target)
-    return images[:n], None if labels is None else labels[:n]
+    if not dataset:
+        raise UserError(f"{target}: a file of images needs --dataset DATASET_OR_RECIPE, the data to score it against "
+                        "(a dataset name such as mnist, or a recipe file)")
+    data = datasets.from_argument(dataset, registry, data_root)
+    images, labels = read_labelled_images(target, tuple(data.dataset.image_shape))
+    return data, images[:n], None if labels is None else labels[:n]
+
+
+def _run_data(saved: SavedGenerator, data_root: str | None) -> EvalData:
+    """The dataset of the recipe stored in a checkpoint (``data_root`` before its ``data.root``);
+    its run directory's recipe.toml names it in hints."""
+    recipe = saved.recipe
+    run_recipe = saved.path.parent.parent / "recipe.toml"
+    return datasets.build(recipe.data, data_root or recipe.data_root, str(run_recipe) if run_recipe.is_file() else recipe.data.ref)
 
 
 def evaluate_command(
@@ -55,7 +82,9 @@ def evaluate_command(
     metrics: str | None,
     seed: int,
     features: str,
+    dataset: str | None,
     data_root: str | None,
+    bootstrap: int,
     json_out: Path | None,
     console: Console,
 ) -> Evaluation:
@@ -63,13 +92,14 @@ def evaluate_command(
     if features not in FEATURE_SPACES:
         raise UserError(f"--features: unknown feature space {features!r}; choose one of {', '.join(FEATURE_SPACES)}")
     with report_file(json_out) as write_report:
-        images, labels = target_images(target, n, seed, registry)
+        data, images, labels = target_images(target, n, seed, registry, dataset, data_root)
+        judged = features == "judge" or find_judge(data) is not None
         names = ([m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None
-                 else default_metrics(registry, labelled=labels is not None))
-        evaluation = evaluate_images(images, names, registry, labels=labels, features=features, seed=seed,
-                                     data_root=data_root)
+                 else default_metrics(registry, labelled=labels is not None, judged=judged))
+        evaluation = evaluate_images(images, names, registry, data, labels=labels, features=features, seed=seed,
+                                     bootstrap=bootstrap)
         console.print(render(evaluation, str(target)))
-        write_report({"target": str(target), "seed": seed, **evaluation.as_json()})
+        write_report({"target": str(target), **evaluation.as_json()})
     return evaluation
 
 
@@ -85,10 +115,12 @@ def report_file(path: Path | None) -> Iterator[Callable[[dict], None]]:
 
 
 def render(evaluation: Evaluation, target: str) -> Table:
-    """One row per score, grouped by metric, with the metric's details under its scores."""
+    """One row per score, grouped by metric, with the metric's details under its scores; the
+    title says what was measured against what (the protocol)."""
+    p = evaluation.protocol
     table = Table(
-        title=f"{escape(target)}: {evaluation.n} images vs MNIST test ({evaluation.reference}), "
-        f"{evaluation.features} features, {evaluation.seconds:.1f} s",
+        title=f"{escape(target)}: {p.n_generated} images vs {escape(p.dataset)} {p.split} ({p.n_real}), "
+        f"{escape(p.extractor)} {(p.extractor_hash or '')[:12]} features, seed {p.seed}, {evaluation.seconds:.1f} s",
         title_justify="left",
     )
     for column, justify in (("metric", "left"), ("score", "left"), ("value", "right")):
@@ -96,6 +128,9 @@ def render(evaluation: Evaluation, target: str) -> Table:
     for name, result in evaluation.results.items():
         for i, (key, value) in enumerate(result.scores.items()):
             table.add_row(escape(name) if i == 0 else "", escape(key), f"{value:.4g}")
+            if key in evaluation.intervals:
+                ci = evaluation.intervals[key]
+                table.add_row("", f"{key} {ci.level:.0%} interval", f"{ci.low:.4g} .. {ci.high:.4g}", style="dim")
         for key, value in result.details.items():
             table.add_row("", escape(key), escape(show(value)), style="dim")
     return table
@@ -111,3 +146,14 @@ def show(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
+
+
+def train_judge_command(argument: str, registry: Registry, *, epochs: int, seed: int, out: Path | None,
+                        data_root: str | None, log: Callable[[str], None]) -> str:
+    """``ganfw train-judge``: train the judge of the dataset ``argument`` names; the line to print."""
+    from ganfw.evaluation import train_judge
+
+    data = datasets.from_argument(argument, registry, data_root)
+    info, path = train_judge.train_and_save(data, epochs=epochs, seed=seed, out=out, log=log)
+    return (f"judge of {info.describe()}: {info.accuracy:.2%} accuracy on the {info.n_held_out} images of its "
+            f"{info.split} split; written to {path}")

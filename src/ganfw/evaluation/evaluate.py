@@ -1,14 +1,15 @@
-"""Scoring generated images: resolve the metric components, embed the images and the reference
-set once, run each metric (seeded), gather the scores.
+"""Scoring generated images: resolve the metric components, embed the images and the dataset's
+held-out split once, run each metric (seeded), gather the scores with their protocol.
 
 Two entry points: :func:`evaluate_images` (``ganfw evaluate``) and :func:`evaluate_generator`
-(training-time evaluation, which logs the scores as ``eval/<key>``).
+(training-time evaluation, which logs the scores as ``eval/<key>``); :func:`prepare` checks,
+before training, that a run's dataset can be scored.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -17,12 +18,39 @@ from torch import Tensor
 from ganfw.contracts import Generator, Metric, MetricResult
 from ganfw.distributed import process_local
 from ganfw.errors import UserError
-from ganfw.evaluation.features import FeatureName, feature_space
-from ganfw.evaluation.reference import reference_embedding
+from ganfw.evaluation.bootstrap import Interval, fid_interval
+from ganfw.evaluation.datasets import EvalData
+from ganfw.evaluation.features import FeatureSpace, feature_space
+from ganfw.evaluation.reference import Reference, reference_embedding
 from ganfw.plugins import Component, LookupProblem, Registry
 
 #: Fewer images than this make every metric meaningless (and some undefined).
 MIN_IMAGES = 10
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What a score was measured against and how: only scores of equal protocols (bar
+    ``n_generated``, with care) compare.
+
+    Attributes:
+        dataset: the dataset key; ``split``: its held-out split (``"test"`` or ``"held-out"``).
+        features: ``"judge"`` or ``"inception"``; ``extractor``/``extractor_hash``: the feature
+            network and its weights' hash; ``judge_hash``: the judge of the class logits
+            (``None``: none).
+        n_real, n_generated: reference and generated images; ``seed``: of the noise and the
+            metrics' randomness.
+    """
+
+    dataset: str
+    split: str
+    features: str
+    extractor: str
+    extractor_hash: str | None
+    judge_hash: str | None
+    n_real: int
+    n_generated: int
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -32,27 +60,23 @@ class Evaluation:
     Attributes:
         scores: every metric's scores, flat (``{"fid": 3.1, "kid": 0.002, ...}``).
         results: each metric's :class:`MetricResult`, by metric name, in the order asked.
-        n: how many generated images were scored; ``reference``: how many reference images.
-        features: the feature space; ``key``: its weights' identity (judge hash).
+        protocol: what the scores were measured against (:class:`Protocol`).
         seconds: wall time of embedding and scoring.
+        intervals: confidence intervals by score key (``fid``, when a bootstrap was asked for).
     """
 
     scores: dict[str, float]
     results: dict[str, MetricResult] = field(repr=False)
-    n: int
-    reference: int
-    features: str
-    key: str
+    protocol: Protocol
     seconds: float
+    intervals: dict[str, Interval] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "n": self.n,
-            "reference": {"set": "mnist-test", "n": self.reference},
-            "features": self.features,
-            "key": self.key,
+            "protocol": asdict(self.protocol),
             "seconds": round(self.seconds, 3),
             "scores": self.scores,
+            "intervals": {key: interval.as_json() for key, interval in self.intervals.items()},
             "details": {name: r.details for name, r in self.results.items() if r.details},
         }
 
@@ -78,57 +102,87 @@ def needs_labels(component: Component) -> bool:
     return bool(getattr(component.spec.load_factory(), "needs_labels", False))
 
 
-def default_metrics(registry: Registry, labelled: bool) -> list[str]:
-    """Every installed metric, less those that need labels when the images have none."""
-    return [name for name in registry.names("metric") if labelled or not needs_labels(registry.resolve("metric", name))]
+def needs_judge(component: Component) -> bool:
+    """Whether a metric reads the judge's class logits (its class says ``needs_judge = True``,
+    as ``inception-score`` does): without a judge it cannot run."""
+    return bool(getattr(component.spec.load_factory(), "needs_judge", False))
+
+
+def default_metrics(registry: Registry, labelled: bool, judged: bool = True) -> list[str]:
+    """Every installed metric, less those that need labels when the images have none and those
+    that need a judge when there is none."""
+    return [name for name in registry.names("metric")
+            if (labelled or not needs_labels(c := registry.resolve("metric", name))) and (judged or not needs_judge(c))]
+
+
+def prepare(data: EvalData, metric_names: list[str], registry: Registry, features: str = "judge") -> tuple[FeatureSpace, Reference]:
+    """The feature space and the embedded held-out split of ``data`` (cached), after checking
+    that every metric of ``metric_names`` can run: without a judge, or without a held-out split,
+    a :class:`UserError` says so before any image is drawn."""
+    space = feature_space(features, data)
+    if space.judge is None:
+        for name in metric_names:
+            if needs_judge(registry.resolve("metric", name)):
+                raise UserError(f"metric {name!r} needs a judge of the dataset's classes (its class logits), and the "
+                                f"dataset {data.describe()} has none: leave it out")
+    return space, reference_embedding(space, data)
 
 
 def evaluate_images(
     images: Tensor,
     metric_names: list[str],
     registry: Registry,
+    data: EvalData,
     *,
     labels: Tensor | None = None,
-    features: FeatureName = "judge",
+    features: str = "judge",
     seed: int = 0,
-    data_root: str | None = None,
+    bootstrap: int = 0,
 ) -> Evaluation:
-    """Score ``images`` (N, 1, 28, 28) in [-1, 1], generated for ``labels`` (N,) int64 (or
-    ``None``: unlabelled), against the MNIST test split.
+    """Score ``images`` (N, C, H, W) in [-1, 1], generated for ``labels`` (N,) int64 (or
+    ``None``: unlabelled), against the held-out split of ``data``; with ``bootstrap`` > 0, FID
+    gets a 95 % interval from that many resamples (:mod:`ganfw.evaluation.bootstrap`).
 
     Each metric runs with torch's global generator seeded by ``seed`` (and restored afterwards),
     so equal inputs give equal scores and a training run's random stream is left untouched.
     """
-    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        raise UserError(f"expected images of shape (N, 1, 28, 28), got {tuple(images.shape)}")
+    shape = tuple(data.dataset.image_shape)
+    if images.ndim != 4 or tuple(images.shape[1:]) != shape:
+        raise UserError(f"expected images of shape (N, {', '.join(map(str, shape))}) like the dataset {data.key!r}'s, "
+                        f"got {tuple(images.shape)}")
     if len(images) < MIN_IMAGES:
         raise UserError(f"need at least {MIN_IMAGES} images to evaluate, got {len(images)}")
     if labels is not None and (labels.shape != (len(images),) or labels.dtype != torch.int64):
         raise UserError(f"expected one int64 label per image, ({len(images)},), got {labels.dtype} {tuple(labels.shape)}")
     with process_local():
-        return _score(images, labels, build_metrics(metric_names, registry), features, seed, data_root)
+        metrics = build_metrics(metric_names, registry)
+        start = time.perf_counter()
+        space, reference = prepare(data, metric_names, registry, features)
+        generated = space.embed(images, labels)
+        scores, results = _score(generated, reference, metrics, seed)
+        intervals = {}
+        if bootstrap and "fid" in scores:
+            intervals["fid"] = fid_interval(generated.features, reference.embedding.features, scores["fid"],
+                                            resamples=bootstrap, seed=seed)
+    protocol = Protocol(data.key, reference.split, space.name, **space.extractor(),
+                        n_real=len(reference.embedding.features), n_generated=len(images), seed=seed)
+    return Evaluation(scores, results, protocol, time.perf_counter() - start, intervals)
 
 
-def _score(images: Tensor, labels: Tensor | None, metrics: dict[str, Metric], features: FeatureName, seed: int,
-           data_root: str | None) -> Evaluation:
-    """Embed ``images`` (N, 1, 28, 28) with their ``labels`` and the reference set; run each
-    metric seeded by ``seed``."""
-    start = time.perf_counter()
-    space = feature_space(features)
-    reference = reference_embedding(space, data_root)
-    generated = space.embed(images, labels)
+def _score(generated, reference: Reference, metrics: dict[str, Metric], seed: int) -> tuple[dict[str, float], dict[str, MetricResult]]:
+    """Run each metric on the ``generated`` embedding against the reference, seeded by ``seed``."""
     results: dict[str, MetricResult] = {}
     scores: dict[str, float] = {}
     for name, metric in metrics.items():
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            results[name] = metric.compute(generated, reference)
+            results[name] = metric.compute(generated, reference.embedding)
         for key, value in results[name].scores.items():
             if key in scores:
                 owner = next(n for n, r in results.items() if key in r.scores)
                 raise UserError(f"metrics {owner!r} and {name!r} both report {key!r}; evaluate them separately")
             scores[key] = float(value)
-    return Evaluation(scores, results, len(images), len(reference.features), space.name, space.key, time.perf_counter() - start)
+    return scores, results
 
 
 def evaluate_generator(
@@ -136,19 +190,18 @@ def evaluate_generator(
     metric_names: list[str],
     n: int,
     registry: Registry,
+    data: EvalData,
     *,
     seed: int = 0,
-    features: FeatureName = "judge",
-    data_root: str | None = None,
-) -> dict[str, float]:
+    features: str = "judge",
+) -> Evaluation:
     """Sample ``n`` images from ``generator`` (in eval mode, without gradients, from noise
     seeded by ``seed``, and for a conditional generator uniform labels drawn from the same
-    stream; its train/eval mode is restored) and score them: flat scalar scores such as
-    ``{"fid": ..., "kid": ..., "precision": ...}``.
+    stream; its train/eval mode is restored) and score them against ``data`` (the run's own
+    dataset); ``.scores`` are flat floats such as ``{"fid": ..., "kid": ...}``.
 
-    ``data_root``: where MNIST is, in case the reference features are not cached yet (pass the
-    recipe's ``data.root``). Global RNG states (the CPU's and the generator's device's) are
-    left as they were, whatever the metrics or the judge's first construction draw.
+    Global RNG states (the CPU's and the generator's device's) are left as they were, whatever
+    the metrics or the judge's first construction draw.
     """
     from ganfw.sampling import draw
 
@@ -158,7 +211,7 @@ def evaluate_generator(
     try:
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
             samples = draw(generator, n, seed)
-            return evaluate_images(samples.images, metric_names, registry, labels=samples.labels, features=features,
-                                   seed=seed, data_root=data_root).scores
+            return evaluate_images(samples.images, metric_names, registry, data, labels=samples.labels,
+                                   features=features, seed=seed)
     finally:
         generator.train(was_training)

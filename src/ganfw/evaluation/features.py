@@ -1,6 +1,8 @@
-"""The feature spaces a metric can look through: the judge's own (default) or Inception's.
+"""The feature spaces a metric can look through: the dataset's judge (default) or Inception's.
 
-Either way the logits (class probabilities) come from the judge: only it knows digits.
+Either way the class logits come from the judge, when the dataset has one: only it knows the
+classes. Without a judge (``--features inception`` on unlabelled data) the logits are empty
+(N, 0), and the metrics that need them say so.
 """
 
 from __future__ import annotations
@@ -8,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+import torch
 from torch import Tensor
 
 from ganfw.contracts import Embedding
-from ganfw.evaluation.judge import judge_images, load_judge, weights_hash
+from ganfw.errors import UserError
+from ganfw.evaluation.datasets import EvalData
+from ganfw.evaluation.judge import Judge, judge_images
+from ganfw.evaluation.judges import find_judge, require_judge
 
 FeatureName = Literal["judge", "inception"]
 FEATURE_SPACES: tuple[FeatureName, ...] = get_args(FeatureName)
@@ -23,16 +29,40 @@ class FeatureSpace:
 
     Attributes:
         name: ``"judge"`` or ``"inception"``.
-        key: names the networks' weights (caches of reference features are keyed by it).
+        judge: the dataset's judge (features for ``"judge"``, class logits for both); ``None``
+            only for ``"inception"`` on a dataset without one.
     """
 
     name: FeatureName
-    key: str
+    judge: Judge | None
+
+    @property
+    def key(self) -> str:
+        """Names the networks' weights (caches of reference features are keyed by it)."""
+        judge = "" if self.judge is None else f"judge-{self.judge.hash[:16]}"
+        if self.name == "judge":
+            return judge
+        from ganfw.evaluation.inception import WEIGHTS_HASH
+
+        return f"inception-{WEIGHTS_HASH}" + (f"-{judge}" if judge else "")
+
+    def extractor(self) -> dict[str, str | None]:
+        """The feature extractor and the judge of the class logits, with their weights' hashes
+        (a score's protocol)."""
+        judge = None if self.judge is None else self.judge.hash
+        if self.name == "judge":
+            return {"extractor": f"judge:{self.judge.info.dataset}", "extractor_hash": judge, "judge_hash": judge}
+        from ganfw.evaluation.inception import WEIGHTS_HASH, WEIGHTS_NAME
+
+        return {"extractor": f"inception:{WEIGHTS_NAME}", "extractor_hash": WEIGHTS_HASH, "judge_hash": judge}
 
     def embed(self, images: Tensor, labels: Tensor | None = None) -> Embedding:
-        """``images`` (N, 1, 28, 28) in [-1, 1] -> features (N, D) and judge logits (N, 10),
-        with the ``labels`` (N,) the images were generated for, if any."""
-        features, logits = judge_images(load_judge(), images)
+        """``images`` (N, C, H, W) in [-1, 1] -> features (N, D) and judge logits (N, K) (K = 0
+        without a judge), with the ``labels`` (N,) the images were generated for, if any."""
+        if self.judge is not None:
+            features, logits = judge_images(self.judge.net, images)
+        else:
+            features, logits = None, torch.empty(len(images), 0)
         if self.name == "inception":
             from ganfw.evaluation.inception import inception_features
 
@@ -40,15 +70,15 @@ class FeatureSpace:
         return Embedding(features, logits, labels)
 
 
-def feature_space(name: FeatureName = "judge") -> FeatureSpace:
-    """The feature space ``name``; for ``inception`` its network is loaded here, so missing
-    weights fail before any work is done."""
-    judge = weights_hash()[:16]
+def feature_space(name: str, data: EvalData) -> FeatureSpace:
+    """The feature space ``name`` for ``data``: ``judge`` needs the dataset's judge;
+    ``inception`` loads its network here (missing weights fail before any work is done) and
+    takes the judge when there is one."""
     if name == "judge":
-        return FeatureSpace("judge", f"judge-{judge}")
+        return FeatureSpace("judge", require_judge(data))
     if name == "inception":
-        from ganfw.evaluation.inception import WEIGHTS_NAME, load_inception
+        from ganfw.evaluation.inception import load_inception
 
         load_inception()
-        return FeatureSpace("inception", f"inception-{WEIGHTS_NAME.rsplit('-', 1)[-1].removesuffix('.pth')}-judge-{judge}")
-    raise ValueError(f"unknown feature space {name!r}; choose one of {', '.join(FEATURE_SPACES)}")
+        return FeatureSpace("inception", find_judge(data))
+    raise UserError(f"--features: unknown feature space {name!r}; choose one of {', '.join(FEATURE_SPACES)}")

@@ -3,7 +3,7 @@
 The network is torch-fidelity's port of the TensorFlow FID Inception (the one behind published
 FIDs), through torchmetrics. Its weights are downloaded once into torch's hub cache
 (``$TORCH_HOME/hub/checkpoints``); without them and without a network it fails with one line.
-Slow on a CPU: every 28x28 digit is resized to 299x299.
+Grey or RGB images of any size; slow on a CPU: every image is resized to 299x299.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from ganfw.errors import UserError
 
 #: The weights file torch-fidelity downloads; its name identifies the network in caches.
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
+#: The start of that file's SHA-256, as torch.hub names (and checks) downloads.
+WEIGHTS_HASH = WEIGHTS_NAME.rsplit("-", 1)[-1].removesuffix(".pth")
 
 
 @lru_cache(maxsize=1)
@@ -46,8 +48,10 @@ def load_inception() -> torch.nn.Module:
 
 @torch.no_grad()
 def inception_features(images: Tensor, batch: int = 100) -> Tensor:
-    """``images`` (N, 1, 28, 28) in [-1, 1] -> pool3 features (N, 2048) float32: grey becomes
-    RGB uint8, which the network resizes to 299x299."""
+    """``images`` (N, C, H, W) in [-1, 1], C = 1 or 3 -> pool3 features (N, 2048) float32:
+    they become RGB uint8, which the network resizes to 299x299."""
+    if images.shape[1] not in (1, 3):
+        raise UserError(f"--features inception reads grey or RGB images, not {images.shape[1]} channels")
     net = load_inception()
     pixels = images.mul(127.5).add(127.5).round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1)
     return torch.cat([net(chunk).float() for chunk in pixels.split(batch)])

@@ -1,25 +1,37 @@
-"""The reference set: the MNIST test split (10,000 digits) as a feature space sees it, computed
-once and cached on disk.
+"""The reference set: the dataset's held-out split (``Dataset.held_out()``, e.g. the MNIST test
+digits) as a feature space sees it, computed once and cached on disk.
 
 The cache is ``$XDG_CACHE_HOME/ganfw/reference/`` (else ``~/.cache/ganfw/reference/``), one
-safetensors file per feature space, named by its key (which holds the judge weights' hash), so
-new weights never meet stale features. Files are written atomically; an unreadable one is
-computed again.
+safetensors file per dataset key and feature space key (which holds the judge weights' hash), so
+new weights or another dataset never meet stale features. Files are written atomically; an
+unreadable one is computed again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from ganfw.atomic import atomic_path
-from ganfw.contracts import Embedding
+from ganfw.contracts import Embedding, Split
+from ganfw.errors import UserError
+from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.features import FeatureSpace
-from ganfw.evaluation.images import from_uint8
+from ganfw.evaluation.judges import file_name
 from ganfw.paths import user_cache_dir
-from ganfw_plugins.mnist.dataset import load_split, resolve_root
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The held-out split as a feature space sees it: ``embedding`` (M rows) and the split's
+    name (``"test"`` for a dataset's own test set, else ``"held-out"``)."""
+
+    embedding: Embedding
+    split: str
 
 
 def cache_dir() -> Path:
@@ -27,24 +39,42 @@ def cache_dir() -> Path:
     return user_cache_dir() / "reference"
 
 
-def cache_path(space: FeatureSpace) -> Path:
-    return cache_dir() / f"mnist-test-{space.key}.safetensors"
+def cache_path(space: FeatureSpace, data: EvalData) -> Path:
+    return cache_dir() / f"{file_name(data.key).removesuffix('.safetensors')}-{space.key}.safetensors"
 
 
-def reference_embedding(space: FeatureSpace, data_root: str | None = None) -> Embedding:
-    """The MNIST test split embedded by ``space``: features (10000, D), logits (10000, 10).
-
-    ``data_root``: where MNIST is (see :mod:`ganfw_plugins.mnist.dataset`; default ``GANFW_DATA``,
-    then the user cache, downloading when missing); only read when the cache lacks the features.
-    """
-    path = cache_path(space)
+def reference_embedding(space: FeatureSpace, data: EvalData) -> Reference:
+    """The held-out split of ``data`` embedded by ``space``: features (M, D), logits (M, K);
+    the dataset is only read when the cache lacks them."""
+    path = cache_path(space, data)
     try:
-        saved = load_file(str(path))
-        return Embedding(saved["features"], saved["logits"])
-    except (FileNotFoundError, SafetensorError, OSError, KeyError, ValueError):
+        with safe_open(str(path), framework="pt") as f:
+            return Reference(Embedding(f.get_tensor("features"), f.get_tensor("logits")), f.metadata()["split"])
+    except (FileNotFoundError, SafetensorError, OSError, KeyError, TypeError, ValueError):
         pass
-    root, source = resolve_root(data_root)
-    embedding = space.embed(from_uint8(load_split(root, train=False, download=True, source=source)))
+    split = held_out(data)
+    reference = Reference(space.embed(split.images), split_name(split))
     with atomic_path(path) as tmp:
-        save_file({"features": embedding.features.contiguous(), "logits": embedding.logits.contiguous()}, str(tmp))
-    return embedding
+        save_file({"features": reference.embedding.features.contiguous(), "logits": reference.embedding.logits.contiguous()},
+                  str(tmp), metadata={"split": reference.split, "dataset": data.key})
+    return reference
+
+
+def split_name(split: Split) -> str:
+    """``Split.name`` where the dataset names it (``"test"``), else ``"held-out"``."""
+    return str(getattr(split, "name", "held-out"))
+
+
+def held_out(data: EvalData) -> Split:
+    """``data``'s held-out split, checked: images (M, C, H, W) float of the dataset's shape."""
+    split = data.dataset.held_out()
+    if split is None:
+        raise UserError(f"the dataset {data.describe()} has no held-out split to score against "
+                        "(its held_out() gives None)")
+    images, shape = split.images, tuple(data.dataset.image_shape)
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != shape \
+            or not images.is_floating_point() or not len(images):
+        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise UserError(f"the dataset {data.key!r} broke its contract: held_out() gave images {got}, "
+                        f"expected float (M, {', '.join(map(str, shape))}) with M > 0")
+    return split

@@ -1,73 +1,73 @@
-"""Train the judge on the MNIST training split and write its weights (the shipped ones came from
-this command; docs/metrics.md records the numbers it printed)::
+"""``ganfw train-judge``: train the judge of a labelled dataset on its training images, measure
+its accuracy on the held-out split, and write its weights with what it knows (see
+:class:`ganfw.evaluation.judge.JudgeInfo`) where evaluation finds them (the user cache) or to
+``--out``. The shipped judges came from this command (docs/metrics.md records their numbers)::
 
-    python -m ganfw.evaluation.train_judge --data ../shared/data --seed 0 \\
-        --out src/ganfw/evaluation/judge.safetensors
+    ganfw train-judge mnist --data ../shared/data --seed 0 --out src/ganfw/evaluation/judges/mnist.safetensors
 
 Deterministic given the seed (initialisation, batch order, augmentation and dropout all draw
 from it). Light augmentation: each training image is rotated by up to 10 degrees, scaled by
 0.9..1.1 and shifted by up to 2 pixels. The forward passes autocast to the precision that
-``train.precision = "auto"`` picks on this CPU (fp32 weights); the shipped weights were trained
-in bf16 on an AMX CPU.
+``train.precision = "auto"`` picks on this CPU (fp32 weights).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from torch import Tensor
 
-from ganfw.atomic import atomic_path
-from ganfw.evaluation.images import from_uint8
-from ganfw.evaluation.judge import JudgeNet, calibrate, judge_images
+from ganfw.errors import UserError
+from ganfw.evaluation.datasets import EvalData
+from ganfw.evaluation.judge import JudgeInfo, JudgeNet, calibrate, judge_images, save_judge
+from ganfw.evaluation.judges import cache_dir, file_name
+from ganfw.evaluation.reference import held_out, split_name
 from ganfw.precision import Precision, resolve_precision
-from ganfw_plugins.mnist.dataset import load_labels, load_split
 
 
 def augment(images: Tensor, rng: torch.Generator) -> Tensor:
-    """Random small affine warps of (N, 1, 28, 28) images in [-1, 1] (background stays -1)."""
-    n = len(images)
+    """Random small affine warps of (N, C, H, W) images in [-1, 1] (the background brought in
+    is -1)."""
+    n, height, width = len(images), images.shape[2], images.shape[3]
     angle = (torch.rand(n, generator=rng) * 2 - 1) * math.radians(10)
     scale = 0.9 + torch.rand(n, generator=rng) * 0.2
-    shift = (torch.rand(n, 2, generator=rng) * 2 - 1) * (2 / 14)  # 2 pixels in [-1, 1] coordinates
+    shift = torch.rand(n, 2, generator=rng) * 2 - 1  # times 2 pixels in [-1, 1] coordinates, below
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0] * (4 / width)], 1),
+                         torch.stack([sin, cos, shift[:, 1] * (4 / height)], 1)], 1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images + 1, grid, align_corners=False) - 1  # zero padding = background
 
 
 def accuracy(net: JudgeNet, images: Tensor, labels: Tensor) -> float:
-    """Share of ``images`` (N, 1, 28, 28) whose predicted digit is ``labels`` (N,)."""
+    """Share of ``images`` (N, C, H, W) whose predicted class is ``labels`` (N,)."""
     net.eval()
     _, logits = judge_images(net, images)
     return (logits.argmax(1) == labels).float().mean().item()
 
 
 def train(
-    data_root: str | Path,
+    images: Tensor,
+    labels: Tensor,
+    classes: int,
     *,
     seed: int = 0,
     epochs: int = 12,
     batch_size: int = 128,
     lr: float = 2e-3,
-    limit: int | None = None,
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> JudgeNet:
-    """Train a :class:`JudgeNet` on the first ``limit`` (default all) training images (Adam with
-    a cosine decay of the learning rate to zero over the run), then :func:`calibrate` its
-    features on the same (unaugmented) images."""
+    """Train a :class:`JudgeNet` on ``images`` (N, C, H, W) in [-1, 1] of ``labels`` (N,) int64
+    in [0, classes) (Adam with a cosine decay of the learning rate to zero over the run), then
+    :func:`calibrate` its features on the same (unaugmented) images."""
     torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
-    images = from_uint8(load_split(data_root, train=True))[:limit]
-    labels = load_labels(data_root, train=True)[:limit]
-    net = JudgeNet().to(memory_format=torch.channels_last)
+    net = JudgeNet(tuple(images.shape[1:]), classes).to(memory_format=torch.channels_last)
     cpu = torch.device("cpu")
     precision = Precision(resolve_precision("auto", cpu).name, cpu)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
@@ -92,25 +92,30 @@ def train(
     return net
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True, help="data root holding MNIST/raw/")
-    parser.add_argument("--out", required=True, type=Path, help="where to write the weights (.safetensors)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=12)
-    args = parser.parse_args(argv)
+def train_and_save(data: EvalData, *, epochs: int, seed: int, out: Path | None,
+                   log: Callable[[str], None]) -> tuple[JudgeInfo, Path]:
+    """Train the judge of ``data``, measure it on the held-out split, write it to ``out``
+    (default: the user cache, where evaluation finds it); its record and where it went.
 
-    start = time.perf_counter()
-    net = train(args.data, seed=args.seed, epochs=args.epochs)
-    seconds = time.perf_counter() - start
-    test_images = from_uint8(load_split(args.data, train=False))
-    test_acc = accuracy(net, test_images, load_labels(args.data, train=False))
-    record = {"seed": args.seed, "epochs": args.epochs, "test_accuracy": round(test_acc, 4), "torch": torch.__version__}
-    with atomic_path(args.out) as tmp:
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp),
-                  metadata={"judge": json.dumps(record)})
-    print(json.dumps({**record, "train_seconds": round(seconds)}))
-
-
-if __name__ == "__main__":
-    main()
+    Refused with one line, before any training: a dataset without labels, or without labels
+    on its held-out split."""
+    if not data.dataset.num_classes:
+        raise UserError(f"the dataset {data.describe()}: a judge learns a dataset's classes; "
+                        "score it with ganfw evaluate --features inception")
+    split = held_out(data)
+    if split.labels is None:
+        raise UserError(f"the dataset {data.describe()} has no labels on its held-out split: "
+                        "a judge's accuracy cannot be measured there")
+    images, labels = data.dataset.load(), data.dataset.load_labels()
+    if labels is None:
+        raise UserError(f"the dataset {data.describe()} gave no labels for its training images (load_labels())")
+    net = train(images, labels, data.dataset.num_classes, seed=seed, epochs=epochs, log=log)
+    info = JudgeInfo(
+        dataset=data.key, image_shape=tuple(data.dataset.image_shape), classes=tuple(data.dataset.class_names),
+        accuracy=round(accuracy(net, split.images, split.labels), 4), split=split_name(split),
+        n_held_out=len(split.images),
+        training={"seed": seed, "epochs": epochs, "n_train": len(images), "torch": torch.__version__},
+    )
+    path = out if out is not None else cache_dir() / file_name(data.key)
+    save_judge(net, info, path)
+    return info, path

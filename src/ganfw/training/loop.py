@@ -93,7 +93,8 @@ class Trainer:
     def fit(self) -> bool:
         """Train up to ``train.epochs``; return False when interrupted (Ctrl-C) after a checkpoint."""
         log = MetricsLog(self.run.metrics) if self.ranks.is_main else None
-        outputs = EpochOutputs(self.recipe, self.run, log, self.registry, self.device, self.reporter.message) if log else None
+        outputs = (EpochOutputs(self.recipe, self.run, log, self.registry, self.device, self.reporter.message,
+                                self.parts.dataset) if log else None)
         announce(self.reporter, log, self.precision_choice, self.device, self.progress.step)
         self.reporter.start(total=self.total_steps, done=self.progress.step, steps_per_epoch=self.steps_per_epoch)
         previous_handler = signal.signal(signal.SIGINT, self._request_interrupt)

@@ -5,6 +5,7 @@ training (so that a resumed run continues bit for bit)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -12,7 +13,7 @@ from torch import Tensor
 
 from ganfw import artifacts
 from ganfw.checkpoint import checkpoint_name
-from ganfw.contracts import Generator
+from ganfw.contracts import Dataset, Generator
 from ganfw.errors import UserError
 from ganfw.plugins import Registry
 from ganfw.precision import PrecisionChoice
@@ -29,12 +30,16 @@ def isolated_rng(device: torch.device):
 
 
 class EpochOutputs:
-    """The per-epoch files of a run directory, written by rank 0 through ``log``."""
+    """The per-epoch files of a run directory, written by rank 0 through ``log``; evaluations
+    score against ``dataset``'s held-out split (the run's own dataset)."""
 
     def __init__(self, recipe: Recipe, run: RunDir, log: MetricsLog, registry: Registry, device: torch.device,
-                 message: Callable[[str], None]):
+                 message: Callable[[str], None], dataset: Dataset):
+        from ganfw.evaluation.datasets import of_run
+
         self.recipe, self.run, self.log, self.registry = recipe, run, log, registry
         self.device, self.message = device, message
+        self.data = of_run(dataset, recipe.data, str(recipe.path))
 
     def write(self, epoch: int, step: int, record: dict[str, Any] | None, grid: tuple[Generator, Tensor, Tensor | None] | None,
               evaluate: Generator | None) -> dict[str, float] | None:
@@ -78,20 +83,22 @@ class EpochOutputs:
             artifacts.save_gif(self.run.sample_grids(), self.run.gif)
 
     def _evaluate(self, epoch: int, step: int, generator: Generator) -> dict[str, float]:
-        """Score the generator (``[eval]``); log ``eval/<score>``. A failure stops the run with
-        one line; the epoch's checkpoint is already written and ``--resume`` redoes it."""
+        """Score the generator (``[eval]``) against the run's dataset; log ``eval/<score>`` with
+        the scores' protocol. A failure stops the run with one line; the epoch's checkpoint is
+        already written and ``--resume`` redoes it."""
         from ganfw.evaluation.evaluate import evaluate_generator
 
         cfg = self.recipe.eval
         try:
-            scores = evaluate_generator(generator, cfg.metrics, cfg.n, self.registry,
-                                        seed=self.recipe.train.seed, data_root=self.recipe.data_root)
+            evaluation = evaluate_generator(generator, cfg.metrics, cfg.n, self.registry, self.data,
+                                            seed=self.recipe.train.seed)
         except Exception as e:  # a metric plugin's code, the data, the disk
             reason = str(e) if isinstance(e, UserError) else one_line(e)
             raise TrainingStopped(f"epoch {epoch}: evaluation failed: {reason}; the epoch's checkpoint "
                                   f"{self.run.checkpoints / checkpoint_name(step)} is kept "
                                   "(--resume redoes the evaluation)") from e
-        self.log.write({"event": "eval", "epoch": epoch, "step": step, "n": cfg.n,
+        scores = evaluation.scores
+        self.log.write({"event": "eval", "epoch": epoch, "step": step, "n": cfg.n, "protocol": asdict(evaluation.protocol),
                         **{f"eval/{k}": round(v, 6) for k, v in scores.items()}})
         self.message(f"epoch {epoch}: " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items()))
         return scores
