@@ -30,13 +30,14 @@ def mnist_data(mnist_root: Path) -> EvalData:  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def cache_home(tmp_path_factory: pytest.TempPathFactory, mnist_data: EvalData) -> Path:
+def cache_home(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:  # noqa: F811
     """A fresh ``XDG_CACHE_HOME`` for the session, with the MNIST judge's reference features in
     it (computed once from the real MNIST test split)."""
     home = tmp_path_factory.mktemp("cache")
+    data = datasets.from_argument("mnist", load_registry(), str(mnist_root))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(home))
-        reference_embedding(feature_space("judge", mnist_data), mnist_data)
+        reference_embedding(feature_space("judge", data), data)
     return home
 
 

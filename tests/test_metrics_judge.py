@@ -10,13 +10,14 @@ import torch
 from safetensors import safe_open
 
 from conditional_fixtures import conditional_run, conditional_site, digit_templates, templates_plugin  # noqa: F401 - fixtures
+from data_fixtures import fashion_mnist_root  # noqa: F401 - a fixture
 from evaluation_fixtures import cache_home, mnist_data, mnist_root, reference_cache, train_digits  # noqa: F401 - fixtures
 from ganfw.evaluation import datasets, reference
 from ganfw.evaluation.evaluate import evaluate_generator, evaluate_images
 from ganfw.evaluation.features import feature_space
 from ganfw.evaluation.images import from_uint8
 from ganfw.evaluation.judge import judge_images, load_judge
-from ganfw.evaluation.judges import SHIPPED
+from ganfw.evaluation.judges import SHIPPED, find_judge
 from ganfw.evaluation.train_judge import accuracy, train
 from ganfw.errors import UserError
 from ganfw.plugins import load_registry
@@ -30,17 +31,20 @@ ALL = ["fid", "kid", "inception-score", "class-coverage", "precision-recall"]
 MNIST_JUDGE = SHIPPED / "mnist.safetensors"
 
 
-def test_shipped_judge_is_small_and_accurate(mnist_root):  # noqa: F811
-    assert MNIST_JUDGE.stat().st_size < 1_000_000
-    images = from_uint8(load_split(mnist_root, train=False)[:2000])
-    labels = load_labels(mnist_root, train=False)[:2000]
-    judge = load_judge(MNIST_JUDGE)
-    assert accuracy(judge.net, images, labels) >= 0.99
-    with safe_open(str(MNIST_JUDGE), framework="pt") as f:
+@pytest.mark.parametrize("key, floor", [("mnist", 0.99), ("fashion-mnist", 0.89)])
+def test_shipped_judges_are_small_accurate_and_found_for_their_dataset(mnist_root, fashion_mnist_root, key, floor):  # noqa: F811
+    path = SHIPPED / f"{key}.safetensors"
+    assert path.stat().st_size < 1_000_000
+    data = datasets.from_argument(key, load_registry(), str(mnist_root if key == "mnist" else fashion_mnist_root))
+    split = data.dataset.held_out()
+    judge = find_judge(data)
+    assert judge is not None and judge.path == path and judge.hash == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert accuracy(judge.net, split.images[:2000], split.labels[:2000]) >= floor
+    with safe_open(str(path), framework="pt") as f:
         record = json.loads(f.metadata()["judge"])
-    assert record["dataset"] == "mnist" and record["image_shape"] == [1, 28, 28] and record["classes"] == list("0123456789")
-    assert record["accuracy"] >= 0.99 and record["split"] == "test" and record["training"]["seed"] == 0
-    assert judge.info.accuracy == record["accuracy"] and judge.hash == hashlib.sha256(MNIST_JUDGE.read_bytes()).hexdigest()
+    assert record["dataset"] == key and record["image_shape"] == [1, 28, 28] and record["classes"] == list(data.dataset.class_names)
+    assert record["accuracy"] >= floor and record["split"] == "test" and record["n_held_out"] == 10000
+    assert record["training"]["seed"] == 0 and record["training"]["epochs"] == 12 and judge.info.accuracy == record["accuracy"]
 
 
 def test_judge_features_have_unit_mean_square(train_digits):  # noqa: F811

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganfw.contracts import Generator, Metric, MetricResult
+from ganfw.contracts import Embedding, Generator, Metric, MetricResult
 from ganfw.distributed import process_local
 from ganfw.errors import UserError
 from ganfw.evaluation.bootstrap import Interval, fid_interval
@@ -169,7 +169,7 @@ def evaluate_images(
     return Evaluation(scores, results, protocol, time.perf_counter() - start, intervals)
 
 
-def _score(generated, reference: Reference, metrics: dict[str, Metric], seed: int) -> tuple[dict[str, float], dict[str, MetricResult]]:
+def _score(generated: Embedding, reference: Reference, metrics: dict[str, Metric], seed: int) -> tuple[dict[str, float], dict[str, MetricResult]]:
     """Run each metric on the ``generated`` embedding against the reference, seeded by ``seed``."""
     results: dict[str, MetricResult] = {}
     scores: dict[str, float] = {}
