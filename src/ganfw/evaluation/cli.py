@@ -27,9 +27,8 @@ from ganfw.errors import UserError
 from ganfw.evaluation import datasets
 from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.evaluate import Evaluation, default_metrics, evaluate_images
-from ganfw.evaluation.features import FEATURE_SPACES
+from ganfw.evaluation.features import FEATURE_SPACES, feature_space
 from ganfw.evaluation.images import read_labelled_images
-from ganfw.evaluation.judges import find_judge
 from ganfw.plugins import Registry
 
 if TYPE_CHECKING:
@@ -38,40 +37,51 @@ if TYPE_CHECKING:
 CHECKPOINT_SUFFIX = ".safetensors"
 
 
-def target_images(target: Path, n: int, seed: int, registry: Registry, dataset: str | None,
-                  data_root: str | None) -> tuple[EvalData, Tensor, Tensor | None]:
-    """The dataset to score against (``dataset``, a name or recipe file; by default, for a run or
-    checkpoint, its recipe's), and from ``target`` (n, C, H, W) images in [-1, 1] (fewer when a
-    file holds fewer) with the labels (n,) they were generated for: uniform ones for a
-    conditional generator, those saved with a ``.npy``/``.pt`` file by ``ganfw sample``;
-    ``None`` otherwise."""
+def saved_generator(target: Path, registry: Registry) -> SavedGenerator | None:
+    """The generator saved in ``target``, a run directory or a checkpoint; ``None`` for a file
+    of images."""
     if target.is_dir() or target.suffix.lower() == CHECKPOINT_SUFFIX:
-        from ganfw.sampling import draw, load_saved
+        from ganfw.sampling import load_saved
 
-        saved = load_saved(target, registry)
-        data = datasets.from_argument(dataset, registry, data_root) if dataset else _run_data(saved, data_root)
-        shape = tuple(data.dataset.image_shape)
-        if tuple(saved.generator.image_shape) != shape:
-            raise UserError(f"{target}: the generator makes images of shape {tuple(saved.generator.image_shape)}, "
-                            f"but the dataset {data.key!r} has images of shape {shape}")
-        samples = draw(saved.generator, n, seed, source=str(saved.path))
-        return data, samples.images, samples.labels
+        return load_saved(target, registry)
     if not target.exists():
         raise UserError(f"{target}: no such run directory, checkpoint or image file")
-    if not dataset:
+    return None
+
+
+def target_data(target: Path, saved: SavedGenerator | None, registry: Registry, dataset: str | None,
+                data_root: str | None) -> EvalData:
+    """The dataset to score ``target`` against: ``dataset`` (a name or a recipe file), else the
+    one of the recipe stored in the checkpoint ``saved`` (``data_root`` before its
+    ``data.root``; its run directory's recipe.toml names it in hints), checked against the
+    generator's image shape. A file of images needs ``dataset``."""
+    if dataset:
+        data = datasets.from_argument(dataset, registry, data_root)
+    elif saved is None:
         raise UserError(f"{target}: a file of images needs --dataset DATASET_OR_RECIPE, the data to score it against "
                         "(a dataset name such as mnist, or a recipe file)")
-    data = datasets.from_argument(dataset, registry, data_root)
+    else:
+        recipe, run_recipe = saved.recipe, saved.path.parent.parent / "recipe.toml"
+        data = datasets.build(recipe.data, data_root or recipe.data_root,
+                              str(run_recipe) if run_recipe.is_file() else recipe.data.ref)
+    shape = tuple(data.dataset.image_shape)
+    if saved is not None and tuple(saved.generator.image_shape) != shape:
+        raise UserError(f"{target}: the generator makes images of shape {tuple(saved.generator.image_shape)}, "
+                        f"but the dataset {data.key!r} has images of shape {shape}")
+    return data
+
+
+def target_images(target: Path, saved: SavedGenerator | None, data: EvalData, n: int, seed: int) -> tuple[Tensor, Tensor | None]:
+    """(n, C, H, W) images in [-1, 1] of ``data``'s shape from ``target`` (fewer when a file holds
+    fewer) and the labels (n,) they were generated for: uniform ones for a conditional generator
+    ``saved``, those saved with a ``.npy``/``.pt`` file by ``ganfw sample``; ``None`` otherwise."""
+    if saved is not None:
+        from ganfw.sampling import draw
+
+        samples = draw(saved.generator, n, seed, source=str(saved.path))
+        return samples.images, samples.labels
     images, labels = read_labelled_images(target, tuple(data.dataset.image_shape))
-    return data, images[:n], None if labels is None else labels[:n]
-
-
-def _run_data(saved: SavedGenerator, data_root: str | None) -> EvalData:
-    """The dataset of the recipe stored in a checkpoint (``data_root`` before its ``data.root``);
-    its run directory's recipe.toml names it in hints."""
-    recipe = saved.recipe
-    run_recipe = saved.path.parent.parent / "recipe.toml"
-    return datasets.build(recipe.data, data_root or recipe.data_root, str(run_recipe) if run_recipe.is_file() else recipe.data.ref)
+    return images[:n], None if labels is None else labels[:n]
 
 
 def evaluate_command(
@@ -92,8 +102,10 @@ def evaluate_command(
     if features not in FEATURE_SPACES:
         raise UserError(f"--features: unknown feature space {features!r}; choose one of {', '.join(FEATURE_SPACES)}")
     with report_file(json_out) as write_report:
-        data, images, labels = target_images(target, n, seed, registry, dataset, data_root)
-        judged = features == "judge" or find_judge(data) is not None
+        saved = saved_generator(target, registry)
+        data = target_data(target, saved, registry, dataset, data_root)
+        judged = feature_space(features, data).judge is not None  # no judge, no weights: refused before drawing
+        images, labels = target_images(target, saved, data, n, seed)
         names = ([m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None
                  else default_metrics(registry, labelled=labels is not None, judged=judged))
         evaluation = evaluate_images(images, names, registry, data, labels=labels, features=features, seed=seed,
