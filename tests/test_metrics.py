@@ -10,6 +10,7 @@ import scipy.linalg
 import torch
 
 from ganfw.contracts import Embedding, Metric
+from ganfw.evaluation.evaluate import default_metrics
 from ganfw.plugins import load_registry
 from ganfw_plugins.metrics import ClassCoverageParams, InceptionScoreParams, KIDParams
 from ganfw.errors import UserError
@@ -159,6 +160,18 @@ def test_the_metrics_of_class_logits_need_a_judge(metric):
     with pytest.raises(UserError, match=r"needs a judge of the dataset's classes \(its class logits\), and this dataset has none"):
         metric.compute(judgeless, judgeless)
     assert not getattr(FID, "needs_judge", False) and not getattr(KID, "needs_judge", False)
+
+
+@pytest.mark.parametrize("labelled, judged, left_out", [
+    (True, True, set()),
+    (False, True, {"conditional-accuracy"}),
+    (True, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
+    (False, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
+])
+def test_default_metrics_leave_out_those_that_cannot_run(labelled, judged, left_out):
+    registry = load_registry()
+    names = default_metrics(registry, labelled=labelled, judged=judged)
+    assert set(registry.names("metric")) - set(names) == left_out and len(names) == len(set(names))
 
 
 # --------------------------------------------------------------------------- precision / recall

@@ -111,11 +111,12 @@ def needs_judge(component: Component) -> bool:
 def default_metrics(registry: Registry, labelled: bool, judged: bool = True) -> list[str]:
     """Every installed metric, less those that need labels when the images have none and those
     that need a judge when there is none."""
-    return [name for name in registry.names("metric")
-            if (labelled or not needs_labels(c := registry.resolve("metric", name))) and (judged or not needs_judge(c))]
+    components = {name: registry.resolve("metric", name) for name in registry.names("metric")}
+    return [name for name, c in components.items() if (labelled or not needs_labels(c)) and (judged or not needs_judge(c))]
 
 
-def prepare(data: EvalData, metric_names: list[str], registry: Registry, features: str = "judge") -> tuple[FeatureSpace, Reference]:
+def prepare(data: EvalData, metric_names: list[str], registry: Registry,
+            features: str = "judge") -> tuple[FeatureSpace, Reference]:
     """The feature space and the embedded held-out split of ``data`` (cached), after checking
     that every metric of ``metric_names`` can run: without a judge, or without a held-out split,
     a :class:`UserError` says so before any image is drawn."""
@@ -169,7 +170,8 @@ def evaluate_images(
     return Evaluation(scores, results, protocol, time.perf_counter() - start, intervals)
 
 
-def _score(generated: Embedding, reference: Reference, metrics: dict[str, Metric], seed: int) -> tuple[dict[str, float], dict[str, MetricResult]]:
+def _score(generated: Embedding, reference: Reference, metrics: dict[str, Metric],
+           seed: int) -> tuple[dict[str, float], dict[str, MetricResult]]:
     """Run each metric on the ``generated`` embedding against the reference, seeded by ``seed``."""
     results: dict[str, MetricResult] = {}
     scores: dict[str, float] = {}
