@@ -187,6 +187,32 @@ def test_a_dataset_without_a_held_out_split_is_refused(capsys, tiny_plugin, tmp_
                                                                  "--dataset", recipe)
 
 
+def test_a_folder_of_class_sub_folders_gets_a_judge_and_is_scored(capsys, tiny_plugin, tmp_path):  # noqa: F811
+    """image-folder: PNGs of three classes (a coloured square each, on noise), 24x24 cropped to 16x16."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        (tmp_path / "photos" / f"kind{c}").mkdir(parents=True)
+        for i in range(40):
+            pixels = rng.integers(0, 80, (24, 24, 3), dtype=np.uint8)
+            pixels[4 + 4 * c: 12 + 4 * c, 6:14] = colour
+            Image.fromarray(pixels).save(tmp_path / "photos" / f"kind{c}" / f"{i}.png")
+    recipe = str(tiny_recipe(tmp_path / "folder.toml", tmp_path / "data", data={"name": "image-folder", "params": {
+        "path": str(tmp_path / "photos"), "image_size": 16, "held_out": 0.25}}, **MLP))
+    line = train_judge(capsys, recipe)
+    key = line.split("'")[1]
+    assert key.startswith("image-folder-") and "(3, 16, 16) images of 3 classes" in line and "on the 30 images" in line
+    assert read_info(tiny_plugin / "ganfw" / "judges" / f"{key}.safetensors").classes == ("kind0", "kind1", "kind2")
+    from ganfw.evaluation.datasets import from_argument
+
+    images = from_argument(recipe, load_registry()).dataset.load()
+    np.save(tmp_path / "own.npy", images.numpy())
+    scored = report(capsys, tmp_path, str(tmp_path / "own.npy"), "--dataset", recipe, "--metrics", "fid,class-coverage")
+    assert scored["protocol"]["dataset"] == key and scored["protocol"]["n_real"] == 30
+    assert scored["protocol"]["n_generated"] == 90 and len(scored["details"]["class-coverage"]["class_shares"]) == 3
+
+
 def test_train_judge_refuses_bad_input_with_one_line(capsys, tiny_plugin, tmp_path):  # noqa: F811
     assert one_error(capsys, "train-judge", "nonesuch").startswith(
         "error: nonesuch: not a recipe file nor a dataset: unknown dataset 'nonesuch'; available:")
