@@ -18,6 +18,7 @@ from data_fixtures import mnist_root  # noqa: F401  (fixture)
 from evaluation_fixtures import cache_home, reference_cache  # noqa: F401  (fixtures)
 from ganfw import engine
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
+from ganfw.errors import UserError
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
@@ -204,18 +205,33 @@ def test_callback_hooks_run_in_the_documented_order(site, tmp_path, mnist_root, 
     assert [r["reason"] for r in records(run) if r.get("event") == "stop"] == ["enough"]
 
 
-def test_a_streamed_folder_trains_exactly_as_the_same_folder_held_in_memory(tmp_path, mnist_root):  # noqa: F811
-    """data.stream = "always" (DataLoader workers, decoded on access) visits the same batches in
-    the same order as the in-memory path: the weights after a resumed run agree bit for bit."""
+def pictures(folder: Path, per_class: int = 24) -> Path:
+    """Two class sub-folders of random 20x20 RGB PNGs."""
     from PIL import Image
 
     rng = torch.Generator().manual_seed(0)
     for cls in ("a", "b"):
-        (tmp_path / "pics" / cls).mkdir(parents=True)
-        for i in range(24):
+        (folder / cls).mkdir(parents=True)
+        for i in range(per_class):
             pixels = (torch.rand(20, 20, 3, generator=rng) * 255).to(torch.uint8).numpy()
-            Image.fromarray(pixels).save(tmp_path / "pics" / cls / f"{i}.png")
-    data = {"name": "image-folder", "params": {"path": str(tmp_path / "pics"), "image_size": 16, "held_out": 0.0}}
+            Image.fromarray(pixels).save(folder / cls / f"{i}.png")
+    return folder
+
+
+def test_a_dataset_evaluation_cannot_score_is_refused_before_training(tmp_path, mnist_root, reference_cache):  # noqa: F811
+    data = {"name": "image-folder", "params": {"path": str(pictures(tmp_path / "pics")), "image_size": 16}}
+    recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, data=data, eval={"every": 1, "n": 20, "metrics": ["fid"]},
+                         generator={"name": "mlp", "params": {"latent_dim": 8, "hidden": [16]}},
+                         discriminator={"name": "mlp", "params": {"hidden": [16]}})
+    with pytest.raises(UserError, match=r"\[eval\] cannot score this run .*no judge for the dataset 'image-folder-"):
+        train(recipe, tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before the first step: nothing written
+
+
+def test_a_streamed_folder_trains_exactly_as_the_same_folder_held_in_memory(tmp_path, mnist_root):  # noqa: F811
+    """data.stream = "always" (DataLoader workers, decoded on access) visits the same batches in
+    the same order as the in-memory path: the weights after a resumed run agree bit for bit."""
+    data = {"name": "image-folder", "params": {"path": str(pictures(tmp_path / "pics")), "image_size": 16, "held_out": 0.0}}
     recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, data=data, train={"epochs": 2, "batch_size": 16},
                          generator={"name": "cmlp", "params": {"latent_dim": 8, "hidden": [16]}},
                          discriminator={"name": "cmlp", "params": {"hidden": [16]}})

@@ -7,6 +7,7 @@ import math
 
 from torch import nn
 
+from ganfw.contracts import Dataset
 from ganfw.errors import UserError
 from ganfw.plugins import Registry
 from ganfw.paths import resolve_data_root
@@ -40,17 +41,24 @@ def steps_per_epoch(recipe: Recipe, n_images: int, world: int, nets: tuple[nn.Mo
     return steps
 
 
-def check_eval_metrics(recipe: Recipe, registry: Registry, conditional: bool) -> None:
-    """Refuse, before training, an ``[eval]`` metric that needs labels (``conditional-accuracy``)
-    for an unconditional generator."""
-    from ganfw.evaluation.evaluate import needs_labels
+def check_evaluation(recipe: Recipe, registry: Registry, dataset: Dataset, conditional: bool) -> None:
+    """Refuse, before training, an ``[eval]`` that could not run after the first epoch: a metric
+    that needs labels (``conditional-accuracy``) for an unconditional generator, a dataset
+    without a held-out split or without a judge for the metrics asked (this also embeds the
+    held-out split once, into the cache the evaluations read)."""
+    from ganfw.evaluation.datasets import of_run
+    from ganfw.evaluation.evaluate import needs_labels, prepare
 
-    if conditional or not recipe.eval.every:
+    if not recipe.eval.every or not recipe.eval.metrics:
         return
     for name in recipe.eval.metrics:
-        if needs_labels(registry.resolve("metric", name)):
+        if not conditional and needs_labels(registry.resolve("metric", name)):
             raise UserError(f"{recipe.path}: eval.metrics: {name!r} scores a class-conditional generator, "
                             f"but {recipe.generator.who} takes no labels")
+    try:
+        prepare(of_run(dataset, recipe.data, str(recipe.path)), recipe.eval.metrics, registry)
+    except UserError as e:
+        raise UserError(f"{recipe.path}: [eval] cannot score this run (set eval.every = 0 to train without): {e}") from None
 
 
 def check_recipe(recipe: Recipe) -> None:

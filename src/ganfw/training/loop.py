@@ -27,7 +27,7 @@ from ganfw.distributed import Ranks, join, rank_device, ranks_from_env
 from ganfw.device import resolve_device
 from ganfw.plugins import Registry, load_registry
 from ganfw.precision import Precision, resolve_precision
-from ganfw.preflight import check_eval_metrics, steps_per_epoch
+from ganfw.preflight import check_evaluation, steps_per_epoch
 from ganfw.progress import Reporter
 from ganfw.recipe import ComponentError, Recipe
 from ganfw.rundir import MetricsLog, RunDir, read_metrics, truncate_metrics
@@ -63,7 +63,7 @@ class Trainer:
         self.update = GANUpdate(recipe, nets, opt, parts.loss, parts.penalties, parts.augment, self.precision)
         self.streams = open_streams(recipe, ranks, self.device, parts)
         self.steps_per_epoch = steps_per_epoch(recipe, len(parts.data), ranks.world, (parts.G, parts.D))
-        check_eval_metrics(recipe, self.registry, parts.conditional)
+        check_evaluation(recipe, self.registry, parts.dataset, parts.conditional)
         self.total_steps = train.epochs * self.steps_per_epoch
         self.progress = Progress()
         self.state = RunState(recipe, run, ranks, self.device, parts, opt, self.streams, self.precision.name,
