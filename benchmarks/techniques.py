@@ -23,6 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import torch
+from train_step import machine_line
+
 from ganfw.artifacts import read_jsonl
 from ganfw.device import describe_machine
 
@@ -69,7 +72,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="train this many epochs instead of for --budget seconds")
     parser.add_argument("--runs", type=Path, help="keep the runs here (default: a temporary folder)")
     args = parser.parse_args()
-    print(f"# {describe_machine()}")
+    print(f"# {machine_line(torch.device('cpu'))}; {describe_machine('auto', 'auto')}")
     length = f"{args.epochs} epochs" if args.epochs else f"{args.budget:.0f} s of training"
     print(f"# {args.recipe}, {length} per variant, scored on 10,000 samples\n")
     root = args.runs or Path(tempfile.mkdtemp(prefix="techniques-"))
