@@ -7,6 +7,7 @@ train_digits, tiny_plugin`` (``mnist_root`` comes along, from data_fixtures).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,16 +120,24 @@ def ganfw_datasets():
 
 @pytest.fixture(scope="session")
 def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A site directory holding the ``tiny`` dataset plugin (put it on sys.path to use it)."""
+    """A site directory holding the ``tiny`` dataset plugin (put it on sys.path to use it); beside
+    it, ``probed/``: a user cache in which the precision probe (``train.precision = "auto"``, as
+    ``ganfw train-judge`` asks for) has run on the CPU - seconds on a busy machine, once a session."""
+    from ganfw.precision import resolve_precision
+
     site = tmp_path_factory.mktemp("tiny") / "site"
     make_distribution(site, "ganfw-tiny", "0.1", {"ganfw_tiny_plugin": TINY_PLUGIN})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(site.parent / "probed"))
+        resolve_precision("auto", torch.device("cpu"))
     return site
 
 
 @pytest.fixture
 def tiny_plugin(tiny_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The ``tiny`` plugin installed for one test (in this process), with a fresh user cache
-    (no judge of it yet); returns the cache."""
+    (no judge of it yet; the precision probe's result in it); returns the cache."""
     monkeypatch.syspath_prepend(str(tiny_site))
+    shutil.copytree(tiny_site.parent / "probed", tmp_path / "cache", dirs_exist_ok=True)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path / "cache"
