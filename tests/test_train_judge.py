@@ -75,6 +75,7 @@ def test_a_judge_trained_by_the_command_scores_a_dataset_of_another_shape(capsys
     info = read_info(path)
     assert (info.dataset, info.image_shape, info.classes) == ("tiny", (3, 16, 16), ("class0", "class1", "class2"))
     assert (info.split, info.n_held_out, info.training["epochs"], info.training["n_train"]) == ("held-out", 150, 1, 600)
+    assert info.training["precision"] in ("fp32", "bf16", "fp16") and info.training["seed"] == 0
     from ganfw_tiny_plugin import TinyParams, draw
 
     held, labels = draw(TinyParams(), 50, seed=2)

@@ -178,7 +178,14 @@ def _score(generated: Embedding, reference: Reference, metrics: dict[str, Metric
     for name, metric in metrics.items():
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            results[name] = metric.compute(generated, reference.embedding)
+            try:
+                results[name] = metric.compute(generated, reference.embedding)
+            except UserError:
+                raise
+            except Exception as e:  # a metric plugin's code, or too few images for it
+                raise UserError(f"metric {name!r} failed on {len(generated.features)} generated and "
+                                f"{len(reference.embedding.features)} reference images: {type(e).__name__}: "
+                                f"{' '.join(str(e).split())}") from e
         for key, value in results[name].scores.items():
             if key in scores:
                 owner = next(n for n, r in results.items() if key in r.scores)

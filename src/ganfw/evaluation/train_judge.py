@@ -8,7 +8,8 @@ its accuracy on the held-out split, and write its weights with what it knows (se
 Deterministic given the seed (initialisation, batch order, augmentation and dropout all draw
 from it). Light augmentation: each training image is rotated by up to 10 degrees, scaled by
 0.9..1.1 and shifted by up to 2 pixels. The forward passes autocast to the precision that
-``train.precision = "auto"`` picks on this CPU (fp32 weights).
+``train.precision = "auto"`` picks on this CPU (fp32 weights), recorded with the judge: the
+same seed gives the same weights on machines that pick the same precision.
 """
 
 from __future__ import annotations
@@ -60,16 +61,17 @@ def train(
     epochs: int = 12,
     batch_size: int = 128,
     lr: float = 2e-3,
+    precision: str = "fp32",
     log: Callable[[str], None] = print,
 ) -> JudgeNet:
     """Train a :class:`JudgeNet` on ``images`` (N, C, H, W) in [-1, 1] of ``labels`` (N,) int64
-    in [0, classes) (Adam with a cosine decay of the learning rate to zero over the run), then
+    in [0, classes) (Adam with a cosine decay of the learning rate to zero over the run; the
+    forward passes autocast to ``precision``: ``"fp32"``, ``"bf16"`` or ``"fp16"``), then
     :func:`calibrate` its features on the same (unaugmented) images."""
     torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
     net = JudgeNet(tuple(images.shape[1:]), classes).to(memory_format=torch.channels_last)
-    cpu = torch.device("cpu")
-    precision = Precision(resolve_precision("auto", cpu).name, cpu)
+    autocast = Precision(precision, torch.device("cpu"))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = epochs * math.ceil(len(images) / batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
@@ -78,7 +80,7 @@ def train(
         start, total = time.perf_counter(), 0.0
         for idx in torch.randperm(len(images), generator=rng).split(batch_size):
             x = augment(images[idx], rng).contiguous(memory_format=torch.channels_last)
-            with precision.autocast():
+            with autocast.autocast():
                 _, logits = net(x)
             loss = F.cross_entropy(logits.float(), labels[idx])
             opt.zero_grad(set_to_none=True)
@@ -109,12 +111,13 @@ def train_and_save(data: EvalData, *, epochs: int, seed: int, out: Path | None,
     images, labels = data.dataset.load(), data.dataset.load_labels()
     if labels is None:
         raise UserError(f"the dataset {data.describe()} gave no labels for its training images (load_labels())")
-    net = train(images, labels, data.dataset.num_classes, seed=seed, epochs=epochs, log=log)
+    precision = resolve_precision("auto", torch.device("cpu")).name
+    net = train(images, labels, data.dataset.num_classes, seed=seed, epochs=epochs, precision=precision, log=log)
     info = JudgeInfo(
         dataset=data.key, image_shape=tuple(data.dataset.image_shape), classes=tuple(data.dataset.class_names),
         accuracy=round(accuracy(net, split.images, split.labels), 4), split=split_name(split),
         n_held_out=len(split.images),
-        training={"seed": seed, "epochs": epochs, "n_train": len(images), "torch": torch.__version__},
+        training={"seed": seed, "epochs": epochs, "n_train": len(images), "precision": precision, "torch": torch.__version__},
     )
     path = out if out is not None else cache_dir() / file_name(data.key)
     save_judge(net, info, path)
