@@ -57,3 +57,20 @@ def test_a_folder_of_your_images_trains_to_a_grid_and_is_scored(photos, tmp_path
     result = json.loads((tmp_path / "scores.json").read_text())
     assert result["scores"]["fid"] > 0
     assert result["protocol"]["dataset"].startswith("image-folder-") and result["protocol"]["split"] == "held-out"
+
+
+def test_a_held_out_share_too_small_for_a_metric_is_one_line(photos, tmp_path, capsys, monkeypatch):
+    """Ten pictures a class leave two held out: k-NN precision/recall (k = 5) cannot run on them,
+    and says so in one line instead of a traceback."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    for path in photos.rglob("*.*"):
+        if not path.stem.isdigit() or int(path.stem) >= 10:
+            path.unlink()
+    run = tmp_path / "runs" / "few"
+    assert cli(capsys, "run", str(RECIPE), "--set", "data.params.path=photos", "--set", "train.epochs=1",
+               "--out", str(run), "--quiet")[0] == 0
+    assert cli(capsys, "train-judge", str(run / "recipe.toml"), "--epochs", "1")[0] == 0
+    code, _, err = cli(capsys, "evaluate", str(run), "--n", "50", "--metrics", "fid,precision-recall")
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: metric 'precision-recall' failed on 50 generated and 2 reference")
