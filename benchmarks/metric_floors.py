@@ -2,9 +2,10 @@
 at 1,000 vs 10,000 images, and the scores of the anchor samples (the course's recipe).
 
     python benchmarks/metric_floors.py --data ../shared/data --anchors ../shared/anchors
+    python benchmarks/metric_floors.py --data ../shared/data --dataset fashion-mnist
 
-Prints markdown tables. Every set is scored against the MNIST test split with seed 0, as
-``ganfw evaluate FILE --n N`` would score it.
+Prints markdown tables. Every set is scored against the dataset's test split (MNIST by default)
+with its judge and seed 0, as ``ganfw evaluate FILE --dataset DATASET --n N`` would score it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ganfw.evaluation.datasets import EvalData, from_argument
 from ganfw.evaluation.evaluate import evaluate_images
-from ganfw.evaluation.images import from_uint8, read_images
+from ganfw.evaluation.images import read_images
 from ganfw.plugins import load_registry
-from ganfw_plugins.mnist.dataset import load_split
 
 METRICS = ["fid", "kid", "inception-score", "class-coverage", "precision-recall"]
 
@@ -59,14 +60,14 @@ def gaussian_blobs(n: int, seed: int) -> Tensor:
     return (ink.clamp(0, 1) * 2 - 1).unsqueeze(1)
 
 
-def row(name: str, images: Tensor, data: str) -> str:
+def row(name: str, images: Tensor, data: EvalData) -> str:
     start = time.perf_counter()
-    scores = evaluate_images(images, METRICS, load_registry(), data_root=data).scores
+    scores = evaluate_images(images, METRICS, load_registry(), data).scores
     cells = [fmt.format(scores[key]) for key, _, fmt in COLUMNS]
     return f"| {name} | {len(images):,} | " + " | ".join(cells) + f" | {time.perf_counter() - start:.1f} |"
 
 
-def table(rows: list[tuple[str, Tensor]], data: str) -> None:
+def table(rows: list[tuple[str, Tensor]], data: EvalData) -> None:
     print("| set | n | " + " | ".join(h for _, h, _ in COLUMNS) + " | seconds |")
     print("|---|---:|" + "---:|" * (len(COLUMNS) + 1))
     for name, images in rows:
@@ -76,24 +77,27 @@ def table(rows: list[tuple[str, Tensor]], data: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True, help="data root holding MNIST/raw/")
-    parser.add_argument("--anchors", type=Path, help="folder of seed_epochNN.npy anchor samples")
+    parser.add_argument("--data", required=True, help="data root holding MNIST/raw/ (FashionMNIST/raw/)")
+    parser.add_argument("--dataset", default="mnist", help="the dataset (or a recipe naming one)")
+    parser.add_argument("--anchors", type=Path, help="folder of seed_epochNN.npy anchor samples (MNIST)")
     args = parser.parse_args()
 
-    train = from_uint8(load_split(args.data, train=True))
-    print("## Floors and ceilings\n")
+    registry = load_registry()
+    data = from_argument(args.dataset, registry, args.data)
+    train = data.dataset.load()  # (60000, 1, 28, 28) in [-1, 1]
+    print(f"## Floors and ceilings ({data.key})\n")
     table([
-        ("MNIST train, first 10k", train[:10000]),
-        ("MNIST train, next 10k", train[10000:20000]),
-        ("MNIST train, first 1k", train[:1000]),
+        (f"{data.key} train, first 10k", train[:10000]),
+        (f"{data.key} train, next 10k", train[10000:20000]),
+        (f"{data.key} train, first 1k", train[:1000]),
         ("uniform noise", uniform_noise(10000, seed=0)),
         ("uniform noise", uniform_noise(1000, seed=0)),
         ("Gaussian blobs", gaussian_blobs(10000, seed=0)),
         ("Gaussian blobs", gaussian_blobs(1000, seed=0)),
-    ], args.data)
+    ], data)
 
-    print("## FID of real digits at 1k: spread over ten disjoint slices of the training split\n")
-    fids = [evaluate_images(train[i * 1000:(i + 1) * 1000], ["fid"], load_registry(), data_root=args.data).scores["fid"]
+    print("## FID of real images at 1k: spread over ten disjoint slices of the training split\n")
+    fids = [evaluate_images(train[i * 1000:(i + 1) * 1000], ["fid"], registry, data).scores["fid"]
             for i in range(10)]
     mean = sum(fids) / len(fids)
     std = math.sqrt(sum((f - mean) ** 2 for f in fids) / (len(fids) - 1))
@@ -102,9 +106,9 @@ def main() -> None:
     if args.anchors:
         files = sorted(args.anchors.glob("seed_epoch*.npy"))
         print("## Anchors (the course's recipe), 10k samples\n")
-        table([(f.stem, read_images(f)) for f in files], args.data)
+        table([(f.stem, read_images(f, (1, 28, 28))) for f in files], data)
         print("## Anchors, first 1k samples (what training-time evaluation sees with [eval] n = 1000)\n")
-        table([(f.stem, read_images(f)[:1000]) for f in files], args.data)
+        table([(f.stem, read_images(f, (1, 28, 28))[:1000]) for f in files], data)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ganfw.artifacts import read_jsonl
+from ganfw.evaluation.datasets import from_argument
 from ganfw.evaluation.evaluate import evaluate_generator, evaluate_images
 from ganfw.evaluation.images import read_images
 from ganfw.plugins import load_registry
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=600.0, help="seconds of training for the best-FID line")
     args = parser.parse_args()
     registry = load_registry()
+    mnist = from_argument("mnist", registry, args.data)  # the anchors are MNIST samples
 
     print("| recipe | epochs | training wall time | " + " | ".join(h for _, h, _ in COLUMNS) + " |")
     print("|---|---:|---:|" + "---:|" * len(COLUMNS))
@@ -72,10 +74,10 @@ def main() -> None:
     epochs = [int(re.search(r"(\d+)", f.stem).group(1)) for f in anchors]
     curve = []
     for epoch, file in zip(epochs, anchors):
-        images = read_images(file)
-        curve.append(evaluate_images(images[: args.curve_n], ["fid"], registry, data_root=args.data).scores["fid"])
+        images = read_images(file, (1, 28, 28))
+        curve.append(evaluate_images(images[: args.curve_n], ["fid"], registry, mnist).scores["fid"])
         if epoch >= 40:
-            scores = evaluate_images(images, METRICS, registry, data_root=args.data).scores
+            scores = evaluate_images(images, METRICS, registry, mnist).scores
             print(table_row(f"mnist_dcgan_seed (anchor, epoch {epoch})", epoch, epoch * args.anchor_epoch_seconds, scores))
     ax.plot([e * args.anchor_epoch_seconds / 60 for e in epochs], curve, "o-", label="mnist_dcgan_seed (anchors)")
 
@@ -84,7 +86,8 @@ def main() -> None:
         name, _, directory = spec.partition("=")
         run = Path(directory)
         times, fids, n_epochs, total = run_curve(run)
-        scores = evaluate_generator(load_generator(run, registry), METRICS, 10_000, registry, data_root=args.data)
+        scores = evaluate_generator(load_generator(run, registry), METRICS, 10_000, registry,
+                                    from_argument(str(run / "recipe.toml"), registry, args.data)).scores
         print(table_row(name, n_epochs, total, scores))
         ax.plot([t / 60 for t in times], fids, "o-", label=name)
         within = [(f, t) for t, f in zip(times, fids) if t <= args.budget]

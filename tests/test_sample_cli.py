@@ -46,7 +46,7 @@ def test_one_class(capsys, templates_plugin, conditional_run, digit_templates, t
 def test_a_class_by_name_and_png_and_pt(capsys, templates_plugin, conditional_run, digit_templates, tmp_path):  # noqa: F811
     code, err = sample(capsys, str(conditional_run), "--label", "3", "--n", "9", "--out", str(tmp_path / "threes.png"))
     assert code == 0 and "9 images of class 3" in err
-    assert torch.allclose(read_grid(tmp_path / "threes.png"), digit_templates[3].expand(9, -1, -1, -1), atol=0.02)
+    assert torch.allclose(read_grid(tmp_path / "threes.png", (1, 28, 28)), digit_templates[3].expand(9, -1, -1, -1), atol=0.02)
     code, err = sample(capsys, str(conditional_run), "-l", "3", "-n", "5", "--out", str(tmp_path / "threes.pt"))
     assert code == 0, err
     saved = torch.load(tmp_path / "threes.pt", weights_only=True)
@@ -61,7 +61,7 @@ def test_all_classes_one_column_each(capsys, templates_plugin, conditional_run, 
     from PIL import Image
 
     assert Image.open(tmp_path / "all.png").size == (10 * (28 * 4 + 2) + 2, 3 * (28 * 4 + 2) + 2)
-    cells = read_grid(tmp_path / "all.png")
+    cells = read_grid(tmp_path / "all.png", (1, 28, 28))
     assert torch.allclose(cells, digit_templates.repeat(3, 1, 1, 1), atol=0.02)  # column c holds class c
     code, err = sample(capsys, str(conditional_run), "--label", "all", "--n", "1", "--out", str(tmp_path / "all.npy"))
     assert code == 0 and np.load(tmp_path / "all.labels.npy").tolist() == list(range(10))

@@ -174,7 +174,7 @@ class IdxDataset(Dataset):
     def held_out(self) -> Split:
         """The test split, read from disk on each call: images (10,000, 1, 28, 28) float32 in
         [-1, 1] and their labels (10,000,) int64."""
-        return Split(to_unit_range(self.load_split(train=False).unsqueeze(1)), self._labels(train=False))
+        return Split(to_unit_range(self.load_split(train=False).unsqueeze(1)), self._labels(train=False), name="test")
 
     def load_split(self, train: bool) -> Tensor:
         """One split as stored, (N, 28, 28) uint8: 60,000 training or 10,000 test images."""

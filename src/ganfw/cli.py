@@ -97,14 +97,18 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def _show_plugin_logs(verbose: bool) -> None:
-    """Plugins' warnings go to stderr as bare lines; with ``-v`` their details (INFO) too."""
-    logger = logging.getLogger("ganfw_plugins")
-    if not logger.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    """Plugins' warnings go to stderr as bare lines; with ``-v`` their details (INFO) too. The
+    loggers are those of the packages the ``ganfw`` entry points name (read without importing)."""
+    from importlib.metadata import entry_points
+
+    for package in sorted({ep.value.split(".")[0].split(":")[0] for ep in entry_points(group="ganfw")}):
+        logger = logging.getLogger(package)
+        if not logger.handlers:
+            handler = _StderrHandler()
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+            logger.propagate = False
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _component_row(c: Component, clashing: bool, with_params: bool) -> dict[str, Any]:

@@ -264,10 +264,12 @@ class Batch:
 @dataclass(frozen=True)
 class Split:
     """A set of images with their labels: ``images`` (M, C, H, W) float32 in [-1, 1] on the CPU,
-    ``labels`` (M,) int64 in [0, K) or ``None`` when unlabelled."""
+    ``labels`` (M,) int64 in [0, K) or ``None`` when unlabelled; ``name`` says what it is in score
+    protocols (``"test"``: a published test split; ``"held-out"``: images set aside from training)."""
 
     images: Tensor
     labels: Tensor | None = None
+    name: str = "held-out"
 
 
 class Dataset(ABC):

@@ -61,8 +61,8 @@ def reference_embedding(space: FeatureSpace, data: EvalData) -> Reference:
 
 
 def split_name(split: Split) -> str:
-    """``Split.name`` where the dataset names it (``"test"``), else ``"held-out"``."""
-    return str(getattr(split, "name", "held-out"))
+    """The split's name in score protocols: ``"test"`` or ``"held-out"``."""
+    return split.name
 
 
 def held_out(data: EvalData) -> Split:
