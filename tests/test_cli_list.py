@@ -57,7 +57,8 @@ def test_every_builtin_component_is_listed(listed):
     assert {r["version"] for r in builtin} == {__version__}
     assert {(r["kind"], r["name"]): r["plugin"] for r in builtin if r["kind"] in ("loss", "dataset")} == {
         **{("loss", n): "losses" for n in REQUIRED["loss"]},
-        ("dataset", "mnist"): "mnist",
+        ("dataset", "mnist"): "mnist", ("dataset", "fashion-mnist"): "fashion_mnist",
+        ("dataset", "image-folder"): "image_folder",
     }
     # Sorted by kind (in KINDS order), then name.
     keys = [(KIND_ORDER.index(r["kind"]), r["name"]) for r in listed]

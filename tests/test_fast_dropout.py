@@ -62,5 +62,5 @@ def test_the_trainer_swaps_dropout_on_the_cpu_as_the_recipe_says(tmp_path, mnist
     path = tiny_recipe(tmp_path / "r.toml", mnist_root, discriminator={"name": "dcgan", "params": {"widths": [4, 8]}},
                        train={"fast_dropout": fast})
     trainer = Trainer(load_recipe(path, load_registry()), RunDir(tmp_path / "run"), SilentReporter())
-    kinds = {type(m) for m in trainer.D.modules() if isinstance(m, nn.Dropout)}
+    kinds = {type(m) for m in trainer.parts.D.modules() if isinstance(m, nn.Dropout)}
     assert kinds == ({UniformDropout} if fast else {nn.Dropout})

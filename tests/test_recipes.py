@@ -98,7 +98,7 @@ CORPUS: dict[str, Bad] = {
     # -- unknown keys
     "unknown-top-level": Bad(with_min("[trian]\nepochs = 1\n"), ("unknown key 'trian'; did you mean 'train'?",), key="trian"),
     "unknown-top-level-no-match": Bad(
-        {"r.toml": "zzz = 1\n" + MIN}, ("unknown key 'zzz'; valid keys: data, discriminator, eval,",), key="zzz"
+        {"r.toml": "zzz = 1\n" + MIN}, ("unknown key 'zzz'; valid keys: augment, callbacks, data, discriminator, eval,",), key="zzz"
     ),
     "unknown-train-key": Bad(with_min("[train]\nepoch = 3\n"), ("did you mean 'epochs'?",), key="train.epoch"),
     "unknown-optim-net": Bad(with_min("[optim.genrator]\nlr = 1\n"), ("did you mean 'generator'?",), key="optim.genrator"),
@@ -146,7 +146,7 @@ CORPUS: dict[str, Bad] = {
     # -- components
     "unknown-component": Bad(
         {"r.toml": MIN.replace('name = "mlp"', 'name = "dcgna"', 1)},
-        ("unknown generator 'dcgna'; available: dcgan, mlp",), key="generator.name",
+        ("unknown generator 'dcgna'; available: cdcgan, cmlp, dcgan, mlp",), key="generator.name",
     ),
     "unknown-loss": Bad(with_min('[loss]\nname = "wgan"\n'), ("unknown loss 'wgan'; available:", "hinge", "wasserstein-gp"), key="loss.name"),
     "unknown-qualified": Bad(with_min('[loss]\nname = "nobody:hinge"\n'), ("unknown loss 'nobody:hinge'",), key="loss.name"),
@@ -182,7 +182,7 @@ CORPUS: dict[str, Bad] = {
     "data-limit-bool": Bad(with_min("[data]\nlimit = true\n"), ("expected a positive integer, got True",), key="data.limit"),
     "data-root-number": Bad(with_min("[data]\nroot = 5\n"), ("expected a directory (a string)",), key="data.root"),
     "unknown-metric": Bad(
-        with_min('[eval]\nmetrics = ["fid", "fdi"]\n'), ("item 1: unknown metric 'fdi'; available: class-coverage, fid,",), key="eval.metrics"
+        with_min('[eval]\nmetrics = ["fid", "fdi"]\n'), ("item 1: unknown metric 'fdi'; available: class-coverage, conditional-accuracy, fid,",), key="eval.metrics"
     ),
     # -- --set
     "set-without-equals": Bad(with_min(""), ("'train.epochs' is not of the form dotted.key=value",), where="--set", sets=("train.epochs",)),
@@ -432,7 +432,7 @@ def test_set_values_through_the_cli(capsys, clean_plugin_env):
     assert resolved["generator"]["params"]["latent_dim"] == 100  # from the file
     assert resolved["optim"]["generator"]["lr"] == 0.001
     assert resolved["optim"]["discriminator"]["lr"] == 2.0 and isinstance(resolved["optim"]["discriminator"]["lr"], float)
-    assert resolved["data"] == {"name": "mnist", "root": "/data/mnist", "limit": 100, "params": {"download": True}}
+    assert resolved["data"] == {"name": "mnist", "root": "/data/mnist", "limit": 100, "stream": "auto", "params": {"download": True}}
     assert resolved["loss"] == {"name": "losses:hinge"}
     assert resolved["train"]["batch_size"] == 128  # from the file
 
@@ -442,7 +442,9 @@ def test_check_fills_every_default(tmp_path: Path, capsys, clean_plugin_env):
     code, out, err = cli(capsys, "check", str(tmp_path / "r.toml"))
     assert code == 0, err
     resolved = tomllib.loads(body(out))
-    assert set(resolved) == {"generator", "discriminator", "loss", "schedule", "data", "optim", "train", "output", "eval"}
+    assert set(resolved) == {"generator", "discriminator", "loss", "schedule", "lr_schedule", "data", "optim", "train",
+                             "output", "eval"}
+    assert resolved["lr_schedule"] == {"name": "constant"}
     assert resolved["loss"]["name"] == "non-saturating" and resolved["schedule"] == {"name": "alternating"}
     assert resolved["data"]["name"] == "mnist"
     assert resolved["optim"]["generator"] == {"lr": 0.0002, "betas": [0.5, 0.999], "eps": 1e-08, "weight_decay": 0.0}

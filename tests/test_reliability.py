@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import RECIPES, run_cli
+from conftest import RECIPES, cli, run_cli
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
 from evaluation_fixtures import cache_home, reference_cache  # noqa: F401  (fixtures)
 from ganfw.checkpoint import checkpoint_name, list_checkpoints
@@ -69,21 +69,50 @@ def broken_test_split(tmp_path: Path, mnist_root: Path) -> tuple[Path, Path]:  #
     return tmp_path / "data", broken
 
 
-def test_failed_evaluation_keeps_the_epoch_and_resume_redoes_it(tmp_path, mnist_root, reference_cache):  # noqa: F811
-    root, broken = broken_test_split(tmp_path, mnist_root)
+def test_a_broken_test_split_is_refused_before_the_first_step(tmp_path, mnist_root):  # noqa: F811
+    root, _ = broken_test_split(tmp_path, mnist_root)
     recipe = eval_recipe(tmp_path / "r.toml", root, train={"epochs": 2})
     run, cold_cache = tmp_path / "run", {"XDG_CACHE_HOME": str(tmp_path / "cold")}  # must read the test split
     failed = ganfw_run(recipe, run, env=cold_cache)
     assert failed.returncode == 2
     (line,) = [x for x in failed.stderr.splitlines() if x.startswith("error:")]
-    assert "epoch 1: evaluation failed" in line and "t10k-images" in line and "Traceback" not in failed.stderr
+    assert "[eval] cannot score this run" in line and "t10k-images" in line and "Traceback" not in failed.stderr
+    assert not list_checkpoints(run / "checkpoints")
+
+
+def release_run_locks() -> None:
+    """Close the run-directory locks this process holds (a CLI process holds them until it exits)."""
+    import os
+
+    import ganfw.rundir
+
+    while ganfw.rundir._HELD:
+        os.close(ganfw.rundir._HELD.pop())
+
+
+def test_failed_evaluation_keeps_the_epoch_and_resume_redoes_it(tmp_path, mnist_root, reference_cache,  # noqa: F811
+                                                                capsys, monkeypatch):
+    """An evaluation that fails mid-run (here the disk, as the metric would see it) stops the run
+    in one line after the epoch's checkpoint and grid; --resume redoes the evaluation."""
+    import ganfw.evaluation.evaluate as evaluate
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    recipe = eval_recipe(tmp_path / "r.toml", mnist_root, train={"epochs": 2})
+    run = tmp_path / "run"
+    monkeypatch.setattr(evaluate, "evaluate_generator", disk_full)
+    code, _, err = cli(capsys, "run", str(recipe), "--out", str(run), "--quiet")
+    assert code == 2
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+    assert "epoch 1: evaluation failed: OSError" in line and "No space left" in line and "Traceback" not in err
     assert [c.name for c in list_checkpoints(run / "checkpoints")] == [checkpoint_name(2)]
     assert (run / "samples" / "image_at_epoch_0001.png").exists()
     assert [r["epoch"] for r in records(run) if r.get("event") == "epoch"] == [1]
 
-    broken.unlink()
-    broken.symlink_to(mnist_root / "MNIST" / "raw" / broken.name)
-    resumed = ganfw_run(recipe, run, "--resume", env=cold_cache)
+    monkeypatch.undo()
+    release_run_locks()  # as the failed process's exit would
+    resumed = ganfw_run(recipe, run, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert [(r["event"], r["epoch"]) for r in records(run) if r.get("event") in ("epoch", "eval")] == [
         ("epoch", 1), ("eval", 1), ("epoch", 2), ("eval", 2)]

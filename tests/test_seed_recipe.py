@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from data_fixtures import mnist_root  # noqa: F401  (fixture)
+from ganfw.training.components import epoch_order
 from ganfw.contracts import Decision
 from ganfw.engine import Trainer
 from ganfw.plugins import load_registry
@@ -38,18 +39,19 @@ def test_the_course_settings(trainer):
         assert (optim.lr, optim.betas, optim.eps, optim.weight_decay) == (1e-4, [0.9, 0.999], 1e-7, 0.0)
     assert recipe.loss.ref == "non-saturating" and recipe.loss.params.label_smoothing == 0.0
     assert recipe.schedule.ref == "simultaneous"
-    assert trainer.schedule.decide(0) == Decision(train_d=True, train_g=True, joint=True)
+    assert trainer.parts.schedule.decide(0) == Decision(train_d=True, train_g=True, joint=True)
     assert recipe.output.samples == 16  # a 4x4 grid each epoch
 
 
 def test_every_epoch_covers_all_60000_images_in_235_steps(trainer):
-    assert len(trainer.images) == 60_000
-    assert float(trainer.images.min()) == -1.0 and float(trainer.images.max()) == 1.0
+    assert len(trainer.parts.data.images) == 60_000
+    assert float(trainer.parts.data.images.min()) == -1.0 and float(trainer.parts.data.images.max()) == 1.0
     assert trainer.steps_per_epoch == 235  # 234 full batches of 256 and a last one of 96
-    assert len(trainer._epoch_order(0)[234 * 256:]) == 96
+    order = epoch_order(trainer.recipe.train.seed, 0, len(trainer.parts.data), trainer.ranks, trainer.device)
+    assert len(order[234 * 256:]) == 96
 
 
 def test_the_course_networks(trainer):
-    assert trainer.G.latent_dim == 100
-    assert keras_count(trainer.G) == 2_330_944
-    assert keras_count(trainer.D) == 212_865
+    assert trainer.parts.G.latent_dim == 100
+    assert keras_count(trainer.parts.G) == 2_330_944
+    assert keras_count(trainer.parts.D) == 212_865

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from ganfw.contracts import Dataset
@@ -56,7 +57,8 @@ def check_evaluation(recipe: Recipe, registry: Registry, dataset: Dataset, condi
             raise UserError(f"{recipe.path}: eval.metrics: {name!r} scores a class-conditional generator, "
                             f"but {recipe.generator.who} takes no labels")
     try:
-        prepare(of_run(dataset, recipe.data, str(recipe.path)), recipe.eval.metrics, registry)
+        with torch.random.fork_rng(devices=[]):  # a cold cache's embedding must not move training's stream
+            prepare(of_run(dataset, recipe.data, str(recipe.path)), recipe.eval.metrics, registry)
     except UserError as e:
         raise UserError(f"{recipe.path}: [eval] cannot score this run (set eval.every = 0 to train without): {e}") from None
 
