@@ -75,11 +75,11 @@ def png_folder(root):
     return root
 
 
-@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 16, 20)])
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 16, 20), (3, 64, 64), (1, 28, 28)])
 @pytest.mark.parametrize("kind", ["generator", "discriminator"])
-@pytest.mark.parametrize("name", ["mlp", "dcgan"])
+@pytest.mark.parametrize("name", ["mlp", "dcgan", "cmlp", "cdcgan"])
 def test_builtin_networks_pass_at_other_image_shapes(name, kind, shape):
-    small = {"widths": [8, 4, 2]} if (kind, name) == ("generator", "dcgan") else None
+    small = {"widths": [8, 4, 2]} if (kind, name) in (("generator", "dcgan"), ("generator", "cdcgan")) else None
     check_component(load_registry().resolve(kind, name), shape, params=small)
 
 
