@@ -45,6 +45,12 @@ class Components:
     def conditional(self) -> bool:
         return bool(self.G.num_classes or self.D.num_classes)
 
+    def sampler(self) -> Generator:
+        """The generator grids, evaluation and ``ganfw sample`` use: the last callback offering
+        one (an EMA), else G."""
+        found = [g for c in self.callbacks if (g := c.sampling_generator()) is not None]
+        return found[-1] if found else self.G
+
     def fake_labels(self, n: int, device: torch.device, noise: torch.Generator) -> Tensor | None:
         """Labels (n,) for generated images: G's own draw when G is conditional, uniform over the
         dataset's classes when only D is, ``None`` when neither is."""

@@ -79,11 +79,6 @@ class Trainer:
         """Steps completed so far (over resumes)."""
         return self.progress.step
 
-    def sampler(self) -> Generator:
-        """The generator grids and evaluation use: the last callback offering one, else G."""
-        found = [g for c in self.parts.callbacks if (g := c.sampling_generator()) is not None]
-        return found[-1] if found else self.parts.G
-
     def _callbacks(self, hook: str, *args: Any) -> None:
         for choice, callback in zip(self.recipe.callbacks, self.parts.callbacks):
             with self._stop_on_component_error(), blame(choice, hook):
@@ -212,7 +207,7 @@ class Trainer:
 
     def _grid_inputs(self) -> tuple[Generator, Tensor, Tensor | None]:
         """What the epoch grid is drawn from: the sampling generator, fixed noise and labels."""
-        return self.sampler(), self.streams.fixed_z, self.streams.fixed_labels
+        return self.parts.sampler(), self.streams.fixed_z, self.streams.fixed_labels
 
     # ----------------------------------------------------------------- run control
     def _stopped(self, log: MetricsLog | None) -> None:

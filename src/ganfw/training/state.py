@@ -90,14 +90,10 @@ class RunState:
         return modules
 
     def sampler_prefix(self) -> str:
-        """The checkpoint prefix of the generator used for sampling: the last callback offering one."""
-        prefix = "generator"
-        for i, (choice, callback) in enumerate(zip(self.recipe.callbacks, self.parts.callbacks)):
-            sampler = callback.sampling_generator()
-            for name, module in callback.modules().items():
-                if sampler is not None and module is sampler:
-                    prefix = f"callbacks.{i}.{choice.ref}.{name}"
-        return prefix
+        """The checkpoint prefix of :meth:`Components.sampler`'s weights (one of the modules saved;
+        ``"generator"`` when it is G, or not a module a callback saves)."""
+        sampler = self.parts.sampler()
+        return next((prefix for prefix, module in self._modules().items() if module is sampler), "generator")
 
     def save(self, progress: Progress, force: bool = False) -> Path:
         """Checkpoint the current step (rank 0 writes; every rank returns the path). ``force``
