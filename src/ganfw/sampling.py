@@ -132,22 +132,33 @@ def draw(generator: Generator, n: int, seed: int, labels: torch.Tensor | None = 
     device = next(generator.parameters()).device
     rng = torch.Generator(device).manual_seed(seed)
     z = generator.sample_latent(n, device=device, generator=rng)  # (n, Z), drawn at once: same noise for any batch
+    if generator.num_classes and labels is None:
+        labels = generator.sample_labels(n, device=device, generator=rng)
+    images = render(generator, z, labels, batch, source)
+    return Samples(images, None if labels is None else labels.to("cpu", torch.int64))
+
+
+@torch.no_grad()
+def render(generator: Generator, z: torch.Tensor, labels: torch.Tensor | None = None, batch: int = 1000,
+           source: str = "the generator") -> torch.Tensor:
+    """The images (n, C, H, W) in [-1, 1], on the CPU, that ``generator`` makes of the latents
+    ``z`` (n, ...) on its device, ``batch`` at a time; a conditional generator needs ``labels``
+    (n,), an unconditional one refuses them. NaN/inf images are a one-line :class:`UserError`
+    naming ``source``."""
+    n, device = len(z), next(generator.parameters()).device
     if not generator.num_classes:
         if labels is not None:
             raise ValueError("labels were given for an unconditional generator")
         images = torch.cat([generator(chunk).float().cpu() for chunk in z.split(batch)])
     else:
-        if labels is None:
-            labels = generator.sample_labels(n, device=device, generator=rng)
-        if labels.shape != (n,):
-            raise ValueError(f"expected labels of shape ({n},), got {tuple(labels.shape)}")
+        if labels is None or labels.shape != (n,):
+            raise ValueError(f"expected labels of shape ({n},), got {None if labels is None else tuple(labels.shape)}")
         labels = labels.to(device=device, dtype=torch.int64)
         images = torch.cat([generator(zs, ys).float().cpu() for zs, ys in zip(z.split(batch), labels.split(batch))])
-        labels = labels.cpu()
     bad = (~torch.isfinite(images)).flatten(1).any(1).sum().item()
     if bad:
         raise UserError(f"{source}: the generator produced non-finite values (NaN or inf) in {bad} of {n} images")
-    return Samples(images.clamp(-1, 1), labels)
+    return images.clamp(-1, 1)
 
 
 def generate(generator: Generator, n: int, seed: int, labels: torch.Tensor | None = None, batch: int = 1000,
