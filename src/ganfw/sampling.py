@@ -129,13 +129,23 @@ def draw(generator: Generator, n: int, seed: int, labels: torch.Tensor | None = 
     :class:`UserError` naming ``source`` (the checkpoint, for the CLI).
     """
     check_count(n, tuple(generator.image_shape))
-    device = next(generator.parameters()).device
-    rng = torch.Generator(device).manual_seed(seed)
-    z = generator.sample_latent(n, device=device, generator=rng)  # (n, Z), drawn at once: same noise for any batch
-    if generator.num_classes and labels is None:
-        labels = generator.sample_labels(n, device=device, generator=rng)
+    rng = torch.Generator(next(generator.parameters()).device).manual_seed(seed)
+    z, labels = noise(generator, n, rng, labels)
     images = render(generator, z, labels, batch, source)
     return Samples(images, None if labels is None else labels.to("cpu", torch.int64))
+
+
+def noise(generator: Generator, n: int, rng: torch.Generator,
+          labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What :func:`draw` feeds ``generator``, from ``rng``, on the generator's device: the
+    latents (n, Z) (drawn at once: the same noise for any batch) and the labels (n,):
+    ``labels`` when given, else uniform ones drawn after the noise for a conditional generator,
+    else ``None``."""
+    device = next(generator.parameters()).device
+    z = generator.sample_latent(n, device=device, generator=rng)
+    if generator.num_classes and labels is None:
+        labels = generator.sample_labels(n, device=device, generator=rng)
+    return z, labels
 
 
 @torch.no_grad()
