@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +111,27 @@ def check_count(n: int, image_shape: tuple[int, ...], what: str = "--n") -> None
 
 @dataclass(frozen=True)
 class Samples:
-    """``images`` (n, C, H, W) in [-1, 1] on the CPU and the ``labels`` (n,) int64 they were
-    drawn for (``None`` from an unconditional generator)."""
+    """Images drawn from a generator.
+
+    Attributes:
+        images: (n, C, H, W) float32 in [-1, 1], on the CPU.
+        labels: (n,) int64, the classes the images were drawn for (``None`` from an
+            unconditional generator).
+        class_names: the names of the classes ``labels`` index (empty without labels, or when the
+            checkpoint records none).
+    """
 
     images: torch.Tensor
     labels: torch.Tensor | None
+    class_names: tuple[str, ...] = ()
+
+    def save(self, out: str | os.PathLike[str], columns: int | None = None) -> Path:
+        """Write the samples as ``ganfw sample`` does (:func:`write_images`): ``.png`` a grid of
+        ``columns`` (default square-ish), ``.pt``/``.npy`` the images and their labels. Returns
+        the path written."""
+        path = Path(out)
+        write_images(self.images, path, self.labels, columns, self.class_names)
+        return path
 
 
 @torch.no_grad()
@@ -178,8 +194,9 @@ def generate(generator: Generator, n: int, seed: int, labels: torch.Tensor | Non
     return draw(generator, n, seed, labels, batch, source).images
 
 
-def class_index(text: str, saved: SavedGenerator) -> int:
-    """The class ``--label text`` names: an index 0..K-1 or one of the class names."""
+def class_index(text: str, saved: SavedGenerator, option: str = "--label") -> int:
+    """The class ``--label text`` names: an index 0..K-1 or one of the class names (``option``:
+    how errors name the argument)."""
     k, names = saved.generator.num_classes, saved.class_names
     stripped = text.strip()
     if stripped.lstrip("+-").isdigit():
@@ -189,23 +206,35 @@ def class_index(text: str, saved: SavedGenerator) -> int:
         return names.index(stripped)
     shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
     named = f", a class name ({shown})" if names else ""
-    raise UserError(f"--label {text}: not a class of the generator in {saved.path}; "
+    raise UserError(f"{option} {text}: not a class of the generator in {saved.path}; "
                     f"use a class index 0..{k - 1}{named} or {ALL_CLASSES!r}")
 
 
-def labels_for(label: str | None, n: int, saved: SavedGenerator) -> tuple[torch.Tensor | None, int | None]:
+def labels_for(label: str | None, n: int, saved: SavedGenerator,
+               option: str = "--label") -> tuple[torch.Tensor | None, int | None]:
     """The labels (n',) that ``--label`` asks for and the columns of its PNG grid (``None``:
     square-ish). ``all``: n rounded up to a multiple of K, row after row of classes 0..K-1, K
-    columns. No ``--label``: ``None`` (uniform classes, from :func:`draw`)."""
+    columns. No ``--label``: ``None`` (uniform classes, from :func:`draw`). ``option``: how
+    errors name the argument."""
     k = saved.generator.num_classes
     if label is None:
         return None, None
     if not k:
-        raise UserError(f"--label {label}: the generator in {saved.path} is not conditional "
-                        "(it draws no particular class); leave --label out")
+        raise UserError(f"{option} {label}: the generator in {saved.path} is not conditional "
+                        f"(it draws no particular class); leave {option} out")
     if label.strip() == ALL_CLASSES:
         return torch.arange(k).repeat(math.ceil(n / k)), k
-    return torch.full((n,), class_index(label, saved), dtype=torch.int64), None
+    return torch.full((n,), class_index(label, saved, option), dtype=torch.int64), None
+
+
+def draw_saved(saved: SavedGenerator, n: int, seed: int, label: str | None,
+               option: str = "--label") -> tuple[Samples, int | None]:
+    """``n`` images from ``saved``'s generator for ``label`` (see :func:`labels_for`: a class,
+    ``all``, or ``None`` for uniform classes), with the class names of their labels, and the
+    columns of their PNG grid (``None``: square-ish)."""
+    labels, columns = labels_for(label, n, saved, option)
+    samples = draw(saved.generator, n if labels is None else len(labels), seed, labels, source=str(saved.path))
+    return replace(samples, class_names=saved.class_names if samples.labels is not None else ()), columns
 
 
 def labels_path(out: Path) -> Path:
@@ -246,15 +275,13 @@ def _save_npy(array: np.ndarray, out: Path) -> None:
 def sample_to_file(target: Path, registry: Registry, *, n: int, out: Path, seed: int, label: str | None) -> str:
     """``ganfw sample``: draw from the generator saved in ``target`` and write ``out``; returns
     the line to print (how many images, of which classes, where)."""
-    saved = load_saved(target, registry)
-    labels, columns = labels_for(label, n, saved)
-    samples = draw(saved.generator, n if labels is None else len(labels), seed, labels, source=str(saved.path))
-    write_images(samples.images, out, samples.labels, columns, saved.class_names)
+    samples, columns = draw_saved(load_saved(target, registry), n, seed, label)
+    samples.save(out, columns)
     count = len(samples.images)
     what = f"{count} images"
     if columns:
         what += f" ({count // columns} of each of the {columns} classes, one column each)"
-    elif labels is not None:
+    elif label is not None:
         what += f" of class {label}"
     elif samples.labels is not None:
         what += " of classes drawn uniformly"

@@ -104,15 +104,25 @@ def evaluate_command(
     with report_file(json_out) as write_report:
         saved = saved_generator(target, registry)
         data = target_data(target, saved, registry, dataset, data_root)
-        judged = feature_space(features, data).judge is not None  # no judge, no weights: refused before drawing
-        images, labels = target_images(target, saved, data, n, seed)
-        names = ([m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None
-                 else default_metrics(registry, labelled=labels is not None, judged=judged))
-        evaluation = evaluate_images(images, names, registry, data, labels=labels, features=features, seed=seed,
-                                     bootstrap=bootstrap)
+        names = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
+        evaluation = evaluate_target(data, registry, lambda: target_images(target, saved, data, n, seed),
+                                     metrics=names, seed=seed, features=features, bootstrap=bootstrap)
         console.print(render(evaluation, str(target)))
         write_report({"target": str(target), **evaluation.as_json()})
     return evaluation
+
+
+def evaluate_target(data: EvalData, registry: Registry, images: Callable[[], tuple[Tensor, Tensor | None]], *,
+                    metrics: list[str] | None, seed: int, features: str, bootstrap: int) -> Evaluation:
+    """Score what ``images()`` returns - (N, C, H, W) images in [-1, 1] of ``data``'s shape and
+    the (N,) int64 labels they were generated for, or ``None`` - against ``data``. ``metrics``
+    ``None``: :func:`default_metrics` for those images. ``images`` is called only once the
+    feature space is known to exist (no judge, no weights: refused before drawing)."""
+    judged = feature_space(features, data).judge is not None
+    drawn, labels = images()
+    names = metrics if metrics is not None else default_metrics(registry, labelled=labels is not None, judged=judged)
+    return evaluate_images(drawn, names, registry, data, labels=labels, features=features, seed=seed,
+                           bootstrap=bootstrap)
 
 
 @contextlib.contextmanager

@@ -71,13 +71,19 @@ class Evaluation:
     seconds: float
     intervals: dict[str, Interval] = field(default_factory=dict)
 
+    @property
+    def details(self) -> dict[str, dict[str, Any]]:
+        """What the metrics report beside their scores (per-class counts...), by metric name;
+        metrics without details are left out."""
+        return {name: r.details for name, r in self.results.items() if r.details}
+
     def as_json(self) -> dict[str, Any]:
         return {
             "protocol": asdict(self.protocol),
             "seconds": round(self.seconds, 3),
             "scores": self.scores,
             "intervals": {key: interval.as_json() for key, interval in self.intervals.items()},
-            "details": {name: r.details for name, r in self.results.items() if r.details},
+            "details": self.details,
         }
 
 
