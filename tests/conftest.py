@@ -1,4 +1,5 @@
-"""Shared helpers: fake installed plugin distributions and running the real CLI.
+"""Shared helpers: fake installed plugin distributions and running the real CLI; and, when the
+session starts, MNIST found (or downloaded) for the whole suite (see ``data_fixtures``).
 
 A fake distribution is a ``<name>-<version>.dist-info/`` folder (``METADATA`` and
 ``entry_points.txt``) next to the plugin's module files, in a directory that the test puts on
@@ -16,11 +17,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from data_fixtures import DataMissing, session_data_root
 
 from ganfw.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Find MNIST (downloading it into the user cache once, when it is nowhere and the machine is
+    online) and export its root as ``GANFW_DATA``, for the CLI runs in subprocesses; without it,
+    stop the session here with one line saying where to put the files (``ERROR: ...``, exit status
+    4: a ``UsageError``, as ``pytest.exit`` here would print the line twice)."""
+    try:
+        os.environ["GANFW_DATA"] = str(session_data_root("MNIST"))
+    except DataMissing as e:
+        raise pytest.UsageError(str(e)) from None
+
 
 #: Environment variables that change which plugins load; cleared for every CLI run.
 PLUGIN_ENV = ("GANFW_STRICT_PLUGINS", "GANFW_DISABLE_PLUGINS")
