@@ -1,5 +1,6 @@
-"""Plugin ``callbacks``: a generator EMA used for sampling, and early stopping on an evaluation
-score."""
+"""Plugin ``callbacks``: a generator EMA used for sampling, early stopping on an evaluation
+score, training-health warnings and the run report (the last two switched on by ``[output]``
+``health`` and ``report``)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,26 @@ class EarlyStoppingParams:
     min_delta: float = param(0.0, "a score must beat the best by more than this to count as an improvement", min=0.0)
 
 
+@dataclass(frozen=True)
+class HealthParams:
+    window: int = param(100, "steps per judging window: D winning is judged on its accuracy averaged over whole "
+                        "windows", min=1)
+    patience: int = param(3, "windows (D winning) or log lines (divergence) in a row a sign must show before a "
+                          "warning", min=1)
+    d_acc: float = param(0.85, "D's accuracy (real and fake images alike) at or above which D is winning "
+                         "(balanced runs hover between 0.5 and 0.8)", min=0.5, max=1.0)
+    blowup: float = param(10.0, "a loss this many times its usual size (the median of earlier log lines) is "
+                          "diverging", min=1.0)
+    memory: int = param(100, "log lines kept to know a loss's usual size", min=11)
+    samples: int = param(500, "images drawn at each epoch's end to check their diversity and classes (0: no "
+                         "such checks)", min=0)
+    min_distance: float = param(0.1, "warn when two generated images differ by less than this per pixel (root "
+                                "mean square, images in [-1, 1])", min=0.0)
+    min_classes: float = param(0.5, "warn when the judge finds fewer than this share of the dataset's classes "
+                               "among the generated images", min=0.0, max=1.0)
+    from_epoch: int = param(2, "first epoch after which the images are checked (early epochs look alike)", min=1)
+
+
 @hookimpl
 def ganfw_callbacks() -> list[ComponentSpec]:
     return [
@@ -35,4 +56,11 @@ def ganfw_callbacks() -> list[ComponentSpec]:
         ComponentSpec(name="early-stopping", kind="callback", params=EarlyStoppingParams,
                       summary="Stop training once an evaluation score stops improving",
                       factory="ganfw_plugins.callbacks.early_stopping:EarlyStopping"),
+        ComponentSpec(name="health", kind="callback", params=HealthParams,
+                      summary="Warn of D winning, divergence, class collapse and near-identical samples (on by "
+                      "default: [output] health)",
+                      factory="ganfw_plugins.callbacks.health:TrainingHealth"),
+        ComponentSpec(name="report", kind="callback",
+                      summary="Keep <run>/report.html up to date after each epoch (on by default: [output] report)",
+                      factory="ganfw.report.callback:ReportCallback"),
     ]

@@ -219,14 +219,60 @@ def _data_root_line(root: str | None) -> str:
     return f"{path} (from {_ROOT_SOURCES[source]})"
 
 
+RecipeArgument = typer.Argument(..., metavar="RECIPE", help="A recipe file (TOML), or the name of a bundled recipe "
+                                "(ganfw recipes); a file of that name wins.")
+
+
+def _recipe_file(text: str) -> Path:
+    """The file a RECIPE argument names (:func:`ganfw.bundled.recipe_argument`); a one-line error
+    listing the bundled recipes when it names nothing."""
+    from ganfw.bundled import missing_recipe_message, recipe_argument
+
+    path = recipe_argument(text)
+    if not path.exists():
+        raise fail(f"{text}: {missing_recipe_message('recipe file not found')}")
+    return path
+
+
+@app.command("recipes")
+def list_recipes(as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table.")) -> None:
+    """List the recipes installed with ganfw: run one by name (ganfw run NAME), or copy it to edit (ganfw cp NAME)."""
+    from ganfw.bundled import bundled_recipes
+
+    found = bundled_recipes()
+    if as_json:
+        print(json.dumps([{"name": r.name, "summary": r.summary, "path": str(r.path)} for r in found], indent=2))
+        return
+    table = Table(title="bundled recipes (ganfw run NAME, ganfw cp NAME FILE)", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("summary", overflow="fold")
+    for r in found:
+        table.add_row(r.name, escape(r.summary))
+    out.print(table)
+
+
+@app.command("cp")
+def copy_recipe(
+    name: str = typer.Argument(..., help="A bundled recipe (ganfw recipes)."),
+    dest: Optional[Path] = typer.Argument(None, help="Where to write it (default: ./NAME.toml; a directory gets NAME.toml)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing file."),
+) -> None:
+    """Copy a bundled recipe to edit; it keeps extending the bundled recipes it builds on."""
+    from ganfw.bundled import copy_recipe as copy
+
+    path = copy(name, dest, force)
+    err.print(f"copied {name} to {path}: edit it, then ganfw run {path}", markup=False)
+
+
 @app.command()
 def check(
-    recipe: Path = typer.Argument(..., help="Recipe file (TOML)."),
+    recipe: str = RecipeArgument,
     overrides: list[str] = SetOption,
 ) -> None:
     """Validate a recipe and print it fully resolved, with the device, precision and data root it gets here."""
     from ganfw.recipe import load_recipe
 
+    recipe = _recipe_file(recipe)
     resolved = load_recipe(recipe, registry(), overrides)
     from ganfw.device import describe_machine
     from ganfw.preflight import check_recipe
@@ -241,7 +287,7 @@ def check(
 
 @app.command()
 def run(
-    recipe: Path = typer.Argument(..., help="Recipe file (TOML)."),
+    recipe: str = RecipeArgument,
     overrides: list[str] = SetOption,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: <output.dir>/<recipe>-<time>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
@@ -251,7 +297,8 @@ def run(
     from ganfw.recipe import load_recipe
     from ganfw.rundir import claim_run_dir, new_run_dir
 
-    resolved = load_recipe(recipe, registry(), overrides)
+    recipe_path = _recipe_file(recipe)
+    resolved = load_recipe(recipe_path, registry(), overrides)
     if resume and out is None:
         raise fail("--resume needs --out DIR, the run directory to continue")
     from ganfw.distributed import ranks_from_env
@@ -259,7 +306,8 @@ def run(
     ranks = ranks_from_env()
     if ranks.distributed and out is None:
         raise fail("under torchrun, pass --out DIR so that every rank uses the same run directory")
-    run_dir = claim_run_dir(out, resume, lock=ranks.is_main) if out is not None else new_run_dir(resolved.output.dir, recipe)
+    run_dir = (claim_run_dir(out, resume, lock=ranks.is_main) if out is not None
+               else new_run_dir(resolved.output.dir, recipe_path))
 
     from ganfw.engine import train
     from ganfw.progress import PlainReporter, RichReporter, SilentReporter
@@ -301,6 +349,37 @@ def sample(
     _check_n(n)
     check_target(out)  # before drawing the images
     err.print(sample_to_file(target, registry(), n=n, out=out, seed=seed, label=label), markup=False)
+
+
+@app.command()
+def interpolate(
+    target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .gif (one grid per frame, looping) or .png "
+                             "(one row per walk, one column per frame)."),
+    n: int = typer.Option(16, "--n", "-n", help="How many walks (shown side by side)."),
+    keyframes: int = typer.Option(4, "--keyframes", "-k", help="Latent points each walk visits before looping back (2 or more)."),
+    frames: int = typer.Option(12, "--frames", help="Frames between two keyframes."),
+    seed: int = typer.Option(0, "--seed", help="Noise seed (frame 0 is what ganfw sample draws with this seed)."),
+    label: Optional[str] = typer.Option(None, "--label", "-l", metavar="CLASS|all",
+                                        help="Conditional generators: walk within this class, or 'all' (walks cycle through the classes)."),
+    fps: int = typer.Option(12, "--fps", help="GIF frames per second (1 to 50)."),
+) -> None:
+    """Latent walks: spherical interpolation between seeded noise vectors, as an animated GIF or a PNG strip."""
+    from ganfw.interpolate import interpolate_to_file
+
+    err.print(interpolate_to_file(target, registry(), n=n, keyframes=keyframes, frames=frames, seed=seed,
+                                  label=label, out=out, fps=fps), markup=False)
+
+
+@app.command()
+def report(
+    target: Path = typer.Argument(..., metavar="RUN", help="A run directory."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the page (default: RUN/report.html)."),
+) -> None:
+    """Write one self-contained HTML page of a run (recipe, grids of every epoch, curves, scores, warnings, environment)."""
+    from ganfw.report import write_report
+
+    err.print(f"wrote {write_report(target, out)}", markup=False)
 
 
 @app.command()

@@ -58,6 +58,12 @@ class OutputConfig:
     log_every: int = param(10, "write a metrics.jsonl line every N steps", min=1)
     checkpoint_every: int = param(0, "also checkpoint every N steps (0: at the end of each epoch only)", min=0)
     keep_checkpoints: int = param(2, "how many of the newest checkpoints to keep", min=1)
+    health: bool = param(True, "watch for the classic failures (D winning, a collapsing G, divergence) and warn "
+                         "(the health callback)")
+    tensorboard: bool = param(False, "write TensorBoard event files to <run>/tensorboard (the tensorboard "
+                              "callback; needs pip install \"ganfw[tensorboard]\")")
+    report: bool = param(True, "keep <run>/report.html, a self-contained page of the run, up to date after each "
+                         "epoch (the report callback; also: ganfw report RUN)")
 
 
 @dataclass(frozen=True)
@@ -106,3 +112,7 @@ OPTIONAL_SECTIONS: dict[str, str] = {"augment": "augmentation"}
 
 #: Arrays of component tables (``[[callbacks]]``): recipe key -> component kind.
 COMPONENT_LISTS: dict[str, str] = {"callbacks": "callback"}
+
+#: Observers: ``[output]`` switches that add the callback of the same name (default params)
+#: unless ``[[callbacks]]`` lists it; in this order, after the recipe's callbacks.
+OBSERVERS = ("health", "tensorboard", "report")

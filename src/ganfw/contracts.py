@@ -331,6 +331,8 @@ class TrainerView(ABC):
         is_main: this is rank 0 (or the only process).
         scores: the latest evaluation's scores (``{"fid": ...}``), empty before the first.
         recipe: the resolved recipe as a table (what ``recipe.toml`` holds).
+        latest_samples: (S, C, H, W) images in [-1, 1], the latest epoch grid (drawn from the
+            fixed noise by the sampling generator); ``None`` before this process drew one.
     """
 
     step: int
@@ -347,6 +349,20 @@ class TrainerView(ABC):
     is_main: bool
     scores: dict[str, float]
     recipe: dict[str, Any]
+    latest_samples: Tensor | None
+
+    @abstractmethod
+    def classify(self, images: Tensor) -> Tensor | None:
+        """The class logits (N, K), float32 on the CPU, that the dataset's judge (the classifier
+        evaluation sees through) gives ``images`` (N, C, H, W) in [-1, 1]; ``None`` when the
+        dataset has no judge."""
+
+    @abstractmethod
+    def warn(self, code: str, message: str) -> None:
+        """Report a training-health problem: ``code`` names it (``"d-winning"``), ``message``
+        says what was seen and what to try. It is shown on the progress line, written to
+        ``metrics.jsonl`` as a ``warning`` record (with the callback's name as ``source``) and
+        listed in the run report. Training goes on."""
 
     @abstractmethod
     def request_stop(self, reason: str) -> None:
@@ -373,6 +389,11 @@ class Callback(Stateful):
 
     def on_evaluation(self, view: TrainerView, scores: dict[str, float]) -> None:
         """After each ``[eval]`` evaluation, with its scores."""
+
+    def on_log(self, view: TrainerView, record: dict[str, Any]) -> None:
+        """After each record is written to ``metrics.jsonl`` (on rank 0 only, which alone writes
+        it): the ``start`` event, a log window of step means (no ``event`` key), or an ``epoch``,
+        ``eval``, ``warning`` or ``stop`` event (their keys: docs/architecture.md)."""
 
     def on_run_end(self, view: TrainerView) -> None:
         """When training ends (finished, stopped or interrupted), before the process exits."""

@@ -38,3 +38,17 @@ def describe_machine(device_name: str, precision: str) -> str:
     choice = resolve_precision(precision, device)
     warning = f"; warning: {choice.warning}" if choice.warning else ""
     return choice.where(device, torch.get_num_threads()) + warning
+
+
+def environment(device: torch.device) -> dict[str, str | None]:
+    """What a run trained with, for its ``start`` record and report: versions, the machine, the
+    CPU (model and torch's vector capability), the GPU of ``device`` (``None`` on CPU/MPS)."""
+    import platform
+
+    from ganfw import __version__
+    from ganfw.precision import cpu_model
+
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    return {"ganfw": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "hostname": platform.node(), "cpu": cpu_model(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "gpu": gpu}

@@ -7,6 +7,7 @@ import time
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
@@ -15,6 +16,7 @@ class Reporter(Protocol):
     def update(self, step: int, record: dict[str, Any]) -> None: ...
     def epoch_end(self, epoch: int, epochs: int) -> None: ...
     def message(self, text: str) -> None: ...
+    def warning(self, code: str, text: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -40,6 +42,7 @@ class RichReporter:
         )
         self.task = None
         self.steps_per_epoch = 1
+        self.alert = ""  # the latest training-health warning's code, kept on the bar
 
     def start(self, total: int, done: int, steps_per_epoch: int) -> None:
         self.steps_per_epoch = steps_per_epoch
@@ -48,13 +51,17 @@ class RichReporter:
                                            epoch=done // steps_per_epoch + 1, stats="")
 
     def update(self, step: int, record: dict[str, Any]) -> None:
-        self.progress.update(self.task, completed=step, epoch=record["epoch"], stats=_summary(record))
+        self.progress.update(self.task, completed=step, epoch=record["epoch"], stats=_summary(record) + self.alert)
 
     def epoch_end(self, epoch: int, epochs: int) -> None:
         self.progress.console.log(f"epoch {epoch}/{epochs} done")
 
     def message(self, text: str) -> None:
         self.progress.console.log(text)
+
+    def warning(self, code: str, text: str) -> None:
+        self.progress.console.log(f"[yellow]warning[/] ({escape(code)}): {escape(text)}")
+        self.alert = f"  [yellow]warning: {escape(code)}[/]"
 
     def close(self) -> None:
         self.progress.stop()
@@ -87,6 +94,9 @@ class PlainReporter:
     def message(self, text: str) -> None:
         self._print(text)
 
+    def warning(self, code: str, text: str) -> None:
+        self._print(f"warning ({code}): {text}")
+
     def close(self) -> None:
         pass
 
@@ -104,6 +114,9 @@ class SilentReporter:
         pass
 
     def message(self, text: str) -> None:
+        pass
+
+    def warning(self, code: str, text: str) -> None:
         pass
 
     def close(self) -> None:

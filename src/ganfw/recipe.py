@@ -25,6 +25,7 @@ from typing import Any
 import tomli_w
 
 from ganfw import config
+from ganfw.bundled import missing_recipe_message, resolve_extends
 from ganfw.errors import UserError
 from ganfw.params import ParamError, as_dict, build, component_kind, unknown_key_message
 from ganfw.plugins import Component, LookupProblem, Registry
@@ -80,7 +81,7 @@ def _read_toml(path: Path, referrer: str | None) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if referrer:  # the mistake is in the extending file's ``extends``
-            raise RecipeError(referrer, "extends", f"the base recipe {path} does not exist") from None
+            raise RecipeError(referrer, "extends", missing_recipe_message(f"the base recipe {path} does not exist")) from None
         raise RecipeError(str(path), "", "recipe file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         if referrer:
@@ -121,7 +122,8 @@ def _copy(value: Any) -> Any:
 
 
 def load_tables(path: str | Path) -> Tables:
-    """Read ``path`` and every file it ``extends`` (relative to the extending file), merged."""
+    """Read ``path`` and every file it ``extends`` (a file relative to the extending one, else a
+    bundled recipe's name: :func:`ganfw.bundled.resolve_extends`), merged."""
     root = Path(path)
     chain: list[tuple[Path, dict[str, Any]]] = []
     current, referrer = root, None
@@ -140,7 +142,7 @@ def load_tables(path: str | Path) -> Tables:
         if not isinstance(parent, str):
             raise RecipeError(str(current), "extends", "expected a file name (a string)")
         referrer = str(current)
-        current = current.parent / parent
+        current = resolve_extends(current, parent)
 
     merged: dict[str, Any] = {}
     origin: dict[Key, str] = {}
@@ -248,6 +250,7 @@ class Recipe:
     data: ComponentChoice
     augment: ComponentChoice | None
     callbacks: tuple[ComponentChoice, ...]
+    observers: tuple[ComponentChoice, ...]
     data_root: str | None
     data_limit: int | None
     data_stream: str
@@ -407,7 +410,21 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
         except LookupProblem as e:
             raise tables.error(("eval", "metrics"), f"item {i}: {e}") from None
 
-    return Recipe(tables.root, **components, data_root=root, data_limit=limit, data_stream=stream, optim=optim, **settings)
+    observers = _observers(tables, registry, settings["output"], components["callbacks"])
+    return Recipe(tables.root, **components, observers=observers, data_root=root, data_limit=limit, data_stream=stream,
+                  optim=optim, **settings)
+
+
+def _observers(tables: Tables, registry: Registry, output: config.OutputConfig,
+               callbacks: tuple[ComponentChoice, ...]) -> tuple[ComponentChoice, ...]:
+    """The callbacks that ``[output]`` switches on (``health = true``...) and ``[[callbacks]]``
+    does not already list. One on by default whose plugin is disabled or absent is left out;
+    one the recipe switches on must exist."""
+    listed = {c.component.spec.name for c in callbacks}
+    written = tables.data.get("output", {})
+    wanted = [name for name in config.OBSERVERS if getattr(output, name) and name not in listed]
+    return tuple(_choice(tables, registry, ("output", name), "callback", {"name": name}) for name in wanted
+                 if name in written or name in registry.names("callback"))
 
 
 def load_recipe(path: str | Path, registry: Registry, overrides: list[str] | None = None) -> Recipe:

@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,16 +154,19 @@ def remove_temporary_files(run: RunDir) -> None:
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl``; each line is flushed so a killed run keeps its log."""
+    """Append-only ``metrics.jsonl``; each line is flushed so a killed run keeps its log.
+    ``listener`` (the training loop's callbacks) is told of each record once it is written."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, listener: Callable[[dict[str, Any]], None] | None = None):
+        self.path, self.listener = path, listener
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "a", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
+        if self.listener is not None:
+            self.listener(record)
 
     def close(self) -> None:
         self._file.close()

@@ -28,6 +28,8 @@ class Components:
     Attributes:
         data: where batches come from (held on the device, or streamed).
         penalties: ``loss.penalties()``, asked once.
+        callbacks: the recipe's ``[[callbacks]]``; ``observers``: those its ``[output]``
+            switches add (health, tensorboard, report), which may come and go on a resume.
     """
 
     dataset: Dataset
@@ -40,6 +42,7 @@ class Components:
     lr_schedule: LRSchedule
     augment: Augmentation | None
     callbacks: list[Callback]
+    observers: list[Callback]
 
     @property
     def conditional(self) -> bool:
@@ -68,7 +71,12 @@ class Components:
                                                                (recipe.loss, self.loss, "loss/")]
         if self.augment is not None:
             named.append((recipe.augment, self.augment, "augment/"))
-        return named + [(c, cb, f"{c.ref}/") for c, cb in zip(recipe.callbacks, self.callbacks)]
+        return named + [(c, cb, f"{c.ref}/") for c, cb in self.hooked(recipe)]
+
+    def hooked(self, recipe: Recipe) -> list[tuple[ComponentChoice, Callback]]:
+        """Every callback with its recipe choice, in the order hooks are called: the recipe's
+        ``[[callbacks]]``, then the observers."""
+        return [*zip(recipe.callbacks, self.callbacks), *zip(recipe.observers, self.observers)]
 
 
 def build_components(recipe: Recipe, device: torch.device, channels_last: bool) -> Components:
@@ -90,6 +98,7 @@ def build_components(recipe: Recipe, device: torch.device, channels_last: bool) 
         recipe.schedule.build(), recipe.lr_schedule.build(),
         recipe.augment.build() if recipe.augment else None,
         [choice.build() for choice in recipe.callbacks],
+        [choice.build() for choice in recipe.observers],
     )
 
 

@@ -14,6 +14,7 @@ Shapes: real images (B, C, H, W) in [-1, 1], labels (B,); z (B, Z); logits (B,).
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from torch import Tensor
 
 from ganfw.contracts import Batch, Generator, StepReport
 from ganfw.distributed import Ranks, join, rank_device, ranks_from_env
+from ganfw.evaluation.judge import Judge
 from ganfw.device import resolve_device
 from ganfw.plugins import Registry, load_registry
 from ganfw.precision import Precision, resolve_precision
@@ -68,7 +70,10 @@ class Trainer:
         self.progress = Progress()
         self.state = RunState(recipe, run, ranks, self.device, parts, opt, self.streams, self.precision.name,
                               self.steps_per_epoch)
-        self.view, self.scores = LiveView(self), {}
+        self.views = [LiveView(self, choice.ref) for choice, _ in self.parts.hooked(recipe)]
+        self.scores: dict[str, float] = {}
+        self.latest_samples: Tensor | None = None  # the latest epoch grid (rank 0)
+        self.log: MetricsLog | None = None  # metrics.jsonl (rank 0), open while fitting
         self.stop_reason: str | None = None  # a callback asked to end the run
         self._interrupt = False  # Ctrl-C
         self._step_done = True  # no step is under way (the last one completed)
@@ -79,22 +84,39 @@ class Trainer:
         """Steps completed so far (over resumes)."""
         return self.progress.step
 
+    @functools.cached_property
+    def judge(self) -> Judge | None:
+        """The judge of the run's dataset (found as evaluation finds it), or ``None``."""
+        from ganfw.evaluation.datasets import of_run
+        from ganfw.evaluation.judges import find_judge
+
+        return find_judge(of_run(self.parts.dataset, self.recipe.data, str(self.recipe.path)))
+
     def _callbacks(self, hook: str, *args: Any) -> None:
-        for choice, callback in zip(self.recipe.callbacks, self.parts.callbacks):
+        for (choice, callback), view in zip(self.parts.hooked(self.recipe), self.views):
             with self._stop_on_component_error(), blame(choice, hook):
-                getattr(callback, hook)(self.view, *args)
+                getattr(callback, hook)(view, *args)
+
+    def warn(self, source: str, code: str, message: str) -> None:
+        """A callback's training-health warning: on the progress line, and (rank 0) a
+        ``warning`` record in metrics.jsonl."""
+        self.reporter.warning(code, f"step {self.progress.step}: {message}")
+        if self.log:
+            self.log.write({"event": "warning", "step": self.progress.step,
+                            "epoch": self.progress.step // self.steps_per_epoch + 1,
+                            "source": source, "code": code, "message": message})
 
     # ----------------------------------------------------------------- the loop
     def fit(self) -> bool:
         """Train up to ``train.epochs``; return False when interrupted (Ctrl-C) after a checkpoint."""
-        log = MetricsLog(self.run.metrics) if self.ranks.is_main else None
+        self.log = log = MetricsLog(self.run.metrics, self._on_log) if self.ranks.is_main else None
         outputs = (EpochOutputs(self.recipe, self.run, log, self.registry, self.device, self.reporter.message,
                                 self.parts.dataset) if log else None)
-        announce(self.reporter, log, self.precision_choice, self.device, self.progress.step)
         self.reporter.start(total=self.total_steps, done=self.progress.step, steps_per_epoch=self.steps_per_epoch)
         previous_handler = signal.signal(signal.SIGINT, self._request_interrupt)
         try:
             self._callbacks("on_run_start")
+            announce(self.reporter, log, self.precision_choice, self.device, self.progress.step)
             self._complete_epoch_outputs(outputs)
             while self.progress.step < self.total_steps and not self.stop_reason:
                 if not self._train_epoch(log, outputs) or self._interrupt:
@@ -107,6 +129,7 @@ class Trainer:
                 self._callbacks("on_run_end")
             if log:
                 log.close()
+            self.log = None
             self.reporter.close()
 
     def _train_epoch(self, log: MetricsLog | None, outputs: EpochOutputs | None) -> bool:
@@ -170,6 +193,10 @@ class Trainer:
             self.stop_reason = "another rank's callback asked to stop"
         return values
 
+    def _on_log(self, record: dict[str, Any]) -> None:
+        """Every record written to metrics.jsonl goes on to the callbacks' ``on_log``."""
+        self._callbacks("on_log", record)
+
     def _log_window(self, window: Window, epoch: int, log: MetricsLog | None) -> None:
         record = step_record(window, self.progress.step, epoch, self.update.opt)
         for choice, component, prefix in self.parts.logged(self.recipe):
@@ -188,6 +215,7 @@ class Trainer:
             drawn = self._grid_inputs()
             scores = outputs.write(epoch, self.progress.step, record, drawn,
                                    drawn[0] if self.recipe.eval.due(epoch) else None)
+            self.latest_samples = outputs.latest_grid
             if scores is not None:
                 self.scores = scores
                 self._callbacks("on_evaluation", scores)

@@ -14,6 +14,7 @@ from torch import Tensor
 from ganfw import artifacts
 from ganfw.checkpoint import checkpoint_name
 from ganfw.contracts import Dataset, Generator
+from ganfw.device import environment
 from ganfw.errors import UserError
 from ganfw.plugins import Registry
 from ganfw.precision import PrecisionChoice
@@ -40,6 +41,7 @@ class EpochOutputs:
         self.recipe, self.run, self.log, self.registry = recipe, run, log, registry
         self.device, self.message = device, message
         self.data = of_run(dataset, recipe.data, str(recipe.path))
+        self.latest_grid: Tensor | None = None  # (S, C, H, W) in [-1, 1], the last grid drawn
 
     def write(self, epoch: int, step: int, record: dict[str, Any] | None, grid: tuple[Generator, Tensor, Tensor | None] | None,
               evaluate: Generator | None) -> dict[str, float] | None:
@@ -78,6 +80,7 @@ class EpochOutputs:
         with torch.no_grad():
             images = (generator(z, labels) if generator.num_classes else generator(z)).float().cpu()  # (S, C, H, W)
         generator.train(was_training)
+        self.latest_grid = images
         artifacts.save_grid(images, self.run.sample_grid(epoch))
         if self.recipe.output.gif:
             artifacts.save_gif(self.run.sample_grids(), self.run.gif)
@@ -105,7 +108,8 @@ class EpochOutputs:
 
 
 def announce(reporter: Reporter, log: MetricsLog | None, choice: PrecisionChoice, device: torch.device, step: int) -> None:
-    """Say where and in which precision the run trains: one line, and a ``start`` record."""
+    """Say where and in which precision the run trains: one line, and a ``start`` record (with
+    the versions and machine: :func:`ganfw.device.environment`)."""
     threads = torch.get_num_threads()
     reporter.message(choice.where(device, threads))
     if choice.warning:
@@ -113,4 +117,4 @@ def announce(reporter: Reporter, log: MetricsLog | None, choice: PrecisionChoice
     if log:
         log.write({"event": "start", "step": step, "device": str(device), "threads": threads,
                    "precision": choice.name, "precision_requested": choice.requested,
-                   "precision_reason": choice.reason})
+                   "precision_reason": choice.reason, "environment": environment(device)})

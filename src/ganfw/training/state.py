@@ -110,6 +110,7 @@ class RunState:
             "sampler": self.sampler_prefix(), "schedule": parts.schedule.state_dict(), "loss": parts.loss.state_dict(),
             "augment": parts.augment.state_dict() if parts.augment else {},
             "callbacks": [c.state_dict() for c in parts.callbacks],
+            "observers": {c.ref: o.state_dict() for c, o in zip(self.recipe.observers, parts.observers)},
             "scalers": {"generator": self.opt.scaler_g.state_dict(), "discriminator": self.opt.scaler_d.state_dict()},
             "updates": dict(self.opt.updates),
             "recipe": self.recipe.to_toml(),
@@ -185,6 +186,10 @@ class RunState:
             raise ValueError(f"{len(state['callbacks'])} callback states for {len(parts.callbacks)} callbacks")
         for callback, saved in zip(parts.callbacks, state["callbacks"]):
             callback.load_state_dict(saved)
+        saved_observers = state.get("observers", {})  # an observer switched on since starts afresh
+        for choice, observer in zip(self.recipe.observers, parts.observers):
+            if choice.ref in saved_observers:
+                observer.load_state_dict(saved_observers[choice.ref])
 
     def _restore_rng(self, ckpt: Checkpoint) -> None:
         """The random streams as saved (one process), or reseeded per rank (torchrun: the file

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from torch import Tensor
+
 from ganfw.contracts import Discriminator, Generator, TrainerView
 
 if TYPE_CHECKING:
@@ -11,10 +13,11 @@ if TYPE_CHECKING:
 
 
 class LiveView(TrainerView):
-    """A :class:`TrainerView` reading a :class:`Trainer` as it runs."""
+    """A :class:`TrainerView` reading a :class:`Trainer` as it runs, given to the callback
+    named ``source`` (its warnings carry that name)."""
 
-    def __init__(self, trainer: Trainer):
-        self._t = trainer
+    def __init__(self, trainer: Trainer, source: str):
+        self._t, self._source = trainer, source
 
     step = property(lambda self: self._t.progress.step)
     epoch = property(lambda self: self._t.progress.step // self._t.steps_per_epoch)
@@ -51,6 +54,19 @@ class LiveView(TrainerView):
     @property
     def recipe(self) -> dict[str, Any]:
         return self._t.recipe.resolved()
+
+    @property
+    def latest_samples(self) -> Tensor | None:
+        return self._t.latest_samples
+
+    def classify(self, images: Tensor) -> Tensor | None:
+        from ganfw.evaluation.judge import judge_images
+
+        judge = self._t.judge
+        return None if judge is None else judge_images(judge.net, images)[1]
+
+    def warn(self, code: str, message: str) -> None:
+        self._t.warn(self._source, code, message)
 
     def request_stop(self, reason: str) -> None:
         self._t.stop_reason = self._t.stop_reason or reason
