@@ -1,0 +1,117 @@
+"""The recipes shipped with ganfw: listed, resolved by name, copied out to edit.
+
+The top-level ``recipes/`` folder of the checkout is installed as the package ``ganfw.recipes``
+(``pyproject.toml`` maps it), so ``pip install ganfw`` users get the same files as a clone, found
+here with :mod:`importlib.resources`. A bundled recipe is named by its file name without
+``.toml``: ``ganfw run mnist_fast``, ``ganfw cp mnist_fast my.toml``, ``extends = "mnist_dcgan"``.
+
+This module must not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+
+from ganfw.errors import UserError
+
+SUFFIX = ".toml"
+
+
+@dataclass(frozen=True)
+class BundledRecipe:
+    """One shipped recipe: ``name`` (file name without ``.toml``), its installed ``path``, and
+    ``summary``, the first line of the file's leading comment ("" when it has none)."""
+
+    name: str
+    path: Path
+    summary: str
+
+
+def recipes_dir() -> Path:
+    """The folder the shipped recipes are installed in (pip installs packages as plain files)."""
+    return Path(str(importlib.resources.files("ganfw.recipes")))
+
+
+def _summary(text: str) -> str:
+    """The first line of the comment block that opens ``text``, without its ``#``."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("#"):
+            return ""
+        summary = stripped.lstrip("#").strip()
+        if summary:
+            return summary
+    return ""
+
+
+def bundled_recipes() -> list[BundledRecipe]:
+    """Every shipped recipe, sorted by name."""
+    return [
+        BundledRecipe(path.stem, path, _summary(path.read_text(encoding="utf-8")))
+        for path in sorted(recipes_dir().glob(f"*{SUFFIX}"))
+    ]
+
+
+def find_bundled(name: str) -> BundledRecipe | None:
+    """The shipped recipe called ``name`` (``mnist_fast`` or ``mnist_fast.toml``), if any."""
+    wanted = name.removesuffix(SUFFIX)
+    return next((recipe for recipe in bundled_recipes() if recipe.name == wanted), None)
+
+
+def _listing() -> str:
+    return "bundled: " + ", ".join(recipe.name for recipe in bundled_recipes())
+
+
+def missing_recipe_message(what: str) -> str:
+    """``what`` (e.g. "recipe file not found"), then that no bundled recipe has that name either,
+    and the names that exist: the end of a one-line "no such recipe" error."""
+    return f"{what}, and no bundled recipe has that name ({_listing()})"
+
+
+def recipe_argument(text: str) -> Path:
+    """The recipe file a ``ganfw run|check RECIPE`` argument means: an existing file wins, then
+    a bundled recipe of that name (with or without ``.toml``), else ``Path(text)`` (whose loading
+    then reports the file as not found)."""
+    path = Path(text)
+    if path.is_file():
+        return path
+    recipe = find_bundled(text)
+    return recipe.path if recipe else path
+
+
+def resolve_extends(referrer: Path, value: str) -> Path:
+    """The file that ``extends = value`` in the recipe ``referrer`` names.
+
+    A file relative to ``referrer`` wins when it exists; else a bundled recipe's name
+    (``"mnist_dcgan"`` or ``"mnist_dcgan.toml"``); else the relative path, so that loading reports
+    the missing base recipe under the name the user wrote.
+    """
+    local = referrer.parent / value
+    if local.is_file():
+        return local
+    recipe = find_bundled(value)
+    return recipe.path if recipe else local
+
+
+def copy_recipe(name: str, dest: Path | None, force: bool) -> Path:
+    """Copy the bundled recipe ``name`` to ``dest`` and return the file written.
+
+    ``dest`` defaults to ``./NAME.toml``; a directory gets ``NAME.toml`` inside. An existing file
+    is only replaced with ``force``. The copy's ``extends`` (a bundled name) still resolves
+    wherever it is put.
+    """
+    recipe = find_bundled(name)
+    if recipe is None:
+        raise UserError(f"{name}: no bundled recipe has that name ({_listing()})")
+    target = Path(recipe.name + SUFFIX) if dest is None else dest
+    if target.is_dir():
+        target = target / (recipe.name + SUFFIX)
+    if target.exists() and not force:
+        raise UserError(f"{target} already exists; pass --force to overwrite it")
+    try:
+        target.write_text(recipe.path.read_text(encoding="utf-8"), encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{target}: cannot write the recipe: {e.strerror or e}") from None
+    return target
