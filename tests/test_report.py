@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image, ImageStat
 
+from conftest import cli
 from data_fixtures import mnist_root  # noqa: F401 - fixture
 from ganfw.cli import main
 from ganfw.errors import UserError
@@ -32,6 +33,14 @@ WARNING = {"event": "warning", "step": 4, "epoch": 1, "source": "health", "code"
            "message": "D wins <b>&</b> <script>window.injected = 1</script>; try a lower D rate"}
 
 
+def ganfw(*args: str) -> None:
+    """Run ``ganfw ARGS`` in-process; fail unless it succeeds."""
+    try:
+        main(list(args))
+    except SystemExit as e:
+        assert not e.code, f"ganfw {' '.join(args)} exited with {e.code}"
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, mnist_root) -> Path:  # noqa: F811
     """A real two-epoch run of recipes/mnist_quick.toml on 512 images, with a health warning
@@ -39,10 +48,7 @@ def run_dir(tmp_path_factory, mnist_root) -> Path:  # noqa: F811
     out = tmp_path_factory.mktemp("report") / "run"
     args = ["run", str(REPO / "recipes" / "mnist_quick.toml"), "--set", "train.epochs=2", "--set", "data.limit=512",
             "--set", "eval.n=100", "--set", f"data.root={mnist_root}", "--out", str(out)]
-    try:
-        main(args)
-    except SystemExit as e:
-        assert not e.code, f"ganfw {' '.join(args)} exited with {e.code}"
+    ganfw(*args)
     if (out / "report.html").is_file():  # the report callback's, kept before the tests rewrite it
         shutil.copy(out / "report.html", out.parent / "written_by_the_run.html")
     with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:
@@ -68,10 +74,11 @@ def browser():
 
 @pytest.fixture(scope="module")
 def page(browser, run_dir):
-    """The report of ``run_dir`` loaded in a 1200-pixel-wide page; ``page.problems`` collects
-    console errors, page errors and every request that is not the file itself or a data: URI."""
-    report = write_report(run_dir)
-    url = report.resolve().as_uri()
+    """The report ``ganfw report`` writes of ``run_dir``, loaded in a 1200-pixel-wide page;
+    ``page.problems`` collects console errors and warnings, page errors and every request that is
+    not the file itself or a data: URI."""
+    ganfw("report", str(run_dir))
+    url = (run_dir / "report.html").resolve().as_uri()
     tab = browser.new_page(viewport={"width": 1200, "height": 900})
     tab.problems = problems = []
 
@@ -159,6 +166,11 @@ def test_default_and_chosen_output(run_dir, tmp_path):
     out = write_report(run_dir, tmp_path / "new" / "page.html")
     assert out == tmp_path / "new" / "page.html" and out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert not list(out.parent.glob(".*.tmp"))
+
+
+def test_cli_refusals_are_one_line(capsys, tmp_path):
+    code, out, err = cli(capsys, "report", str(tmp_path / "missing"))
+    assert (code, out) == (2, "") and err.strip() == f"error: {tmp_path / 'missing'}: no such run directory"
 
 
 def test_refusals_are_one_line(tmp_path):
