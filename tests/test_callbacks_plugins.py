@@ -43,6 +43,13 @@ class View(TrainerView):
         self.step = 0
         self.generator = generator
         self.stops: list[str] = []
+        self.warnings: list[tuple[str, str]] = []
+
+    def classify(self, images):
+        return None
+
+    def warn(self, code: str, message: str) -> None:
+        self.warnings.append((code, message))
 
     def request_stop(self, reason: str) -> None:
         self.stops.append(reason)

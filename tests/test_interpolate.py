@@ -185,11 +185,6 @@ def test_a_label_for_an_unconditional_generator_is_refused(unconditional_run, tm
 
 
 # --------------------------------------------------------------------------- the command
-WIRED = any((c.name or c.callback.__name__) == "interpolate" for c in app.registered_commands)
-needs_cli = pytest.mark.skipif(not WIRED, reason="ganfw interpolate is not wired into the CLI yet")
-
-
-@needs_cli
 def test_the_command_writes_a_gif(capsys, unconditional_run, tmp_path):  # noqa: F811
     out = tmp_path / "walk.gif"
     code, stdout, err = cli(capsys, "interpolate", str(unconditional_run), "--out", str(out), "--n", "4",
@@ -200,7 +195,6 @@ def test_the_command_writes_a_gif(capsys, unconditional_run, tmp_path):  # noqa:
         assert gif.info["duration"] == 200
 
 
-@needs_cli
 def test_the_command_refuses_in_one_line(capsys, unconditional_run, tmp_path):  # noqa: F811
     code, _, err = cli(capsys, "interpolate", str(unconditional_run), "--out", str(tmp_path / "walk.mp4"))
     assert code == 2 and err.count("\n") == 1 and "unsupported format '.mp4'" in err

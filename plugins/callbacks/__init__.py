@@ -29,7 +29,7 @@ class EarlyStoppingParams:
 
 @dataclass(frozen=True)
 class HealthParams:
-    window: int = param(100, "steps per judging window: D winning is judged on its accuracy averaged over whole "
+    window: int = param(50, "steps per judging window: D winning is judged on its accuracy averaged over whole "
                         "windows", min=1)
     patience: int = param(3, "windows (D winning) or log lines (divergence) in a row a sign must show before a "
                           "warning", min=1)

@@ -13,12 +13,11 @@ problem with what the caller passed is a one-line :class:`~ganfw.errors.UserErro
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -30,7 +29,7 @@ from torch import Tensor
 
 from ganfw import engine, rundir
 from ganfw import recipe as recipes
-from ganfw.bundled import recipe_argument
+from ganfw.bundled import recipe_file
 from ganfw.checkpoint import latest_checkpoint, list_checkpoints
 from ganfw.contracts import Generator
 from ganfw.distributed import Ranks, ranks_from_env
@@ -82,7 +81,7 @@ def load_recipe(recipe: PathLike, overrides: Mapping[str, Any] | Sequence[str] =
         overrides: ``{"train.epochs": 1, "data.limit": 512}`` (dotted keys; values written as
             TOML, dicts as inline tables) or ``["train.epochs=1"]``; each one is a ``--set``.
     """
-    return recipes.load_recipe(recipe_argument(os.fspath(recipe)), registry(), override_lines(overrides))
+    return recipes.load_recipe(recipe_file(os.fspath(recipe)), registry(), override_lines(overrides))
 
 
 def override_lines(overrides: Mapping[str, Any] | Sequence[str]) -> list[str]:
@@ -159,7 +158,7 @@ class Run:
     @property
     def report(self) -> Path | None:
         """``report.html`` (the report callback's, or ``ganfw report``'s), if there is one."""
-        path = self.path / "report.html"
+        path = RunDir(self.path).report
         return path if path.is_file() else None
 
 
@@ -195,32 +194,6 @@ def in_terminal() -> bool:
     return sys.stderr.isatty() and not (kernel is not None and isinstance(sys.stderr, kernel.OutStream))
 
 
-def run_directory(recipe: Recipe, out: Path | None, resume: bool, ranks: Ranks) -> RunDir:
-    """Where :func:`train` writes, chosen as ``ganfw run`` chooses: ``out``, claimed and locked
-    (with ``resume``, it must hold a run to go on with), else a new
-    ``<output.dir>/<recipe name>-<time>``."""
-    if resume and out is None:
-        raise UserError("resume=True needs out=, the run directory to continue")
-    if ranks.distributed and out is None:
-        raise UserError("under torchrun, pass out= so that every rank uses the same run directory")
-    if out is not None:
-        return rundir.claim_run_dir(out, resume, lock=ranks.is_main)
-    return rundir.new_run_dir(recipe.output.dir, recipe.path)
-
-
-@contextlib.contextmanager
-def locks_released() -> Iterator[None]:
-    """Release, on the way out, the run-directory locks taken inside: ``ganfw run`` holds its
-    lock until its process ends, but a notebook goes on in the same process and may train into
-    the same directory again (``resume=True``)."""
-    held = len(rundir._HELD)
-    try:
-        yield
-    finally:
-        while len(rundir._HELD) > held:
-            os.close(rundir._HELD.pop())
-
-
 def train(recipe: Recipe | PathLike, out: PathLike | None = None, resume: bool = False,
           progress: Progress = "auto") -> Run:
     """Train ``recipe`` (a :class:`Recipe`, or a file or bundled name loaded without overrides)
@@ -240,8 +213,9 @@ def train(recipe: Recipe | PathLike, out: PathLike | None = None, resume: bool =
         recipe = load_recipe(recipe)
     ranks = ranks_from_env()
     display = reporter(progress, ranks)
-    with locks_released():
-        files = run_directory(recipe, None if out is None else Path(out), resume, ranks)
+    with rundir.locks_released():  # a notebook may train into the same directory again
+        files = rundir.open_run_dir(None if out is None else Path(out), resume, recipe.output.dir, recipe.path, ranks,
+                                    flags=("out=", "resume=True"))
         display.message(f"run directory: {files.path}")
         finished = engine.train(recipe, files, display, resume, registry())
     run = Run(files.path)

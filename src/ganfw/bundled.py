@@ -11,12 +11,15 @@ This module must not import torch.
 from __future__ import annotations
 
 import importlib.resources
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ganfw.errors import UserError
 
 SUFFIX = ".toml"
+#: A full stop that ends a sentence: before a capital or the end (not in "2.5", "speed.md", "et al. 2018").
+_SENTENCE_END = re.compile(r"\.(?=\s+[A-Z]|$)")
 
 
 @dataclass(frozen=True)
@@ -35,15 +38,17 @@ def recipes_dir() -> Path:
 
 
 def _summary(text: str) -> str:
-    """The first line of the comment block that opens ``text``, without its ``#``."""
+    """The first sentence of the comment block that opens ``text`` (its lines joined, without
+    their ``#``), "" when there is none."""
+    words: list[str] = []
     for line in text.splitlines():
         stripped = line.strip()
-        if not stripped.startswith("#"):
-            return ""
-        summary = stripped.lstrip("#").strip()
-        if summary:
-            return summary
-    return ""
+        if not stripped.startswith("#") or (words and not stripped.lstrip("#").strip()):
+            break
+        words += stripped.lstrip("#").split()
+    comment = " ".join(words)
+    end = _SENTENCE_END.search(comment)
+    return comment[: end.end()] if end else comment
 
 
 def bundled_recipes() -> list[BundledRecipe]:
@@ -79,6 +84,15 @@ def recipe_argument(text: str) -> Path:
         return path
     recipe = find_bundled(text)
     return recipe.path if recipe else path
+
+
+def recipe_file(text: str) -> Path:
+    """:func:`recipe_argument`, refusing (one line, listing the bundled recipes) a name that is
+    neither a file nor a bundled recipe."""
+    path = recipe_argument(text)
+    if not path.exists():
+        raise UserError(f"{text}: {missing_recipe_message('recipe file not found')}")
+    return path
 
 
 def resolve_extends(referrer: Path, value: str) -> Path:

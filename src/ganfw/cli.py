@@ -223,17 +223,6 @@ RecipeArgument = typer.Argument(..., metavar="RECIPE", help="A recipe file (TOML
                                 "(ganfw recipes); a file of that name wins.")
 
 
-def _recipe_file(text: str) -> Path:
-    """The file a RECIPE argument names (:func:`ganfw.bundled.recipe_argument`); a one-line error
-    listing the bundled recipes when it names nothing."""
-    from ganfw.bundled import missing_recipe_message, recipe_argument
-
-    path = recipe_argument(text)
-    if not path.exists():
-        raise fail(f"{text}: {missing_recipe_message('recipe file not found')}")
-    return path
-
-
 @app.command("recipes")
 def list_recipes(as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table.")) -> None:
     """List the recipes installed with ganfw: run one by name (ganfw run NAME), or copy it to edit (ganfw cp NAME)."""
@@ -270,9 +259,10 @@ def check(
     overrides: list[str] = SetOption,
 ) -> None:
     """Validate a recipe and print it fully resolved, with the device, precision and data root it gets here."""
+    from ganfw.bundled import recipe_file
     from ganfw.recipe import load_recipe
 
-    recipe = _recipe_file(recipe)
+    recipe = recipe_file(recipe)
     resolved = load_recipe(recipe, registry(), overrides)
     from ganfw.device import describe_machine
     from ganfw.preflight import check_recipe
@@ -295,19 +285,15 @@ def run(
 ) -> None:
     """Train a recipe; outputs go to a run directory (see README: "The run directory")."""
     from ganfw.recipe import load_recipe
-    from ganfw.rundir import claim_run_dir, new_run_dir
+    from ganfw.bundled import recipe_file
+    from ganfw.rundir import open_run_dir
 
-    recipe_path = _recipe_file(recipe)
+    recipe_path = recipe_file(recipe)
     resolved = load_recipe(recipe_path, registry(), overrides)
-    if resume and out is None:
-        raise fail("--resume needs --out DIR, the run directory to continue")
     from ganfw.distributed import ranks_from_env
 
     ranks = ranks_from_env()
-    if ranks.distributed and out is None:
-        raise fail("under torchrun, pass --out DIR so that every rank uses the same run directory")
-    run_dir = (claim_run_dir(out, resume, lock=ranks.is_main) if out is not None
-               else new_run_dir(resolved.output.dir, recipe_path))
+    run_dir = open_run_dir(out, resume, resolved.output.dir, recipe_path, ranks)
 
     from ganfw.engine import train
     from ganfw.progress import PlainReporter, RichReporter, SilentReporter

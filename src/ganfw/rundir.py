@@ -6,21 +6,27 @@
     <run>/training.gif                the grids as an animation
     <run>/losses.png                  loss and D-output curves (and eval metrics)
     <run>/checkpoints/step_00000235.safetensors ...   see ganfw.checkpoint
+    <run>/report.html                 the run on one self-contained page ([output] report)
+    <run>/tensorboard/                TensorBoard event files ([output] tensorboard)
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ganfw.atomic import write_text
 from ganfw.errors import UserError
+
+if TYPE_CHECKING:  # this module must not import torch (ganfw report reads run directories)
+    from ganfw.distributed import Ranks
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,10 @@ class RunDir:
     def curves(self) -> Path:
         return self.path / "losses.png"
 
+    @property
+    def report(self) -> Path:
+        return self.path / "report.html"
+
     def sample_grid(self, epoch: int) -> Path:
         """The grid after ``epoch`` (1-based), named as in the course."""
         return self.samples / f"image_at_epoch_{epoch:04d}.png"
@@ -60,7 +70,8 @@ class RunDir:
 
 
 #: What a run writes into its directory: anything else there is the user's and never touched.
-RUN_FILES = {"recipe.toml", "metrics.jsonl", "samples", "training.gif", "losses.png", "checkpoints", ".lock"}
+RUN_FILES = {"recipe.toml", "metrics.jsonl", "samples", "training.gif", "losses.png", "checkpoints", "report.html",
+             "tensorboard", ".lock"}
 
 #: Lock files held by this process (kept open: the lock lasts until the process ends, however).
 _HELD: list[int] = []
@@ -85,6 +96,32 @@ def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
             raise UserError(f"{path}: cannot create the run directory ({e.strerror})") from None
     lock_run_dir(path)
     return RunDir(path)
+
+
+def open_run_dir(out: Path | None, resume: bool, parent: str | Path, recipe_path: Path, ranks: Ranks,
+                 flags: tuple[str, str] = ("--out DIR", "--resume")) -> RunDir:
+    """Where a run of the recipe at ``recipe_path`` writes: ``out``, claimed (and locked on rank
+    0), else a new directory under ``parent``. ``flags``: how the caller names ``out`` and
+    ``resume`` in messages."""
+    out_flag, resume_flag = flags
+    if resume and out is None:
+        raise UserError(f"{resume_flag} needs {out_flag}, the run directory to continue")
+    if ranks.distributed and out is None:
+        raise UserError(f"under torchrun, pass {out_flag} so that every rank uses the same run directory")
+    return claim_run_dir(out, resume, lock=ranks.is_main) if out is not None else new_run_dir(parent, recipe_path)
+
+
+@contextlib.contextmanager
+def locks_released() -> Iterator[None]:
+    """Release, on the way out, the run-directory locks taken inside: a command holds its lock
+    until its process ends, but a notebook goes on in the same process and may train into the
+    same directory again."""
+    held = len(_HELD)
+    try:
+        yield
+    finally:
+        while len(_HELD) > held:
+            os.close(_HELD.pop())
 
 
 def lock_run_dir(path: Path) -> None:

@@ -4,6 +4,7 @@ resumed from a checkpoint as the engine does it."""
 from __future__ import annotations
 
 import copy
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ganfw.checkpoint import load_checkpoint, save_checkpoint
-from ganfw.contracts import Callback, Decision, Generator, ImageShape
+from ganfw.contracts import Callback, Decision, Generator, ImageShape, StepReport
 from ganfw.testing.contract import ContractError, check_log, check_tensor, expect, through_json
 from ganfw.testing.probes import PROBE_LATENT_DIM, FakeTrainerView, ProbeDiscriminator, ProbeGenerator
 from ganfw.testing.schedules import step_report
@@ -27,8 +28,9 @@ def check_callback(callback: Callback, image_shape: ImageShape = (1, 28, 28)) ->
     an optimiser would move them).
 
     * it is a :class:`ganfw.contracts.Callback`; every hook runs in the engine's order (``setup``,
-      ``on_run_start``, ``on_step_end`` after each step, ``on_evaluation`` and ``on_epoch_end`` after
-      each epoch, ``on_run_end``), and leaves the networks' weights and train mode and torch's
+      ``on_run_start``, ``on_step_end`` and ``on_log`` (a one-step log line) after each step, the
+      epoch's and evaluation's ``on_log``, ``on_evaluation`` and ``on_epoch_end`` after each epoch,
+      ``on_run_end``), and leaves the networks' weights and train mode and torch's
       global random state as it found them (the view is read-only; randomness belongs inside
       ``torch.random.fork_rng``);
     * ``modules()`` is a dict of ``nn.Module`` by name (no ``.`` in a name);
@@ -38,7 +40,7 @@ def check_callback(callback: Callback, image_shape: ImageShape = (1, 28, 28)) ->
     * a run checkpointed after the first epoch (``modules()`` through safetensors, the state
       through JSON) and resumed into a fresh callback (``setup``, then the loaded state, then
       ``on_run_start``) ends exactly as the uninterrupted run: the same modules' tensors, state,
-      log, sampling generator and stop requests.
+      log, sampling generator, stop requests and warnings.
     """
     expect(isinstance(callback, Callback), f"is a {type(callback).__name__}, not a ganfw.contracts.Callback")
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,7 +49,7 @@ def check_callback(callback: Callback, image_shape: ImageShape = (1, 28, 28)) ->
         _run(whole, whole_view, range(_STEPS_PER_EPOCH))
         checkpoint = Path(tmp) / "checkpoint.safetensors"
         _save(whole, whole_view, checkpoint)
-        stops_before = len(whole_view.stops)
+        stops_before, warnings_before = len(whole_view.stops), len(whole_view.warnings)
         _run(whole, whole_view, range(_STEPS_PER_EPOCH, _STEPS_PER_EPOCH * _EPOCHS))
         _call(whole, "on_run_end", whole_view)
 
@@ -60,6 +62,11 @@ def check_callback(callback: Callback, image_shape: ImageShape = (1, 28, 28)) ->
     expect(view.stops == whole_view.stops[stops_before:],
            f"a run resumed from a checkpoint after the first epoch requests stops {view.stops!r}, "
            f"not {whole_view.stops[stops_before:]!r}")
+    expect(all(isinstance(code, str) and isinstance(text, str) for code, text in whole_view.warnings),
+           f"warn() got {whole_view.warnings!r}, not strings")
+    expect(view.warnings == whole_view.warnings[warnings_before:],
+           f"a run resumed from a checkpoint after the first epoch warns {view.warnings!r}, "
+           f"not {whole_view.warnings[warnings_before:]!r}")
     _check_same_ending(whole, whole_view, resumed, view)
 
 
@@ -108,13 +115,36 @@ def _run(callback: Callback, view: FakeTrainerView, steps: range) -> None:
             for i, p in enumerate([*view.generator.parameters(), *view.discriminator.parameters()]):
                 p.add_(0.01 * torch.sin(torch.arange(p.numel(), dtype=p.dtype) + step + i).view_as(p))
         view.step = step + 1
-        _call(callback, "on_step_end", view, step_report(step, 0.5, Decision(True, True)))
+        report = step_report(step, 0.5, Decision(True, True))
+        _call(callback, "on_step_end", view, report)
         check_log(f"callback, step {step}", callback.log())
+        _log(callback, view, _log_line(report, view))
         if view.step % view.steps_per_epoch == 0:
             view.epoch += 1
+            _log(callback, view, {"event": "epoch", "epoch": view.epoch, "step": view.step})
+            with torch.no_grad():  # the epoch's grid (4, C, H, W)
+                z = torch.randn(4, PROBE_LATENT_DIM, generator=torch.Generator().manual_seed(0))
+                view.latest_samples = view.generator(z)
             view.scores = {"fid": 100.0 / view.epoch}
+            _log(callback, view, {"event": "eval", "epoch": view.epoch, "step": view.step,
+                                  **{f"eval/{k}": v for k, v in view.scores.items()}})
             _call(callback, "on_evaluation", view, dict(view.scores))
             _call(callback, "on_epoch_end", view)
+
+
+def _log(callback: Callback, view: FakeTrainerView, record: dict[str, Any]) -> None:
+    """Append ``record`` to the run directory's ``metrics.jsonl``, then ``on_log``, as the loop does."""
+    with open(Path(view.run_dir) / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+    _call(callback, "on_log", view, record)
+
+
+def _log_line(report: StepReport, view: FakeTrainerView) -> dict[str, Any]:
+    """The ``metrics.jsonl`` line of a one-step log window (``output.log_every = 1``)."""
+    values = {k: float(getattr(report, k)) for k in ("d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake")}
+    return {"step": view.step, "epoch": view.epoch + 1, **values, "d_acc": (report.acc_real + report.acc_fake) / 2,
+            "stepped_d": float(report.trained_d), "stepped_g": float(report.trained_g), "images_per_s": 1000.0,
+            "lr_g": 2e-4, "lr_d": 2e-4, **report.terms}
 
 
 def _modules(callback: Callback) -> dict[str, nn.Module]:

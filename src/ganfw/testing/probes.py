@@ -65,7 +65,9 @@ class ProbeGenerator(Generator):
 
 class FakeTrainerView(TrainerView):
     """A :class:`ganfw.contracts.TrainerView` over plain networks, with counters the check
-    advances as the loop would; ``stops`` collects the reasons of :meth:`request_stop`."""
+    advances as the loop would; ``stops`` collects the reasons of :meth:`request_stop`,
+    ``warnings`` the ``(code, message)`` of :meth:`warn`; :meth:`classify` gives the logits of
+    a judge of ``num_classes`` classes that sorts images by their mean brightness."""
 
     def __init__(self, generator: Generator, discriminator: Discriminator, run_dir: Path, steps_per_epoch: int = 4,
                  epochs: int = 2):
@@ -79,7 +81,19 @@ class FakeTrainerView(TrainerView):
         self.run_dir, self.is_main = run_dir, True
         self.scores: dict[str, float] = {}
         self.recipe: dict[str, Any] = {"generator": {"name": "probe"}, "discriminator": {"name": "probe"}}
+        self.latest_samples: Tensor | None = None
         self.stops: list[Any] = []
+        self.warnings: list[tuple[Any, Any]] = []
+
+    def classify(self, images: Tensor) -> Tensor | None:
+        k = self.num_classes
+        if not k:
+            return None
+        centres = torch.linspace(-1, 1, k)
+        return -(images.float().flatten(1).mean(1, keepdim=True).cpu() - centres).abs()  # (N, K)
+
+    def warn(self, code: str, message: str) -> None:
+        self.warnings.append((code, message))
 
     def request_stop(self, reason: str) -> None:
         self.stops.append(reason)
