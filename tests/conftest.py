@@ -146,7 +146,7 @@ WIDE = {"COLUMNS": "1000"}
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, pythonpath: str | None = None, cwd: Path = REPO
+    *args: str, env: dict[str, str] | None = None, pythonpath: str | None = None, cwd: Path = REPO, timeout: int = 60
 ) -> Result:
     """Run ``python -m ganfw ARGS`` in a subprocess, with plugin env vars cleared.
 
@@ -163,7 +163,7 @@ def run_cli(
         text=True,
         env=full_env,
         cwd=cwd,
-        timeout=60,
+        timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -44,7 +44,8 @@ class HealthParams:
                                 "mean square, images in [-1, 1])", min=0.0)
     min_classes: float = param(0.5, "warn when the judge finds fewer than this share of the dataset's classes "
                                "among the generated images", min=0.0, max=1.0)
-    from_epoch: int = param(2, "first epoch after which the images are checked (early epochs look alike)", min=1)
+    from_step: int = param(1000, "steps before which the images are not checked (a young generator's images look "
+                           "alike)", min=0)
 
 
 @hookimpl

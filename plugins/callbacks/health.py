@@ -105,7 +105,7 @@ class TrainingHealth(Callback):
 
     # ------------------------------------------------------------------ epoch ends
     def on_epoch_end(self, view: TrainerView) -> None:
-        if not view.is_main or self.params.samples < 2 or view.epoch < self.params.from_epoch:
+        if not view.is_main or self.params.samples < 2 or view.step < self.params.from_step:
             return
         images = self._draw(view)
         self._sign(view, "low-diversity", self._low_diversity(images))
