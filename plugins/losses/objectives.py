@@ -89,6 +89,13 @@ class LeastSquares(ParameterlessLoss):
     def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
         return 0.5 * (fake_logits - 1.0).square().mean()
 
+    def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        """D's outputs aim at 1 (real) and 0 (fake): they are its belief (clamped to [0, 1]), and
+        it is right about an image on the target's side of 0.5."""
+        r, f = real_logits.detach().float(), fake_logits.detach().float()
+        return {"d_real": r.clamp(0, 1).mean(), "d_fake": f.clamp(0, 1).mean(),
+                "acc_real": (r > 0.5).float().mean(), "acc_fake": (f < 0.5).float().mean()}
+
 
 class WassersteinGP(Loss):
     """Wasserstein loss (Arjovsky et al. 2017) with the gradient penalty of Gulrajani et al. 2017,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -209,8 +210,9 @@ class Trainer:
     # ----------------------------------------------------------------- epoch ends
     def _epoch_end(self, epoch: int, outputs: EpochOutputs | None, record: dict[str, Any]) -> None:
         """The epoch's outputs (rank 0), then the callbacks; a callback's state changed by an
-        evaluation is saved by rewriting the epoch's checkpoint."""
-        start = time.perf_counter()
+        evaluation (or an observer's by its epoch-end checks) is saved by rewriting the epoch's
+        checkpoint."""
+        start, observed = time.perf_counter(), self._observer_state()
         if outputs is not None:
             drawn = self._grid_inputs()
             scores = outputs.write(epoch, self.progress.step, record, drawn,
@@ -221,9 +223,14 @@ class Trainer:
                 self._callbacks("on_evaluation", scores)
         self._callbacks("on_epoch_end")
         self.progress.elapsed += time.perf_counter() - start  # counted in the next checkpoint
-        if self.parts.callbacks and self.progress.step % self.steps_per_epoch == 0:
+        changed = self.parts.callbacks or observed != self._observer_state()
+        if changed and self.progress.step % self.steps_per_epoch == 0:
             self.state.save(self.progress, force=True)
         self.reporter.epoch_end(epoch, self.recipe.train.epochs)
+
+    def _observer_state(self) -> str:
+        """The observers' state as JSON text (a snapshot: state dicts may share live objects)."""
+        return json.dumps([o.state_dict() for o in self.parts.observers])
 
     def _complete_epoch_outputs(self, outputs: EpochOutputs | None) -> None:
         """Resumed at the end of an epoch: write whatever of its outputs is missing (a run
