@@ -8,13 +8,19 @@ throwaway venv and drive ``python -m ganfw`` from a folder outside the repositor
 
 from __future__ import annotations
 
+import base64
+import html
+import json
+import math
 import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from conftest import RECIPES, REPO
+from data_fixtures import mnist_root  # noqa: F401 (a fixture)
 from throwaway_venv import Venv, make_venv
 
 from ganfw.bundled import (
@@ -266,3 +272,57 @@ def test_an_unknown_recipe_is_one_line_listing_the_bundled_ones(installed, user_
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "recipe file not found" in lines[0], r.both
     assert all(name in lines[0] for name in SHIPPED), r.both
+
+
+def test_a_pip_user_trains_mnist_fast_then_reports_samples_and_walks(installed, user_dir, mnist_root):
+    """The issue's "done when", end to end from the non-editable install: list the recipes, train
+    the bundled mnist_fast by name for one epoch (on 3200 images, to keep the suite quick; evaluation
+    and precision as the recipe has them), then report, sample and interpolate the run."""
+    env = {"GANFW_DATA": str(mnist_root)}
+
+    def ganfw(*args: str):
+        return installed.run("-m", "ganfw", *args, cwd=user_dir, env=env, timeout=600)
+
+    # `python -m ganfw` run here (this folder, this environment) is the venv's copy, not the checkout's
+    where = installed.run("-c", "import ganfw, importlib.util as u; print(ganfw.__file__); "
+                          "print(u.find_spec('ganfw.__main__').origin)", cwd=user_dir, env=env)
+    assert where.returncode == 0, where.both
+    for line in where.stdout.split():
+        assert Path(line).is_relative_to(installed.path) and not Path(line).is_relative_to(REPO), where.stdout
+
+    r = ganfw("recipes")
+    assert r.returncode == 0 and "mnist_fast" in r.stdout, r.both
+
+    r = ganfw("run", "mnist_fast", "--set", "train.epochs=1", "--set", "data.limit=3200", "--out", "run")
+    assert r.returncode == 0, r.both
+    run = user_dir / "run"
+    resolved = tomllib.loads((run / "recipe.toml").read_text(encoding="utf-8"))
+    assert resolved["generator"]["name"] == "dcgan" and resolved["generator"]["params"]["widths"] == [128, 64, 32]
+    assert resolved["train"]["precision"] == "auto" and resolved["eval"]["metrics"] == ["fid"]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    evals = [rec for rec in records if rec.get("event") == "eval"]
+    assert len(evals) == 1 and evals[0]["epoch"] == 1 and math.isfinite(evals[0]["eval/fid"]), evals
+    epochs = [rec for rec in records if rec.get("event") == "epoch"]
+    assert [rec["step"] for rec in epochs] == [50]  # 3200 images in batches of 64
+    grid = run / "samples" / "image_at_epoch_0001.png"
+    assert grid.is_file()
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step_00000050.safetensors"]
+    assert (run / "report.html").is_file()  # the default report callback's page
+
+    r = ganfw("report", "run", "--out", "elsewhere.html")
+    assert r.returncode == 0, r.both
+    page = (user_dir / "elsewhere.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," + base64.b64encode(grid.read_bytes()).decode("ascii") in page
+    recipe_text = (run / "recipe.toml").read_text(encoding="utf-8")
+    generator_tables = recipe_text[recipe_text.index("[generator]"):recipe_text.index("[discriminator]")]
+    assert "widths" in generator_tables and html.escape(generator_tables) in page
+
+    r = ganfw("sample", "run", "--n", "16", "--out", "x.png")
+    assert r.returncode == 0, r.both
+    with Image.open(user_dir / "x.png") as drawn, Image.open(grid) as own:
+        assert drawn.format == "PNG" and (drawn.size, drawn.mode) == (own.size, own.mode)  # a 4x4 grid too
+
+    r = ganfw("interpolate", "run", "--out", "walk.gif", "--n", "4", "--keyframes", "2", "--frames", "3")
+    assert r.returncode == 0, r.both
+    with Image.open(user_dir / "walk.gif") as walk:
+        assert walk.format == "GIF" and walk.n_frames == 6  # 2 legs (there and back) of 3 frames
