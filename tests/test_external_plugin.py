@@ -75,7 +75,7 @@ def test_the_ganfw_wheel_leaves_the_external_plugin_out(tmp_path: Path):
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source)
-    for name in ("src", "plugins"):
+    for name in ("src", "plugins", "recipes"):
         shutil.copytree(REPO / name, source / name, ignore=LEFTOVERS)
     assert (source / "plugins" / "external" / "ganfw-spectral" / "src" / "ganfw_spectral").is_dir()
     subprocess.run(
@@ -85,4 +85,6 @@ def test_the_ganfw_wheel_leaves_the_external_plugin_out(tmp_path: Path):
     (wheel,) = (source / "dist").glob("ganfw-*.whl")
     files = zipfile.ZipFile(wheel).namelist()
     assert "ganfw/testing/__init__.py" in files and "ganfw_plugins/losses/objectives.py" in files
-    assert [f for f in files if "spectral" in f or "external" in f] == []
+    assert "ganfw/recipes/mnist_fast.toml" in files
+    # the recipe that uses the plugin is bundled (it says how to install the plugin); the plugin is not
+    assert [f for f in files if "spectral" in f or "external" in f] == ["ganfw/recipes/mnist_spectral.toml"]
