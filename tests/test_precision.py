@@ -144,8 +144,11 @@ def test_a_run_on_an_avx2_machine_trains_in_fp32_and_says_so(tmp_path, mnist_roo
     stderr, start, state = _run_auto(tmp_path, mnist_root, AVX2_TORCH)
     line = f"device cpu, {start['threads']} threads, precision auto -> fp32: this CPU has no native bf16 (AVX2)"
     assert line in stderr
+    environment = start.pop("environment")
     assert start == {"event": "start", "step": 0, "device": "cpu", "threads": start["threads"], "precision": "fp32",
                      "precision_requested": "auto", "precision_reason": "this CPU has no native bf16 (AVX2)"}
+    assert environment["cpu_capability"] == "AVX2" and environment["gpu"] is None  # what the run saw
+    assert environment["torch"] == torch.__version__ and environment["cpu"]
     assert state["precision"] == "fp32"
 
 
