@@ -21,6 +21,13 @@ from recipe_fixtures import tiny_recipe
 WORKER = Path(__file__).with_name("ddp_worker.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 
+#: One rank of a two-process gloo run on the CPU (torch 2.14) sometimes dies with SIGABRT and this
+#: line, mid-run or at exit, whichever test runs (about one file run in four, at commits before
+#: and after issue 14 alike; never with one process). A test failing with it is run again, and
+#: pytest's summary says so.
+GLOO_ABORT = "terminate called without an active exception"
+pytestmark = pytest.mark.flaky(reruns=2, only_rerun=[GLOO_ABORT])
+
 @pytest.fixture
 def recipe(tmp_path, mnist_root):  # noqa: F811
     def write(schedule: str = "alternating") -> Path:
@@ -85,16 +92,6 @@ def test_resumed_run_continues_on_both_ranks(recipe, tmp_path):
     assert load_checkpoint(list_checkpoints(out / "checkpoints")[-1]).state["step"] == 8
 
 
-def test_a_crashing_rank_stops_the_others_and_keeps_the_checkpoint(recipe, tmp_path):
-    out = tmp_path / "run"
-    proc = torchrun(str(WORKER), str(recipe()), str(out), "--crash-at", "6", timeout=200)
-    assert proc.returncode != 0
-    assert "rank 1 crashes on purpose" in proc.stderr
-    # epoch 1's, and the last good step's (written by rank 0 before any optimiser stepped in step 7)
-    kept = list_checkpoints(out / "checkpoints")
-    assert [load_checkpoint(path).state["step"] for path in kept] == [4, 6]
-
-
 def test_shipped_recipe_with_its_default_eval_trains_on_two_processes(tmp_path, mnist_root, reference_cache):  # noqa: F811
     """recipes/mnist_dcgan.toml as shipped, [eval] included (FID on 1,000 images every epoch):
     rank 0 evaluates alone while rank 1 waits, and the metric must not wait for rank 1."""
@@ -108,3 +105,14 @@ def test_shipped_recipe_with_its_default_eval_trains_on_two_processes(tmp_path, 
     assert [r["epoch"] for r in evals] == [1, 2] and all(r["eval/fid"] > 0 for r in evals)
     assert [c.name for c in list_checkpoints(out / "checkpoints")] == ["step_00000002.safetensors",
                                                                        "step_00000004.safetensors"]
+
+
+# Last: a crashed run's processes and sockets must not overlap another run of this file.
+def test_a_crashing_rank_stops_the_others_and_keeps_the_checkpoint(recipe, tmp_path):
+    out = tmp_path / "run"
+    proc = torchrun(str(WORKER), str(recipe()), str(out), "--crash-at", "6", timeout=200)
+    assert proc.returncode != 0
+    assert "rank 1 crashes on purpose" in proc.stderr
+    # epoch 1's, and the last good step's (written by rank 0 before any optimiser stepped in step 7)
+    kept = list_checkpoints(out / "checkpoints")
+    assert [load_checkpoint(path).state["step"] for path in kept] == [4, 6]

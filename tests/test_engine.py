@@ -108,19 +108,20 @@ def test_two_epochs_equal_one_plus_resume_plus_one(tiny, tmp_path, schedule):
     assert steps == sorted(steps), "resumed log must continue, not repeat"
 
 
-def test_interrupt_mid_epoch_saves_and_resumes_identically(tiny, tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a scheduler's (or torchrun's) stop
+def test_interrupt_mid_epoch_saves_and_resumes_identically(tiny, tmp_path, monkeypatch, stop):
     recipe = tiny(loss="wasserstein-gp", schedule="adaptive")
     assert train(recipe, tmp_path / "straight")
 
     original = engine.Trainer._train_step
 
-    def ctrl_c_at_step_4(self, real):
+    def signal_at_step_4(self, real):
         report = original(self, real)
         if self.step == 4:
-            os.kill(os.getpid(), signal.SIGINT)  # the real signal, handled by the engine
+            os.kill(os.getpid(), stop)  # the real signal, handled by the engine
         return report
 
-    monkeypatch.setattr(engine.Trainer, "_train_step", ctrl_c_at_step_4)
+    monkeypatch.setattr(engine.Trainer, "_train_step", signal_at_step_4)
     assert train(recipe, tmp_path / "split") is False
     assert [c.name for c in list_checkpoints(tmp_path / "split" / "checkpoints")][-1] == "step_00000004.safetensors"
     monkeypatch.setattr(engine.Trainer, "_train_step", original)

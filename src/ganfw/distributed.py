@@ -98,8 +98,13 @@ def process_local() -> Iterator[None]:
         yield
 
 
-def leave() -> None:
+def leave(together: bool) -> None:
+    """Leave the process group; ``together``: every rank ends the same way (a finished or
+    interrupted run), so all first meet at a barrier and none tears its connections down while
+    another still uses them. A rank that failed leaves at once."""
     if dist.is_initialized():
+        if together:
+            dist.barrier()
         dist.destroy_process_group()
 
 

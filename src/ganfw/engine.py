@@ -26,7 +26,7 @@ def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registr
 
     Under torchrun every rank calls this; rank 0 alone writes into ``run``.
     """
-    ranks = ranks_from_env()
+    ranks, finished = ranks_from_env(), None
     try:
         trainer = Trainer(recipe, run, reporter, ranks, registry or load_registry())
         if resume and latest_checkpoint(run.checkpoints) is None:
@@ -37,7 +37,8 @@ def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registr
             reporter.message(f"resuming from {path} (step {trainer.progress.step})")
         if ranks.is_main:
             write_text(run.recipe, recipe.to_toml())
-        return trainer.fit()
+        finished = trainer.fit()
+        return finished
     except BaseException as e:
         discard_if_unused(run.path)
         if not (isinstance(e, RuntimeError) and ranks.distributed):
@@ -46,4 +47,4 @@ def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registr
         raise UserError(f"rank {ranks.rank}: training stopped, the process group failed (another rank may have "
                         f"crashed): {str(e).splitlines()[0]}; last checkpoint: {last}") from None
     finally:
-        leave()
+        leave(together=finished is not None)

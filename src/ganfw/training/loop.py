@@ -45,6 +45,10 @@ from ganfw.training.wrapping import adam, wrap_networks
 from ganfw.checkpoint import latest_checkpoint
 
 
+#: Signals that end training after the current step, with a checkpoint.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class Trainer:
     """Builds the components of a recipe and trains them, writing into a run directory."""
 
@@ -76,7 +80,7 @@ class Trainer:
         self.latest_samples: Tensor | None = None  # the latest epoch grid (rank 0)
         self.log: MetricsLog | None = None  # metrics.jsonl (rank 0), open while fitting
         self.stop_reason: str | None = None  # a callback asked to end the run
-        self._interrupt = False  # Ctrl-C
+        self._interrupt = False  # Ctrl-C or SIGTERM
         self._step_done = True  # no step is under way (the last one completed)
         self._callbacks("setup")
 
@@ -109,12 +113,12 @@ class Trainer:
 
     # ----------------------------------------------------------------- the loop
     def fit(self) -> bool:
-        """Train up to ``train.epochs``; return False when interrupted (Ctrl-C) after a checkpoint."""
+        """Train up to ``train.epochs``; return False when interrupted (Ctrl-C, SIGTERM) after a checkpoint."""
         self.log = log = MetricsLog(self.run.metrics, self._on_log) if self.ranks.is_main else None
         outputs = (EpochOutputs(self.recipe, self.run, log, self.registry, self.device, self.reporter.message,
                                 self.parts.dataset) if log else None)
         self.reporter.start(total=self.total_steps, done=self.progress.step, steps_per_epoch=self.steps_per_epoch)
-        previous_handler = signal.signal(signal.SIGINT, self._request_interrupt)
+        previous = {sig: signal.signal(sig, self._request_interrupt) for sig in _STOP_SIGNALS}
         try:
             self._callbacks("on_run_start")
             announce(self.reporter, log, self.precision_choice, self.device, self.progress.step)
@@ -125,7 +129,8 @@ class Trainer:
             self._stopped(log)
             return True
         finally:
-            signal.signal(signal.SIGINT, previous_handler)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             with contextlib.suppress(TrainingStopped):
                 self._callbacks("on_run_end")
             if log:
@@ -260,10 +265,13 @@ class Trainer:
         return False
 
     def _request_interrupt(self, signum: int, frame: Any) -> None:
-        if self._interrupt:  # a second Ctrl-C stops at once
+        """Ctrl-C, or SIGTERM (a scheduler's or torchrun's stop): checkpoint after this step; a
+        second one stops at once."""
+        if self._interrupt:
             raise KeyboardInterrupt
         self._interrupt = True
-        self.reporter.message("stopping after this step (Ctrl-C again to abort without a checkpoint)")
+        again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        self.reporter.message(f"stopping after this step ({again} again to abort without a checkpoint)")
 
     @contextlib.contextmanager
     def _stop_on_component_error(self) -> Iterator[None]:
