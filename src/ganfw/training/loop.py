@@ -124,9 +124,9 @@ class Trainer:
             announce(self.reporter, log, self.precision_choice, self.device, self.progress.step)
             self._complete_epoch_outputs(outputs)
             while self.progress.step < self.total_steps and not self.stop_reason:
-                if not self._train_epoch(log, outputs) or self._interrupt:
+                if not self._train_epoch(outputs) or self._interrupt:
                     return self._interrupted()
-            self._stopped(log)
+            self._stopped()
             return True
         finally:
             for sig, handler in previous.items():
@@ -138,7 +138,7 @@ class Trainer:
             self.log = None
             self.reporter.close()
 
-    def _train_epoch(self, log: MetricsLog | None, outputs: EpochOutputs | None) -> bool:
+    def _train_epoch(self, outputs: EpochOutputs | None) -> bool:
         """Train the rest of the current epoch, checkpoint it, then write its outputs; False when
         Ctrl-C stopped it mid-epoch."""
         bs, spe = self.recipe.train.batch_size, self.steps_per_epoch
@@ -151,7 +151,7 @@ class Trainer:
             window.add(report, images=len(real.images) * self.ranks.world, seconds=time.perf_counter() - t0)
             t0 = time.perf_counter()
             if self.progress.step % self.recipe.output.log_every == 0 or batch == spe - 1:
-                self._log_window(window, epoch, log)
+                self._log_window(window, epoch)
                 window = Window()
             if (self._interrupt or self.stop_reason) and batch < spe - 1:
                 return not self._interrupt
@@ -203,13 +203,13 @@ class Trainer:
         """Every record written to metrics.jsonl goes on to the callbacks' ``on_log``."""
         self._callbacks("on_log", record)
 
-    def _log_window(self, window: Window, epoch: int, log: MetricsLog | None) -> None:
+    def _log_window(self, window: Window, epoch: int) -> None:
         record = step_record(window, self.progress.step, epoch, self.update.opt)
         for choice, component, prefix in self.parts.logged(self.recipe):
             with self._stop_on_component_error(), blame(choice, "log"):
                 record.update({prefix + k: v for k, v in component.log().items()})
-        if log:
-            log.write(record)
+        if self.log:
+            self.log.write(record)
         self.reporter.update(self.progress.step, record)
 
     # ----------------------------------------------------------------- epoch ends
@@ -250,14 +250,14 @@ class Trainer:
         return self.parts.sampler(), self.streams.fixed_z, self.streams.fixed_labels
 
     # ----------------------------------------------------------------- run control
-    def _stopped(self, log: MetricsLog | None) -> None:
+    def _stopped(self) -> None:
         """A callback ended the run early: checkpoint, say why, log it."""
         if not self.stop_reason:
             return
         path = self.state.save(self.progress)
         self.reporter.message(f"stopped at step {self.progress.step}: {self.stop_reason}; checkpoint {path}")
-        if log:
-            log.write({"event": "stop", "step": self.progress.step, "reason": self.stop_reason})
+        if self.log:
+            self.log.write({"event": "stop", "step": self.progress.step, "reason": self.stop_reason})
 
     def _interrupted(self) -> bool:
         path = self.state.save(self.progress)
