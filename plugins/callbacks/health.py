@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ganfw.contracts import Callback, TrainerView
+from ganfw.sampling import noise
 from ganfw_plugins.callbacks import HealthParams
 
 #: The step statistics that the health checks read.
@@ -117,9 +118,7 @@ class TrainingHealth(Callback):
         touching training's random streams."""
         G, n = view.generator, self.params.samples
         with torch.random.fork_rng(devices=[]), torch.no_grad():
-            noise = torch.Generator(device=view.device).manual_seed(0)
-            z = G.sample_latent(n, device=view.device, generator=noise)
-            labels = G.sample_labels(n, device=view.device, generator=noise) if G.num_classes else None
+            z, labels = noise(G, n, torch.Generator(device=view.device).manual_seed(0))
             was_training = G.training
             G.eval()
             images = (G(z, labels) if G.num_classes else G(z)).float().cpu()
