@@ -1,25 +1,17 @@
 """ganfw: a plugin-based GAN framework for PyTorch.
 
-Plugin authors need only ``from ganfw import ComponentSpec, component_param, hookimpl, param``.
-The Python API (:mod:`ganfw.api`: ``load_recipe``, ``train``, ``load_generator``, ``score``...) is
-importable from here too, and loaded on first use: importing this package does not import torch.
+Plugin authors import what they use from :mod:`ganfw.plugin` (the whole plugin surface; the
+specs, params and ``hookimpl`` are also here). The Python API (:mod:`ganfw.api`: ``load_recipe``,
+``train``, ``load_generator``, ``score``...) is importable from here too, and loaded on first use:
+importing this package does not import torch.
 """
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import pluggy
-
+from ganfw.hookspecs import hookimpl
 from ganfw.params import component_param, param
-from ganfw.plugins import API_VERSION
 from ganfw.specs import ComponentSpec
-
-hookimpl = pluggy.HookimplMarker("ganfw")
-
-try:
-    __version__ = version("ganfw")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+from ganfw.version import API_VERSION, __version__
 
 #: The names of :mod:`ganfw.api` that ``ganfw`` exports, imported when first asked for.
 _API = ("LoadedGenerator", "Run", "Samples", "Scores", "TrainingInterrupted", "load_generator", "load_recipe",

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganfw import __version__
+from ganfw.version import __version__
 from ganfw.errors import UserError
 from ganfw.params import describe
 from ganfw.plugins import Component, Registry, load_registry

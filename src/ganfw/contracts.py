@@ -15,13 +15,9 @@ from typing import Any, Literal, Union
 import torch
 from torch import Tensor, nn
 
-from ganfw.plugins import API_VERSION as PLUGIN_API_VERSION
+from ganfw.version import API_VERSION as API_VERSION  # the version of these contracts
 
 ImageShape = tuple[int, int, int]
-
-
-#: The major version of these contracts (see :data:`ganfw.plugins.API_VERSION`).
-API_VERSION = PLUGIN_API_VERSION
 
 
 class Stateful:

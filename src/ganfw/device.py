@@ -45,7 +45,7 @@ def environment(device: torch.device) -> dict[str, str | None]:
     CPU (model and torch's vector capability), the GPU of ``device`` (``None`` on CPU/MPS)."""
     import platform
 
-    from ganfw import __version__
+    from ganfw.version import __version__
     from ganfw.precision import cpu_model
 
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None

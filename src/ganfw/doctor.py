@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ganfw import __version__
+from ganfw.version import __version__
 from ganfw.paths import user_cache_dir
 from ganfw.plugins import Registry
 from ganfw.precision import cpu_flags, cpu_model, cpu_vector_isa, resolve_precision

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from ganfw.specs import ComponentSpec
 
 hookspec = pluggy.HookspecMarker("ganfw")
+#: Marks a plugin module's hook implementations: ``@hookimpl def ganfw_losses(): ...``.
+hookimpl = pluggy.HookimplMarker("ganfw")
 
 
 @hookspec

@@ -24,12 +24,10 @@ import pluggy
 
 from ganfw import hookspecs
 from ganfw.specs import KINDS, ComponentSpec
+from ganfw.version import API_VERSION
 
 GROUP = "ganfw"
 
-#: The plugin API (contract) major version; a plugin module declares ``GANFW_API = 2``. Kept in
-#: step with :data:`ganfw.contracts.API_VERSION` (this module must not import torch).
-API_VERSION = 2
 
 #: The distribution whose entry points are the built-in plugins; it wins a plugin-name tie.
 BUILTIN_DISTRIBUTION = "ganfw"

@@ -25,7 +25,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from string import Template
 
-from ganfw import __version__
+from ganfw.version import __version__
 from ganfw.config import COMPONENT_LISTS, COMPONENT_SECTIONS, OPTIONAL_SECTIONS
 from ganfw.errors import UserError
 from ganfw.plugins import GROUP

@@ -12,16 +12,14 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from conftest import cli
-from data_fixtures import mnist_root  # noqa: F401  (fixture)
-from evaluation_fixtures import cache_home, reference_cache  # noqa: F401  (fixtures)
+from tests.helpers.cli import cli
 from ganfw import engine
 from ganfw.checkpoint import checkpoint_name, list_checkpoints, load_training_checkpoint
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
-from recipe_fixtures import tiny_recipe
+from tests.helpers.recipes import tiny_recipe
 
 Tensors = dict[str, torch.Tensor]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli
-from data_fixtures import MNIST_FILES, mnist_root  # noqa: F401  (fixture)
-from recipe_fixtures import tiny_recipe
+from tests.helpers.cli import cli
+from tests.helpers.data import MNIST_FILES
+from tests.helpers.recipes import tiny_recipe
 
 #: case -> (the file damaged, what becomes of its bytes (None: deleted), what the line says)
 DAMAGE = {

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli
-from data_fixtures import mnist_root  # noqa: F401  (fixture)
+from tests.helpers.cli import cli
 from ganfw import checkpoint, engine
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
 from ganfw.evaluation import cli as evaluation_cli
@@ -19,7 +18,7 @@ from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
-from recipe_fixtures import tiny_recipe
+from tests.helpers.recipes import tiny_recipe
 
 
 def one_error_line(code: int, err: str) -> str:

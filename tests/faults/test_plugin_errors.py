@@ -10,11 +10,9 @@ import json
 
 import pytest
 
-from conftest import cli
-from data_fixtures import mnist_root  # noqa: F401  (fixture)
+from tests.helpers.cli import cli
 from ganfw.checkpoint import checkpoint_name, list_checkpoints, load_training_checkpoint
-from recipe_fixtures import tiny_recipe
-from test_plugins import site  # noqa: F401  (fixture: a plugin site on this process's sys.path)
+from tests.helpers.recipes import tiny_recipe
 
 #: Components that work like the built-in ones until their ``at``-th call of one method in the
 #: training loop, which raises (with a two-line message, to check that it is joined).
@@ -156,7 +154,7 @@ CASES = {
 
 
 @pytest.fixture
-def boom(site):  # noqa: F811
+def boom(site):
     site.add("ganfw-boom", "1.0", {"boom_parts": PARTS, "boom_plugin": PLUGIN}, {"boom": "boom_plugin"})
     importlib.invalidate_caches()
 

@@ -8,7 +8,7 @@ import tomli_w
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from conftest import RECIPES
+from tests.helpers.cli import RECIPES
 from ganfw.errors import UserError
 from ganfw.plugins import load_registry
 from ganfw.recipe import Recipe, load_recipe

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, Result, cli, run_cli
-from data_fixtures import mnist_root  # noqa: F401  (fixture)
+from tests.helpers.cli import REPO, Result, cli, run_cli
 from ganfw.checkpoint import list_checkpoints
 from ganfw.cli import main
 from ganfw.rundir import lock_run_dir
-from recipe_fixtures import tiny_recipe
+from tests.helpers.recipes import tiny_recipe
 
 
 def one_error_line(result) -> str:

@@ -20,12 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cli
-from data_fixtures import mnist_root  # noqa: F401  (fixture)
-from evaluation_fixtures import cache_home, reference_cache  # noqa: F401  (fixtures)
+from tests.helpers.cli import REPO, cli
 from ganfw.checkpoint import CorruptCheckpoint, checkpoint_name, list_checkpoints, load_training_checkpoint
-from recipe_fixtures import tiny_recipe
-from test_reliability import DEFAULT_EVAL, assert_same_file
+from tests.helpers.recipes import tiny_recipe
+from tests.helpers.recipes import DEFAULT_EVAL, assert_same_file
 
 EPOCHS, STEPS = 2, 4  # 2 steps an epoch
 

@@ -1,0 +1,52 @@
+"""Plugin ``losses``: the classic adversarial objectives, the relativistic one, and R1 around any
+of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ganfw.plugin import ComponentSpec, component_param, hookimpl, param
+from ganfw.plugin import ComponentRef
+
+GANFW_API = 2
+
+
+@dataclass(frozen=True)
+class NonSaturatingParams:
+    label_smoothing: float = param(
+        0.0, "one-sided label smoothing: D's target for real images is 1 - this", min=0.0, max=0.5
+    )
+
+
+@dataclass(frozen=True)
+class WassersteinGPParams:
+    gp_weight: float = param(10.0, "weight of the gradient penalty (lambda)", min=0.0)
+    drift: float = param(0.0, "weight of the drift term mean(D(real)^2) that keeps logits near 0", min=0.0)
+
+
+@dataclass(frozen=True)
+class R1Params:
+    base: ComponentRef = component_param("loss", "non-saturating", "the loss the R1 penalty is added to")
+    gamma: float = param(10.0, "R1 weight: the penalty is gamma / 2 * E ||grad_x D(x_real)||^2", min=0.0)
+    every: int = param(16, "lazy regularisation: compute the penalty on every n-th D step, scaled by n", min=1)
+
+
+def _spec(name: str, summary: str, cls: str, params: type | None = None, module: str = "objectives") -> ComponentSpec:
+    return ComponentSpec(
+        name=name, kind="loss", summary=summary, factory=f"ganfw_plugins.losses.{module}:{cls}", params=params
+    )
+
+
+@hookimpl
+def ganfw_losses() -> list[ComponentSpec]:
+    return [
+        _spec("non-saturating", "BCE on logits; G maximises log D(G(z)) (Goodfellow et al. 2014)", "NonSaturating", NonSaturatingParams),
+        _spec("minimax", "The original minimax game; G minimises log(1 - D(G(z)))", "Minimax"),
+        _spec("hinge", "Hinge loss (Lim & Ye 2017; Miyato et al. 2018)", "Hinge"),
+        _spec("least-squares", "Least-squares GAN, targets 0 and 1 (Mao et al. 2017)", "LeastSquares"),
+        _spec("wasserstein-gp", "Wasserstein loss with gradient penalty (Gulrajani et al. 2017)", "WassersteinGP", WassersteinGPParams),
+        _spec("relativistic", "Relativistic average non-saturating loss, RaGAN (Jolicoeur-Martineau 2019)",
+              "RelativisticAverage", module="relativistic"),
+        _spec("r1", "Any loss plus the lazy R1 penalty on D's real-image gradient (Mescheder et al. 2018)",
+              "R1", R1Params, module="composite"),
+    ]
