@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.recipe}: built, peak RSS {peak_rss_mib():.0f} MiB", flush=True)
         train_steps(trainer, args.warmup, args.checkpoint_every)
         warm = peak_rss_mib()
-        print(f"after {args.warmup} warm-up steps: peak RSS {warm:.0f} MiB, now {current_rss_mib():.0f} MiB", flush=True)
+        print(
+            f"after {args.warmup} warm-up steps: peak RSS {warm:.0f} MiB, now {current_rss_mib():.0f} MiB", flush=True
+        )
         train_steps(trainer, args.steps, args.checkpoint_every)
         end = peak_rss_mib()
         print(f"after {args.steps} more steps: peak RSS {end:.0f} MiB, now {current_rss_mib():.0f} MiB")

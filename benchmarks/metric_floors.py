@@ -86,19 +86,21 @@ def main() -> None:
     data = from_argument(args.dataset, registry, args.data)
     train = data.dataset.load()  # (60000, 1, 28, 28) in [-1, 1]
     print(f"## Floors and ceilings ({data.key})\n")
-    table([
-        (f"{data.key} train, first 10k", train[:10000]),
-        (f"{data.key} train, next 10k", train[10000:20000]),
-        (f"{data.key} train, first 1k", train[:1000]),
-        ("uniform noise", uniform_noise(10000, seed=0)),
-        ("uniform noise", uniform_noise(1000, seed=0)),
-        ("Gaussian blobs", gaussian_blobs(10000, seed=0)),
-        ("Gaussian blobs", gaussian_blobs(1000, seed=0)),
-    ], data)
+    table(
+        [
+            (f"{data.key} train, first 10k", train[:10000]),
+            (f"{data.key} train, next 10k", train[10000:20000]),
+            (f"{data.key} train, first 1k", train[:1000]),
+            ("uniform noise", uniform_noise(10000, seed=0)),
+            ("uniform noise", uniform_noise(1000, seed=0)),
+            ("Gaussian blobs", gaussian_blobs(10000, seed=0)),
+            ("Gaussian blobs", gaussian_blobs(1000, seed=0)),
+        ],
+        data,
+    )
 
     print("## FID of real images at 1k: spread over ten disjoint slices of the training split\n")
-    fids = [evaluate_images(train[i * 1000:(i + 1) * 1000], ["fid"], registry, data).scores["fid"]
-            for i in range(10)]
+    fids = [evaluate_images(train[i * 1000 : (i + 1) * 1000], ["fid"], registry, data).scores["fid"] for i in range(10)]
     mean = sum(fids) / len(fids)
     std = math.sqrt(sum((f - mean) ** 2 for f in fids) / (len(fids) - 1))
     print(f"FID at 1k: mean {mean:.2f}, std {std:.2f}, min {min(fids):.2f}, max {max(fids):.2f}\n")

@@ -30,8 +30,9 @@ from ganfw.artifacts import read_jsonl
 from ganfw.device import describe_machine
 
 
-def train_for(recipe: str, overrides: list[str], out: Path, budget: float, data: str,
-              epochs: int | None) -> tuple[float, int]:
+def train_for(
+    recipe: str, overrides: list[str], out: Path, budget: float, data: str, epochs: int | None
+) -> tuple[float, int]:
     """Run ``ganfw run`` until it finishes or ``budget`` seconds have passed (then Ctrl-C, which
     checkpoints); return the seconds of training of its last complete epoch and its steps."""
     sets = [f"data.root={json.dumps(data)}", "eval.every=0", f"train.epochs={epochs or 1000}", *overrides]
@@ -54,8 +55,21 @@ def train_for(recipe: str, overrides: list[str], out: Path, budget: float, data:
 def score(run: Path, metrics: str, data: str) -> dict[str, float]:
     """The run's scores on 10,000 samples of its sampling generator (``ganfw evaluate``)."""
     out = run / "scores.json"
-    cmd = [sys.executable, "-m", "ganfw", "evaluate", str(run), "--n", "10000", "--metrics", metrics,
-           "--json", str(out), "--data", data]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ganfw",
+        "evaluate",
+        str(run),
+        "--n",
+        "10000",
+        "--metrics",
+        metrics,
+        "--json",
+        str(out),
+        "--data",
+        data,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode:
         raise SystemExit(f"{run}: ganfw evaluate failed: {result.stderr.strip()}")
@@ -79,15 +93,20 @@ def main() -> None:
     rows = []
     for variant in args.variant:
         name, _, sets = variant.partition("=")
-        seconds, steps = train_for(args.recipe, [s for s in sets.split(";") if s], root / name, args.budget,
-                                   args.data, args.epochs)
+        seconds, steps = train_for(
+            args.recipe, [s for s in sets.split(";") if s], root / name, args.budget, args.data, args.epochs
+        )
         rows.append((name, steps, seconds, score(root / name, args.metrics, args.data)))
         print(f"# {name}: {steps} steps, {seconds:.0f} s: {rows[-1][3]}", flush=True)
     keys = list(rows[0][3])
     print("\n| variant | steps | training s | " + " | ".join(keys) + " |")
     print("|---|---:|---:|" + "---:|" * len(keys))
     for name, steps, seconds, scores in rows:
-        print(f"| {name} | {steps} | {seconds:.0f} | " + " | ".join(f"{scores.get(k, float('nan')):.4g}" for k in keys) + " |")
+        print(
+            f"| {name} | {steps} | {seconds:.0f} | "
+            + " | ".join(f"{scores.get(k, float('nan')):.4g}" for k in keys)
+            + " |"
+        )
 
 
 if __name__ == "__main__":

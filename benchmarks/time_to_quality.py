@@ -30,9 +30,15 @@ from ganfw.plugins import load_registry
 from ganfw.sampling import load_generator
 
 METRICS = ["fid", "kid", "inception-score", "class-coverage", "precision-recall"]
-COLUMNS = [("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.3f}"), ("is", "IS", "{:.2f}"),
-           ("coverage_entropy", "class entropy (bits)", "{:.3f}"), ("classes_missing", "digits missing", "{:.0f}"),
-           ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}")]
+COLUMNS = [
+    ("fid", "FID", "{:.2f}"),
+    ("kid", "KID", "{:.3f}"),
+    ("is", "IS", "{:.2f}"),
+    ("coverage_entropy", "class entropy (bits)", "{:.3f}"),
+    ("classes_missing", "digits missing", "{:.0f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+]
 
 
 def minutes(seconds: float) -> str:
@@ -48,7 +54,9 @@ def run_curve(run: Path) -> tuple[list[float], list[float], int, float]:
     """(elapsed seconds, FID) at each training-time evaluation, the epochs and the total time."""
     records = read_jsonl(run / "metrics.jsonl")
     elapsed = {r["epoch"]: r["elapsed_s"] for r in records if r.get("event") == "epoch"}
-    evals = [(elapsed[r["epoch"]], r["eval/fid"]) for r in records if r.get("event") == "eval" and r["epoch"] in elapsed]
+    evals = [
+        (elapsed[r["epoch"]], r["eval/fid"]) for r in records if r.get("event") == "eval" and r["epoch"] in elapsed
+    ]
     return [t for t, _ in evals], [f for _, f in evals], max(elapsed), elapsed[max(elapsed)]
 
 
@@ -78,7 +86,9 @@ def main() -> None:
         curve.append(evaluate_images(images[: args.curve_n], ["fid"], registry, mnist).scores["fid"])
         if epoch >= 40:
             scores = evaluate_images(images, METRICS, registry, mnist).scores
-            print(table_row(f"mnist_dcgan_seed (anchor, epoch {epoch})", epoch, epoch * args.anchor_epoch_seconds, scores))
+            print(
+                table_row(f"mnist_dcgan_seed (anchor, epoch {epoch})", epoch, epoch * args.anchor_epoch_seconds, scores)
+            )
     ax.plot([e * args.anchor_epoch_seconds / 60 for e in epochs], curve, "o-", label="mnist_dcgan_seed (anchors)")
 
     best = []
@@ -86,13 +96,20 @@ def main() -> None:
         name, _, directory = spec.partition("=")
         run = Path(directory)
         times, fids, n_epochs, total = run_curve(run)
-        scores = evaluate_generator(load_generator(run, registry), METRICS, 10_000, registry,
-                                    from_argument(str(run / "recipe.toml"), registry, args.data)).scores
+        scores = evaluate_generator(
+            load_generator(run, registry),
+            METRICS,
+            10_000,
+            registry,
+            from_argument(str(run / "recipe.toml"), registry, args.data),
+        ).scores
         print(table_row(name, n_epochs, total, scores))
         ax.plot([t / 60 for t in times], fids, "o-", label=name)
         within = [(f, t) for t, f in zip(times, fids) if t <= args.budget]
-        best.append(f"{name}: best training-time FID within {minutes(args.budget)}: "
-                    + (f"{min(within)[0]:.2f} (at {minutes(min(within)[1])})" if within else "no evaluation in time"))
+        best.append(
+            f"{name}: best training-time FID within {minutes(args.budget)}: "
+            + (f"{min(within)[0]:.2f} (at {minutes(min(within)[1])})" if within else "no evaluation in time")
+        )
     print("\n".join(best))
 
     if args.plot:

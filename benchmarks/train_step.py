@@ -51,7 +51,9 @@ class PlainLoop:
         from ganfw_plugins.dcgan.models import DCGANDiscriminator, DCGANGenerator
 
         dataset = torchvision.datasets.MNIST(
-            data_root, train=True, download=False,
+            data_root,
+            train=True,
+            download=False,
             transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))]),
         )
         self.loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, drop_last=True)
@@ -76,8 +78,9 @@ class PlainLoop:
         fake = self.G(z)
         real_out, fake_out = self.D(real), self.D(fake)
         g_loss = F.binary_cross_entropy_with_logits(fake_out, torch.ones_like(fake_out))
-        d_loss = (F.binary_cross_entropy_with_logits(real_out, torch.ones_like(real_out))
-                  + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out)))
+        d_loss = F.binary_cross_entropy_with_logits(
+            real_out, torch.ones_like(real_out)
+        ) + F.binary_cross_entropy_with_logits(fake_out, torch.zeros_like(fake_out))
         self.opt_g.zero_grad()
         self.opt_d.zero_grad()
         g_grads = torch.autograd.grad(g_loss, list(self.G.parameters()), retain_graph=True)
@@ -151,8 +154,10 @@ def machine_line(device: torch.device) -> str:
     from ganfw.precision import cpu_flags, cpu_model, cpu_vector_isa
 
     capability = torch.backends.cpu.get_cpu_capability()
-    line = (f"machine: {cpu_model()}, vector units {cpu_vector_isa(cpu_flags(), capability)} "
-            f"(torch capability {capability}), {torch.get_num_threads()} threads")
+    line = (
+        f"machine: {cpu_model()}, vector units {cpu_vector_isa(cpu_flags(), capability)} "
+        f"(torch capability {capability}), {torch.get_num_threads()} threads"
+    )
     if device.type == "cuda":
         line += f"; {torch.cuda.get_device_name(device)}"
     return line
@@ -173,7 +178,9 @@ def cpu_peak_gflops() -> dict[str, float]:
     flags = cpu_flags() or frozenset()
     avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
     ghz_cores = torch.get_num_threads() * mhz / 1e3
-    peaks = {"fp32 (AVX-512 FMA, 2 units)" if avx512 else "fp32 (AVX2 FMA, 2 units)": ghz_cores * (64 if avx512 else 32)}
+    peaks = {
+        "fp32 (AVX-512 FMA, 2 units)" if avx512 else "fp32 (AVX2 FMA, 2 units)": ghz_cores * (64 if avx512 else 32)
+    }
     if avx512 and "amx_bf16" in flags:
         peaks["bf16 (AMX)"] = ghz_cores * 1024
     elif avx512 and "avx512_bf16" in flags:
@@ -187,8 +194,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round and variant")
     parser.add_argument("--set", action="append", default=[], help="extra recipe override for the ganfw side")
-    parser.add_argument("--lever", action="append", default=[], metavar="KEY=VALUE",
-                        help="also time ganfw with this one option changed (repeatable; a row each)")
+    parser.add_argument(
+        "--lever",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also time ganfw with this one option changed (repeatable; a row each)",
+    )
     parser.add_argument("--only", choices=["plain", "ganfw"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -198,17 +210,25 @@ def main() -> None:
 
     loops = {"plain": build("plain", args, device), "ganfw": build("ganfw", args, device)}
     for i, lever in enumerate(args.lever):  # the ganfw configuration with one option changed
-        loops[f"ganfw {lever}"] = GanfwLoop(args.data, FAST_PATH + args.set + [lever], Path(f"/tmp/ganfw-bench-lever{i}"))
+        loops[f"ganfw {lever}"] = GanfwLoop(
+            args.data, FAST_PATH + args.set + [lever], Path(f"/tmp/ganfw-bench-lever{i}")
+        )
     median = time_interleaved(loops, args, device)
     print(machine_line(device))
-    print(f"device: {device}, batch {BATCH}, {args.repeats} rounds x {args.steps} steps, "
-          f"ganfw options: {' '.join(FAST_PATH + args.set)}; {loops['ganfw'].trainer.precision_choice.line()}")
+    print(
+        f"device: {device}, batch {BATCH}, {args.repeats} rounds x {args.steps} steps, "
+        f"ganfw options: {' '.join(FAST_PATH + args.set)}; {loops['ganfw'].trainer.precision_choice.line()}"
+    )
     for name in ("plain", "ganfw"):
-        print(f"{name:>6}: median {median[name] * 1e3:8.1f} ms/step  {BATCH / median[name]:7.1f} images/s  "
-              f"peak memory {peak_memory_mib(name, args):7.0f} MiB")
+        print(
+            f"{name:>6}: median {median[name] * 1e3:8.1f} ms/step  {BATCH / median[name]:7.1f} images/s  "
+            f"peak memory {peak_memory_mib(name, args):7.0f} MiB"
+        )
     for name in loops.keys() - {"plain", "ganfw"}:
-        print(f"  lever: {name}: median {median[name] * 1e3:8.1f} ms/step, "
-              f"{median['plain'] / median[name]:.2f}x plain ({median['ganfw'] / median[name]:.2f}x ganfw)")
+        print(
+            f"  lever: {name}: median {median[name] * 1e3:8.1f} ms/step, "
+            f"{median['plain'] / median[name]:.2f}x plain ({median['ganfw'] / median[name]:.2f}x ganfw)"
+        )
     flops = step_flops(loops["ganfw"])
     rate = flops / median["ganfw"] / 1e9
     print(f"FLOPs per step: {flops / 1e9:.2f} GFLOP; ganfw achieves {rate:.1f} GFLOP/s")

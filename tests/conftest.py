@@ -31,8 +31,15 @@ from tests.helpers.data import DataMissing, session_data_root  # noqa: E402
 pytest_plugins = ["tests.helpers.data", "tests.helpers.evaluation", "tests.helpers.conditional", "tests.helpers.venv"]
 
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
-settings.register_profile("explore", derandomize=False, database=None, deadline=None, max_examples=2000,
-                          suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.register_profile(
+    "explore",
+    derandomize=False,
+    database=None,
+    deadline=None,
+    max_examples=2000,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
 settings.load_profile("explore" if os.environ.get("GANFW_FUZZ") == "explore" else "ci")
 
 #: Markers of this suite (``pytest -m "not mnist"`` runs where MNIST is not at hand).

@@ -14,8 +14,17 @@ from ganfw.specs import ComponentSpec
 from ganfw.version import API_VERSION, __version__
 
 #: The names of :mod:`ganfw.api` that ``ganfw`` exports, imported when first asked for.
-_API = ("LoadedGenerator", "Run", "Samples", "Scores", "TrainingInterrupted", "load_generator", "load_recipe",
-        "score", "train")
+_API = (
+    "LoadedGenerator",
+    "Run",
+    "Samples",
+    "Scores",
+    "TrainingInterrupted",
+    "load_generator",
+    "load_recipe",
+    "score",
+    "train",
+)
 
 __all__ = ["API_VERSION", "ComponentSpec", "component_param", "hookimpl", "param", "__version__", *_API]
 

@@ -46,8 +46,16 @@ from ganfw.rundir import RunDir, read_metrics
 from ganfw.sampling import Samples, SavedGenerator, draw_saved, load_saved
 
 __all__ = [
-    "LoadedGenerator", "Recipe", "Run", "Samples", "Scores", "TrainingInterrupted",
-    "load_generator", "load_recipe", "score", "train",
+    "LoadedGenerator",
+    "Recipe",
+    "Run",
+    "Samples",
+    "Scores",
+    "TrainingInterrupted",
+    "load_generator",
+    "load_recipe",
+    "score",
+    "train",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -107,8 +115,9 @@ def toml_value(value: Any, key: str) -> str:
     try:
         return tomli_w.dumps({"v": value}).removeprefix("v = ").strip()
     except TypeError:
-        raise UserError(f"overrides: {key}: {value!r} has no TOML form; use a string, number, boolean, "
-                        "list or dict") from None
+        raise UserError(
+            f"overrides: {key}: {value!r} has no TOML form; use a string, number, boolean, list or dict"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- runs
@@ -168,8 +177,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __init__(self, run: Run):
         self.run = run
-        super().__init__(f"training interrupted; checkpoint {run.checkpoint}; continue it with "
-                         f"train(recipe, out={str(run.path)!r}, resume=True)")
+        super().__init__(
+            f"training interrupted; checkpoint {run.checkpoint}; continue it with "
+            f"train(recipe, out={str(run.path)!r}, resume=True)"
+        )
 
 
 def reporter(progress: Progress, ranks: Ranks) -> Reporter:
@@ -194,8 +205,9 @@ def in_terminal() -> bool:
     return sys.stderr.isatty() and not (kernel is not None and isinstance(sys.stderr, kernel.OutStream))
 
 
-def train(recipe: Recipe | PathLike, out: PathLike | None = None, resume: bool = False,
-          progress: Progress = "auto") -> Run:
+def train(
+    recipe: Recipe | PathLike, out: PathLike | None = None, resume: bool = False, progress: Progress = "auto"
+) -> Run:
     """Train ``recipe`` (a :class:`Recipe`, or a file or bundled name loaded without overrides)
     into a run directory, as ``ganfw run`` does, and return the :class:`Run`.
 
@@ -214,8 +226,14 @@ def train(recipe: Recipe | PathLike, out: PathLike | None = None, resume: bool =
     ranks = ranks_from_env()
     display = reporter(progress, ranks)
     with rundir.locks_released():  # a notebook may train into the same directory again
-        files = rundir.open_run_dir(None if out is None else Path(out), resume, recipe.output.dir, recipe.path, ranks,
-                                    flags=("out=", "resume=True"))
+        files = rundir.open_run_dir(
+            None if out is None else Path(out),
+            resume,
+            recipe.output.dir,
+            recipe.path,
+            ranks,
+            flags=("out=", "resume=True"),
+        )
         display.message(f"run directory: {files.path}")
         finished = engine.train(recipe, files, display, resume, registry())
     run = Run(files.path)
@@ -319,17 +337,26 @@ def score(
         path = saved.path if saved is not None else _path(target)
         data = target_data(path, saved, registry(), name, root)
         images = functools.partial(target_images, path, saved, data, n, seed)
-    return evaluate_target(data, registry(), images, metrics=None if metrics is None else list(metrics), seed=seed,
-                           features=features, bootstrap=bootstrap)
+    return evaluate_target(
+        data,
+        registry(),
+        images,
+        metrics=None if metrics is None else list(metrics),
+        seed=seed,
+        features=features,
+        bootstrap=bootstrap,
+    )
 
 
-def _in_memory(target: ImageArray | Samples, labels: ImageArray | None, dataset: str | None, root: str | None,
-               n: int) -> tuple[EvalData, Callable[[], tuple[Tensor, Tensor | None]]]:
+def _in_memory(
+    target: ImageArray | Samples, labels: ImageArray | None, dataset: str | None, root: str | None, n: int
+) -> tuple[EvalData, Callable[[], tuple[Tensor, Tensor | None]]]:
     """The dataset to score images in memory against, and the checked images (the first ``n``,
     (n, C, H, W) in [-1, 1]) with their labels (n,) int64 or ``None``."""
     if dataset is None:
-        raise UserError("images need dataset=, the data to score them against (a dataset name such as 'mnist', "
-                        "or a recipe file)")
+        raise UserError(
+            "images need dataset=, the data to score them against (a dataset name such as 'mnist', or a recipe file)"
+        )
     data = datasets.from_argument(dataset, registry(), root)
     if isinstance(target, Samples):
         target, labels = target.images, target.labels if labels is None else labels

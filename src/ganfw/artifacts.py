@@ -28,9 +28,7 @@ def to_uint8(images: Tensor) -> Tensor:
     return images.detach().to("cpu", torch.float32).mul(127.5).add(127.5).round().clamp(0, 255).to(torch.uint8)
 
 
-def save_grid(
-    images: Tensor, path: str | Path, nrow: int | None = None, scale: int = 4, padding: int = 2
-) -> None:
+def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: int = 4, padding: int = 2) -> None:
     """Save images as one PNG grid.
 
     Args:
@@ -72,9 +70,7 @@ def save_gif(frames: Sequence[str | Path], path: str | Path, duration_ms: int = 
             pictures.append(picture.copy())
     first, rest = pictures[0], pictures[1:]
     with atomic_path(path) as tmp:
-        first.save(
-            tmp, format="GIF", save_all=True, append_images=rest, duration=duration_ms, loop=0
-        )
+        first.save(tmp, format="GIF", save_all=True, append_images=rest, duration=duration_ms, loop=0)
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

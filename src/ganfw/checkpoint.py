@@ -30,8 +30,18 @@ FORMAT = 2
 
 #: The JSON state of a training checkpoint: key -> the type(s) its value must have.
 _TRAINING_STATE: dict[str, type | tuple[type, ...]] = {
-    "step": int, "elapsed_s": (int, float), "steps_per_epoch": int, "image_shape": list, "schedule": dict,
-    "scalers": dict, "updates": dict, "recipe": str, "optimizers": dict, "loss": dict, "augment": dict, "callbacks": list,
+    "step": int,
+    "elapsed_s": (int, float),
+    "steps_per_epoch": int,
+    "image_shape": list,
+    "schedule": dict,
+    "scalers": dict,
+    "updates": dict,
+    "recipe": str,
+    "optimizers": dict,
+    "loss": dict,
+    "augment": dict,
+    "callbacks": list,
     "sampler": str,
 }
 #: Tensors holding learned numbers (weights, buffers, optimiser moments): all must be finite.
@@ -40,6 +50,8 @@ _LEARNED = ("generator.", "discriminator.", "callbacks.", "optim.")
 
 class CorruptCheckpoint(UserError):
     """A checkpoint file that cannot be trusted; ``--resume`` falls back to an older one."""
+
+
 _NAME = re.compile(r"^step_(\d{8,})\.safetensors$")
 
 
@@ -126,13 +138,15 @@ def load_checkpoint(path: Path) -> Checkpoint:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not iterable
         state = json.loads(meta["ganfw"])
     except (SafetensorError, OSError, ValueError, KeyError) as e:
         reason = "no ganfw metadata" if isinstance(e, KeyError) else f"{type(e).__name__}: {' '.join(str(e).split())}"
         raise CorruptCheckpoint(f"{path}: not a readable ganfw checkpoint ({reason})") from None
     if not isinstance(state, dict):
-        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: its metadata is a JSON {type(state).__name__}, not an object")
+        raise CorruptCheckpoint(
+            f"{path}: corrupt checkpoint: its metadata is a JSON {type(state).__name__}, not an object"
+        )
     if state.get("format") != FORMAT:
         raise UserError(f"{path}: checkpoint format {state.get('format')!r} is not supported (expected {FORMAT})")
     return Checkpoint(tensors, state)
@@ -146,8 +160,10 @@ def load_training_checkpoint(path: Path) -> Checkpoint:
     for key, kind in _TRAINING_STATE.items():
         value = ckpt.state.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: metadata {key!r} is {type(value).__name__}, "
-                                    f"expected {getattr(kind, '__name__', 'a number')}")
+            raise CorruptCheckpoint(
+                f"{path}: corrupt checkpoint: metadata {key!r} is {type(value).__name__}, "
+                f"expected {getattr(kind, '__name__', 'a number')}"
+            )
     shape = ckpt.state["image_shape"]
     if len(shape) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
         raise CorruptCheckpoint(f"{path}: corrupt checkpoint: image_shape {shape!r} is not 3 positive integers")
@@ -169,11 +185,15 @@ def load_module(module: nn.Module, ckpt: Checkpoint, prefix: str, path: Path) ->
     if missing or extra:
         what = f"lacks {prefix}.{missing[0]}" if missing else f"has an unexpected {prefix}.{extra[0]}"
         count = len(missing) + len(extra)
-        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: it {what}" + (f" (and {count - 1} more)" if count > 1 else ""))
+        raise CorruptCheckpoint(
+            f"{path}: corrupt checkpoint: it {what}" + (f" (and {count - 1} more)" if count > 1 else "")
+        )
     for key, tensor in expected.items():
         if saved[key].shape != tensor.shape or saved[key].dtype.is_floating_point != tensor.dtype.is_floating_point:
-            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: tensor {prefix}.{key} is {saved[key].dtype} "
-                                    f"{tuple(saved[key].shape)}, the {prefix} of its recipe has {tensor.dtype} {tuple(tensor.shape)}")
+            raise CorruptCheckpoint(
+                f"{path}: corrupt checkpoint: tensor {prefix}.{key} is {saved[key].dtype} "
+                f"{tuple(saved[key].shape)}, the {prefix} of its recipe has {tensor.dtype} {tuple(tensor.shape)}"
+            )
     module.load_state_dict(saved)
 
 
@@ -182,12 +202,20 @@ def check_optimizer(ckpt: Checkpoint, name: str, params: list[torch.Tensor], pat
     try:
         state = ckpt.optimizer_state(name)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: optimiser {name!r} state unreadable ({type(e).__name__}: {e})") from None
+        raise CorruptCheckpoint(
+            f"{path}: corrupt checkpoint: optimiser {name!r} state unreadable ({type(e).__name__}: {e})"
+        ) from None
     for index, fields in state["state"].items():
         for field, value in fields.items():
-            if isinstance(value, torch.Tensor) and value.ndim and (index >= len(params) or value.shape != params[index].shape):
-                raise CorruptCheckpoint(f"{path}: corrupt checkpoint: optim.{name}.{index}.{field} does not match "
-                                        f"the {name}'s parameter {index}")
+            if (
+                isinstance(value, torch.Tensor)
+                and value.ndim
+                and (index >= len(params) or value.shape != params[index].shape)
+            ):
+                raise CorruptCheckpoint(
+                    f"{path}: corrupt checkpoint: optim.{name}.{index}.{field} does not match "
+                    f"the {name}'s parameter {index}"
+                )
     return state
 
 

@@ -11,18 +11,18 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganfw.version import __version__
 from ganfw.errors import UserError
 from ganfw.params import describe
 from ganfw.plugins import Component, Registry, load_registry
 from ganfw.specs import KINDS
+from ganfw.version import __version__
 
 app = typer.Typer(
     help="ganfw: a plugin-based GAN framework for PyTorch.",
@@ -71,7 +71,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     verbose: bool = typer.Option(
-        False, "--verbose", "-v", help="Show tracebacks of plugin errors and the details plugins log (e.g. each skipped file)."
+        False,
+        "--verbose",
+        "-v",
+        help="Show tracebacks of plugin errors and the details plugins log (e.g. each skipped file).",
     ),
     disable_plugin: list[str] = typer.Option(
         [], "--disable-plugin", metavar="NAME", help="Skip a plugin (repeatable; also GANFW_DISABLE_PLUGINS=a,b)."
@@ -129,15 +132,23 @@ def _component_row(c: Component, clashing: bool, with_params: bool) -> dict[str,
 
 def _nothing_found(name: str | None, kind: str | None, plugin: str | None) -> str:
     """``no component named 'x' of kind 'loss' in plugin 'p'``: what a filtered list lacked."""
-    return ("no component" + (f" named {name!r}" if name else "") + (f" of kind {kind!r}" if kind else "")
-            + (f" in plugin {plugin!r}" if plugin else ""))
+    return (
+        "no component"
+        + (f" named {name!r}" if name else "")
+        + (f" of kind {kind!r}" if kind else "")
+        + (f" in plugin {plugin!r}" if plugin else "")
+    )
 
 
 @app.command("list")
 def list_components(
-    name: Optional[str] = typer.Argument(None, help="Only components of this name (or plugin:name)."),
-    kind: Optional[str] = typer.Option(None, "--kind", "-k", help=f"Only one kind: {', '.join(KINDS)}."),
-    plugin: Optional[str] = typer.Option(None, "--plugin", help="Only the components of this plugin (its entry-point name, as the plugin column shows it)."),
+    name: str | None = typer.Argument(None, help="Only components of this name (or plugin:name)."),
+    kind: str | None = typer.Option(None, "--kind", "-k", help=f"Only one kind: {', '.join(KINDS)}."),
+    plugin: str | None = typer.Option(
+        None,
+        "--plugin",
+        help="Only the components of this plugin (its entry-point name, as the plugin column shows it).",
+    ),
     params: bool = typer.Option(False, "--params", "-p", help="Show each component's parameters."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ) -> None:
@@ -173,7 +184,9 @@ def list_components(
     for (k, n), providers in sorted(clashes.items()):
         if kind in (None, k) and (plugin is None or any(p.plugin == plugin for p in providers)):
             names = ", ".join(p.qualified_name for p in providers)
-            out.print(f"[red]clash:[/] {k} {escape(repr(n))} is offered by several plugins; recipes must write one of: {escape(names)}")
+            out.print(
+                f"[red]clash:[/] {k} {escape(repr(n))} is offered by several plugins; recipes must write one of: {escape(names)}"
+            )
     if params:
         for row in rows:
             _print_params(row)
@@ -200,7 +213,9 @@ def _print_params(row: dict[str, Any]) -> None:
     out.print(table)
 
 
-SetOption = typer.Option([], "--set", "-s", metavar="KEY=VALUE", help="Override a recipe value (TOML syntax; repeatable).")
+SetOption = typer.Option(
+    [], "--set", "-s", metavar="KEY=VALUE", help="Override a recipe value (TOML syntax; repeatable)."
+)
 
 
 #: How ``ganfw check`` names where the data root came from (see ganfw.paths.resolve_data_root).
@@ -219,8 +234,11 @@ def _data_root_line(root: str | None) -> str:
     return f"{path} (from {_ROOT_SOURCES[source]})"
 
 
-RecipeArgument = typer.Argument(..., metavar="RECIPE", help="A recipe file (TOML), or the name of a bundled recipe "
-                                "(ganfw recipes); a file of that name wins.")
+RecipeArgument = typer.Argument(
+    ...,
+    metavar="RECIPE",
+    help="A recipe file (TOML), or the name of a bundled recipe (ganfw recipes); a file of that name wins.",
+)
 
 
 @app.command("recipes")
@@ -243,7 +261,9 @@ def list_recipes(as_json: bool = typer.Option(False, "--json", help="Print a JSO
 @app.command("cp")
 def copy_recipe(
     name: str = typer.Argument(..., help="A bundled recipe (ganfw recipes)."),
-    dest: Optional[Path] = typer.Argument(None, help="Where to write it (default: ./NAME.toml; a directory gets NAME.toml)."),
+    dest: Path | None = typer.Argument(
+        None, help="Where to write it (default: ./NAME.toml; a directory gets NAME.toml)."
+    ),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing file."),
 ) -> None:
     """Copy a bundled recipe to edit; it keeps extending the bundled recipes it builds on."""
@@ -279,13 +299,13 @@ def check(
 def run(
     recipe: str = RecipeArgument,
     overrides: list[str] = SetOption,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: <output.dir>/<recipe>-<time>)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default: <output.dir>/<recipe>-<time>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain log lines instead of a progress bar."),
 ) -> None:
     """Train a recipe; outputs go to a run directory (see README: "The run directory")."""
-    from ganfw.recipe import load_recipe
     from ganfw.bundled import recipe_file
+    from ganfw.recipe import load_recipe
     from ganfw.rundir import open_run_dir
 
     recipe_path = recipe_file(recipe)
@@ -317,14 +337,20 @@ def _check_n(n: int) -> None:
 def sample(
     target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
     n: int = typer.Option(16, "--n", "-n", help="How many images (1 or more)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file: .png (grid), .pt or .npy (N x C x H x W floats in [-1, 1])."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output file: .png (grid), .pt or .npy (N x C x H x W floats in [-1, 1])."
+    ),
     seed: int = typer.Option(0, "--seed", help="Noise seed."),
-    label: Optional[str] = typer.Option(
-        None, "--label", "-l", metavar="CLASS|all",
+    label: str | None = typer.Option(
+        None,
+        "--label",
+        "-l",
+        metavar="CLASS|all",
         help="Conditional generators: every image of this class (an index 0..K-1 or a class name), or 'all' "
         "for a grid with one column per class (--n rounded up to a multiple of K). Without it a conditional "
         "generator draws classes uniformly. With a conditional generator, .npy writes the labels (int64) "
-        "beside the images (sevens.npy -> sevens.labels.npy) and .pt a dict {images, labels, class_names}."),
+        "beside the images (sevens.npy -> sevens.labels.npy) and .pt a dict {images, labels, class_names}.",
+    ),
 ) -> None:
     """Draw images from a trained generator (of one class, or of each class, when it is conditional)."""
     from ganfw.atomic import check_target
@@ -340,27 +366,42 @@ def sample(
 @app.command()
 def interpolate(
     target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file: .gif (one grid per frame, looping) or .png "
-                             "(one row per walk, one column per frame)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Output file: .gif (one grid per frame, looping) or .png (one row per walk, one column per frame).",
+    ),
     n: int = typer.Option(16, "--n", "-n", help="How many walks (shown side by side)."),
-    keyframes: int = typer.Option(4, "--keyframes", "-k", help="Latent points each walk visits before looping back (2 or more)."),
+    keyframes: int = typer.Option(
+        4, "--keyframes", "-k", help="Latent points each walk visits before looping back (2 or more)."
+    ),
     frames: int = typer.Option(12, "--frames", help="Frames between two keyframes."),
     seed: int = typer.Option(0, "--seed", help="Noise seed (frame 0 is what ganfw sample draws with this seed)."),
-    label: Optional[str] = typer.Option(None, "--label", "-l", metavar="CLASS|all",
-                                        help="Conditional generators: walk within this class, or 'all' (walks cycle through the classes)."),
+    label: str | None = typer.Option(
+        None,
+        "--label",
+        "-l",
+        metavar="CLASS|all",
+        help="Conditional generators: walk within this class, or 'all' (walks cycle through the classes).",
+    ),
     fps: int = typer.Option(12, "--fps", help="GIF frames per second (1 to 50)."),
 ) -> None:
     """Latent walks: spherical interpolation between seeded noise vectors, as an animated GIF or a PNG strip."""
     from ganfw.interpolate import interpolate_to_file
 
-    err.print(interpolate_to_file(target, registry(), n=n, keyframes=keyframes, frames=frames, seed=seed,
-                                  label=label, out=out, fps=fps), markup=False)
+    err.print(
+        interpolate_to_file(
+            target, registry(), n=n, keyframes=keyframes, frames=frames, seed=seed, label=label, out=out, fps=fps
+        ),
+        markup=False,
+    )
 
 
 @app.command()
 def report(
     target: Path = typer.Argument(..., metavar="RUN", help="A run directory."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the page (default: RUN/report.html)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Where to write the page (default: RUN/report.html)."),
 ) -> None:
     """Write one self-contained HTML page of a run (recipe, grids of every epoch, curves, scores, warnings, environment)."""
     from ganfw.report import write_report
@@ -370,24 +411,49 @@ def report(
 
 @app.command()
 def evaluate(
-    target: Path = typer.Argument(..., help="A run directory, a checkpoint (a conditional generator draws uniform "
-                                  "classes), or images: .npy/.pt (N x C x H x W, or N x H x W for grey images, floats in "
-                                  "[-1, 1] or uint8, with the labels ganfw sample saves beside them) or a PNG grid."),
+    target: Path = typer.Argument(
+        ...,
+        help="A run directory, a checkpoint (a conditional generator draws uniform "
+        "classes), or images: .npy/.pt (N x C x H x W, or N x H x W for grey images, floats in "
+        "[-1, 1] or uint8, with the labels ganfw sample saves beside them) or a PNG grid.",
+    ),
     n: int = typer.Option(10000, "--n", "-n", help="Images to draw from a generator (or the first N of a file)."),
-    metrics: Optional[str] = typer.Option(
-        None, "--metrics", "-m", help="Comma-separated metric names (default: all installed, less those that need "
-        "labels, such as conditional-accuracy, when the images have none, and those that need a judge when there is none)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the noise, of the metrics' random subsets and of the bootstrap."),
-    dataset: Optional[str] = typer.Option(
-        None, "--dataset", "-d", metavar="DATASET_OR_RECIPE", help="The data to score against (its held-out split, seen "
-        "by its judge): a dataset name or a recipe file. Needed for image files; a run or checkpoint uses its recipe's."),
-    features: str = typer.Option("judge", "--features", help="Feature space of fid/kid/precision-recall: judge (the "
-                                 "dataset's) or inception (any grey or RGB images; weights downloaded on first use)."),
-    data: Optional[str] = typer.Option(None, "--data", help="Data root of the dataset, read once to cache its held-out "
-                                       "features (default: the recipe's data.root, GANFW_DATA, then the user cache)."),
-    bootstrap: int = typer.Option(200, "--bootstrap", help="Resamples of the generated images for FID's 95% "
-                                  "confidence interval (0: none)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the scores and their protocol to this JSON file."),
+    metrics: str | None = typer.Option(
+        None,
+        "--metrics",
+        "-m",
+        help="Comma-separated metric names (default: all installed, less those that need "
+        "labels, such as conditional-accuracy, when the images have none, and those that need a judge when there is none).",
+    ),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the noise, of the metrics' random subsets and of the bootstrap."
+    ),
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        "-d",
+        metavar="DATASET_OR_RECIPE",
+        help="The data to score against (its held-out split, seen "
+        "by its judge): a dataset name or a recipe file. Needed for image files; a run or checkpoint uses its recipe's.",
+    ),
+    features: str = typer.Option(
+        "judge",
+        "--features",
+        help="Feature space of fid/kid/precision-recall: judge (the "
+        "dataset's) or inception (any grey or RGB images; weights downloaded on first use).",
+    ),
+    data: str | None = typer.Option(
+        None,
+        "--data",
+        help="Data root of the dataset, read once to cache its held-out "
+        "features (default: the recipe's data.root, GANFW_DATA, then the user cache).",
+    ),
+    bootstrap: int = typer.Option(
+        200, "--bootstrap", help="Resamples of the generated images for FID's 95% confidence interval (0: none)."
+    ),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="Also write the scores and their protocol to this JSON file."
+    ),
 ) -> None:
     """Score generated images against their dataset's held-out split (FID with a bootstrap interval, KID, IS, class coverage, precision/recall, conditional accuracy)."""
     from ganfw.evaluation.cli import evaluate_command
@@ -395,28 +461,58 @@ def evaluate(
     _check_n(n)
     if bootstrap < 0:
         raise fail(f"--bootstrap {bootstrap}: ask for 0 resamples (no interval) or more")
-    evaluate_command(target, registry(), n=n, metrics=metrics, seed=seed, features=features, dataset=dataset,
-                     data_root=data, bootstrap=bootstrap, json_out=json_out, console=out)
+    evaluate_command(
+        target,
+        registry(),
+        n=n,
+        metrics=metrics,
+        seed=seed,
+        features=features,
+        dataset=dataset,
+        data_root=data,
+        bootstrap=bootstrap,
+        json_out=json_out,
+        console=out,
+    )
 
 
 @app.command("train-judge")
 def train_judge(
-    dataset: str = typer.Argument(..., metavar="DATASET_OR_RECIPE", help="A labelled dataset (ganfw list --kind dataset) "
-                                  "or a recipe file naming one (such as an image folder with class sub-folders)."),
+    dataset: str = typer.Argument(
+        ...,
+        metavar="DATASET_OR_RECIPE",
+        help="A labelled dataset (ganfw list --kind dataset) "
+        "or a recipe file naming one (such as an image folder with class sub-folders).",
+    ),
     epochs: int = typer.Option(12, "--epochs", help="Passes over the training images (1 or more)."),
-    out_path: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the judge (default: the user cache, "
-                                            "judges/<dataset key>.safetensors, where ganfw evaluate finds it)."),
+    out_path: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Where to write the judge (default: the user cache, "
+        "judges/<dataset key>.safetensors, where ganfw evaluate finds it).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the initialisation, batch order, augmentation and dropout."),
-    data: Optional[str] = typer.Option(None, "--data", help="Data root of the dataset (default: the recipe's data.root, "
-                                       "GANFW_DATA, then the user cache)."),
+    data: str | None = typer.Option(
+        None,
+        "--data",
+        help="Data root of the dataset (default: the recipe's data.root, GANFW_DATA, then the user cache).",
+    ),
 ) -> None:
     """Train the judge of a labelled dataset (the classifier whose eyes ganfw evaluate looks through) and record its held-out accuracy."""
     from ganfw.evaluation.cli import train_judge_command
 
     if epochs < 1:
         raise fail(f"--epochs {epochs}: train for 1 epoch or more")
-    line = train_judge_command(dataset, registry(), epochs=epochs, seed=seed, out=out_path, data_root=data,
-                               log=lambda text: err.print(text, markup=False))
+    line = train_judge_command(
+        dataset,
+        registry(),
+        epochs=epochs,
+        seed=seed,
+        out=out_path,
+        data_root=data,
+        log=lambda text: err.print(text, markup=False),
+    )
     out.print(line, markup=False, soft_wrap=True)
 
 
@@ -426,7 +522,7 @@ def new_plugin(
     kinds: list[str] = typer.Option(
         [], "--kind", "-k", metavar="KIND", help="Add an example component of this kind (repeatable; default: loss)."
     ),
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Package directory to create (default: ./ganfw-NAME)."),
+    directory: Path | None = typer.Option(None, "--dir", help="Package directory to create (default: ./ganfw-NAME)."),
 ) -> None:
     """Create a plugin package ready to install, test and publish (see docs/plugins.md)."""
     from ganfw.scaffold import create_plugin, next_steps
@@ -436,7 +532,9 @@ def new_plugin(
 
 @app.command()
 def doctor(
-    probe_seconds: float = typer.Option(3.0, "--probe-seconds", min=0.0, help="Time to spend timing training steps (0: none)."),
+    probe_seconds: float = typer.Option(
+        3.0, "--probe-seconds", min=0.0, help="Time to spend timing training steps (0: none)."
+    ),
 ) -> None:
     """Describe this machine for a bug report: versions, devices, CPU, precisions, data, step speed."""
     from ganfw.doctor import report

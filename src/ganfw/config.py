@@ -33,8 +33,9 @@ class TrainConfig:
     seed: int = param(0, "seed of weights, noise and shuffling", min=0, max=2**62)
     device: str = param("auto", "auto | cpu | cuda | cuda:N | mps (auto: cuda, then mps, then cpu)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = param(
-        "auto", "autocast precision of the forward passes (auto: bf16 where the device runs it natively, "
-        "fp16 on CUDA devices without bf16, else fp32)"
+        "auto",
+        "autocast precision of the forward passes (auto: bf16 where the device runs it natively, "
+        "fp16 on CUDA devices without bf16, else fp32)",
     )
     channels_last: bool = param(False, "keep images and conv weights channels-last (faster convs on some hardware)")
     fused_d_pass: bool = param(
@@ -58,12 +59,19 @@ class OutputConfig:
     log_every: int = param(10, "write a metrics.jsonl line every N steps", min=1)
     checkpoint_every: int = param(0, "also checkpoint every N steps (0: at the end of each epoch only)", min=0)
     keep_checkpoints: int = param(2, "how many of the newest checkpoints to keep", min=1)
-    health: bool = param(True, "watch for the classic failures (D winning, a collapsing G, divergence) and warn "
-                         "(the health callback)")
-    tensorboard: bool = param(False, "write TensorBoard event files to <run>/tensorboard (the tensorboard "
-                              "callback; needs pip install \"ganfw[tensorboard]\")")
-    report: bool = param(True, "keep <run>/report.html, a self-contained page of the run, up to date after each "
-                         "epoch (the report callback; also: ganfw report RUN)")
+    health: bool = param(
+        True, "watch for the classic failures (D winning, a collapsing G, divergence) and warn (the health callback)"
+    )
+    tensorboard: bool = param(
+        False,
+        "write TensorBoard event files to <run>/tensorboard (the tensorboard "
+        'callback; needs pip install "ganfw[tensorboard]")',
+    )
+    report: bool = param(
+        True,
+        "keep <run>/report.html, a self-contained page of the run, up to date after each "
+        "epoch (the report callback; also: ganfw report RUN)",
+    )
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,9 @@ class EvalConfig:
     """``[eval]``: sample-quality metrics during training."""
 
     every: int = param(1, "evaluate every N epochs (0: never during training)", min=0)
-    n: int = param(1000, "generated samples per evaluation (FID reads higher at 1,000 than at 10,000: docs/metrics.md)", min=10)
+    n: int = param(
+        1000, "generated samples per evaluation (FID reads higher at 1,000 than at 10,000: docs/metrics.md)", min=10
+    )
     metrics: list[str] = param(["fid"], "metric components to compute (ganfw list --kind metric)")
 
     def due(self, epoch: int) -> bool:
@@ -84,7 +94,7 @@ DATA_KEYS = {
     "root": "directory holding the dataset files (default: GANFW_DATA, then a user cache directory)",
     "limit": "use only the first N training images (smoke runs)",
     "stream": "auto | always | never: read images through DataLoader workers instead of holding them "
-              "on the device (auto: when they would take more than 2 GiB)",
+    "on the device (auto: when they would take more than 2 GiB)",
 }
 
 #: Settings sections: recipe key -> schema.

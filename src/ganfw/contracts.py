@@ -8,9 +8,9 @@ Shapes: ``N`` batch, ``C, H, W`` image channels/height/width (MNIST: 1, 28, 28),
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Union
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -97,7 +97,7 @@ class Discriminator(nn.Module, ABC):
 DiscriminatorFn = Callable[[Tensor, "Tensor | None"], Tensor]
 
 #: A loss's value: one scalar, or named scalar terms that are summed (and each logged).
-LossValue = Union[Tensor, Mapping[str, Tensor]]
+LossValue = Tensor | Mapping[str, Tensor]
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class PenaltyInputs:
     """
 
     discriminator: DiscriminatorFn
-    generator: Callable[[Tensor, "Tensor | None"], Tensor]
+    generator: Callable[[Tensor, Tensor | None], Tensor]
     real: Tensor
     fake: Tensor
     real_labels: Tensor | None
@@ -173,8 +173,12 @@ class Loss(Stateful, ABC):
         they are real. Default: absolute logits (positive = real) through a sigmoid; a loss whose
         logits mean something else (relativistic) overrides it."""
         r, f = real_logits.detach().float(), fake_logits.detach().float()
-        return {"d_real": torch.sigmoid(r).mean(), "d_fake": torch.sigmoid(f).mean(),
-                "acc_real": (r > 0).float().mean(), "acc_fake": (f < 0).float().mean()}
+        return {
+            "d_real": torch.sigmoid(r).mean(),
+            "d_fake": torch.sigmoid(f).mean(),
+            "acc_real": (r > 0).float().mean(),
+            "acc_fake": (f < 0).float().mean(),
+        }
 
 
 @dataclass(frozen=True)

@@ -45,10 +45,17 @@ def environment(device: torch.device) -> dict[str, str | None]:
     CPU (model and torch's vector capability), the GPU of ``device`` (``None`` on CPU/MPS)."""
     import platform
 
-    from ganfw.version import __version__
     from ganfw.precision import cpu_model
+    from ganfw.version import __version__
 
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    return {"ganfw": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "hostname": platform.node(), "cpu": cpu_model(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "gpu": gpu}
+    return {
+        "ganfw": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "gpu": gpu,
+    }

@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ganfw.version import __version__
 from ganfw.paths import user_cache_dir
 from ganfw.plugins import Registry
 from ganfw.precision import cpu_flags, cpu_model, cpu_vector_isa, resolve_precision
+from ganfw.version import __version__
 
 Print = Callable[[str], None]
 
@@ -35,8 +35,10 @@ def report(registry: Registry, probe_seconds: float, say: Print) -> None:
     """Print every section (see the module docstring)."""
     import torch
 
-    say(f"ganfw {__version__}  python {platform.python_version()}  torch {torch.__version__}  "
-        f"torchvision {_version('torchvision')}  ({platform.platform()})")
+    say(
+        f"ganfw {__version__}  python {platform.python_version()}  torch {torch.__version__}  "
+        f"torchvision {_version('torchvision')}  ({platform.platform()})"
+    )
     _plugins(registry, say)
     devices = _devices(say)
     _precisions(devices, say)
@@ -45,14 +47,14 @@ def report(registry: Registry, probe_seconds: float, say: Print) -> None:
         for device in devices:
             try:
                 _step_probe(registry, device, probe_seconds / len(devices), say)
-            except Exception as e:  # noqa: BLE001 - a doctor reports what fails, and goes on
+            except Exception as e:
                 say(f"{device} step probe failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
 
 
 def _version(module: str) -> str:
     try:
         return __import__(module).__version__
-    except Exception as e:  # noqa: BLE001 - a broken install is what a doctor reports
+    except Exception as e:
         return f"unavailable ({type(e).__name__})"
 
 
@@ -71,8 +73,10 @@ def _devices(say: Print) -> list:
 
     flags = cpu_flags()
     capability = torch.backends.cpu.get_cpu_capability()
-    say(f"cpu: {cpu_model()}; {os.cpu_count()} logical cores, torch uses {torch.get_num_threads()} threads; "
-        f"vector units {cpu_vector_isa(flags, capability)} (torch capability {capability})")
+    say(
+        f"cpu: {cpu_model()}; {os.cpu_count()} logical cores, torch uses {torch.get_num_threads()} threads; "
+        f"vector units {cpu_vector_isa(flags, capability)} (torch capability {capability})"
+    )
     devices = [torch.device("cpu")]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
@@ -109,9 +113,11 @@ def _step_probe(registry: Registry, device, seconds: float, say: Print) -> None:
     rates = {name: _steps_per_second(registry, device, name, seconds / len(candidates)) for name in candidates}
     fp32 = rates["fp32"]
     skipped = {"bf16", "fp16"} - set(candidates)
-    say(f"{device} step probe (course DCGAN, batch {PROBE_BATCH}): " + ", ".join(
-        f"{name} {rate * PROBE_BATCH:.0f} images/s ({rate / fp32:.2f}x)" for name, rate in rates.items())
-        + (f"; not timed (no fast path): {', '.join(sorted(skipped))}" if skipped else ""))
+    say(
+        f"{device} step probe (course DCGAN, batch {PROBE_BATCH}): "
+        + ", ".join(f"{name} {rate * PROBE_BATCH:.0f} images/s ({rate / fp32:.2f}x)" for name, rate in rates.items())
+        + (f"; not timed (no fast path): {', '.join(sorted(skipped))}" if skipped else "")
+    )
 
 
 def _candidates(device) -> list[str]:

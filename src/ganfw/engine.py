@@ -44,7 +44,9 @@ def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registr
         if not (isinstance(e, RuntimeError) and ranks.distributed):
             raise
         last = latest_checkpoint(run.checkpoints)
-        raise UserError(f"rank {ranks.rank}: training stopped, the process group failed (another rank may have "
-                        f"crashed): {str(e).splitlines()[0]}; last checkpoint: {last}") from None
+        raise UserError(
+            f"rank {ranks.rank}: training stopped, the process group failed (another rank may have "
+            f"crashed): {str(e).splitlines()[0]}; last checkpoint: {last}"
+        ) from None
     finally:
         leave(together=finished is not None)

@@ -54,8 +54,9 @@ def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     return (wa[:, None] * fa + wb[:, None] * fb).to(a.dtype).view_as(a)
 
 
-def keyframe_latents(generator: Generator, n: int, keyframes: int, seed: int,
-                     labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def keyframe_latents(
+    generator: Generator, n: int, keyframes: int, seed: int, labels: Tensor | None
+) -> tuple[Tensor, Tensor | None]:
     """The latents (keyframes, n, Z) of ``n`` walks and their labels (n,) (``None`` for an
     unconditional generator), all from one stream seeded by ``seed``: keyframe 0 and the labels
     as ``ganfw sample`` draws them (uniform labels when none are given), then the other
@@ -93,17 +94,34 @@ def check_arguments(out: Path, n: int, keyframes: int, frames: int, fps: int) ->
     an ``out`` that cannot be a file (``OSError``), before any image is drawn."""
     if out.suffix.lower() not in FORMATS:
         raise UserError(f"--out {out}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
-    for flag, value, least in (("--n", n, 1), ("--keyframes", keyframes, 2), ("--frames", frames, 1), ("--fps", fps, 1)):
+    for flag, value, least in (
+        ("--n", n, 1),
+        ("--keyframes", keyframes, 2),
+        ("--frames", frames, 1),
+        ("--fps", fps, 1),
+    ):
         if value < least:
             raise UserError(f"{flag} {value}: must be at least {least}")
     if fps > MAX_FPS:
-        raise UserError(f"--fps {fps}: a GIF shows at most {MAX_FPS} frames a second (its frame times are "
-                        "whole hundredths of a second)")
+        raise UserError(
+            f"--fps {fps}: a GIF shows at most {MAX_FPS} frames a second (its frame times are "
+            "whole hundredths of a second)"
+        )
     check_target(out)
 
 
-def interpolate_to_file(target: Path, registry: Registry, *, n: int, keyframes: int, frames: int, seed: int,
-                        label: str | None, out: Path, fps: int) -> str:
+def interpolate_to_file(
+    target: Path,
+    registry: Registry,
+    *,
+    n: int,
+    keyframes: int,
+    frames: int,
+    seed: int,
+    label: str | None,
+    out: Path,
+    fps: int,
+) -> str:
     """``ganfw interpolate``: ``n`` latent walks of the sampling generator saved in ``target``
     (a run directory or a checkpoint) written to ``out``; returns the line to print.
 
@@ -118,13 +136,22 @@ def interpolate_to_file(target: Path, registry: Registry, *, n: int, keyframes: 
     check_count(walks * keyframes * frames, tuple(saved.generator.image_shape), "--n x --keyframes x --frames")
     keys, labels = keyframe_latents(saved.generator, walks, keyframes, seed, labels)
     path = walk(keys, frames)  # (F, walks, Z)
-    images = render(saved.generator, path.flatten(0, 1), None if labels is None else labels.repeat(len(path)),
-                    source=str(saved.path))
+    images = render(
+        saved.generator,
+        path.flatten(0, 1),
+        None if labels is None else labels.repeat(len(path)),
+        source=str(saved.path),
+    )
     write_walks(images.view(len(path), walks, *images.shape[1:]), out, fps, columns)
-    shown = f"{len(path)} frames at {fps} fps, looping" if out.suffix.lower() == ".gif" else \
-        f"one row per walk, {len(path)} frames across"
-    return f"wrote {walks} latent walks{classes(label, labels, saved.generator.num_classes)}, {keyframes} keyframes " \
-           f"each, to {out} ({shown})"
+    shown = (
+        f"{len(path)} frames at {fps} fps, looping"
+        if out.suffix.lower() == ".gif"
+        else f"one row per walk, {len(path)} frames across"
+    )
+    return (
+        f"wrote {walks} latent walks{classes(label, labels, saved.generator.num_classes)}, {keyframes} keyframes "
+        f"each, to {out} ({shown})"
+    )
 
 
 def classes(label: str | None, labels: Tensor | None, k: int) -> str:

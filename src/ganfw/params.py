@@ -18,8 +18,8 @@ This module must not import torch.
 from __future__ import annotations
 
 import dataclasses
-import json
 import difflib
+import json
 import math
 import types
 import typing
@@ -46,8 +46,8 @@ def param(
     default: Any,
     doc: str,
     *,
-    min: float | None = None,  # noqa: A002 - reads best in declarations
-    max: float | None = None,  # noqa: A002
+    min: float | None = None,
+    max: float | None = None,
     min_exclusive: bool = False,
     length: int | None = None,
 ) -> Any:

@@ -28,20 +28,59 @@ from ganfw.version import API_VERSION
 if TYPE_CHECKING:
     from ganfw.artifacts import PAD_VALUE, to_uint8
     from ganfw.contracts import (
-        Augmentation, Batch, Callback, Dataset, Decision, Discriminator, DiscriminatorFn, Embedding, Generator, ImageShape,
-        Loss, LossValue, LRSchedule, Metric, MetricResult, Penalty, PenaltyInputs, Schedule, Split, Stateful,
-        StepReport, TrainerView,
+        Augmentation,
+        Batch,
+        Callback,
+        Dataset,
+        Decision,
+        Discriminator,
+        DiscriminatorFn,
+        Embedding,
+        Generator,
+        ImageShape,
+        Loss,
+        LossValue,
+        LRSchedule,
+        Metric,
+        MetricResult,
+        Penalty,
+        PenaltyInputs,
+        Schedule,
+        Split,
+        Stateful,
+        StepReport,
+        TrainerView,
     )
     from ganfw.report import write_report
     from ganfw.sampling import noise
 
 #: Names loaded on first use, by the module that defines them (these import torch).
+_CONTRACTS = (
+    "Augmentation",
+    "Batch",
+    "Callback",
+    "Dataset",
+    "Decision",
+    "Discriminator",
+    "DiscriminatorFn",
+    "Embedding",
+    "Generator",
+    "ImageShape",
+    "LRSchedule",
+    "Loss",
+    "LossValue",
+    "Metric",
+    "MetricResult",
+    "Penalty",
+    "PenaltyInputs",
+    "Schedule",
+    "Split",
+    "Stateful",
+    "StepReport",
+    "TrainerView",
+)
 _LAZY = {
-    **dict.fromkeys((
-        "Augmentation", "Batch", "Callback", "Dataset", "Decision", "Discriminator", "DiscriminatorFn", "Embedding", "Generator",
-        "ImageShape", "Loss", "LossValue", "LRSchedule", "Metric", "MetricResult", "Penalty", "PenaltyInputs",
-        "Schedule", "Split", "Stateful", "StepReport", "TrainerView",
-    ), "ganfw.contracts"),
+    **dict.fromkeys(_CONTRACTS, "ganfw.contracts"),
     "PAD_VALUE": "ganfw.artifacts",
     "to_uint8": "ganfw.artifacts",
     "noise": "ganfw.sampling",
@@ -49,8 +88,43 @@ _LAZY = {
 }
 
 __all__ = [
-    "API_VERSION", "ComponentRef", "ComponentSpec", "UserError", "component_param", "hookimpl", "param",
-    "resolve_data_root", "user_cache_dir", *sorted(_LAZY),
+    "API_VERSION",
+    "ComponentRef",
+    "ComponentSpec",
+    "UserError",
+    "component_param",
+    "hookimpl",
+    "param",
+    "resolve_data_root",
+    "user_cache_dir",
+    # the contracts (ganfw.contracts)
+    "Augmentation",
+    "Batch",
+    "Callback",
+    "Dataset",
+    "Decision",
+    "Discriminator",
+    "DiscriminatorFn",
+    "Embedding",
+    "Generator",
+    "ImageShape",
+    "LRSchedule",
+    "Loss",
+    "LossValue",
+    "Metric",
+    "MetricResult",
+    "Penalty",
+    "PenaltyInputs",
+    "Schedule",
+    "Split",
+    "Stateful",
+    "StepReport",
+    "TrainerView",
+    # helpers the built-in plugins use
+    "PAD_VALUE",
+    "noise",
+    "to_uint8",
+    "write_report",
 ]
 
 

@@ -90,9 +90,7 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         """The names a recipe may use for ``kind`` (qualified where a name clashes)."""
         clashing = {name for (k, name) in self.clashes() if k == kind}
-        return sorted(
-            c.qualified_name if c.spec.name in clashing else c.spec.name for c in self.of_kind(kind)
-        )
+        return sorted(c.qualified_name if c.spec.name in clashing else c.spec.name for c in self.of_kind(kind))
 
     def resolve(self, kind: str, ref: str) -> Component:
         """Find the component ``ref`` (``name`` or ``plugin:name``) of ``kind``.
@@ -100,11 +98,7 @@ class Registry:
         Raises :class:`LookupProblem` naming what exists, or the providers of an ambiguous name.
         """
         plugin, _, name = ref.rpartition(":")
-        found = [
-            c
-            for c in self.of_kind(kind)
-            if c.spec.name == name and (not plugin or c.plugin == plugin)
-        ]
+        found = [c for c in self.of_kind(kind) if c.spec.name == name and (not plugin or c.plugin == plugin)]
         if len(found) == 1:
             return found[0]
         if not found:
@@ -112,9 +106,7 @@ class Registry:
             raise LookupProblem(f"unknown {kind} {ref!r}; available: {available}")
         providers = ", ".join(f"{c.plugin} ({c.package})" for c in found)
         choices = " or ".join(repr(c.qualified_name) for c in found)
-        raise LookupProblem(
-            f"{kind} {ref!r} is offered by several plugins: {providers}; write {choices}"
-        )
+        raise LookupProblem(f"{kind} {ref!r} is offered by several plugins: {providers}; write {choices}")
 
 
 def _env_flag(name: str) -> bool:
@@ -192,7 +184,9 @@ def load_registry(
         api = getattr(module, "GANFW_API", None)
         if api != API_VERSION:
             wrote = f"declares GANFW_API = {api!r}" if api is not None else "declares no GANFW_API (written for API 1)"
-            problem(ep.name, f"{wrote}; this ganfw's plugin API is {API_VERSION} (docs/plugins.md, 'Plugin API versions')")
+            problem(
+                ep.name, f"{wrote}; this ganfw's plugin API is {API_VERSION} (docs/plugins.md, 'Plugin API versions')"
+            )
             continue
         try:
             pm.register(module, name=ep.name)
@@ -215,9 +209,7 @@ def load_registry(
                 problem(impl.plugin_name, f"hook {hook_name}() failed: {describe_exc(exc)}", exc)
                 continue
             name, version = packages[impl.plugin_name]
-            registry.components.extend(
-                Component(spec, impl.plugin_name, name, version) for spec in specs
-            )
+            registry.components.extend(Component(spec, impl.plugin_name, name, version) for spec in specs)
     return registry
 
 

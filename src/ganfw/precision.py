@@ -116,10 +116,7 @@ def cpu_native(dtype_name: str, flags: frozenset[str] | None, capability: str) -
 def _machine_key(device: torch.device, dtype_name: str) -> str:
     import torch
 
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = cpu_model()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     isa = torch.backends.cpu.get_cpu_capability() + "/" + os.environ.get("ONEDNN_MAX_CPU_ISA", "any")
     return f"{device.type}|{name}|{isa}|{torch.get_num_threads()} threads|torch {torch.__version__}|{dtype_name}"
 
@@ -135,8 +132,13 @@ def _measure(device: torch.device, dtype_name: str) -> float:
 
     torch.manual_seed(0)
     net = nn.Sequential(
-        nn.ConvTranspose2d(128, 64, 5, 2, 2, output_padding=1), nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
-        nn.Conv2d(64, 128, 5, 2, 2), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1),
+        nn.ConvTranspose2d(128, 64, 5, 2, 2, output_padding=1),
+        nn.BatchNorm2d(64),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 5, 2, 2),
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),
+        nn.Linear(128 * 7 * 7, 1),
     ).to(device)
     x = torch.randn(64, 128, 7, 7, device=device, requires_grad=True)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name]
@@ -220,11 +222,13 @@ def resolve_precision(requested: str, device: torch.device, refresh: bool = Fals
             speedup = probe_speedup(device, requested, refresh)
             why += f", and {requested} measured {1 / speedup:.1f}x slower than fp32 here" if 0 < speedup < 1 else ""
         if not speedup and not native:
-            raise UserError(f"train.precision = {requested!r}: {why}; use \"auto\" or \"fp32\"")
+            raise UserError(f'train.precision = {requested!r}: {why}; use "auto" or "fp32"')
         if native or speedup >= 1:  # no warning where it is not slower
             return PrecisionChoice(requested, requested, why)
-        warning = (f"train.precision = {requested!r} on {device.type}: {why}; "
-                   f"set train.precision = \"auto\" (or \"fp32\") for this machine's fast path")
+        warning = (
+            f"train.precision = {requested!r} on {device.type}: {why}; "
+            f'set train.precision = "auto" (or "fp32") for this machine\'s fast path'
+        )
         return PrecisionChoice(requested, requested, why, warning)
     native_bf16, why, _ = _native(device, "bf16", refresh)
     if native_bf16:

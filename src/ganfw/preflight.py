@@ -10,8 +10,8 @@ from torch import nn
 
 from ganfw.contracts import Dataset
 from ganfw.errors import UserError
-from ganfw.plugins import Registry
 from ganfw.paths import resolve_data_root
+from ganfw.plugins import Registry
 from ganfw.recipe import Recipe
 
 
@@ -26,9 +26,11 @@ def check_last_batch(recipe: Recipe, n_images: int, world: int, nets: tuple[nn.M
     share = n_images // world  # images each rank sees an epoch
     if train.drop_last or share % train.batch_size != 1 or not has_batchnorm(*nets):
         return
-    raise UserError(f"{recipe.path}: train.batch_size = {train.batch_size} leaves a last batch of one image "
-                    f"({share} images an epoch{' per rank' if world > 1 else ''}), which batch norm cannot train on; "
-                    "set train.drop_last = true, or change train.batch_size or data.limit")
+    raise UserError(
+        f"{recipe.path}: train.batch_size = {train.batch_size} leaves a last batch of one image "
+        f"({share} images an epoch{' per rank' if world > 1 else ''}), which batch norm cannot train on; "
+        "set train.drop_last = true, or change train.batch_size or data.limit"
+    )
 
 
 def steps_per_epoch(recipe: Recipe, n_images: int, world: int, nets: tuple[nn.Module, ...]) -> int:
@@ -54,13 +56,17 @@ def check_evaluation(recipe: Recipe, registry: Registry, dataset: Dataset, condi
         return
     for name in recipe.eval.metrics:
         if not conditional and needs_labels(registry.resolve("metric", name)):
-            raise UserError(f"{recipe.path}: eval.metrics: {name!r} scores a class-conditional generator, "
-                            f"but {recipe.generator.who} takes no labels")
+            raise UserError(
+                f"{recipe.path}: eval.metrics: {name!r} scores a class-conditional generator, "
+                f"but {recipe.generator.who} takes no labels"
+            )
     try:
         with torch.random.fork_rng(devices=[]):  # a cold cache's embedding must not move training's stream
             prepare(of_run(dataset, recipe.data, str(recipe.path)), recipe.eval.metrics, registry)
     except UserError as e:
-        raise UserError(f"{recipe.path}: [eval] cannot score this run (set eval.every = 0 to train without): {e}") from None
+        raise UserError(
+            f"{recipe.path}: [eval] cannot score this run (set eval.every = 0 to train without): {e}"
+        ) from None
 
 
 def check_recipe(recipe: Recipe) -> None:

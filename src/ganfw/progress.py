@@ -21,8 +21,10 @@ class Reporter(Protocol):
 
 
 def _summary(record: dict[str, Any]) -> str:
-    return (f"d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
-            f"D(real) {record['d_real']:.2f}  D(fake) {record['d_fake']:.2f}  {record['images_per_s']:.0f} img/s")
+    return (
+        f"d_loss {record['d_loss']:.3f}  g_loss {record['g_loss']:.3f}  "
+        f"D(real) {record['d_real']:.2f}  D(fake) {record['d_fake']:.2f}  {record['images_per_s']:.0f} img/s"
+    )
 
 
 class RichReporter:
@@ -47,8 +49,9 @@ class RichReporter:
     def start(self, total: int, done: int, steps_per_epoch: int) -> None:
         self.steps_per_epoch = steps_per_epoch
         self.progress.start()
-        self.task = self.progress.add_task("train", total=total, completed=done,
-                                           epoch=done // steps_per_epoch + 1, stats="")
+        self.task = self.progress.add_task(
+            "train", total=total, completed=done, epoch=done // steps_per_epoch + 1, stats=""
+        )
 
     def update(self, step: int, record: dict[str, Any]) -> None:
         self.progress.update(self.task, completed=step, epoch=record["epoch"], stats=_summary(record) + self.alert)

@@ -81,7 +81,9 @@ def _read_toml(path: Path, referrer: str | None) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if referrer:  # the mistake is in the extending file's ``extends``
-            raise RecipeError(referrer, "extends", missing_recipe_message(f"the base recipe {path} does not exist")) from None
+            raise RecipeError(
+                referrer, "extends", missing_recipe_message(f"the base recipe {path} does not exist")
+            ) from None
         raise RecipeError(str(path), "", "recipe file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         if referrer:
@@ -307,8 +309,15 @@ def _component(tables: Tables, registry: Registry, section: str) -> ComponentCho
     return _choice(tables, registry, (section,), kind, table, default, extra)
 
 
-def _choice(tables: Tables, registry: Registry, key: Key, kind: str, table: Any, default: str | None = None,
-            extra: set[str] = frozenset()) -> ComponentChoice:
+def _choice(
+    tables: Tables,
+    registry: Registry,
+    key: Key,
+    kind: str,
+    table: Any,
+    default: str | None = None,
+    extra: set[str] = frozenset(),
+) -> ComponentChoice:
     """Resolve the component table at ``key`` (``{name, params}``, or just a name where a param
     holds a component) and validate its params, nested components included."""
     if isinstance(table, str) and len(key) > 1:
@@ -344,9 +353,11 @@ def _choice(tables: Tables, registry: Registry, key: Key, kind: str, table: Any,
 
 def _resolve_nested(tables: Tables, registry: Registry, key: Key, params: Any) -> Any:
     """``params`` with each component param that is still a name or table resolved."""
-    nested = {f.name: _choice(tables, registry, key + ("params", f.name), sub, getattr(params, f.name))
-              for f in dataclasses.fields(params)
-              if (sub := component_kind(f)) and not isinstance(getattr(params, f.name), ComponentChoice)}
+    nested = {
+        f.name: _choice(tables, registry, key + ("params", f.name), sub, getattr(params, f.name))
+        for f in dataclasses.fields(params)
+        if (sub := component_kind(f)) and not isinstance(getattr(params, f.name), ComponentChoice)
+    }
     return dataclasses.replace(params, **nested) if nested else params
 
 
@@ -387,7 +398,7 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise tables.error(("data", "limit"), f"expected a positive integer, got {limit!r}")
     if stream not in ("auto", "always", "never"):
-        raise tables.error(("data", "stream"), f"expected \"auto\", \"always\" or \"never\", got {stream!r}")
+        raise tables.error(("data", "stream"), f'expected "auto", "always" or "never", got {stream!r}')
 
     optim_table = tables.data.get("optim", {})
     if not isinstance(optim_table, dict):
@@ -411,20 +422,32 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
             raise tables.error(("eval", "metrics"), f"item {i}: {e}") from None
 
     observers = _observers(tables, registry, settings["output"], components["callbacks"])
-    return Recipe(tables.root, **components, observers=observers, data_root=root, data_limit=limit, data_stream=stream,
-                  optim=optim, **settings)
+    return Recipe(
+        tables.root,
+        **components,
+        observers=observers,
+        data_root=root,
+        data_limit=limit,
+        data_stream=stream,
+        optim=optim,
+        **settings,
+    )
 
 
-def _observers(tables: Tables, registry: Registry, output: config.OutputConfig,
-               callbacks: tuple[ComponentChoice, ...]) -> tuple[ComponentChoice, ...]:
+def _observers(
+    tables: Tables, registry: Registry, output: config.OutputConfig, callbacks: tuple[ComponentChoice, ...]
+) -> tuple[ComponentChoice, ...]:
     """The callbacks that ``[output]`` switches on (``health = true``...) and ``[[callbacks]]``
     does not already list. One on by default whose plugin is disabled or absent is left out;
     one the recipe switches on must exist."""
     listed = {c.component.spec.name for c in callbacks}
     written = tables.data.get("output", {})
     wanted = [name for name in config.OBSERVERS if getattr(output, name) and name not in listed]
-    return tuple(_choice(tables, registry, ("output", name), "callback", {"name": name}) for name in wanted
-                 if name in written or name in registry.names("callback"))
+    return tuple(
+        _choice(tables, registry, ("output", name), "callback", {"name": name})
+        for name in wanted
+        if name in written or name in registry.names("callback")
+    )
 
 
 def load_recipe(path: str | Path, registry: Registry, overrides: list[str] | None = None) -> Recipe:
@@ -434,5 +457,6 @@ def load_recipe(path: str | Path, registry: Registry, overrides: list[str] | Non
         apply_overrides(tables, overrides or [])
         return validate(tables, registry)
     except RecursionError:
-        raise UserError(f"{path}: the recipe is nested too deeply (tables or arrays inside each other "
-                        "thousands of levels down)") from None
+        raise UserError(
+            f"{path}: the recipe is nested too deeply (tables or arrays inside each other thousands of levels down)"
+        ) from None

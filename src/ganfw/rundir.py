@@ -1,13 +1,13 @@
 """The run directory: what a training run leaves behind, and where.
 
-    <run>/recipe.toml                 the fully resolved recipe (repeat the run with it)
-    <run>/metrics.jsonl               one JSON object per logged step / epoch / evaluation
-    <run>/samples/image_at_epoch_0001.png ...   4x4 grids from fixed noise, G in eval mode
-    <run>/training.gif                the grids as an animation
-    <run>/losses.png                  loss and D-output curves (and eval metrics)
-    <run>/checkpoints/step_00000235.safetensors ...   see ganfw.checkpoint
-    <run>/report.html                 the run on one self-contained page ([output] report)
-    <run>/tensorboard/                TensorBoard event files ([output] tensorboard)
+<run>/recipe.toml                 the fully resolved recipe (repeat the run with it)
+<run>/metrics.jsonl               one JSON object per logged step / epoch / evaluation
+<run>/samples/image_at_epoch_0001.png ...   4x4 grids from fixed noise, G in eval mode
+<run>/training.gif                the grids as an animation
+<run>/losses.png                  loss and D-output curves (and eval metrics)
+<run>/checkpoints/step_00000235.safetensors ...   see ganfw.checkpoint
+<run>/report.html                 the run on one self-contained page ([output] report)
+<run>/tensorboard/                TensorBoard event files ([output] tensorboard)
 """
 
 from __future__ import annotations
@@ -70,8 +70,17 @@ class RunDir:
 
 
 #: What a run writes into its directory: anything else there is the user's and never touched.
-RUN_FILES = {"recipe.toml", "metrics.jsonl", "samples", "training.gif", "losses.png", "checkpoints", "report.html",
-             "tensorboard", ".lock"}
+RUN_FILES = {
+    "recipe.toml",
+    "metrics.jsonl",
+    "samples",
+    "training.gif",
+    "losses.png",
+    "checkpoints",
+    "report.html",
+    "tensorboard",
+    ".lock",
+}
 
 #: Lock files held by this process (kept open: the lock lasts until the process ends, however).
 _HELD: list[int] = []
@@ -98,8 +107,14 @@ def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
     return RunDir(path)
 
 
-def open_run_dir(out: Path | None, resume: bool, parent: str | Path, recipe_path: Path, ranks: Ranks,
-                 flags: tuple[str, str] = ("--out DIR", "--resume")) -> RunDir:
+def open_run_dir(
+    out: Path | None,
+    resume: bool,
+    parent: str | Path,
+    recipe_path: Path,
+    ranks: Ranks,
+    flags: tuple[str, str] = ("--out DIR", "--resume"),
+) -> RunDir:
     """Where a run of the recipe at ``recipe_path`` writes: ``out``, claimed (and locked on rank
     0), else a new directory under ``parent``. ``flags``: how the caller names ``out`` and
     ``resume`` in messages."""
@@ -138,8 +153,10 @@ def lock_run_dir(path: Path) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise UserError(f"{path}: another ganfw run is writing into this directory (it holds {path / '.lock'}); "
-                        "wait for it to end or choose another --out") from None
+        raise UserError(
+            f"{path}: another ganfw run is writing into this directory (it holds {path / '.lock'}); "
+            "wait for it to end or choose another --out"
+        ) from None
     _HELD.append(fd)
 
 
@@ -197,7 +214,7 @@ class MetricsLog:
     def __init__(self, path: Path, listener: Callable[[dict[str, Any]], None] | None = None):
         self.path, self.listener = path, listener
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "a", encoding="utf-8")
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open while the run writes
 
     def write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record) + "\n")

@@ -63,8 +63,10 @@ class SavedGenerator:
 def _labelling(ckpt: Checkpoint, path: Path) -> tuple[int, tuple[str, ...], str]:
     """``num_classes``, ``class_names`` and ``sampler`` (the tensor prefix of the generator to
     sample) from the checkpoint's JSON state; older checkpoints lack them: 0, (), "generator"."""
-    k, names, prefix = (ckpt.state.get(key, default) for key, default in
-                        (("num_classes", 0), ("class_names", []), ("sampler", "generator")))
+    k, names, prefix = (
+        ckpt.state.get(key, default)
+        for key, default in (("num_classes", 0), ("class_names", []), ("sampler", "generator"))
+    )
     if not isinstance(k, int) or isinstance(k, bool) or k < 0:
         raise CorruptCheckpoint(f"{path}: corrupt checkpoint: metadata 'num_classes' is {k!r}, not a count")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) not in (0, k):
@@ -84,8 +86,10 @@ def load_saved(target: Path, registry: Registry, device: str = "cpu") -> SavedGe
     context: dict[str, Any] = {"image_shape": tuple(ckpt.state["image_shape"])}
     if recipe.generator.conditional:
         if not num_classes:
-            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: its generator is conditional but it records no classes "
-                                    "(metadata 'num_classes')")
+            raise CorruptCheckpoint(
+                f"{path}: corrupt checkpoint: its generator is conditional but it records no classes "
+                "(metadata 'num_classes')"
+            )
         context["num_classes"] = num_classes
     generator = recipe.generator.build(**context)
     load_module(generator, ckpt, prefix, path)
@@ -105,8 +109,10 @@ def check_count(n: int, image_shape: tuple[int, ...], what: str = "--n") -> None
     except (ValueError, OSError, AttributeError):
         return
     if need > have // 2:
-        raise UserError(f"{what} {n}: {n} images of shape {tuple(image_shape)} need {need / 2**30:.1f} GiB; "
-                        f"this machine has {have / 2**30:.1f} GiB (draw fewer)")
+        raise UserError(
+            f"{what} {n}: {n} images of shape {tuple(image_shape)} need {need / 2**30:.1f} GiB; "
+            f"this machine has {have / 2**30:.1f} GiB (draw fewer)"
+        )
 
 
 @dataclass(frozen=True)
@@ -135,8 +141,14 @@ class Samples:
 
 
 @torch.no_grad()
-def draw(generator: Generator, n: int, seed: int, labels: torch.Tensor | None = None, batch: int = 1000,
-         source: str = "the generator") -> Samples:
+def draw(
+    generator: Generator,
+    n: int,
+    seed: int,
+    labels: torch.Tensor | None = None,
+    batch: int = 1000,
+    source: str = "the generator",
+) -> Samples:
     """``n`` images from noise seeded by ``seed``: ``generator(z)``, or ``generator(z, labels)``
     for a conditional one, whose ``labels`` (n,) are drawn uniformly (``sample_labels``, from
     the same seeded stream, after the noise) when not given.
@@ -151,8 +163,9 @@ def draw(generator: Generator, n: int, seed: int, labels: torch.Tensor | None = 
     return Samples(images, None if labels is None else labels.to("cpu", torch.int64))
 
 
-def noise(generator: Generator, n: int, rng: torch.Generator,
-          labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def noise(
+    generator: Generator, n: int, rng: torch.Generator, labels: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """What :func:`draw` feeds ``generator``, from ``rng``, on the generator's device: the
     latents (n, Z) (drawn at once: the same noise for any batch) and the labels (n,):
     ``labels`` when given, else uniform ones drawn after the noise for a conditional generator,
@@ -165,8 +178,13 @@ def noise(generator: Generator, n: int, rng: torch.Generator,
 
 
 @torch.no_grad()
-def render(generator: Generator, z: torch.Tensor, labels: torch.Tensor | None = None, batch: int = 1000,
-           source: str = "the generator") -> torch.Tensor:
+def render(
+    generator: Generator,
+    z: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    batch: int = 1000,
+    source: str = "the generator",
+) -> torch.Tensor:
     """The images (n, C, H, W) in [-1, 1], on the CPU, that ``generator`` makes of the latents
     ``z`` (n, ...) on its device, ``batch`` at a time; a conditional generator needs ``labels``
     (n,), an unconditional one refuses them. NaN/inf images are a one-line :class:`UserError`
@@ -187,8 +205,14 @@ def render(generator: Generator, z: torch.Tensor, labels: torch.Tensor | None = 
     return images.clamp(-1, 1)
 
 
-def generate(generator: Generator, n: int, seed: int, labels: torch.Tensor | None = None, batch: int = 1000,
-             source: str = "the generator") -> torch.Tensor:
+def generate(
+    generator: Generator,
+    n: int,
+    seed: int,
+    labels: torch.Tensor | None = None,
+    batch: int = 1000,
+    source: str = "the generator",
+) -> torch.Tensor:
     """The images (n, C, H, W) of :func:`draw` (``labels``: (n,) int64 for a conditional
     generator, uniform when ``None``)."""
     return draw(generator, n, seed, labels, batch, source).images
@@ -206,12 +230,15 @@ def class_index(text: str, saved: SavedGenerator, option: str = "--label") -> in
         return names.index(stripped)
     shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
     named = f", a class name ({shown})" if names else ""
-    raise UserError(f"{option} {text}: not a class of the generator in {saved.path}; "
-                    f"use a class index 0..{k - 1}{named} or {ALL_CLASSES!r}")
+    raise UserError(
+        f"{option} {text}: not a class of the generator in {saved.path}; "
+        f"use a class index 0..{k - 1}{named} or {ALL_CLASSES!r}"
+    )
 
 
-def labels_for(label: str | None, n: int, saved: SavedGenerator,
-               option: str = "--label") -> tuple[torch.Tensor | None, int | None]:
+def labels_for(
+    label: str | None, n: int, saved: SavedGenerator, option: str = "--label"
+) -> tuple[torch.Tensor | None, int | None]:
     """The labels (n',) that ``--label`` asks for and the columns of its PNG grid (``None``:
     square-ish). ``all``: n rounded up to a multiple of K, row after row of classes 0..K-1, K
     columns. No ``--label``: ``None`` (uniform classes, from :func:`draw`). ``option``: how
@@ -220,15 +247,18 @@ def labels_for(label: str | None, n: int, saved: SavedGenerator,
     if label is None:
         return None, None
     if not k:
-        raise UserError(f"{option} {label}: the generator in {saved.path} is not conditional "
-                        f"(it draws no particular class); leave {option} out")
+        raise UserError(
+            f"{option} {label}: the generator in {saved.path} is not conditional "
+            f"(it draws no particular class); leave {option} out"
+        )
     if label.strip() == ALL_CLASSES:
         return torch.arange(k).repeat(math.ceil(n / k)), k
     return torch.full((n,), class_index(label, saved, option), dtype=torch.int64), None
 
 
-def draw_saved(saved: SavedGenerator, n: int, seed: int, label: str | None,
-               option: str = "--label") -> tuple[Samples, int | None]:
+def draw_saved(
+    saved: SavedGenerator, n: int, seed: int, label: str | None, option: str = "--label"
+) -> tuple[Samples, int | None]:
     """``n`` images from ``saved``'s generator for ``label`` (see :func:`labels_for`: a class,
     ``all``, or ``None`` for uniform classes), with the class names of their labels, and the
     columns of their PNG grid (``None``: square-ish)."""
@@ -242,8 +272,13 @@ def labels_path(out: Path) -> Path:
     return out.with_suffix(".labels.npy")
 
 
-def write_images(images: torch.Tensor, out: Path, labels: torch.Tensor | None = None, columns: int | None = None,
-                 class_names: tuple[str, ...] = ()) -> None:
+def write_images(
+    images: torch.Tensor,
+    out: Path,
+    labels: torch.Tensor | None = None,
+    columns: int | None = None,
+    class_names: tuple[str, ...] = (),
+) -> None:
     """Save (N, C, H, W) images: ``.png`` as a grid of ``columns`` (default square-ish),
     ``.pt``/``.npy`` as float32. With ``labels`` (N,): ``.pt`` holds a dict ``{"images",
     "labels", "class_names"}``, ``.npy`` gets the labels (int64) in :func:`labels_path` (which

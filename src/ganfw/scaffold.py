@@ -25,7 +25,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from string import Template
 
-from ganfw.version import __version__
 from ganfw.config import COMPONENT_LISTS, COMPONENT_SECTIONS, OPTIONAL_SECTIONS
 from ganfw.errors import UserError
 from ganfw.plugins import GROUP
@@ -42,6 +41,7 @@ from ganfw.scaffold_templates import (
     TEST_MODULE,
 )
 from ganfw.specs import KINDS, is_valid_name
+from ganfw.version import __version__
 
 #: What ``--kind`` defaults to.
 DEFAULT_KINDS = ("loss",)

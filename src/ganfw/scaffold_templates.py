@@ -46,12 +46,12 @@ IMPORTS: dict[str, tuple[str, str]] = {
 EXAMPLES: dict[str, Example] = {
     "generator": Example(
         summary="Example MLP generator: noise -> one hidden layer -> tanh pixels (edit me)",
-        params='''
+        params="""
 @dataclass(frozen=True)
 class ${Cls}GeneratorParams:
     latent_dim: int = param(64, "length of the noise vector z", min=1)
     hidden: int = param(256, "width of the hidden layer", min=1)
-''',
+""",
         component='''
 class ${Cls}Generator(Generator):
     """Noise (N, Z) -> Linear -> LeakyReLU -> Linear to C*H*W -> tanh -> images (N, C, H, W).
@@ -81,12 +81,12 @@ class ${Cls}Generator(Generator):
     ),
     "discriminator": Example(
         summary="Example MLP discriminator: flattened pixels -> one hidden layer -> logit (edit me)",
-        params='''
+        params="""
 @dataclass(frozen=True)
 class ${Cls}DiscriminatorParams:
     hidden: int = param(256, "width of the hidden layer", min=1)
     slope: float = param(0.2, "LeakyReLU negative slope", min=0.0)
-''',
+""",
         component='''
 class ${Cls}Discriminator(Discriminator):
     """Images (N, C, H, W) -> flatten -> Linear -> LeakyReLU -> Linear -> logits (N,)."""
@@ -109,11 +109,11 @@ class ${Cls}Discriminator(Discriminator):
     ),
     "loss": Example(
         summary="Example hinge loss with an adjustable margin (edit me)",
-        params='''
+        params="""
 @dataclass(frozen=True)
 class ${Cls}LossParams:
     margin: float = param(1.0, "the discriminator's hinge margin", min=0.0, min_exclusive=True)
-''',
+""",
         component='''
 class ${Cls}Loss(Loss):
     """Hinge loss with margin m: D minimises mean(relu(m - real)) + mean(relu(m + fake)) (two
@@ -133,11 +133,11 @@ class ${Cls}Loss(Loss):
     ),
     "schedule": Example(
         summary="Example schedule: D steps every step, G every d_steps-th step (edit me)",
-        params='''
+        params="""
 @dataclass(frozen=True)
 class ${Cls}ScheduleParams:
     d_steps: int = param(2, "discriminator steps per generator step", min=1)
-''',
+""",
         component='''
 class ${Cls}Schedule(Schedule):
     """D steps on every step, G on every ``d_steps``-th one (against the updated D). Counts G's
@@ -166,13 +166,13 @@ class ${Cls}Schedule(Schedule):
     ),
     "dataset": Example(
         summary="Example dataset: one bright square per image, generated (edit me)",
-        params='''
+        params="""
 @dataclass(frozen=True)
 class ${Cls}DatasetParams:
     size: int = param(28, "image height and width", min=4)
     count: int = param(1024, "how many images", min=1)
     seed: int = param(0, "seed of the squares' sizes and places", min=0)
-''',
+""",
         component='''
 class ${Cls}Dataset(Dataset):
     """Synthetic images (N, 1, S, S) in [-1, 1]: a square of +1 on a background of -1, of random
@@ -203,11 +203,11 @@ class ${Cls}Dataset(Dataset):
     ),
     "augmentation": Example(
         summary="Example augmentation: random brightness shifts, differentiable (edit me)",
-        params='''
+        params="""
 @dataclass(frozen=True)
 class ${Cls}AugmentationParams:
     strength: float = param(0.2, "largest brightness shift (images are in [-1, 1])", min=0.0)
-''',
+""",
         component='''
 class ${Cls}Augmentation(Augmentation):
     """Adds one shift from U[-strength, strength) to each image: (N, C, H, W) -> (N, C, H, W),
@@ -226,11 +226,11 @@ class ${Cls}Augmentation(Augmentation):
     ),
     "callback": Example(
         summary="Example callback: a moving average of G's weights, used for sampling (edit me)",
-        params='''
+        params="""
 @dataclass(frozen=True)
 class ${Cls}CallbackParams:
     decay: float = param(0.999, "ema = decay * ema + (1 - decay) * G after each step", min=0.0, max=1.0)
-''',
+""",
         component='''
 class ${Cls}Callback(Callback):
     """An exponential moving average of G's weights (Karras et al. 2018), in eval mode, with G's
@@ -261,11 +261,11 @@ class ${Cls}Callback(Callback):
     ),
     "lr-schedule": Example(
         summary="Example learning-rate schedule: linear warm-up, then the recipe's rates (edit me)",
-        params='''
+        params="""
 @dataclass(frozen=True)
 class ${Cls}LrScheduleParams:
     warmup: float = param(0.05, "fraction of the run over which the rates rise to the recipe's", min=0.0, max=1.0)
-''',
+""",
         component='''
 class ${Cls}LrSchedule(LRSchedule):
     """Both rates rise linearly to the recipe's lr over the first warmup * total_steps steps, then
@@ -298,7 +298,7 @@ from ganfw import ComponentSpec, hookimpl, param
 #: The plugin API (ganfw.contracts) this module is written for: docs/plugins.md, "Plugin API versions".
 GANFW_API = 2$body'''
 
-HOOK = '''@hookimpl
+HOOK = """@hookimpl
 def $hook() -> list[ComponentSpec]:
     return [
         ComponentSpec(
@@ -309,7 +309,7 @@ def $hook() -> list[ComponentSpec]:
             params=${cls}Params,
         )
     ]
-'''
+"""
 
 COMPONENTS_MODULE = '''"""The components of plugin ``$name``, imported only when a recipe builds one.
 
@@ -339,7 +339,7 @@ def test_plugin_is_installed():
     check_installed("$name", SPECS)
 '''
 
-PYPROJECT = '''[build-system]
+PYPROJECT = """[build-system]
 requires = ["setuptools>=64"]
 build-backend = "setuptools.build_meta"
 
@@ -363,9 +363,9 @@ where = ["src"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
-'''
+"""
 
-README = '''# $dist
+README = """# $dist
 
 A [ganfw](https://pypi.org/project/ganfw/) plugin offering $offers.
 
@@ -402,13 +402,13 @@ pip install build twine
 python -m build
 twine upload dist/*
 ```
-'''
+"""
 
-GITIGNORE = '''__pycache__/
+GITIGNORE = """__pycache__/
 *.egg-info/
 build/
 dist/
-'''
+"""
 
 #: Printed after the package is written (``str.format``: ``directory``, ``name``).
 NEXT_STEPS = """created {directory}

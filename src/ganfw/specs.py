@@ -81,17 +81,13 @@ class ComponentSpec:
 
     def __post_init__(self) -> None:
         if not is_valid_name(self.name):
-            raise SpecError(
-                f"component name {self.name!r} is not lower-case words joined by '-' or '_'"
-            )
+            raise SpecError(f"component name {self.name!r} is not lower-case words joined by '-' or '_'")
         if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise SpecError(f"{self.name}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if not isinstance(self.summary, str) or not self.summary.strip() or len(self.summary.splitlines()) != 1:
             raise SpecError(f"{self.name}: summary must be one non-empty line")
         if not isinstance(self.factory, str) or not _FACTORY.fullmatch(self.factory):
-            raise SpecError(
-                f"{self.name}: factory {self.factory!r} is not of the form 'package.module:attribute'"
-            )
+            raise SpecError(f"{self.name}: factory {self.factory!r} is not of the form 'package.module:attribute'")
         if self.conditional is not False and (self.conditional is not True or self.kind not in CONDITIONAL_KINDS):
             raise SpecError(f"{self.name}: conditional=True is for a generator or discriminator only")
         if self.params is not None:

@@ -16,8 +16,6 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.helpers.conditional import CLASS_NAMES, recipe_text, write_checkpoint
-from tests.helpers.cli import REPO, RECIPES, cli
 from ganfw import api
 from ganfw.distributed import Ranks
 from ganfw.errors import UserError
@@ -26,6 +24,8 @@ from ganfw.progress import PlainReporter, RichReporter, SilentReporter
 from ganfw.recipe import Recipe
 from ganfw_plugins.mlp import CMLPGeneratorParams, MLPGeneratorParams
 from ganfw_plugins.mlp.models import ConditionalMLPGenerator, MLPGenerator
+from tests.helpers.cli import RECIPES, REPO, cli
+from tests.helpers.conditional import CLASS_NAMES, recipe_text, write_checkpoint
 from tests.helpers.recipes import tiny_recipe
 
 DOC = REPO / "docs" / "python-api.md"
@@ -40,8 +40,9 @@ def doc_examples() -> list[tuple[int, str]]:
 
 
 # --------------------------------------------------------------------------- the doc
-def test_every_example_of_the_doc_runs_and_does_what_it_says(tmp_path, monkeypatch, capsys, mnist_root,  # noqa: F811
-                                                              reference_cache):  # noqa: F811
+def test_every_example_of_the_doc_runs_and_does_what_it_says(
+    tmp_path, monkeypatch, capsys, mnist_root, reference_cache
+):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GANFW_DATA", str(mnist_root))
     examples = doc_examples()
@@ -82,24 +83,37 @@ def test_every_example_of_the_doc_runs_and_does_what_it_says(tmp_path, monkeypat
 
 # --------------------------------------------------------------------------- recipes
 def test_overrides_given_as_a_dict_are_the_sets_they_stand_for(tmp_path):
-    overrides = {"train.epochs": 3, "optim.generator.betas": (0.5, 0.9), "data.root": tmp_path,
-                 "output": {"dir": "x y", "gif": False}, "data.name": "mnist"}
+    overrides = {
+        "train.epochs": 3,
+        "optim.generator.betas": (0.5, 0.9),
+        "data.root": tmp_path,
+        "output": {"dir": "x y", "gif": False},
+        "data.name": "mnist",
+    }
     lines = api.override_lines(overrides)
-    assert lines == ["train.epochs=3", "optim.generator.betas=[0.5, 0.9]", f'data.root="{tmp_path}"',
-                     'output={"dir" = "x y", "gif" = false}', 'data.name="mnist"']
+    assert lines == [
+        "train.epochs=3",
+        "optim.generator.betas=[0.5, 0.9]",
+        f'data.root="{tmp_path}"',
+        'output={"dir" = "x y", "gif" = false}',
+        'data.name="mnist"',
+    ]
     recipe = api.load_recipe(QUICK, overrides)
     assert recipe.resolved() == api.load_recipe(str(QUICK), lines).resolved()
     assert (recipe.train.epochs, recipe.optim["generator"].betas, recipe.data_root) == (3, [0.5, 0.9], str(tmp_path))
     assert (recipe.output.dir, recipe.output.gif, recipe.output.samples) == ("x y", False, 16)  # the table replaced
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"train.epochz": 1}, r"mnist_quick\.toml: train\.epochz \(from --set train\.epochz=1\): unknown key"),
-    ({"train epochs": 1}, r"'train epochs=1' is not of the form dotted\.key=value"),
-    ({"train.epochs": None}, r"^overrides: train\.epochs: None has no TOML form"),
-    ({"train.device": "gpu\nplease"}, r"train\.device .*'gpu\\nplease' is not auto, cpu"),
-    (["train.epochs"], r"'train\.epochs' is not of the form dotted\.key=value"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"train.epochz": 1}, r"mnist_quick\.toml: train\.epochz \(from --set train\.epochz=1\): unknown key"),
+        ({"train epochs": 1}, r"'train epochs=1' is not of the form dotted\.key=value"),
+        ({"train.epochs": None}, r"^overrides: train\.epochs: None has no TOML form"),
+        ({"train.device": "gpu\nplease"}, r"train\.device .*'gpu\\nplease' is not auto, cpu"),
+        (["train.epochs"], r"'train\.epochs' is not of the form dotted\.key=value"),
+    ],
+)
 def test_a_bad_override_is_one_line(overrides, message):
     with pytest.raises(UserError, match=message) as caught:
         api.load_recipe(QUICK, overrides)
@@ -122,7 +136,7 @@ def test_a_run_of_no_directory_is_one_line(tmp_path):
         api.Run(tmp_path / "nothing")
 
 
-def test_ctrl_c_raises_with_the_run_so_far_and_resume_finishes_it(tmp_path, monkeypatch, mnist_root):  # noqa: F811
+def test_ctrl_c_raises_with_the_run_so_far_and_resume_finishes_it(tmp_path, monkeypatch, mnist_root):
     recipe = api.load_recipe(tiny_recipe(tmp_path / "tiny.toml", mnist_root, train={"epochs": 2}))
     with monkeypatch.context() as patch, pytest.raises(api.TrainingInterrupted) as caught:
         patch.setattr(SilentReporter, "update", lambda self, step, record: signal.raise_signal(signal.SIGINT))
@@ -162,13 +176,18 @@ def test_the_progress_display(monkeypatch):
 
 # --------------------------------------------------------------------------- generators
 @pytest.fixture
-def conditional_checkpoint(tmp_path: Path, mnist_root: Path) -> tuple[Path, ConditionalMLPGenerator]:  # noqa: F811
+def conditional_checkpoint(tmp_path: Path, mnist_root: Path) -> tuple[Path, ConditionalMLPGenerator]:
     """A run holding an untrained conditional MLP generator of MNIST's 10 classes, and the net."""
     params = {"latent_dim": 4, "hidden": [8], "embed_dim": 3}
     torch.manual_seed(0)
     generator = ConditionalMLPGenerator(CMLPGeneratorParams(**params), (1, 28, 28), num_classes=10).eval()
-    write_checkpoint(tmp_path / "run", recipe_text({"name": "cmlp", "params": params}, mnist_root),
-                     {"generator": generator}, num_classes=10, class_names=CLASS_NAMES)
+    write_checkpoint(
+        tmp_path / "run",
+        recipe_text({"name": "cmlp", "params": params}, mnist_root),
+        {"generator": generator},
+        num_classes=10,
+        class_names=CLASS_NAMES,
+    )
     return tmp_path / "run", generator
 
 
@@ -192,11 +211,16 @@ def test_a_conditional_generator_samples_the_labels_asked_for(conditional_checkp
         loaded.sample(0)
 
 
-def test_an_unconditional_generator_refuses_a_label(tmp_path, mnist_root):  # noqa: F811
+def test_an_unconditional_generator_refuses_a_label(tmp_path, mnist_root):
     params = {"latent_dim": 4, "hidden": [8]}
     generator = MLPGenerator(MLPGeneratorParams(**params), image_shape=(1, 28, 28))
-    write_checkpoint(tmp_path / "run", recipe_text({"name": "mlp", "params": params}, mnist_root),
-                     {"generator": generator}, num_classes=10, class_names=CLASS_NAMES)
+    write_checkpoint(
+        tmp_path / "run",
+        recipe_text({"name": "mlp", "params": params}, mnist_root),
+        {"generator": generator},
+        num_classes=10,
+        class_names=CLASS_NAMES,
+    )
     loaded = api.load_generator(tmp_path / "run")
     samples = loaded.sample(3)
     assert samples.labels is None and samples.class_names == ()
@@ -210,32 +234,44 @@ def test_no_checkpoint_is_one_line(tmp_path):
 
 
 # --------------------------------------------------------------------------- scores
-def test_real_digits_score_far_better_than_noise(reference_cache, train_digits):  # noqa: F811
+def test_real_digits_score_far_better_than_noise(reference_cache, train_digits):
     real = api.score(train_digits[:500], dataset="mnist", metrics=["fid"], bootstrap=0)
     noise = api.score(torch.rand(500, 1, 28, 28) * 2 - 1, dataset="mnist", metrics=["fid"], bootstrap=0)
     assert real.scores["fid"] * 10 < noise.scores["fid"]
     pixels = ((train_digits[:500, 0] + 1) * 127.5).round().to(torch.uint8).numpy()  # (N, H, W) uint8, as numpy
     assert api.score(pixels, dataset="mnist", metrics=["fid"], bootstrap=0).scores["fid"] == pytest.approx(
-        real.scores["fid"], rel=1e-3)
+        real.scores["fid"], rel=1e-3
+    )
     first = api.score(train_digits, n=500, dataset="mnist", metrics=["fid"], bootstrap=0)  # the first n
     assert first.scores == real.scores and first.protocol.n_generated == 500
 
 
-def test_a_score_is_what_ganfw_evaluate_reports(capsys, tmp_path, conditional_checkpoint,
-                                                reference_cache):  # noqa: F811
+def test_a_score_is_what_ganfw_evaluate_reports(capsys, tmp_path, conditional_checkpoint, reference_cache):
     run, _ = conditional_checkpoint
-    code, _, err = cli(capsys, "evaluate", str(run), "--n", "100", "--bootstrap", "20", "--seed", "3",
-                       "--json", str(tmp_path / "scores.json"))
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        str(run),
+        "--n",
+        "100",
+        "--bootstrap",
+        "20",
+        "--seed",
+        "3",
+        "--json",
+        str(tmp_path / "scores.json"),
+    )
     assert code == 0, err
     reported = json.loads((tmp_path / "scores.json").read_text())
     for target in (run, api.Run(run), api.load_generator(run)):
         scores = api.score(target, n=100, bootstrap=20, seed=3)
         assert scores.scores == reported["scores"] and "conditional_accuracy" in scores.scores
-        assert {k: v for k, v in scores.as_json().items() if k != "seconds"} == \
-            {k: v for k, v in reported.items() if k not in ("seconds", "target")}
+        assert {k: v for k, v in scores.as_json().items() if k != "seconds"} == {
+            k: v for k, v in reported.items() if k not in ("seconds", "target")
+        }
 
 
-def test_images_scored_with_their_labels(reference_cache, conditional_checkpoint):  # noqa: F811
+def test_images_scored_with_their_labels(reference_cache, conditional_checkpoint):
     loaded = api.load_generator(conditional_checkpoint[0])
     samples = loaded.sample(50, label="all")
     from_samples = api.score(samples, dataset="mnist", metrics=["conditional-accuracy"])
@@ -243,26 +279,35 @@ def test_images_scored_with_their_labels(reference_cache, conditional_checkpoint
     assert from_samples.scores == given.scores
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: api.score(torch.zeros(20, 1, 28, 28)), r"^images need dataset=, the data to score them against"),
-    (lambda: api.score(torch.zeros(20, 1, 28, 28), dataset="mnist", n=0), r"^n=0: ask for 1 image or more"),
-    (lambda: api.score(torch.zeros(20, 1, 28, 28), dataset="mnist", bootstrap=-1), r"^bootstrap=-1"),
-    (lambda: api.score(torch.zeros(20, 3, 28, 28), dataset="mnist"),
-     r"^images: expected images of shape \(N, 1, 28, 28\)"),
-    (lambda: api.score(torch.zeros(20, 1, 28, 28), dataset="mnist", labels=torch.zeros(3, dtype=torch.int64)),
-     r"^labels: expected one integer label per image, shape \(20,\)"),
-    (lambda: api.score("no/such/run", labels=torch.zeros(3)), r"^labels= goes with images in memory"),
-])
-def test_scoring_mistakes_are_one_line(reference_cache, call, message):  # noqa: F811
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: api.score(torch.zeros(20, 1, 28, 28)), r"^images need dataset=, the data to score them against"),
+        (lambda: api.score(torch.zeros(20, 1, 28, 28), dataset="mnist", n=0), r"^n=0: ask for 1 image or more"),
+        (lambda: api.score(torch.zeros(20, 1, 28, 28), dataset="mnist", bootstrap=-1), r"^bootstrap=-1"),
+        (
+            lambda: api.score(torch.zeros(20, 3, 28, 28), dataset="mnist"),
+            r"^images: expected images of shape \(N, 1, 28, 28\)",
+        ),
+        (
+            lambda: api.score(torch.zeros(20, 1, 28, 28), dataset="mnist", labels=torch.zeros(3, dtype=torch.int64)),
+            r"^labels: expected one integer label per image, shape \(20,\)",
+        ),
+        (lambda: api.score("no/such/run", labels=torch.zeros(3)), r"^labels= goes with images in memory"),
+    ],
+)
+def test_scoring_mistakes_are_one_line(reference_cache, call, message):
     with pytest.raises(UserError, match=message):
         call()
 
 
 # --------------------------------------------------------------------------- the package
 def test_importing_ganfw_does_not_import_torch_until_the_api_is_used():
-    code = ("import sys, ganfw; assert 'torch' not in sys.modules; train = ganfw.train; "
-            "assert 'torch' in sys.modules; import ganfw.api; assert train is ganfw.api.train; "
-            "assert set(ganfw._API) <= set(ganfw.api.__all__)")
+    code = (
+        "import sys, ganfw; assert 'torch' not in sys.modules; train = ganfw.train; "
+        "assert 'torch' in sys.modules; import ganfw.api; assert train is ganfw.api.train; "
+        "assert set(ganfw._API) <= set(ganfw.api.__all__)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         import ganfw

@@ -19,9 +19,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.helpers.cli import RECIPES, REPO
-from tests.helpers.venv import Venv, make_venv
-
 from ganfw.bundled import (
     bundled_recipes,
     copy_recipe,
@@ -33,6 +30,8 @@ from ganfw.bundled import (
 )
 from ganfw.errors import UserError
 from ganfw.recipe import RecipeError, load_tables
+from tests.helpers.cli import RECIPES, REPO
+from tests.helpers.venv import Venv, make_venv
 
 SHIPPED = sorted(path.stem for path in RECIPES.glob("*.toml"))
 
@@ -182,7 +181,9 @@ def test_copy_recipe_of_an_unknown_name_lists_the_bundled_ones(tmp_path):
 def test_copy_recipe_into_a_missing_folder_is_one_line(tmp_path):
     with pytest.raises(UserError) as caught:
         copy_recipe("mnist_fast", tmp_path / "nowhere" / "my.toml", force=False)
-    assert str(caught.value) == f"{tmp_path / 'nowhere' / 'my.toml'}: cannot write the recipe: No such file or directory"
+    assert (
+        str(caught.value) == f"{tmp_path / 'nowhere' / 'my.toml'}: cannot write the recipe: No such file or directory"
+    )
 
 
 # --- a non-editable install, used from outside the repository --------------------------------------
@@ -222,7 +223,9 @@ def user_dir(tmp_path) -> Path:
 
 
 def test_the_installed_package_and_its_recipes_live_in_the_venv(installed, user_dir):
-    r = installed.run("-c", "import ganfw, ganfw.bundled as b; print(ganfw.__file__); print(b.recipes_dir())", cwd=user_dir)
+    r = installed.run(
+        "-c", "import ganfw, ganfw.bundled as b; print(ganfw.__file__); print(b.recipes_dir())", cwd=user_dir
+    )
     assert r.returncode == 0, r.both
     package, recipes = (Path(line) for line in r.stdout.split())
     assert package.is_relative_to(installed.path) and recipes.is_relative_to(installed.path), r.stdout
@@ -283,8 +286,12 @@ def test_a_pip_user_trains_mnist_fast_then_reports_samples_and_walks(installed, 
         return installed.run("-m", "ganfw", *args, cwd=user_dir, env=env, timeout=600)
 
     # `python -m ganfw` run here (this folder, this environment) is the venv's copy, not the checkout's
-    where = installed.run("-c", "import ganfw, importlib.util as u; print(ganfw.__file__); "
-                          "print(u.find_spec('ganfw.__main__').origin)", cwd=user_dir, env=env)
+    where = installed.run(
+        "-c",
+        "import ganfw, importlib.util as u; print(ganfw.__file__); print(u.find_spec('ganfw.__main__').origin)",
+        cwd=user_dir,
+        env=env,
+    )
     assert where.returncode == 0, where.both
     for line in where.stdout.split():
         assert Path(line).is_relative_to(installed.path) and not Path(line).is_relative_to(REPO), where.stdout
@@ -313,7 +320,7 @@ def test_a_pip_user_trains_mnist_fast_then_reports_samples_and_walks(installed, 
     page = (user_dir / "elsewhere.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," + base64.b64encode(grid.read_bytes()).decode("ascii") in page
     recipe_text = (run / "recipe.toml").read_text(encoding="utf-8")
-    generator_tables = recipe_text[recipe_text.index("[generator]"):recipe_text.index("[discriminator]")]
+    generator_tables = recipe_text[recipe_text.index("[generator]") : recipe_text.index("[discriminator]")]
     assert "widths" in generator_tables and html.escape(generator_tables) in page
 
     r = ganfw("sample", "run", "--n", "16", "--out", "x.png")

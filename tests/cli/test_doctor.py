@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import torch
 
-from tests.helpers.cli import run_cli
 from ganfw import __version__, precision
 from ganfw.doctor import report
 from ganfw.plugins import load_registry
+from tests.helpers.cli import run_cli
 
 
 def test_doctor_reports_versions_devices_precisions_data_and_step_speed(tmp_path):
     data = tmp_path / "data"
     (data / "MNIST" / "raw").mkdir(parents=True)
     (data / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"")
-    env = {"GANFW_DATA": str(data), "XDG_CACHE_HOME": str(tmp_path / "cache"), "CUDA_VISIBLE_DEVICES": "",
-           "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    env = {
+        "GANFW_DATA": str(data),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "CUDA_VISIBLE_DEVICES": "",
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+    }
     result = run_cli("doctor", "--probe-seconds", "1", env=env)
     assert result.returncode == 0, result.both
     lines = result.stdout.splitlines()

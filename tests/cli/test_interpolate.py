@@ -11,13 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.helpers.cli import cli
-from ganfw.cli import app, main
+from ganfw.cli import main
 from ganfw.errors import UserError
 from ganfw.evaluation.images import read_grid
 from ganfw.interpolate import interpolate_to_file, keyframe_latents, slerp, walk
 from ganfw.plugins import load_registry
 from ganfw.sampling import draw, load_saved, sample_to_file
+from tests.helpers.cli import cli
 from tests.helpers.recipes import tiny_recipe
 
 SHAPE = (1, 28, 28)
@@ -39,10 +39,20 @@ def grid_cells(picture: np.ndarray, tmp_path: Path) -> torch.Tensor:
     return read_grid(tmp_path / "cells.png", SHAPE)
 
 
-def interpolate(target: Path, out: Path, *, n: int = 4, keyframes: int = 3, frames: int = 5, seed: int = 0,
-                label: str | None = None, fps: int = 10) -> str:
-    return interpolate_to_file(target, load_registry(), n=n, keyframes=keyframes, frames=frames, seed=seed,
-                               label=label, out=out, fps=fps)
+def interpolate(
+    target: Path,
+    out: Path,
+    *,
+    n: int = 4,
+    keyframes: int = 3,
+    frames: int = 5,
+    seed: int = 0,
+    label: str | None = None,
+    fps: int = 10,
+) -> str:
+    return interpolate_to_file(
+        target, load_registry(), n=n, keyframes=keyframes, frames=frames, seed=seed, label=label, out=out, fps=fps
+    )
 
 
 # --------------------------------------------------------------------------- slerp
@@ -57,8 +67,9 @@ def test_slerp_between_orthogonal_vectors_keeps_to_the_circle():
     a, b = torch.tensor([[3.0, 0.0, 0.0]]), torch.tensor([[0.0, 3.0, 0.0]])
     for t in torch.linspace(0, 1, 11).tolist():
         point = slerp(a, b, t)
-        assert torch.allclose(point, 3 * torch.tensor([[math.cos(t * math.pi / 2), math.sin(t * math.pi / 2), 0.0]]),
-                              atol=1e-6)
+        assert torch.allclose(
+            point, 3 * torch.tensor([[math.cos(t * math.pi / 2), math.sin(t * math.pi / 2), 0.0]]), atol=1e-6
+        )
         assert math.isclose(point.norm().item(), 3.0, rel_tol=1e-6)  # a straight line dips to 3 / sqrt(2)
     assert torch.allclose(slerp(a, b, 0.5), (a + b) / math.sqrt(2))
 
@@ -86,7 +97,7 @@ def test_a_walk_passes_every_keyframe_and_loops_back():
 
 # --------------------------------------------------------------------------- a trained run
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:  # noqa: F811
+def trained_run(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:
     """One epoch (2 steps) of a tiny DCGAN with an EMA, the sampling generator."""
     folder = tmp_path_factory.mktemp("interpolate")
     recipe = tiny_recipe(folder / "tiny.toml", mnist_root)
@@ -112,7 +123,9 @@ def test_a_gif_of_walks_from_a_trained_run(trained_run, tmp_path):
     keys, _ = keyframe_latents(generator, 4, 3, 3, None)
     with torch.no_grad():
         for frame, key in ((0, 0), (5, 1), (10, 2)):
-            assert torch.allclose(grid_cells(frames[frame], tmp_path), generator(keys[key]).clamp(-1, 1), atol=1 / 127.5)
+            assert torch.allclose(
+                grid_cells(frames[frame], tmp_path), generator(keys[key]).clamp(-1, 1), atol=1 / 127.5
+            )
 
     steps = [np.abs(frames[i].astype(int) - frames[(i + 1) % 15]).mean() for i in range(15)]  # the loop closes
     legs = [np.abs(frames[5 * s].astype(int) - frames[5 * (s + 1) % 15]).mean() for s in range(3)]
@@ -138,12 +151,12 @@ def walk_rows(run: Path, tmp_path: Path, walks: int, **kw) -> torch.Tensor:
     return read_grid(tmp_path / "walk.png", SHAPE).view(walks, 6, *SHAPE)
 
 
-def test_one_class_for_every_walk(templates_plugin, conditional_run, digit_templates, tmp_path):  # noqa: F811
+def test_one_class_for_every_walk(templates_plugin, conditional_run, digit_templates, tmp_path):
     rows = walk_rows(conditional_run, tmp_path, 4, n=4, label="7")
     assert torch.allclose(rows, digit_templates[7].expand_as(rows), atol=0.02)
 
 
-def test_all_classes_one_walk_each_in_turn(templates_plugin, conditional_run, digit_templates, tmp_path):  # noqa: F811
+def test_all_classes_one_walk_each_in_turn(templates_plugin, conditional_run, digit_templates, tmp_path):
     line = interpolate(conditional_run, tmp_path / "walk.gif", n=12, label="all")
     assert line.startswith("wrote 20 latent walks cycling through the 10 classes, 3 keyframes each, to ")
     with Image.open(tmp_path / "walk.gif") as gif:
@@ -152,7 +165,7 @@ def test_all_classes_one_walk_each_in_turn(templates_plugin, conditional_run, di
     assert torch.allclose(rows, digit_templates.repeat(2, 1, 1, 1)[:, None].expand_as(rows), atol=0.02)
 
 
-def test_uniform_classes_stay_fixed_along_each_walk(templates_plugin, conditional_run, digit_templates, tmp_path):  # noqa: F811
+def test_uniform_classes_stay_fixed_along_each_walk(templates_plugin, conditional_run, digit_templates, tmp_path):
     rows = walk_rows(conditional_run, tmp_path, 16, n=16, seed=5)
     labels = draw(load_saved(conditional_run, load_registry()).generator, 16, seed=5).labels
     assert len(set(labels.tolist())) > 3  # drawn as ganfw sample --seed 5 draws them
@@ -160,14 +173,17 @@ def test_uniform_classes_stay_fixed_along_each_walk(templates_plugin, conditiona
 
 
 # --------------------------------------------------------------------------- refusals
-@pytest.mark.parametrize(("change", "message"), [
-    ({"out": "walk.jpg"}, "unsupported format '.jpg'; use one of .gif, .png"),
-    ({"n": 0}, "--n 0: must be at least 1"),
-    ({"keyframes": 1}, "--keyframes 1: must be at least 2"),
-    ({"frames": 0}, "--frames 0: must be at least 1"),
-    ({"fps": 0}, "--fps 0: must be at least 1"),
-    ({"fps": 51}, "--fps 51: a GIF shows at most 50 frames a second"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"out": "walk.jpg"}, "unsupported format '.jpg'; use one of .gif, .png"),
+        ({"n": 0}, "--n 0: must be at least 1"),
+        ({"keyframes": 1}, "--keyframes 1: must be at least 2"),
+        ({"frames": 0}, "--frames 0: must be at least 1"),
+        ({"fps": 0}, "--fps 0: must be at least 1"),
+        ({"fps": 51}, "--fps 51: a GIF shows at most 50 frames a second"),
+    ],
+)
 def test_bad_arguments_are_one_line_before_loading_anything(tmp_path, change, message):
     out = tmp_path / change.pop("out", "walk.gif")
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(".", r"\.")) as caught:
@@ -175,23 +191,38 @@ def test_bad_arguments_are_one_line_before_loading_anything(tmp_path, change, me
     assert "\n" not in str(caught.value) and not out.exists()
 
 
-def test_a_label_for_an_unconditional_generator_is_refused(unconditional_run, tmp_path):  # noqa: F811
+def test_a_label_for_an_unconditional_generator_is_refused(unconditional_run, tmp_path):
     with pytest.raises(UserError, match="is not conditional"):
         interpolate(unconditional_run, tmp_path / "walk.gif", label="3")
     assert not (tmp_path / "walk.gif").exists()
 
 
 # --------------------------------------------------------------------------- the command
-def test_the_command_writes_a_gif(capsys, unconditional_run, tmp_path):  # noqa: F811
+def test_the_command_writes_a_gif(capsys, unconditional_run, tmp_path):
     out = tmp_path / "walk.gif"
-    code, stdout, err = cli(capsys, "interpolate", str(unconditional_run), "--out", str(out), "--n", "4",
-                            "--keyframes", "2", "--frames", "3", "--seed", "1", "--fps", "5")
+    code, stdout, err = cli(
+        capsys,
+        "interpolate",
+        str(unconditional_run),
+        "--out",
+        str(out),
+        "--n",
+        "4",
+        "--keyframes",
+        "2",
+        "--frames",
+        "3",
+        "--seed",
+        "1",
+        "--fps",
+        "5",
+    )
     assert code == 0 and stdout == "", err
     assert err.strip() == f"wrote 4 latent walks, 2 keyframes each, to {out} (6 frames at 5 fps, looping)"
     with Image.open(out) as gif:
         assert gif.info["duration"] == 200
 
 
-def test_the_command_refuses_in_one_line(capsys, unconditional_run, tmp_path):  # noqa: F811
+def test_the_command_refuses_in_one_line(capsys, unconditional_run, tmp_path):
     code, _, err = cli(capsys, "interpolate", str(unconditional_run), "--out", str(tmp_path / "walk.mp4"))
     assert code == 2 and err.count("\n") == 1 and "unsupported format '.mp4'" in err

@@ -12,9 +12,9 @@ import tomllib
 
 import pytest
 
-from tests.helpers.cli import RECIPES, REPO, WIDE, cli, make_distribution, run_cli
 from ganfw.plugins import Registry
 from ganfw.specs import KINDS
+from tests.helpers.cli import RECIPES, REPO, WIDE, cli, make_distribution, run_cli
 
 REQUIRED = {
     "generator": {"mlp", "dcgan", "cmlp", "cdcgan"},
@@ -57,7 +57,8 @@ def test_every_builtin_component_is_listed(listed):
     assert {r["version"] for r in builtin} == {__version__}
     assert {(r["kind"], r["name"]): r["plugin"] for r in builtin if r["kind"] in ("loss", "dataset")} == {
         **{("loss", n): "losses" for n in REQUIRED["loss"]},
-        ("dataset", "mnist"): "mnist", ("dataset", "fashion-mnist"): "fashion_mnist",
+        ("dataset", "mnist"): "mnist",
+        ("dataset", "fashion-mnist"): "fashion_mnist",
         ("dataset", "image-folder"): "image_folder",
     }
     # Sorted by kind (in KINDS order), then name.
@@ -87,8 +88,12 @@ def test_params_are_included(capsys, clean_plugin_env):
             assert set(p) == {"name", "type", "default", "doc"}
             assert p["name"] and p["type"] and p["doc"]
     gen = {p["name"]: p for p in rows[("generator", "dcgan")]["params"]}
-    assert gen["latent_dim"] == {"name": "latent_dim", "type": "int", "default": 100,
-                                 "doc": "length of the noise vector z (>= 1)"}
+    assert gen["latent_dim"] == {
+        "name": "latent_dim",
+        "type": "int",
+        "default": 100,
+        "doc": "length of the noise vector z (>= 1)",
+    }
     assert gen["widths"]["type"] == "list[int]" and gen["widths"]["default"] == [256, 128, 64]
     assert gen["norm"]["type"] == '"batch" | "none"'
     assert rows[("loss", "hinge")]["params"] == []
@@ -210,7 +215,11 @@ def test_list_new_plugin_help_and_a_refused_check_do_not_import_torch(tmp_path):
     env_free = {k: v for k, v in os.environ.items() if not k.startswith("GANFW_")}
     proc = subprocess.run(
         [sys.executable, "-c", NO_TORCH, str(RECIPES / "mnist_dcgan.toml"), str(tmp_path / "notorch")],
-        capture_output=True, text=True, cwd=REPO, env=env_free, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env_free,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
@@ -294,9 +303,24 @@ def test_check_prints_every_section_with_defaults_filled_in(capsys, clean_plugin
     )
     _, resolved = check_lines(capsys, str(recipe))
     assert resolved["augment"] == {"name": "flip", "params": {"p": 0.5}}
-    assert resolved["callbacks"] == [{"name": "shout", "params": {"every": 3}}, {"name": "shout", "params": {"every": 7}}]
+    assert resolved["callbacks"] == [
+        {"name": "shout", "params": {"every": 3}},
+        {"name": "shout", "params": {"every": 7}},
+    ]
     assert resolved["lr_schedule"]["name"] == "cosine" and resolved["lr_schedule"]["params"]
-    assert set(resolved) == {"generator", "discriminator", "loss", "schedule", "lr_schedule", "data", "augment",
-                             "callbacks", "optim", "train", "output", "eval"}
+    assert set(resolved) == {
+        "generator",
+        "discriminator",
+        "loss",
+        "schedule",
+        "lr_schedule",
+        "data",
+        "augment",
+        "callbacks",
+        "optim",
+        "train",
+        "output",
+        "eval",
+    }
     _, plain = check_lines(capsys, str(RECIPES / "mnist_mlp.toml"))
     assert "augment" not in plain and "callbacks" not in plain and plain["lr_schedule"] == {"name": "constant"}

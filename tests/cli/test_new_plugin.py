@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import ganfw
-from tests.helpers.cli import cli
 from ganfw.checkpoint import load_checkpoint
 from ganfw.scaffold import EXAMPLES, PluginNames, create_plugin, render
+from tests.helpers.cli import cli
 from tests.helpers.venv import Venv
 
 ALL_KINDS = list(EXAMPLES)
@@ -59,7 +59,7 @@ every = 0
 """
 
 
-def test_scaffold_installs_lists_trains_and_passes_its_own_tests(throwaway_venv: Venv, tmp_path: Path):  # noqa: F811
+def test_scaffold_installs_lists_trains_and_passes_its_own_tests(throwaway_venv: Venv, tmp_path: Path):
     project = tmp_path / "ganfw-walkthrough"
     kinds = [arg for kind in ALL_KINDS for arg in ("--kind", kind)]
     made = throwaway_venv.ganfw("new-plugin", "walkthrough", *kinds, cwd=tmp_path)
@@ -118,13 +118,22 @@ def test_rendered_modules_compile_and_import_exactly_what_they_use(kinds):
             tree = ast.parse(text, path)
             assert _unused_imports(tree) == set(), path
     hooks_imports = {
-        node.module.split(".")[0] for node in ast.walk(ast.parse(files[f"{src}/__init__.py"])) if isinstance(node, ast.ImportFrom)
+        node.module.split(".")[0]
+        for node in ast.walk(ast.parse(files[f"{src}/__init__.py"]))
+        if isinstance(node, ast.ImportFrom)
     }
     assert hooks_imports == {"__future__", "dataclasses", "ganfw"}  # no torch where ganfw list looks
     assert '[project.entry-points.ganfw]\nmy-gan_2 = "ganfw_my_gan_2"\n' in files["pyproject.toml"]
-    headers = {"generator": "[generator]", "discriminator": "[discriminator]", "loss": "[loss]",
-               "schedule": "[schedule]", "dataset": "[data]", "augmentation": "[augment]",
-               "callback": "[[callbacks]]", "lr-schedule": "[lr_schedule]"}
+    headers = {
+        "generator": "[generator]",
+        "discriminator": "[discriminator]",
+        "loss": "[loss]",
+        "schedule": "[schedule]",
+        "dataset": "[data]",
+        "augmentation": "[augment]",
+        "callback": "[[callbacks]]",
+        "lr-schedule": "[lr_schedule]",
+    }
     for kind in kinds:
         assert f'{headers[kind]}\nname = "my-gan_2"\n' in files["README.md"]
     plugin_module = files[f"{src}/__init__.py"]
@@ -156,7 +165,10 @@ def test_default_kind_is_one_loss_and_an_empty_directory_is_filled(tmp_path: Pat
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["My Plugin"], "plugin name 'My Plugin' is not lower-case words joined by '-' or '_' (e.g. spectral, my_losses)"),
+        (
+            ["My Plugin"],
+            "plugin name 'My Plugin' is not lower-case words joined by '-' or '_' (e.g. spectral, my_losses)",
+        ),
         (["ok", "--kind", "losses"], f"--kind: 'losses' is not one of {KINDS_WITH_EXAMPLES}"),
         (["ok", "--kind", "loss", "--kind", "metric"], f"--kind: 'metric' is not one of {KINDS_WITH_EXAMPLES}"),
         (["losses"], "plugin name 'losses' is already taken by the installed ganfw {version}; choose another"),

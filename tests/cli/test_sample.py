@@ -11,14 +11,14 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from tests.helpers.conditional import CLASS_NAMES, recipe_text, template_generator, write_checkpoint
-from tests.helpers.cli import cli
 from ganfw.checkpoint import list_checkpoints
 from ganfw.evaluation.images import read_grid
 from ganfw.plugins import load_registry
 from ganfw.sampling import load_saved
 from ganfw_plugins.mlp import CMLPGeneratorParams
 from ganfw_plugins.mlp.models import ConditionalMLPGenerator
+from tests.helpers.cli import cli
+from tests.helpers.conditional import CLASS_NAMES, recipe_text, template_generator, write_checkpoint
 from tests.helpers.recipes import tiny_recipe
 
 
@@ -29,10 +29,13 @@ def sample(capsys, *args: str) -> tuple[int, str]:
     return code, err
 
 
-def test_one_class(capsys, templates_plugin, conditional_run, digit_templates, tmp_path):  # noqa: F811
+def test_one_class(capsys, templates_plugin, conditional_run, digit_templates, tmp_path):
     code, err = sample(capsys, str(conditional_run), "--label", "7", "--n", "64", "--out", str(tmp_path / "sevens.npy"))
     assert code == 0, err
-    assert err.strip() == f"wrote 64 images of class 7 to {tmp_path / 'sevens.npy'} (labels in {tmp_path / 'sevens.labels.npy'})"
+    assert (
+        err.strip()
+        == f"wrote 64 images of class 7 to {tmp_path / 'sevens.npy'} (labels in {tmp_path / 'sevens.labels.npy'})"
+    )
     images, labels = np.load(tmp_path / "sevens.npy"), np.load(tmp_path / "sevens.labels.npy")
     assert images.shape == (64, 1, 28, 28) and images.dtype == np.float32
     assert labels.dtype == np.int64 and labels.tolist() == [7] * 64
@@ -40,10 +43,12 @@ def test_one_class(capsys, templates_plugin, conditional_run, digit_templates, t
     assert len({images[i].tobytes() for i in range(64)}) == 64  # each from its own noise
 
 
-def test_a_class_by_name_and_png_and_pt(capsys, templates_plugin, conditional_run, digit_templates, tmp_path):  # noqa: F811
+def test_a_class_by_name_and_png_and_pt(capsys, templates_plugin, conditional_run, digit_templates, tmp_path):
     code, err = sample(capsys, str(conditional_run), "--label", "3", "--n", "9", "--out", str(tmp_path / "threes.png"))
     assert code == 0 and "9 images of class 3" in err
-    assert torch.allclose(read_grid(tmp_path / "threes.png", (1, 28, 28)), digit_templates[3].expand(9, -1, -1, -1), atol=0.02)
+    assert torch.allclose(
+        read_grid(tmp_path / "threes.png", (1, 28, 28)), digit_templates[3].expand(9, -1, -1, -1), atol=0.02
+    )
     code, err = sample(capsys, str(conditional_run), "-l", "3", "-n", "5", "--out", str(tmp_path / "threes.pt"))
     assert code == 0, err
     saved = torch.load(tmp_path / "threes.pt", weights_only=True)
@@ -51,7 +56,7 @@ def test_a_class_by_name_and_png_and_pt(capsys, templates_plugin, conditional_ru
     assert saved["images"].shape == (5, 1, 28, 28) and saved["labels"].tolist() == [3] * 5
 
 
-def test_all_classes_one_column_each(capsys, templates_plugin, conditional_run, digit_templates, tmp_path):  # noqa: F811
+def test_all_classes_one_column_each(capsys, templates_plugin, conditional_run, digit_templates, tmp_path):
     code, err = sample(capsys, str(conditional_run), "--label", "all", "--n", "25", "--out", str(tmp_path / "all.png"))
     assert code == 0, err
     assert "wrote 30 images (3 of each of the 10 classes, one column each)" in err  # 25 rounded up to 3 rows
@@ -64,7 +69,9 @@ def test_all_classes_one_column_each(capsys, templates_plugin, conditional_run, 
     assert code == 0 and np.load(tmp_path / "all.labels.npy").tolist() == list(range(10))
 
 
-def test_no_label_draws_uniform_classes_and_saves_them(capsys, templates_plugin, conditional_run, digit_templates, tmp_path):  # noqa: F811
+def test_no_label_draws_uniform_classes_and_saves_them(
+    capsys, templates_plugin, conditional_run, digit_templates, tmp_path
+):
     out = tmp_path / "any.npy"
     code, err = sample(capsys, str(conditional_run), "--n", "200", "--seed", "4", "--out", str(out))
     assert code == 0 and "200 images of classes drawn uniformly" in err
@@ -78,13 +85,15 @@ def test_no_label_draws_uniform_classes_and_saves_them(capsys, templates_plugin,
     assert not torch.equal(torch.from_numpy(np.load(tmp_path / "any.labels.npy")), labels)
 
 
-def test_an_unconditional_generator_refuses_a_label(capsys, unconditional_run, tmp_path):  # noqa: F811
+def test_an_unconditional_generator_refuses_a_label(capsys, unconditional_run, tmp_path):
     out = tmp_path / "x.npy"
     code, err = sample(capsys, str(unconditional_run), "--label", "7", "--out", str(out))
     assert code == 2 and err.count("\n") == 1 and not out.exists()
     checkpoint = list_checkpoints(unconditional_run / "checkpoints")[-1]
-    assert err.strip() == (f"error: --label 7: the generator in {checkpoint} is not conditional "
-                           "(it draws no particular class); leave --label out")
+    assert err.strip() == (
+        f"error: --label 7: the generator in {checkpoint} is not conditional "
+        "(it draws no particular class); leave --label out"
+    )
     (tmp_path / "x.labels.npy").write_bytes(b"stale")
     code, err = sample(capsys, str(unconditional_run), "--n", "3", "--out", str(out))
     assert code == 0 and err.strip() == f"wrote 3 images to {out}"
@@ -94,7 +103,9 @@ def test_an_unconditional_generator_refuses_a_label(capsys, unconditional_run, t
 
 
 @pytest.mark.parametrize("label", ["10", "-1", "seven", "", "1.5"])
-def test_a_class_that_does_not_exist_is_one_line_naming_the_valid_ones(capsys, templates_plugin, conditional_run, tmp_path, label):  # noqa: F811
+def test_a_class_that_does_not_exist_is_one_line_naming_the_valid_ones(
+    capsys, templates_plugin, conditional_run, tmp_path, label
+):
     code, err = sample(capsys, str(conditional_run), "--label", label, "--out", str(tmp_path / "x.png"))
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"error: --label {label}: not a class of the generator in ")
@@ -102,12 +113,13 @@ def test_a_class_that_does_not_exist_is_one_line_naming_the_valid_ones(capsys, t
     assert not (tmp_path / "x.png").exists()
 
 
-def test_the_checkpoints_sampler_is_the_generator_sampled(templates_plugin, digit_templates, mnist_root, tmp_path):  # noqa: F811
+def test_the_checkpoints_sampler_is_the_generator_sampled(templates_plugin, digit_templates, mnist_root, tmp_path):
     recipe = recipe_text({"name": "templates"}, mnist_root)
     trained, ema = template_generator(torch.zeros(10, 1, 28, 28)), template_generator(digit_templates)
     modules = {"generator": trained, "callbacks.0.ema.generator": ema}
-    write_checkpoint(tmp_path / "ema", recipe, modules, num_classes=10, class_names=CLASS_NAMES,
-                     sampler="callbacks.0.ema.generator")
+    write_checkpoint(
+        tmp_path / "ema", recipe, modules, num_classes=10, class_names=CLASS_NAMES, sampler="callbacks.0.ema.generator"
+    )
     assert torch.equal(load_saved(tmp_path / "ema", load_registry()).generator.templates, digit_templates)
     write_checkpoint(tmp_path / "plain", recipe, modules, num_classes=10, class_names=[], sampler="generator")
     saved = load_saved(tmp_path / "plain", load_registry())
@@ -120,25 +132,39 @@ CORRUPT = {
     "names": ({"num_classes": 10, "class_names": ["a", "b"]}, "metadata 'class_names' is not a list of 10 names"),
     "count": ({"num_classes": "ten"}, "metadata 'num_classes' is "),
     "sampler": ({"num_classes": 10, "sampler": 3}, "metadata 'sampler' is "),
-    "sampler absent": ({"num_classes": 10, "sampler": "callbacks.0.ema.generator"}, "lacks callbacks.0.ema.generator.templates"),
+    "sampler absent": (
+        {"num_classes": 10, "sampler": "callbacks.0.ema.generator"},
+        "lacks callbacks.0.ema.generator.templates",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", CORRUPT)
-def test_a_checkpoint_with_bad_labelling_metadata_is_one_line(capsys, templates_plugin, digit_templates, mnist_root, tmp_path, case):  # noqa: F811
+def test_a_checkpoint_with_bad_labelling_metadata_is_one_line(
+    capsys, templates_plugin, digit_templates, mnist_root, tmp_path, case
+):
     state, message = CORRUPT[case]
-    path = write_checkpoint(tmp_path / "run", recipe_text({"name": "templates"}, mnist_root),
-                            {"generator": template_generator(digit_templates)}, **state)
+    path = write_checkpoint(
+        tmp_path / "run",
+        recipe_text({"name": "templates"}, mnist_root),
+        {"generator": template_generator(digit_templates)},
+        **state,
+    )
     code, err = sample(capsys, str(path), "--out", str(tmp_path / "x.png"))
     assert code == 2 and err.count("\n") == 1 and f"{path}: corrupt checkpoint" in err and message in err, err
 
 
-def test_a_shipped_conditional_generator_gets_its_labels(capsys, mnist_root, tmp_path):  # noqa: F811
+def test_a_shipped_conditional_generator_gets_its_labels(capsys, mnist_root, tmp_path):
     params = {"latent_dim": 4, "hidden": [8], "embed_dim": 3}
     torch.manual_seed(0)
     generator = ConditionalMLPGenerator(CMLPGeneratorParams(**params), (1, 28, 28), num_classes=10).eval()
-    write_checkpoint(tmp_path / "run", recipe_text({"name": "cmlp", "params": params}, mnist_root),
-                     {"generator": generator}, num_classes=10, class_names=CLASS_NAMES)
+    write_checkpoint(
+        tmp_path / "run",
+        recipe_text({"name": "cmlp", "params": params}, mnist_root),
+        {"generator": generator},
+        num_classes=10,
+        class_names=CLASS_NAMES,
+    )
     code, err = sample(capsys, str(tmp_path / "run"), "--label", "all", "--n", "10", "--out", str(tmp_path / "all.pt"))
     assert code == 0, err
     saved = torch.load(tmp_path / "all.pt", weights_only=True)
@@ -155,13 +181,16 @@ def test_help_documents_labels(capsys):
 
 
 # --------------------------------------------------------------------------- end to end
-def test_a_trained_conditional_run_samples_the_class_asked_for(capsys, mnist_root, tmp_path):  # noqa: F811
+def test_a_trained_conditional_run_samples_the_class_asked_for(capsys, mnist_root, tmp_path):
     """One epoch of a tiny conditional MLP GAN with an EMA (the sampling generator), then
     ``ganfw sample --label 3``: the checkpoint names the EMA and the classes; the images come
     from the EMA generator given label 3."""
-    recipe = tiny_recipe(tmp_path / "cond.toml", mnist_root,
-                         generator={"name": "cmlp", "params": {"latent_dim": 8, "hidden": [16], "embed_dim": 4}},
-                         discriminator={"name": "cmlp", "params": {"hidden": [16]}})
+    recipe = tiny_recipe(
+        tmp_path / "cond.toml",
+        mnist_root,
+        generator={"name": "cmlp", "params": {"latent_dim": 8, "hidden": [16], "embed_dim": 4}},
+        discriminator={"name": "cmlp", "params": {"hidden": [16]}},
+    )
     recipe.write_text(recipe.read_text() + '\n[[callbacks]]\nname = "ema"\nparams = {decay = 0.5}\n')
     code, _, err = cli(capsys, "run", str(recipe), "--out", str(tmp_path / "run"), "--quiet")
     assert code == 0, err

@@ -39,8 +39,18 @@ def test_a_folder_of_your_images_trains_to_a_grid_and_is_scored(photos, tmp_path
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no judge of this folder exists yet
     monkeypatch.chdir(tmp_path)
     run = tmp_path / "runs" / "photos"
-    code, _, err = cli(capsys, "run", str(RECIPE), "--set", "data.params.path=photos", "--set", "train.epochs=1",
-                       "--out", str(run), "--quiet")
+    code, _, err = cli(
+        capsys,
+        "run",
+        str(RECIPE),
+        "--set",
+        "data.params.path=photos",
+        "--set",
+        "train.epochs=1",
+        "--out",
+        str(run),
+        "--quiet",
+    )
     assert code == 0, err
     assert "skipped 2 of 202 image files" in err and err.count("skipped") == 1
     grid = Image.open(run / "samples" / "image_at_epoch_0001.png")
@@ -51,8 +61,17 @@ def test_a_folder_of_your_images_trains_to_a_grid_and_is_scored(photos, tmp_path
     said = re.search(r"images of 2 classes: ([\d.]+)% accuracy on the (\d+) images of its held-out split", out + err)
     assert said and float(said[1]) >= 90 and 15 <= int(said[2]) <= 25, out + err  # bright vs dark: easy
 
-    code, _, err = cli(capsys, "evaluate", str(run), "--n", "100", "--metrics", "fid,class-coverage",
-                       "--json", str(tmp_path / "scores.json"))
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        str(run),
+        "--n",
+        "100",
+        "--metrics",
+        "fid,class-coverage",
+        "--json",
+        str(tmp_path / "scores.json"),
+    )
     assert code == 0, err
     result = json.loads((tmp_path / "scores.json").read_text())
     assert result["scores"]["fid"] > 0
@@ -68,9 +87,26 @@ def test_a_held_out_share_too_small_for_a_metric_is_one_line(photos, tmp_path, c
         if not path.stem.isdigit() or int(path.stem) >= 10:
             path.unlink()
     run = tmp_path / "runs" / "few"
-    assert cli(capsys, "run", str(RECIPE), "--set", "data.params.path=photos", "--set", "train.epochs=1",
-               "--out", str(run), "--quiet")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "run",
+            str(RECIPE),
+            "--set",
+            "data.params.path=photos",
+            "--set",
+            "train.epochs=1",
+            "--out",
+            str(run),
+            "--quiet",
+        )[0]
+        == 0
+    )
     assert cli(capsys, "train-judge", str(run / "recipe.toml"), "--epochs", "1")[0] == 0
     code, _, err = cli(capsys, "evaluate", str(run), "--n", "50", "--metrics", "fid,precision-recall")
     assert code == 2 and "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith("error: metric 'precision-recall' failed on 50 generated and 2 reference")
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith("error: metric 'precision-recall' failed on 50 generated and 2 reference")
+    )

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import REPO
 from ganfw import API_VERSION, hookspecs
 from ganfw.contracts import StepReport, TrainerView
 from ganfw.specs import KINDS
 from ganfw.testing import check_component, plugin_specs
+from tests.helpers.cli import REPO
 
 GUIDE = REPO / "docs" / "plugins.md"
 HOOKS = [name for name, f in vars(hookspecs).items() if hasattr(f, "ganfw_spec")]

@@ -39,10 +39,12 @@ def test_the_interval_brackets_the_score_and_spans_the_spread_of_independent_dra
 def test_the_interval_is_seeded():
     reference, generated = gaussian(1000, 0.0, 0), gaussian(200, 0.5, 1)
     point = FrechetTo(reference)(generated)
-    assert fid_interval(generated, reference, point, resamples=30, seed=1) == fid_interval(generated, reference, point,
-                                                                                         resamples=30, seed=1)
-    assert fid_interval(generated, reference, point, resamples=30, seed=2) != fid_interval(generated, reference, point,
-                                                                                         resamples=30, seed=1)
+    assert fid_interval(generated, reference, point, resamples=30, seed=1) == fid_interval(
+        generated, reference, point, resamples=30, seed=1
+    )
+    assert fid_interval(generated, reference, point, resamples=30, seed=2) != fid_interval(
+        generated, reference, point, resamples=30, seed=1
+    )
 
 
 def test_the_interval_of_a_set_at_the_reference_is_clamped_at_zero():

@@ -9,19 +9,18 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from ganfw.errors import UserError
 from ganfw.evaluation import datasets, reference
 from ganfw.evaluation.evaluate import evaluate_generator, evaluate_images
 from ganfw.evaluation.features import feature_space
-from ganfw.evaluation.images import from_uint8
 from ganfw.evaluation.judge import judge_images, load_judge
 from ganfw.evaluation.judges import SHIPPED, find_judge
 from ganfw.evaluation.train_judge import accuracy, train
-from ganfw.errors import UserError
 from ganfw.plugins import load_registry
 from ganfw.sampling import load_generator
 from ganfw_plugins.dcgan import DCGANGeneratorParams
 from ganfw_plugins.dcgan.models import DCGANGenerator
-from ganfw_plugins.mnist.dataset import load_labels, load_split
+from ganfw_plugins.mnist.dataset import load_labels
 
 ALL = ["fid", "kid", "inception-score", "class-coverage", "precision-recall"]
 #: The shipped MNIST judge.
@@ -29,7 +28,7 @@ MNIST_JUDGE = SHIPPED / "mnist.safetensors"
 
 
 @pytest.mark.parametrize("key, floor", [("mnist", 0.99), ("fashion-mnist", 0.89)])
-def test_shipped_judges_are_small_accurate_and_found_for_their_dataset(mnist_root, fashion_mnist_root, key, floor):  # noqa: F811
+def test_shipped_judges_are_small_accurate_and_found_for_their_dataset(mnist_root, fashion_mnist_root, key, floor):
     path = SHIPPED / f"{key}.safetensors"
     assert path.stat().st_size < 1_000_000
     data = datasets.from_argument(key, load_registry(), str(mnist_root if key == "mnist" else fashion_mnist_root))
@@ -39,18 +38,26 @@ def test_shipped_judges_are_small_accurate_and_found_for_their_dataset(mnist_roo
     assert accuracy(judge.net, split.images[:2000], split.labels[:2000]) >= floor
     with safe_open(str(path), framework="pt") as f:
         record = json.loads(f.metadata()["judge"])
-    assert record["dataset"] == key and record["image_shape"] == [1, 28, 28] and record["classes"] == list(data.dataset.class_names)
+    assert (
+        record["dataset"] == key
+        and record["image_shape"] == [1, 28, 28]
+        and record["classes"] == list(data.dataset.class_names)
+    )
     assert record["accuracy"] >= floor and record["split"] == "test" and record["n_held_out"] == 10000
-    assert record["training"]["seed"] == 0 and record["training"]["epochs"] == 12 and judge.info.accuracy == record["accuracy"]
+    assert (
+        record["training"]["seed"] == 0
+        and record["training"]["epochs"] == 12
+        and judge.info.accuracy == record["accuracy"]
+    )
 
 
-def test_judge_features_have_unit_mean_square(train_digits):  # noqa: F811
+def test_judge_features_have_unit_mean_square(train_digits):
     features, logits = judge_images(load_judge(MNIST_JUDGE).net, train_digits)
     assert features.shape == (2000, 128) and logits.shape == (2000, 10)
     assert features.square().mean().item() == pytest.approx(1.0, rel=0.05)
 
 
-def test_judge_training_is_deterministic_given_the_seed(train_digits, mnist_root):  # noqa: F811
+def test_judge_training_is_deterministic_given_the_seed(train_digits, mnist_root):
     labels = load_labels(mnist_root, train=True)[:256]
 
     def weights(seed: int) -> dict[str, torch.Tensor]:
@@ -62,7 +69,7 @@ def test_judge_training_is_deterministic_given_the_seed(train_digits, mnist_root
 
 
 # --------------------------------------------------------------------------- reference cache
-def test_reference_features_are_cached_under_the_dataset_and_judge_hash(reference_cache, mnist_data, monkeypatch):  # noqa: F811
+def test_reference_features_are_cached_under_the_dataset_and_judge_hash(reference_cache, mnist_data, monkeypatch):
     space = feature_space("judge", mnist_data)
     path = reference.cache_path(space, mnist_data)
     assert path.is_file() and path.parent == reference_cache / "ganfw" / "reference"
@@ -76,7 +83,7 @@ def test_reference_features_are_cached_under_the_dataset_and_judge_hash(referenc
     assert cached.embedding.features.shape == (10000, 128) and cached.embedding.logits.shape == (10000, 10)
 
 
-def test_a_corrupt_cache_file_is_computed_again(tmp_path, monkeypatch, mnist_data):  # noqa: F811
+def test_a_corrupt_cache_file_is_computed_again(tmp_path, monkeypatch, mnist_data):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     space = feature_space("judge", mnist_data)
     path = reference.cache_path(space, mnist_data)
@@ -97,7 +104,7 @@ def test_missing_mnist_for_the_reference_is_one_user_error(tmp_path, monkeypatch
 
 
 # --------------------------------------------------------------------------- floors and ceilings
-def test_real_digits_score_at_the_floor_and_noise_at_the_ceiling(reference_cache, mnist_data, train_digits):  # noqa: F811
+def test_real_digits_score_at_the_floor_and_noise_at_the_ceiling(reference_cache, mnist_data, train_digits):
     registry = load_registry()
     real = evaluate_images(train_digits[:1000], ALL, registry, mnist_data).scores
     noise = torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
@@ -109,7 +116,7 @@ def test_real_digits_score_at_the_floor_and_noise_at_the_ceiling(reference_cache
     assert bad["precision"] < 0.01 and bad["recall"] < 0.01 and bad["coverage"] < 0.01
 
 
-def test_metrics_are_seeded_and_leave_the_global_generator_alone(reference_cache, mnist_data, train_digits):  # noqa: F811
+def test_metrics_are_seeded_and_leave_the_global_generator_alone(reference_cache, mnist_data, train_digits):
     torch.manual_seed(123)
     state = torch.get_rng_state()
     a = evaluate_images(train_digits[:300], ["kid", "inception-score"], load_registry(), mnist_data, seed=5).scores
@@ -119,7 +126,7 @@ def test_metrics_are_seeded_and_leave_the_global_generator_alone(reference_cache
     assert a == b and a["kid"] != c["kid"]
 
 
-def test_evaluate_generator_samples_in_eval_mode_and_restores_the_mode(reference_cache, mnist_data):  # noqa: F811
+def test_evaluate_generator_samples_in_eval_mode_and_restores_the_mode(reference_cache, mnist_data):
     torch.manual_seed(0)
     generator = DCGANGenerator(DCGANGeneratorParams(widths=[16, 8, 4], latent_dim=8), image_shape=(1, 28, 28)).train()
     seen = []
@@ -129,19 +136,38 @@ def test_evaluate_generator_samples_in_eval_mode_and_restores_the_mode(reference
     scores = evaluation.scores
     assert seen and not any(seen) and generator.training
     assert torch.equal(torch.get_rng_state(), state)
-    assert set(scores) == {"fid", "kid", "kid_std", "is", "is_std", "coverage_entropy", "classes_missing",
-                           "precision", "recall", "density", "coverage"}
+    assert set(scores) == {
+        "fid",
+        "kid",
+        "kid_std",
+        "is",
+        "is_std",
+        "coverage_entropy",
+        "classes_missing",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+    }
     assert all(isinstance(v, float) for v in scores.values())
     assert scores == evaluate_generator(generator, ALL, 200, load_registry(), mnist_data, seed=1).scores
-    assert (evaluation.protocol.dataset, evaluation.protocol.n_real, evaluation.protocol.n_generated) == ("mnist", 10000, 200)
+    assert (evaluation.protocol.dataset, evaluation.protocol.n_real, evaluation.protocol.n_generated) == (
+        "mnist",
+        10000,
+        200,
+    )
 
 
-def test_evaluate_generator_asks_a_conditional_generator_for_uniform_labels(reference_cache, mnist_data, templates_plugin, conditional_run):  # noqa: F811
+def test_evaluate_generator_asks_a_conditional_generator_for_uniform_labels(
+    reference_cache, mnist_data, templates_plugin, conditional_run
+):
     registry = load_registry()
     generator = load_generator(conditional_run, registry).train()
     asked = []
     generator.register_forward_pre_hook(lambda module, args: asked.append(args[1]))
-    scores = evaluate_generator(generator, ["conditional-accuracy", "class-coverage"], 300, registry, mnist_data, seed=2).scores
+    scores = evaluate_generator(
+        generator, ["conditional-accuracy", "class-coverage"], 300, registry, mnist_data, seed=2
+    ).scores
     labels = asked[0]  # one batch
     assert len(asked) == 1 and len(labels) == 300 and set(labels.tolist()) == set(range(10)) and generator.training
     assert scores["conditional_accuracy"] == 1.0 and scores["classes_missing"] == 0
@@ -149,6 +175,6 @@ def test_evaluate_generator_asks_a_conditional_generator_for_uniform_labels(refe
     assert len(asked) == 2 and torch.equal(asked[1], labels) and again["conditional_accuracy"] == 1.0  # seeded
 
 
-def test_two_metrics_reporting_one_key_are_refused(reference_cache, mnist_data, train_digits):  # noqa: F811
+def test_two_metrics_reporting_one_key_are_refused(reference_cache, mnist_data, train_digits):
     with pytest.raises(UserError, match="both report 'fid'"):
         evaluate_images(train_digits[:50], ["fid", "metrics:fid"], load_registry(), mnist_data)

@@ -4,21 +4,21 @@ naming the file; ``--resume`` falls back to the previous intact checkpoint and s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from tests.helpers.cli import cli
 from ganfw import engine
 from ganfw.checkpoint import checkpoint_name, list_checkpoints, load_training_checkpoint
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
+from tests.helpers.cli import cli
 from tests.helpers.recipes import tiny_recipe
 
 Tensors = dict[str, torch.Tensor]
@@ -27,7 +27,7 @@ Tensors = dict[str, torch.Tensor]
 def rewrite(path: Path, change: Callable[[Tensors, dict], None]) -> None:
     """Rewrite checkpoint ``path`` as valid safetensors after ``change(tensors, state)``."""
     with safe_open(str(path), framework="pt") as f:
-        tensors, state = {k: f.get_tensor(k) for k in f.keys()}, json.loads(f.metadata()["ganfw"])
+        tensors, state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118, json.loads(f.metadata()["ganfw"])
     change(tensors, state)
     save_file(tensors, str(path), metadata={"ganfw": json.dumps(state)})
 
@@ -70,8 +70,11 @@ def corrupt(path: Path, kind: str) -> None:
     if kind == "truncated":
         path.write_bytes(path.read_bytes()[:1000])
     elif kind == "random-bytes":
-        path.write_bytes(torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(1),
-                                       dtype=torch.uint8).numpy().tobytes())
+        path.write_bytes(
+            torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+            .numpy()
+            .tobytes()
+        )
     elif kind == "metadata-not-an-object":
         rewrite_raw(path, "[1, 2, 3]")
     else:
@@ -80,12 +83,12 @@ def corrupt(path: Path, kind: str) -> None:
 
 def rewrite_raw(path: Path, metadata: str) -> None:
     with safe_open(str(path), framework="pt") as f:
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     save_file(tensors, str(path), metadata={"ganfw": metadata})
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, mnist_root):  # noqa: F811
+def trained(tmp_path_factory, mnist_root):
     """A finished 2-epoch run of the tiny recipe (checkpoints at steps 2 and 4) and its recipe."""
     base = tmp_path_factory.mktemp("trained")
     recipe = tiny_recipe(base / "r.toml", mnist_root, train={"epochs": 2})
@@ -112,10 +115,12 @@ def one_error_line(stderr: str) -> str:
 
 
 @pytest.mark.parametrize("broken", list(CORRUPTIONS), indirect=True)
-def test_sample_and_evaluate_refuse_a_corrupt_checkpoint(broken, capsys, reference_cache):  # noqa: F811
+def test_sample_and_evaluate_refuse_a_corrupt_checkpoint(broken, capsys, reference_cache):
     run, newest, _, reason = broken
-    for args in (["sample", str(newest), "--n", "4", "--out", str(run / "x.npy")],
-                 ["evaluate", str(run), "--n", "20", "--metrics", "fid"]):
+    for args in (
+        ["sample", str(newest), "--n", "4", "--out", str(run / "x.npy")],
+        ["evaluate", str(run), "--n", "20", "--metrics", "fid"],
+    ):
         code, _, err = cli(capsys, *args)
         assert code == 2, err
         line = one_error_line(err)
@@ -136,7 +141,7 @@ def test_resume_falls_back_to_the_previous_checkpoint(broken, capsys):
     load_training_checkpoint(run / "checkpoints" / checkpoint_name(4))
 
 
-def test_finite_weights_that_generate_nan_are_refused_when_sampled(trained, tmp_path, capsys, reference_cache):  # noqa: F811
+def test_finite_weights_that_generate_nan_are_refused_when_sampled(trained, tmp_path, capsys, reference_cache):
     """A negative batch-norm running variance passes the load checks (every value is finite) but
     makes the generator draw NaN in eval mode: sampling and evaluation say so in one line."""
     import shutil
@@ -150,8 +155,10 @@ def test_finite_weights_that_generate_nan_are_refused_when_sampled(trained, tmp_
         t[key] = -torch.ones_like(t[key])
 
     rewrite(newest, negative_variance)
-    for args, n in ((["sample", str(newest), "--n", "4", "--out", str(run / "x.npy")], 4),
-                    (["evaluate", str(run), "--n", "20", "--metrics", "fid"], 20)):
+    for args, n in (
+        (["sample", str(newest), "--n", "4", "--out", str(run / "x.npy")], 4),
+        (["evaluate", str(run), "--n", "20", "--metrics", "fid"], 20),
+    ):
         code, _, err = cli(capsys, *args)
         assert code == 2, err
         line = one_error_line(err)

@@ -33,7 +33,7 @@ def data_root_with(tmp_path: Path, real: Path, name: str, damage) -> Path:
 
 
 @pytest.mark.parametrize("case", list(DAMAGE))
-def test_a_broken_dataset_file_stops_the_run_before_training(case, tmp_path, mnist_root, capsys):  # noqa: F811
+def test_a_broken_dataset_file_stops_the_run_before_training(case, tmp_path, mnist_root, capsys):
     name, damage, says = DAMAGE[case]
     root = data_root_with(tmp_path, mnist_root, name, damage)
     recipe = tiny_recipe(tmp_path / "r.toml", root, data={"params": {"download": False}})

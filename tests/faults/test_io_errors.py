@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import cli
 from ganfw import checkpoint, engine
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
 from ganfw.evaluation import cli as evaluation_cli
@@ -18,6 +17,7 @@ from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
+from tests.helpers.cli import cli
 from tests.helpers.recipes import tiny_recipe
 
 
@@ -28,7 +28,7 @@ def one_error_line(code: int, err: str) -> str:
     return line
 
 
-def test_disk_full_during_a_checkpoint_stops_with_one_line(tmp_path, mnist_root, monkeypatch, capsys):  # noqa: F811
+def test_disk_full_during_a_checkpoint_stops_with_one_line(tmp_path, mnist_root, monkeypatch, capsys):
     recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, train={"epochs": 2})
     real_save = checkpoint.save_file
 
@@ -49,7 +49,7 @@ def test_disk_full_during_a_checkpoint_stops_with_one_line(tmp_path, mnist_root,
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, mnist_root):  # noqa: F811
+def run(tmp_path_factory, mnist_root):
     """A run directory of one epoch of the tiny recipe."""
     base = tmp_path_factory.mktemp("io")
     recipe = tiny_recipe(base / "r.toml", mnist_root)

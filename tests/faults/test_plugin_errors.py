@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from tests.helpers.cli import cli
 from ganfw.checkpoint import checkpoint_name, list_checkpoints, load_training_checkpoint
+from tests.helpers.cli import cli
 from tests.helpers.recipes import tiny_recipe
 
 #: Components that work like the built-in ones until their ``at``-th call of one method in the
@@ -160,16 +160,19 @@ def boom(site):
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_component_that_raises_in_the_loop_stops_the_run_with_one_line(case, boom, tmp_path, mnist_root, capsys):  # noqa: F811
+def test_a_component_that_raises_in_the_loop_stops_the_run_with_one_line(case, boom, tmp_path, mnist_root, capsys):
     section, params, call, failed, kept = CASES[case]
-    recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, train={"epochs": 2},
-                         **{section: {"name": "boom", "params": params}})
+    recipe = tiny_recipe(
+        tmp_path / "r.toml", mnist_root, train={"epochs": 2}, **{section: {"name": "boom", "params": params}}
+    )
     out = tmp_path / "run"
     code, _, err = cli(capsys, "run", str(recipe), "--out", str(out), "--quiet")
     assert code == 2 and "Traceback" not in err, err
     (line,) = [x for x in err.splitlines() if x.startswith("error:")]
-    assert line.startswith(f"error: step {failed}: [{section}] {section} 'boom' (plugin boom, package ganfw-boom 1.0) "
-                           f"raised in {call}: RuntimeError: boom in {call} on call {params['at']}; training stopped, "), line
+    assert line.startswith(
+        f"error: step {failed}: [{section}] {section} 'boom' (plugin boom, package ganfw-boom 1.0) "
+        f"raised in {call}: RuntimeError: boom in {call} on call {params['at']}; training stopped, "
+    ), line
     steps = [load_training_checkpoint(p).state["step"] for p in list_checkpoints(out / "checkpoints")]
     assert max(steps, default=None) == kept
     if kept is not None:
@@ -178,7 +181,7 @@ def test_a_component_that_raises_in_the_loop_stops_the_run_with_one_line(case, b
     assert max(logged) < failed  # nothing of the failed step is logged
 
 
-def test_verbose_shows_what_the_plugin_raised(boom, tmp_path, mnist_root, capsys):  # noqa: F811
+def test_verbose_shows_what_the_plugin_raised(boom, tmp_path, mnist_root, capsys):
     recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, loss={"name": "boom", "params": {"at": 2}})
     code, _, err = cli(capsys, "-v", "run", str(recipe), "--out", str(tmp_path / "run"), "--quiet")
     assert code == 2

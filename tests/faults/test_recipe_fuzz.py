@@ -8,15 +8,50 @@ import tomli_w
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers.cli import RECIPES
 from ganfw.errors import UserError
 from ganfw.plugins import load_registry
 from ganfw.recipe import Recipe, load_recipe
+from tests.helpers.cli import RECIPES
 
-SECTIONS = ["generator", "discriminator", "loss", "schedule", "data", "train", "optim", "output", "eval", "extends", "bogus"]
-KEYS = ["name", "params", "epochs", "batch_size", "lr", "betas", "seed", "limit", "root", "device", "precision",
-        "every", "n", "metrics", "samples", "checkpoint_every", "latent_dim", "widths", "hidden", "generator",
-        "discriminator", "extends", "drop_last", "zz"]
+SECTIONS = [
+    "generator",
+    "discriminator",
+    "loss",
+    "schedule",
+    "data",
+    "train",
+    "optim",
+    "output",
+    "eval",
+    "extends",
+    "bogus",
+]
+KEYS = [
+    "name",
+    "params",
+    "epochs",
+    "batch_size",
+    "lr",
+    "betas",
+    "seed",
+    "limit",
+    "root",
+    "device",
+    "precision",
+    "every",
+    "n",
+    "metrics",
+    "samples",
+    "checkpoint_every",
+    "latent_dim",
+    "widths",
+    "hidden",
+    "generator",
+    "discriminator",
+    "extends",
+    "drop_last",
+    "zz",
+]
 NAMES = ["dcgan", "mlp", "alternating", "n-critic", "hinge", "mnist", "fid", "cpu", "fp32", "auto", "x:y", ""]
 
 scalars = st.one_of(
@@ -27,13 +62,15 @@ scalars = st.one_of(
     st.sampled_from(NAMES),
 )
 values = st.recursive(
-    scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)),
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)),
     max_leaves=12,
 )
 documents = st.dictionaries(st.sampled_from(SECTIONS), values, max_size=8)
 paths = st.lists(st.one_of(st.sampled_from(SECTIONS + KEYS), st.text(max_size=6)), min_size=1, max_size=4).map(".".join)
-overrides = st.lists(st.builds(lambda k, v: f"{k}={v}", paths, st.one_of(st.text(max_size=12), st.sampled_from(NAMES))),
-                     max_size=3)
+overrides = st.lists(
+    st.builds(lambda k, v: f"{k}={v}", paths, st.one_of(st.text(max_size=12), st.sampled_from(NAMES))), max_size=3
+)
 
 REGISTRY = load_registry()
 FUZZ = settings(max_examples=200, deadline=None)
@@ -64,12 +101,31 @@ def test_random_text_loads_or_fails_in_one_line(tmp_path_factory, text):
     load_or_one_line(path, [])
 
 
-known_keys = st.sampled_from(["train.epochs", "train.batch_size", "train.seed", "train.precision", "train.device",
-                              "data.limit", "generator.params.latent_dim", "optim.generator.lr", "optim.generator.betas",
-                              "eval.metrics", "eval.n", "output.samples", "loss.name", "schedule.name", "schedule.params.n"])
-toml_values = st.one_of(st.text(max_size=10), st.sampled_from(NAMES),
-                        scalars.map(lambda v: tomli_w.dumps({"v": v})[4:].strip()),
-                        st.lists(st.integers(-3, 10**6), max_size=3).map(str))
+known_keys = st.sampled_from(
+    [
+        "train.epochs",
+        "train.batch_size",
+        "train.seed",
+        "train.precision",
+        "train.device",
+        "data.limit",
+        "generator.params.latent_dim",
+        "optim.generator.lr",
+        "optim.generator.betas",
+        "eval.metrics",
+        "eval.n",
+        "output.samples",
+        "loss.name",
+        "schedule.name",
+        "schedule.params.n",
+    ]
+)
+toml_values = st.one_of(
+    st.text(max_size=10),
+    st.sampled_from(NAMES),
+    scalars.map(lambda v: tomli_w.dumps({"v": v})[4:].strip()),
+    st.lists(st.integers(-3, 10**6), max_size=3).map(str),
+)
 
 
 @FUZZ

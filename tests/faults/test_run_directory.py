@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import REPO, Result, cli, run_cli
 from ganfw.checkpoint import list_checkpoints
 from ganfw.cli import main
 from ganfw.rundir import lock_run_dir
+from tests.helpers.cli import REPO, Result, cli, run_cli
 from tests.helpers.recipes import tiny_recipe
 
 
@@ -29,15 +29,29 @@ def one_error_line(result) -> str:
 
 
 @pytest.fixture
-def recipe(tmp_path, mnist_root):  # noqa: F811
+def recipe(tmp_path, mnist_root):
     return tiny_recipe(tmp_path / "r.toml", mnist_root)
 
 
 def test_a_second_run_into_the_same_directory_refuses(recipe, tmp_path):
     out = tmp_path / "run"
-    first = subprocess.Popen([sys.executable, "-m", "ganfw", "run", str(recipe), "--out", str(out), "--quiet",
-                              "--set", "train.epochs=10000"], cwd=REPO,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ganfw",
+            "run",
+            str(recipe),
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "train.epochs=10000",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while not list_checkpoints(out / "checkpoints") and time.monotonic() < deadline:
@@ -113,13 +127,14 @@ def test_a_read_only_out_is_one_line(recipe, tmp_path, monkeypatch, capsys, code
     monkeypatch.setattr(os, "open", lambda path, *a, **kw: refused(path) or real_open(path, *a, **kw))
     status, _, err = cli(capsys, "run", str(recipe), "--out", str(out), "--quiet")
     failed = out / ".lock" if exists else out
-    assert one_error_line(Result(status, "", err)) == (f"error: {failed}: cannot use as a run directory "
-                                                        f"({os.strerror(code)})")
+    assert one_error_line(Result(status, "", err)) == (
+        f"error: {failed}: cannot use as a run directory ({os.strerror(code)})"
+    )
     assert list(ro.iterdir()) == []
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory, mnist_root):  # noqa: F811
+def finished(tmp_path_factory, mnist_root):
     """A 2-epoch tiny run trained in-process under umask 027 (so files written as 0640)."""
     base = tmp_path_factory.mktemp("finished")
     recipe = tiny_recipe(base / "r.toml", mnist_root, train={"epochs": 2})
@@ -136,8 +151,14 @@ def finished(tmp_path_factory, mnist_root):  # noqa: F811
 def test_output_files_honour_the_umask(finished):
     run, _ = finished
     files = [p for p in run.rglob("*") if p.is_file()]
-    assert {p.name for p in files} >= {"recipe.toml", "metrics.jsonl", "losses.png", "step_00000004.safetensors",
-                                        "image_at_epoch_0002.png", ".lock"}
+    assert {p.name for p in files} >= {
+        "recipe.toml",
+        "metrics.jsonl",
+        "losses.png",
+        "step_00000004.safetensors",
+        "image_at_epoch_0002.png",
+        ".lock",
+    }
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: "0o640" for p in files}
 
 
@@ -147,6 +168,8 @@ def test_resuming_with_fewer_epochs_than_trained_is_refused_untouched(finished, 
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     code, _, err = cli(capsys, "run", str(finished[1]), "--out", str(run), "--resume", "--set", "train.epochs=1")
     line = one_error_line(Result(code, "", err))
-    assert line == (f"error: {finished[1]}: train.epochs = 1 ends at step 2, but {run / 'checkpoints' / 'step_00000004.safetensors'} "
-                    "is at step 4; set train.epochs to 2 or more to continue")
+    assert line == (
+        f"error: {finished[1]}: train.epochs = 1 ends at step 2, but {run / 'checkpoints' / 'step_00000004.safetensors'} "
+        "is at step 4; set train.epochs to 2 or more to continue"
+    )
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # recipe.toml, the log: unchanged

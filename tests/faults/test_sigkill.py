@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import REPO, cli
 from ganfw.checkpoint import CorruptCheckpoint, checkpoint_name, list_checkpoints, load_training_checkpoint
-from tests.helpers.recipes import tiny_recipe
-from tests.helpers.recipes import DEFAULT_EVAL, assert_same_file
+from tests.helpers.cli import REPO, cli
+from tests.helpers.recipes import DEFAULT_EVAL, assert_same_file, tiny_recipe
 
 EPOCHS, STEPS = 2, 4  # 2 steps an epoch
 
@@ -68,17 +67,28 @@ main(sys.argv[3:])
 """
 
 #: phase -> how many calls of its function a run makes (the kill lands on one of them).
-PHASES = {"step": 2 * STEPS, "checkpoint": STEPS, "outputs": 3 * EPOCHS, "evaluation": EPOCHS, "metrics-line": 2 * EPOCHS}
+PHASES = {
+    "step": 2 * STEPS,
+    "checkpoint": STEPS,
+    "outputs": 3 * EPOCHS,
+    "evaluation": EPOCHS,
+    "metrics-line": 2 * EPOCHS,
+}
 
 
 def recipe_for(path: Path, root: Path) -> Path:
     """The tiny recipe with ``[eval]`` as by default, on 100 images rather than 1,000 (time)."""
-    return tiny_recipe(path, root, train={"epochs": EPOCHS}, eval={**DEFAULT_EVAL, "n": 100},
-                       output={"checkpoint_every": 1, "gif": True})
+    return tiny_recipe(
+        path,
+        root,
+        train={"epochs": EPOCHS},
+        eval={**DEFAULT_EVAL, "n": 100},
+        output={"checkpoint_every": 1, "gif": True},
+    )
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, mnist_root, cache_home):  # noqa: F811
+def uninterrupted(tmp_path_factory, mnist_root, cache_home):
     """The final checkpoint of the run never killed."""
     base = tmp_path_factory.mktemp("straight")
     with pytest.MonkeyPatch.context() as mp:
@@ -111,12 +121,18 @@ def assert_log_is_whole(run: Path) -> None:
 
 
 @pytest.mark.parametrize("phase, seed", [(p, s) for s, p in enumerate(PHASES)])
-def test_sigkill_then_resume_finishes_as_if_never_killed(phase, seed, uninterrupted, tmp_path, mnist_root,  # noqa: F811
-                                                         reference_cache, capsys):  # noqa: F811
+def test_sigkill_then_resume_finishes_as_if_never_killed(
+    phase, seed, uninterrupted, tmp_path, mnist_root, reference_cache, capsys
+):
     at = random.Random(seed).randint(1, PHASES[phase])
     recipe, run = recipe_for(tmp_path / "r.toml", mnist_root), tmp_path / "run"
-    killed = subprocess.run([sys.executable, "-c", KILLER, phase, str(at), "run", str(recipe), "--out", str(run), "--quiet"],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, phase, str(at), "run", str(recipe), "--out", str(run), "--quiet"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -9, f"{phase} call {at} never came: {killed.stderr}"
     start = newest_intact(run)
 

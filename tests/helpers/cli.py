@@ -60,9 +60,7 @@ def make_distribution(
         entry_points = {m.rsplit(".", 1)[-1]: m for m in modules}
     info = (dist_dir or site) / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True, exist_ok=False)
-    (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
-    )
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8")
     lines = "".join(f"{ep} = {target}\n" for ep, target in entry_points.items())
     (info / "entry_points.txt").write_text(f"[ganfw]\n{lines}", encoding="utf-8")
     return info
@@ -72,8 +70,7 @@ def loss_plugin_source(*names: str, kind: str = "loss", hook: str = "ganfw_losse
     """Source of a plugin module whose ``hook`` returns one spec per name (no torch), declaring
     ``GANFW_API = api`` (``None``: no declaration, as a plugin written for API 1)."""
     specs = ", ".join(
-        f'ComponentSpec(name={n!r}, kind={kind!r}, summary="third-party {n}", '
-        f'factory="nowhere.module:Thing")'
+        f'ComponentSpec(name={n!r}, kind={kind!r}, summary="third-party {n}", factory="nowhere.module:Thing")'
         for n in names
     )
     return f"""

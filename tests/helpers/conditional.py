@@ -16,12 +16,12 @@ import pytest
 import tomli_w
 import torch
 
-from tests.helpers.cli import make_distribution
 from ganfw.checkpoint import checkpoint_name, save_checkpoint
 from ganfw.evaluation.images import from_uint8
 from ganfw_plugins.mlp import MLPGeneratorParams
 from ganfw_plugins.mlp.models import MLPGenerator
 from ganfw_plugins.mnist.dataset import load_labels, load_split
+from tests.helpers.cli import make_distribution
 
 CLASS_NAMES = [str(d) for d in range(10)]
 
@@ -60,8 +60,14 @@ def ganfw_generators():
 
 def recipe_text(generator: dict[str, Any], root: Path) -> str:
     """The TOML recipe a checkpoint of ``generator`` carries (an MLP D, MNIST from ``root``)."""
-    return tomli_w.dumps({"generator": generator, "discriminator": {"name": "mlp", "params": {"hidden": [8]}},
-                          "data": {"name": "mnist", "root": str(root)}, "train": {"device": "cpu", "precision": "fp32"}})
+    return tomli_w.dumps(
+        {
+            "generator": generator,
+            "discriminator": {"name": "mlp", "params": {"hidden": [8]}},
+            "data": {"name": "mnist", "root": str(root)},
+            "train": {"device": "cpu", "precision": "fp32"},
+        }
+    )
 
 
 def write_checkpoint(run: Path, recipe: str, modules: dict[str, torch.nn.Module], **state: Any) -> Path:
@@ -69,14 +75,26 @@ def write_checkpoint(run: Path, recipe: str, modules: dict[str, torch.nn.Module]
     and the JSON ``state`` (num_classes, class_names, sampler ...) over the training defaults."""
     path = run / "checkpoints" / checkpoint_name(1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    base = {"step": 1, "elapsed_s": 0.0, "steps_per_epoch": 1, "image_shape": [1, 28, 28], "schedule": {},
-            "scalers": {}, "updates": {"d": 0, "g": 0}, "recipe": recipe, "loss": {}, "augment": {}, "callbacks": [], "sampler": "generator"}
+    base = {
+        "step": 1,
+        "elapsed_s": 0.0,
+        "steps_per_epoch": 1,
+        "image_shape": [1, 28, 28],
+        "schedule": {},
+        "scalers": {},
+        "updates": {"d": 0, "g": 0},
+        "recipe": recipe,
+        "loss": {},
+        "augment": {},
+        "callbacks": [],
+        "sampler": "generator",
+    }
     save_checkpoint(path, modules, {}, {}, {**base, **state})
     return path
 
 
 @pytest.fixture(scope="session")
-def digit_templates(mnist_root: Path) -> torch.Tensor:  # noqa: F811
+def digit_templates(mnist_root: Path) -> torch.Tensor:
     """One real training digit of each class, (10, 1, 28, 28) in [-1, 1]: template ``c`` is a ``c``."""
     images, labels = load_split(mnist_root, train=True)[:500], load_labels(mnist_root, train=True)[:500]
     return from_uint8(torch.stack([images[labels == c][0] for c in range(10)]))
@@ -105,21 +123,31 @@ def template_generator(templates: torch.Tensor) -> torch.nn.Module:
 
 
 @pytest.fixture(scope="session")
-def conditional_run(tmp_path_factory: pytest.TempPathFactory, digit_templates: torch.Tensor, mnist_root: Path) -> Path:  # noqa: F811
+def conditional_run(tmp_path_factory: pytest.TempPathFactory, digit_templates: torch.Tensor, mnist_root: Path) -> Path:
     """A run directory whose checkpoint holds a ``templates`` generator of real digits."""
     run = tmp_path_factory.mktemp("conditional-run") / "run"
-    write_checkpoint(run, recipe_text({"name": "templates"}, mnist_root), {"generator": template_generator(digit_templates)},
-                     num_classes=10, class_names=CLASS_NAMES)
+    write_checkpoint(
+        run,
+        recipe_text({"name": "templates"}, mnist_root),
+        {"generator": template_generator(digit_templates)},
+        num_classes=10,
+        class_names=CLASS_NAMES,
+    )
     return run
 
 
 @pytest.fixture(scope="session")
-def unconditional_run(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:  # noqa: F811
+def unconditional_run(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:
     """A run directory whose checkpoint holds an untrained MLP generator (of a labelled dataset)."""
     run = tmp_path_factory.mktemp("unconditional-run") / "run"
     params = {"latent_dim": 4, "hidden": [8]}
     torch.manual_seed(0)
     generator = MLPGenerator(MLPGeneratorParams(**params), image_shape=(1, 28, 28))
-    write_checkpoint(run, recipe_text({"name": "mlp", "params": params}, mnist_root), {"generator": generator},
-                     num_classes=10, class_names=CLASS_NAMES)
+    write_checkpoint(
+        run,
+        recipe_text({"name": "mlp", "params": params}, mnist_root),
+        {"generator": generator},
+        num_classes=10,
+        class_names=CLASS_NAMES,
+    )
     return run

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers.cli import make_distribution
 from ganfw.evaluation import datasets
 from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.features import feature_space
@@ -21,16 +20,17 @@ from ganfw.evaluation.images import from_uint8
 from ganfw.evaluation.reference import reference_embedding
 from ganfw.plugins import load_registry
 from ganfw_plugins.mnist.dataset import load_split
+from tests.helpers.cli import make_distribution
 
 
 @pytest.fixture(scope="session")
-def mnist_data(mnist_root: Path) -> EvalData:  # noqa: F811
+def mnist_data(mnist_root: Path) -> EvalData:
     """The ``mnist`` dataset component, built from the real data, as evaluation names it."""
     return datasets.from_argument("mnist", load_registry(), str(mnist_root))
 
 
 @pytest.fixture(scope="session")
-def cache_home(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:  # noqa: F811
+def cache_home(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path) -> Path:
     """A fresh ``XDG_CACHE_HOME`` for the session, with the MNIST judge's reference features in
     it (computed once from the real MNIST test split)."""
     home = tmp_path_factory.mktemp("cache")
@@ -49,7 +49,7 @@ def reference_cache(cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def train_digits(mnist_root: Path) -> torch.Tensor:  # noqa: F811
+def train_digits(mnist_root: Path) -> torch.Tensor:
     """The first 2,000 MNIST training digits, (2000, 1, 28, 28) in [-1, 1]."""
     return from_uint8(load_split(mnist_root, train=True)[:2000])
 

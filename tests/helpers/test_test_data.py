@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 import torchvision
-from tests.helpers.data import MNIST_FILES, OFFLINE_ENV, DataMissing, data_places, download_with_plugin, find_data_root, write_tiny_idx_root
+
+from tests.helpers.data import (
+    MNIST_FILES,
+    OFFLINE_ENV,
+    DataMissing,
+    data_places,
+    download_with_plugin,
+    find_data_root,
+    write_tiny_idx_root,
+)
 
 TESTS = Path(__file__).resolve().parent
 
@@ -135,7 +144,11 @@ def run_suite_copy(tmp_path: Path, test: str = PROBE) -> subprocess.CompletedPro
     env.update({"XDG_CACHE_HOME": str(tmp_path / "cache"), OFFLINE_ENV: "1"})
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", "--rootdir", str(checkout), str(tests)],
-        capture_output=True, text=True, env=env, cwd=checkout, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=checkout,
+        timeout=120,
     )
 
 

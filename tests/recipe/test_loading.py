@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import RECIPES, cli, run_cli
 from ganfw.plugins import load_registry
 from ganfw.recipe import RecipeError, apply_overrides, load_recipe, load_tables, parse_override
+from tests.helpers.cli import RECIPES, cli, run_cli
 
 #: Shipped recipes that need a plugin outside the ganfw distribution; tests/plugins/external/test_ganfw_spectral.py
 #: checks them with the plugin installed.
@@ -84,24 +84,36 @@ CORPUS: dict[str, Bad] = {
     ),
     "extends-missing-deep": Bad(
         {"r.toml": 'extends = "mid.toml"\n', "mid.toml": 'extends = "sub/gone.toml"\n' + MIN},
-        ("sub/gone.toml", "does not exist"), key="extends", where="mid.toml",
+        ("sub/gone.toml", "does not exist"),
+        key="extends",
+        where="mid.toml",
     ),
     "extends-cycle": Bad(
         {"r.toml": 'extends = "b.toml"\n' + MIN, "b.toml": 'extends = "r.toml"\n'},
-        ("extends forms a cycle:", "r.toml -> ", "b.toml -> "), key="extends", where="b.toml",
+        ("extends forms a cycle:", "r.toml -> ", "b.toml -> "),
+        key="extends",
+        where="b.toml",
     ),
     "extends-self": Bad({"r.toml": 'extends = "r.toml"\n' + MIN}, ("extends forms a cycle",), key="extends"),
     "extends-not-a-string": Bad({"r.toml": "extends = 3\n" + MIN}, ("expected a file name",), key="extends"),
     "toml-syntax-in-base": Bad(
-        {"r.toml": 'extends = "base.toml"\n', "base.toml": MIN + "epochs = = 3\n"}, ("invalid TOML:",), where="base.toml"
+        {"r.toml": 'extends = "base.toml"\n', "base.toml": MIN + "epochs = = 3\n"},
+        ("invalid TOML:",),
+        where="base.toml",
     ),
     # -- unknown keys
-    "unknown-top-level": Bad(with_min("[trian]\nepochs = 1\n"), ("unknown key 'trian'; did you mean 'train'?",), key="trian"),
+    "unknown-top-level": Bad(
+        with_min("[trian]\nepochs = 1\n"), ("unknown key 'trian'; did you mean 'train'?",), key="trian"
+    ),
     "unknown-top-level-no-match": Bad(
-        {"r.toml": "zzz = 1\n" + MIN}, ("unknown key 'zzz'; valid keys: augment, callbacks, data, discriminator, eval,",), key="zzz"
+        {"r.toml": "zzz = 1\n" + MIN},
+        ("unknown key 'zzz'; valid keys: augment, callbacks, data, discriminator, eval,",),
+        key="zzz",
     ),
     "unknown-train-key": Bad(with_min("[train]\nepoch = 3\n"), ("did you mean 'epochs'?",), key="train.epoch"),
-    "unknown-optim-net": Bad(with_min("[optim.genrator]\nlr = 1\n"), ("did you mean 'generator'?",), key="optim.genrator"),
+    "unknown-optim-net": Bad(
+        with_min("[optim.genrator]\nlr = 1\n"), ("did you mean 'generator'?",), key="optim.genrator"
+    ),
     "unknown-optim-key": Bad(
         with_min("[optim.generator]\nbeta = [0.5, 0.9]\n"), ("did you mean 'betas'?",), key="optim.generator.beta"
     ),
@@ -110,147 +122,252 @@ CORPUS: dict[str, Bad] = {
         with_min('[loss]\nname = "hinge"\nparam = {}\n'), ("did you mean 'params'?",), key="loss.param"
     ),
     # -- wrong types
-    "string-for-int": Bad(with_min('[train]\nepochs = "ten"\n'), ('expected an integer, got the string "ten"',), key="train.epochs"),
-    "float-for-int": Bad(with_min("[train]\nbatch_size = 12.5\n"), ("expected an integer, got float 12.5",), key="train.batch_size"),
-    "bool-for-number": Bad(with_min("[optim.generator]\nlr = true\n"), ("expected a number, got true",), key="optim.generator.lr"),
+    "string-for-int": Bad(
+        with_min('[train]\nepochs = "ten"\n'), ('expected an integer, got the string "ten"',), key="train.epochs"
+    ),
+    "float-for-int": Bad(
+        with_min("[train]\nbatch_size = 12.5\n"), ("expected an integer, got float 12.5",), key="train.batch_size"
+    ),
+    "bool-for-number": Bad(
+        with_min("[optim.generator]\nlr = true\n"), ("expected a number, got true",), key="optim.generator.lr"
+    ),
     "bool-for-int": Bad(with_min("[train]\nseed = false\n"), ("expected an integer, got false",), key="train.seed"),
-    "table-for-value": Bad(with_min("[train.seed]\nvalue = 1\n"), ("expected an integer, got a table",), key="train.seed"),
-    "array-for-value": Bad(with_min("[output]\ngif = [true]\n"), ("expected true or false, got an array",), key="output.gif"),
+    "table-for-value": Bad(
+        with_min("[train.seed]\nvalue = 1\n"), ("expected an integer, got a table",), key="train.seed"
+    ),
+    "array-for-value": Bad(
+        with_min("[output]\ngif = [true]\n"), ("expected true or false, got an array",), key="output.gif"
+    ),
     "value-for-table": Bad({"r.toml": "train = 5\n" + MIN}, ("expected a table, got int 5",), key="train"),
     "string-item-in-list": Bad(
         with_min('[generator.params]\nhidden = [256, "512"]\n'),
-        ('expected an integer, got the string "512"',), key="generator.params.hidden[1]",
+        ('expected an integer, got the string "512"',),
+        key="generator.params.hidden[1]",
     ),
     "literal-choice": Bad(
-        with_min('[train]\nprecision = "fp64"\n'), ('expected one of "auto" | "fp32" | "bf16" | "fp16"', '"fp64"'), key="train.precision"
+        with_min('[train]\nprecision = "fp64"\n'),
+        ('expected one of "auto" | "fp32" | "bf16" | "fp16"', '"fp64"'),
+        key="train.precision",
     ),
-    "optim-not-a-table": Bad({"r.toml": "optim = 1\n" + MIN}, ("expected a table with [optim.generator]",), key="optim"),
+    "optim-not-a-table": Bad(
+        {"r.toml": "optim = 1\n" + MIN}, ("expected a table with [optim.generator]",), key="optim"
+    ),
     # -- out of range
     "epochs-zero": Bad(with_min("[train]\nepochs = 0\n"), ("0 is out of range (must be >= 1)",), key="train.epochs"),
-    "lr-zero": Bad(with_min("[optim.discriminator]\nlr = 0\n"), ("0.0 is out of range (must be > 0.0)",), key="optim.discriminator.lr"),
-    "lr-nan": Bad(with_min("[optim.generator]\nlr = nan\n"), ("expected a finite number, got nan",), key="optim.generator.lr"),
+    "lr-zero": Bad(
+        with_min("[optim.discriminator]\nlr = 0\n"),
+        ("0.0 is out of range (must be > 0.0)",),
+        key="optim.discriminator.lr",
+    ),
+    "lr-nan": Bad(
+        with_min("[optim.generator]\nlr = nan\n"), ("expected a finite number, got nan",), key="optim.generator.lr"
+    ),
     "dropout-too-big": Bad(
-        with_min("[discriminator.params]\ndropout = 1.5\n"), ("1.5 is out of range (must be >= 0.0 and <= 0.99)",),
+        with_min("[discriminator.params]\ndropout = 1.5\n"),
+        ("1.5 is out of range (must be >= 0.0 and <= 0.99)",),
         key="discriminator.params.dropout",
     ),
     "betas-three-items": Bad(
-        with_min("[optim.generator]\nbetas = [0.5, 0.9, 0.99]\n"), ("expected 2 items, got 3",), key="optim.generator.betas"
+        with_min("[optim.generator]\nbetas = [0.5, 0.9, 0.99]\n"),
+        ("expected 2 items, got 3",),
+        key="optim.generator.betas",
     ),
     "betas-item-above-one": Bad(
-        with_min("[optim.generator]\nbetas = [0.5, 1.5]\n"), ("1.5 is out of range (must be >= 0.0 and <= 1.0)",),
+        with_min("[optim.generator]\nbetas = [0.5, 1.5]\n"),
+        ("1.5 is out of range (must be >= 0.0 and <= 1.0)",),
         key="optim.generator.betas[1]",
     ),
     "hidden-zero-width": Bad(
-        with_min("[generator.params]\nhidden = [256, 0]\n"), ("0 is out of range (must be >= 1)",), key="generator.params.hidden[1]"
+        with_min("[generator.params]\nhidden = [256, 0]\n"),
+        ("0 is out of range (must be >= 1)",),
+        key="generator.params.hidden[1]",
     ),
     # -- components
     "unknown-component": Bad(
         {"r.toml": MIN.replace('name = "mlp"', 'name = "dcgna"', 1)},
-        ("unknown generator 'dcgna'; available: cdcgan, cmlp, dcgan, mlp",), key="generator.name",
+        ("unknown generator 'dcgna'; available: cdcgan, cmlp, dcgan, mlp",),
+        key="generator.name",
     ),
-    "unknown-loss": Bad(with_min('[loss]\nname = "wgan"\n'), ("unknown loss 'wgan'; available:", "hinge", "wasserstein-gp"), key="loss.name"),
-    "unknown-qualified": Bad(with_min('[loss]\nname = "nobody:hinge"\n'), ("unknown loss 'nobody:hinge'",), key="loss.name"),
-    "name-not-a-string": Bad(with_min('[loss]\nname = 3\n'), ("expected the name of a loss (a string)",), key="loss.name"),
+    "unknown-loss": Bad(
+        with_min('[loss]\nname = "wgan"\n'),
+        ("unknown loss 'wgan'; available:", "hinge", "wasserstein-gp"),
+        key="loss.name",
+    ),
+    "unknown-qualified": Bad(
+        with_min('[loss]\nname = "nobody:hinge"\n'), ("unknown loss 'nobody:hinge'",), key="loss.name"
+    ),
+    "name-not-a-string": Bad(
+        with_min("[loss]\nname = 3\n"), ("expected the name of a loss (a string)",), key="loss.name"
+    ),
     "unknown-param": Bad(
-        with_min("[generator.params]\nlatent_dims = 64\n"), ("unknown key 'latent_dims'; did you mean 'latent_dim'?",),
+        with_min("[generator.params]\nlatent_dims = 64\n"),
+        ("unknown key 'latent_dims'; did you mean 'latent_dim'?",),
         key="generator.params.latent_dims",
     ),
     "params-on-paramless": Bad(
         with_min('[schedule]\nname = "alternating"\n\n[schedule.params]\nn = 5\n'),
-        ("schedule 'alternating' takes no params",), key="schedule.params",
+        ("schedule 'alternating' takes no params",),
+        key="schedule.params",
     ),
     "params-not-a-table-on-paramless": Bad(
         with_min('[loss]\nname = "hinge"\nparams = 0\n'), ("loss 'hinge' takes no params",), key="loss.params"
     ),
     "generator-params-not-a-table": Bad(
-        {"r.toml": MIN.replace('name = "mlp"\n', 'name = "mlp"\nparams = 5\n', 1)}, ("expected a table, got int 5",),
+        {"r.toml": MIN.replace('name = "mlp"\n', 'name = "mlp"\nparams = 5\n', 1)},
+        ("expected a table, got int 5",),
         key="generator.params",
     ),
-    "missing-generator": Bad({"r.toml": '[discriminator]\nname = "mlp"\n'}, ("missing section [generator]",), key="generator"),
+    "missing-generator": Bad(
+        {"r.toml": '[discriminator]\nname = "mlp"\n'}, ("missing section [generator]",), key="generator"
+    ),
     "generator-without-name": Bad(
-        {"r.toml": MIN.replace('name = "mlp"\n', "params = {}\n", 1)}, ("missing: the name of the generator",), key="generator.name"
+        {"r.toml": MIN.replace('name = "mlp"\n', "params = {}\n", 1)},
+        ("missing: the name of the generator",),
+        key="generator.name",
     ),
     "generator-not-a-table": Bad(
         {"r.toml": 'generator = "mlp"\n[discriminator]\nname = "mlp"\n'}, ("expected a table",), key="generator"
     ),
     # -- recipe-level checks
-    "bad-device": Bad(with_min('[train]\ndevice = "gpu"\n'), ("'gpu' is not auto, cpu, mps, cuda or cuda:N",), key="train.device"),
+    "bad-device": Bad(
+        with_min('[train]\ndevice = "gpu"\n'), ("'gpu' is not auto, cpu, mps, cuda or cuda:N",), key="train.device"
+    ),
     "bad-cuda-index": Bad(with_min('[train]\ndevice = "cuda:x"\n'), ("'cuda:x' is not auto",), key="train.device"),
     "device-trailing-newline": Bad(with_min('[train]\ndevice = "cpu\\n"\n'), ("is not auto",), key="train.device"),
-    "non-square-samples": Bad(with_min("[output]\nsamples = 10\n"), ("10 is not a square number",), key="output.samples"),
+    "non-square-samples": Bad(
+        with_min("[output]\nsamples = 10\n"), ("10 is not a square number",), key="output.samples"
+    ),
     "data-limit-zero": Bad(with_min("[data]\nlimit = 0\n"), ("expected a positive integer, got 0",), key="data.limit"),
-    "data-limit-bool": Bad(with_min("[data]\nlimit = true\n"), ("expected a positive integer, got True",), key="data.limit"),
+    "data-limit-bool": Bad(
+        with_min("[data]\nlimit = true\n"), ("expected a positive integer, got True",), key="data.limit"
+    ),
     "data-root-number": Bad(with_min("[data]\nroot = 5\n"), ("expected a directory (a string)",), key="data.root"),
     "unknown-metric": Bad(
-        with_min('[eval]\nmetrics = ["fid", "fdi"]\n'), ("item 1: unknown metric 'fdi'; available: class-coverage, conditional-accuracy, fid,",), key="eval.metrics"
+        with_min('[eval]\nmetrics = ["fid", "fdi"]\n'),
+        ("item 1: unknown metric 'fdi'; available: class-coverage, conditional-accuracy, fid,",),
+        key="eval.metrics",
     ),
     # -- --set
-    "set-without-equals": Bad(with_min(""), ("'train.epochs' is not of the form dotted.key=value",), where="--set", sets=("train.epochs",)),
-    "set-bad-key": Bad(with_min(""), ("'train..epochs=1' is not of the form",), where="--set", sets=("train..epochs=1",)),
+    "set-without-equals": Bad(
+        with_min(""), ("'train.epochs' is not of the form dotted.key=value",), where="--set", sets=("train.epochs",)
+    ),
+    "set-bad-key": Bad(
+        with_min(""), ("'train..epochs=1' is not of the form",), where="--set", sets=("train..epochs=1",)
+    ),
     "set-into-non-table": Bad(
-        with_min("[train]\nepochs = 3\n"), ("is not a table, so train.epochs.max cannot be set",), key="train.epochs",
-        sets=("train.epochs.max=3",), from_set="train.epochs.max=3",
+        with_min("[train]\nepochs = 3\n"),
+        ("is not a table, so train.epochs.max cannot be set",),
+        key="train.epochs",
+        sets=("train.epochs.max=3",),
+        from_set="train.epochs.max=3",
     ),
     "set-string-for-int": Bad(
-        with_min(""), ('expected an integer, got the string "ten"',), key="train.epochs", sets=("train.epochs=ten",),
+        with_min(""),
+        ('expected an integer, got the string "ten"',),
+        key="train.epochs",
+        sets=("train.epochs=ten",),
         from_set="train.epochs=ten",
     ),
     "set-out-of-range": Bad(
-        with_min(""), ("out of range",), key="optim.generator.lr", sets=("optim.generator.lr=0",), from_set="optim.generator.lr=0"
+        with_min(""),
+        ("out of range",),
+        key="optim.generator.lr",
+        sets=("optim.generator.lr=0",),
+        from_set="optim.generator.lr=0",
     ),
     "set-last-one-counts": Bad(
-        with_min(""), ("0 is out of range",), key="train.epochs", sets=("train.epochs=5", "train.epochs=0"), from_set="train.epochs=0"
+        with_min(""),
+        ("0 is out of range",),
+        key="train.epochs",
+        sets=("train.epochs=5", "train.epochs=0"),
+        from_set="train.epochs=0",
     ),
-    "set-unknown-key": Bad(with_min(""), ("did you mean 'epochs'?",), key="train.epoch", sets=("train.epoch=3",), from_set="train.epoch=3"),
-    "set-whole-section": Bad(with_min(""), ("expected a table, got int 5",), key="train", sets=("train=5",), from_set="train=5"),
+    "set-unknown-key": Bad(
+        with_min(""), ("did you mean 'epochs'?",), key="train.epoch", sets=("train.epoch=3",), from_set="train.epoch=3"
+    ),
+    "set-whole-section": Bad(
+        with_min(""), ("expected a table, got int 5",), key="train", sets=("train=5",), from_set="train=5"
+    ),
     "set-bad-param-item": Bad(
-        with_min(""), ("out of range",), key="optim.generator.betas[0]", sets=("optim.generator.betas=[2, 0.9]",),
+        with_min(""),
+        ("out of range",),
+        key="optim.generator.betas[0]",
+        sets=("optim.generator.betas=[2, 0.9]",),
         from_set="optim.generator.betas=[2, 0.9]",
     ),
     "set-value-with-brackets": Bad(
-        with_min(""), ("'[/x]' is not auto",), key="train.device", sets=("train.device=[/x]",), from_set="train.device=[/x]"
+        with_min(""),
+        ("'[/x]' is not auto",),
+        key="train.device",
+        sets=("train.device=[/x]",),
+        from_set="train.device=[/x]",
     ),
     "set-unknown-component": Bad(
-        with_min(""), ("unknown generator 'dcgna'",), key="generator.name", sets=("generator.name=dcgna",), from_set="generator.name=dcgna"
+        with_min(""),
+        ("unknown generator 'dcgna'",),
+        key="generator.name",
+        sets=("generator.name=dcgna",),
+        from_set="generator.name=dcgna",
     ),
     # -- errors inherited from a base file name the base file
     "inherited-out-of-range": Bad(
         {"r.toml": 'extends = "base.toml"\n[output]\ngif = false\n', "base.toml": MIN + "[train]\nepochs = 0\n"},
-        ("0 is out of range",), key="train.epochs", where="base.toml",
+        ("0 is out of range",),
+        key="train.epochs",
+        where="base.toml",
     ),
     "inherited-param-in-merged-table": Bad(
         {
             "r.toml": 'extends = "base.toml"\n[generator.params]\nhidden = [8]\n',
             "base.toml": MIN + "[generator.params]\nlatent_dims = 4\n",
         },
-        ("did you mean 'latent_dim'?",), key="generator.params.latent_dims", where="base.toml",
+        ("did you mean 'latent_dim'?",),
+        key="generator.params.latent_dims",
+        where="base.toml",
     ),
     "inherited-two-levels": Bad(
-        {"r.toml": 'extends = "mid.toml"\n', "mid.toml": 'extends = "deep/base.toml"\n',
-         "deep/base.toml": MIN + '[train]\ndevice = "tpu"\n'},
-        ("'tpu' is not auto",), key="train.device", where="deep/base.toml",
+        {
+            "r.toml": 'extends = "mid.toml"\n',
+            "mid.toml": 'extends = "deep/base.toml"\n',
+            "deep/base.toml": MIN + '[train]\ndevice = "tpu"\n',
+        },
+        ("'tpu' is not auto",),
+        key="train.device",
+        where="deep/base.toml",
     ),
     "inherited-list-item": Bad(
         {
             "r.toml": 'extends = "base.toml"\n[generator.params]\nlatent_dim = 8\n',
             "base.toml": MIN + "[generator.params]\nhidden = [16, 0]\n",
         },
-        ("0 is out of range",), key="generator.params.hidden[1]", where="base.toml",
+        ("0 is out of range",),
+        key="generator.params.hidden[1]",
+        where="base.toml",
     ),
     "overriding-file-is-named": Bad(
         {"r.toml": 'extends = "base.toml"\n[train]\nepochs = 0\n', "base.toml": MIN + "[train]\nepochs = 3\n"},
-        ("0 is out of range",), key="train.epochs",
+        ("0 is out of range",),
+        key="train.epochs",
     ),
     "missing-section-in-chain": Bad(
         {"r.toml": 'extends = "base.toml"\n', "base.toml": '[discriminator]\nname = "mlp"\n'},
-        ("missing section [generator]",), key="generator",
+        ("missing section [generator]",),
+        key="generator",
     ),
 }
 
 #: Corpus entries that also run through the real CLI in a subprocess.
-VIA_SUBPROCESS = ["toml-syntax", "extends-missing", "extends-cycle", "unknown-train-key",
-                  "set-into-non-table", "inherited-out-of-range", "set-without-equals", "missing-generator",
-                  "set-value-with-brackets"]
+VIA_SUBPROCESS = [
+    "toml-syntax",
+    "extends-missing",
+    "extends-cycle",
+    "unknown-train-key",
+    "set-into-non-table",
+    "inherited-out-of-range",
+    "set-without-equals",
+    "missing-generator",
+    "set-value-with-brackets",
+]
 
 
 def _write(tmp_path: Path, files: dict[str, str]) -> None:
@@ -332,16 +449,20 @@ def test_relative_extends_and_recipe_path(tmp_path: Path):
 
 
 def test_extends_deep_merges_tables_and_replaces_arrays(tmp_path: Path, registry):
-    _write(tmp_path, {
-        "base.toml": MIN + (
-            "[generator.params]\nlatent_dim = 7\nhidden = [1, 2, 3]\n\n"
-            "[optim.generator]\nlr = 0.5\nbetas = [0.1, 0.2]\n\n[train]\nepochs = 4\nseed = 9\n"
-        ),
-        "r.toml": (
-            'extends = "base.toml"\n[generator.params]\nhidden = [4]\n\n'
-            "[optim.generator]\nbetas = [0.3, 0.4]\n\n[train]\nepochs = 5\n"
-        ),
-    })
+    _write(
+        tmp_path,
+        {
+            "base.toml": MIN
+            + (
+                "[generator.params]\nlatent_dim = 7\nhidden = [1, 2, 3]\n\n"
+                "[optim.generator]\nlr = 0.5\nbetas = [0.1, 0.2]\n\n[train]\nepochs = 4\nseed = 9\n"
+            ),
+            "r.toml": (
+                'extends = "base.toml"\n[generator.params]\nhidden = [4]\n\n'
+                "[optim.generator]\nbetas = [0.3, 0.4]\n\n[train]\nepochs = 5\n"
+            ),
+        },
+    )
     tables = load_tables(tmp_path / "r.toml")
     assert tables.data["generator"] == {"name": "mlp", "params": {"latent_dim": 7, "hidden": [4]}}
     assert tables.data["train"] == {"epochs": 5, "seed": 9}
@@ -361,10 +482,13 @@ def test_extends_deep_merges_tables_and_replaces_arrays(tmp_path: Path, registry
 
 
 def test_extending_file_can_replace_a_table_with_a_value_and_back(tmp_path: Path):
-    _write(tmp_path, {
-        "base.toml": MIN + "[data]\nname = \"mnist\"\nlimit = 5\n",
-        "r.toml": 'extends = "base.toml"\n[data]\nlimit = 10\n',
-    })
+    _write(
+        tmp_path,
+        {
+            "base.toml": MIN + '[data]\nname = "mnist"\nlimit = 5\n',
+            "r.toml": 'extends = "base.toml"\n[data]\nlimit = 10\n',
+        },
+    )
     tables = load_tables(tmp_path / "r.toml")
     assert tables.data["data"] == {"name": "mnist", "limit": 10}
 
@@ -410,7 +534,10 @@ def test_apply_overrides_creates_tables_and_tracks_sources(tmp_path: Path):
     assert tables.data["train"]["epochs"] == 7
     assert tables.data["optim"] == {"generator": {"lr": 0.1}}
     assert tables.source_of(("train", "epochs")) == (str(tmp_path / "r.toml"), "train.epochs=7")
-    assert tables.source_of(("generator", "params", "hidden", "x")) == (str(tmp_path / "r.toml"), "generator.params.hidden=[3]")
+    assert tables.source_of(("generator", "params", "hidden", "x")) == (
+        str(tmp_path / "r.toml"),
+        "generator.params.hidden=[3]",
+    )
     assert tables.source_of(("train", "seed"))[1] is None
     # A later --set of a whole table replaces what an earlier one said about its keys.
     apply_overrides(tables, ["train={epochs = 1}"])
@@ -419,10 +546,27 @@ def test_apply_overrides_creates_tables_and_tracks_sources(tmp_path: Path):
 
 def test_set_values_through_the_cli(capsys, clean_plugin_env):
     code, out, err = cli(
-        capsys, "check", str(RECIPES / "mnist_mlp.toml"),
-        "--set", "train.epochs=3", "-s", "generator.params.hidden=[8, 16]", "--set", "train.drop_last=true",
-        "--set", "optim.generator.lr=1e-3", "--set", "train.device=cuda:1", "--set", "optim.discriminator.lr=2",
-        "--set", "data.root=/data/mnist", "--set", "data.limit=100", "--set", "loss.name=losses:hinge",
+        capsys,
+        "check",
+        str(RECIPES / "mnist_mlp.toml"),
+        "--set",
+        "train.epochs=3",
+        "-s",
+        "generator.params.hidden=[8, 16]",
+        "--set",
+        "train.drop_last=true",
+        "--set",
+        "optim.generator.lr=1e-3",
+        "--set",
+        "train.device=cuda:1",
+        "--set",
+        "optim.discriminator.lr=2",
+        "--set",
+        "data.root=/data/mnist",
+        "--set",
+        "data.limit=100",
+        "--set",
+        "loss.name=losses:hinge",
     )
     assert code == 0, err
     resolved = tomllib.loads(body(out))
@@ -431,8 +575,16 @@ def test_set_values_through_the_cli(capsys, clean_plugin_env):
     assert resolved["generator"]["params"]["hidden"] == [8, 16]
     assert resolved["generator"]["params"]["latent_dim"] == 100  # from the file
     assert resolved["optim"]["generator"]["lr"] == 0.001
-    assert resolved["optim"]["discriminator"]["lr"] == 2.0 and isinstance(resolved["optim"]["discriminator"]["lr"], float)
-    assert resolved["data"] == {"name": "mnist", "root": "/data/mnist", "limit": 100, "stream": "auto", "params": {"download": True}}
+    assert resolved["optim"]["discriminator"]["lr"] == 2.0 and isinstance(
+        resolved["optim"]["discriminator"]["lr"], float
+    )
+    assert resolved["data"] == {
+        "name": "mnist",
+        "root": "/data/mnist",
+        "limit": 100,
+        "stream": "auto",
+        "params": {"download": True},
+    }
     assert resolved["loss"] == {"name": "losses:hinge"}
     assert resolved["train"]["batch_size"] == 128  # from the file
 
@@ -442,20 +594,42 @@ def test_check_fills_every_default(tmp_path: Path, capsys, clean_plugin_env):
     code, out, err = cli(capsys, "check", str(tmp_path / "r.toml"))
     assert code == 0, err
     resolved = tomllib.loads(body(out))
-    assert set(resolved) == {"generator", "discriminator", "loss", "schedule", "lr_schedule", "data", "optim", "train",
-                             "output", "eval"}
+    assert set(resolved) == {
+        "generator",
+        "discriminator",
+        "loss",
+        "schedule",
+        "lr_schedule",
+        "data",
+        "optim",
+        "train",
+        "output",
+        "eval",
+    }
     assert resolved["lr_schedule"] == {"name": "constant"}
     assert resolved["loss"]["name"] == "non-saturating" and resolved["schedule"] == {"name": "alternating"}
     assert resolved["data"]["name"] == "mnist"
     assert resolved["optim"]["generator"] == {"lr": 0.0002, "betas": [0.5, 0.999], "eps": 1e-08, "weight_decay": 0.0}
-    assert resolved["train"] == {"epochs": 20, "batch_size": 256, "drop_last": False, "seed": 0,
-                                 "device": "auto", "precision": "auto", "channels_last": False,
-                                 "fused_d_pass": False, "compile": False, "fast_dropout": True, "sync_batchnorm": False,
-                                 "dist_timeout": 300.0}
+    assert resolved["train"] == {
+        "epochs": 20,
+        "batch_size": 256,
+        "drop_last": False,
+        "seed": 0,
+        "device": "auto",
+        "precision": "auto",
+        "channels_last": False,
+        "fused_d_pass": False,
+        "compile": False,
+        "fast_dropout": True,
+        "sync_batchnorm": False,
+        "dist_timeout": 300.0,
+    }
     assert resolved["eval"] == {"every": 1, "n": 1000, "metrics": ["fid"]}
 
 
-ROUND_TRIP = MIN.replace('name = "mlp"', 'name = "dcgan"', 1) + """
+ROUND_TRIP = (
+    MIN.replace('name = "mlp"', 'name = "dcgan"', 1)
+    + """
 [generator.params]
 latent_dim = 64
 widths = [128, 64]
@@ -491,6 +665,7 @@ precision = "bf16"
 samples = 64
 dir = "out"
 """
+)
 
 
 @pytest.mark.parametrize("source", ["round-trip", *[p.name for p in SHIPPED]])

@@ -11,19 +11,17 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import itertools
-import sys
 from dataclasses import dataclass
 from typing import Literal, Optional
 
 import pytest
 
 import ganfw
-from tests.helpers.cli import RECIPES, WIDE, PluginSite
-from tests.helpers.cli import loss_plugin_source
 from ganfw import ComponentSpec, param
 from ganfw.params import ParamError, build, check_value, describe, type_name
 from ganfw.plugins import LookupProblem, PluginError, load_registry
 from ganfw.specs import KINDS, SpecError
+from tests.helpers.cli import RECIPES, WIDE, PluginSite, loss_plugin_source
 from tests.helpers.recipes import tiny_recipe
 
 RECIPE = str(RECIPES / "mnist_dcgan.toml")
@@ -72,7 +70,7 @@ def test_third_party_plugin_is_discovered_through_its_entry_point(plugin_site: P
 
     # The table shows plugin and version too, and a recipe can pick the new component.
     table = plugin_site.run("list", "--kind", "loss", env=WIDE)
-    line = next(l for l in table.stdout.splitlines() if "pairwise" in l)
+    line = next(ln for ln in table.stdout.splitlines() if "pairwise" in ln)
     assert "myplugin" in line and "2.3.4" in line and "third-party pairwise" in line
     check = plugin_site.run("check", RECIPE, "--set", "loss.name=pairwise")
     assert check.returncode == 0, check.stderr
@@ -133,9 +131,7 @@ BROKEN = {
     "returns-none": (HOOK.format(body="    pass"), "must return a list of ComponentSpec, got NoneType"),
     "not-a-spec": (HOOK.format(body='    return [{"name": "hinge"}]'), "is not a ComponentSpec"),
     "wrong-kind": (
-        HOOK.format(
-            body='    return [ComponentSpec(name="swap", kind="schedule", summary="s", factory="a.b:C")]'
-        ),
+        HOOK.format(body='    return [ComponentSpec(name="swap", kind="schedule", summary="s", factory="a.b:C")]'),
         "returned 'swap' of kind 'schedule', not 'loss'",
     ),
     "spec-error": (
@@ -178,11 +174,11 @@ def test_broken_plugins_are_skipped_with_one_line_each(broken_site: PluginSite):
     lines = warnings_of(r.stderr)
     assert len(lines) == len(BROKEN), r.stderr
     for case, (_, expected) in BROKEN.items():
-        (line,) = [l for l in lines if f"plugin {_plugin(case)!r} " in l]
+        (line,) = [ln for ln in lines if f"plugin {_plugin(case)!r} " in ln]
         assert f"(package ganfw-{case} 9.8.7)" in line
         assert expected in line
     # Nothing on stderr but the warnings and the hint about -v.
-    assert [l for l in r.stderr.splitlines() if not l.startswith("warning:")] == ["(run with -v for tracebacks)"]
+    assert [ln for ln in r.stderr.splitlines() if not ln.startswith("warning:")] == ["(run with -v for tracebacks)"]
 
     # The table still works, and so does checking a recipe.
     assert broken_site.run("list", env=WIDE).returncode == 0
@@ -256,13 +252,19 @@ def test_brackets_in_a_plugin_message_survive(plugin_site: PluginSite):
 
 @pytest.mark.parametrize(
     "api, declared",
-    [(None, "declares no GANFW_API (written for API 1)"), (1, "declares GANFW_API = 1"), ("2", "declares GANFW_API = '2'")],
+    [
+        (None, "declares no GANFW_API (written for API 1)"),
+        (1, "declares GANFW_API = 1"),
+        ("2", "declares GANFW_API = '2'"),
+    ],
     ids=["none", "1", "string"],
 )
 def test_a_plugin_for_another_api_version_is_skipped_in_one_line(api, declared, plugin_site: PluginSite, tmp_path):
     plugin_site.add("ganfw-old", "1.2.3", {"old_mod": loss_plugin_source("old-loss", api=api)}, {"old": "old_mod"})
-    expected = (f"warning: plugin 'old' (package ganfw-old 1.2.3) skipped: {declared}; this ganfw's plugin API is "
-                f"{ganfw.API_VERSION} (docs/plugins.md, 'Plugin API versions')")
+    expected = (
+        f"warning: plugin 'old' (package ganfw-old 1.2.3) skipped: {declared}; this ganfw's plugin API is "
+        f"{ganfw.API_VERSION} (docs/plugins.md, 'Plugin API versions')"
+    )
     r = plugin_site.run("list", "--json", env=WIDE)
     assert r.returncode == 0 and "Traceback" not in r.stderr
     _assert_builtins_listed(r.json)
@@ -296,7 +298,9 @@ def test_the_version_is_checked_before_any_hook_runs(plugin_site: PluginSite):
 @pytest.fixture
 def clash_site(plugin_site: PluginSite) -> PluginSite:
     plugin_site.add(
-        "ganfw-extra-losses", "1.5.0", {"extra_losses": loss_plugin_source("non-saturating", "pairwise")},
+        "ganfw-extra-losses",
+        "1.5.0",
+        {"extra_losses": loss_plugin_source("non-saturating", "pairwise")},
         {"extra": "extra_losses"},
     )
     return plugin_site
@@ -350,18 +354,19 @@ def test_clashing_name_in_a_recipe_is_an_error_and_qualified_names_work(clash_si
 def test_same_plugin_name_from_two_distributions_is_reported(plugin_site: PluginSite):
     first = plugin_site.add_path("first")
     second = plugin_site.add_path("second")
-    plugin_site.add("ganfw-alpha", "1.0", {"alpha_mod": loss_plugin_source("alpha-loss")},
-                    {"shared": "alpha_mod"}, dist_dir=first)
-    plugin_site.add("ganfw-beta", "2.0", {"beta_mod": loss_plugin_source("beta-loss")},
-                    {"shared": "beta_mod"}, dist_dir=second)
+    plugin_site.add(
+        "ganfw-alpha", "1.0", {"alpha_mod": loss_plugin_source("alpha-loss")}, {"shared": "alpha_mod"}, dist_dir=first
+    )
+    plugin_site.add(
+        "ganfw-beta", "2.0", {"beta_mod": loss_plugin_source("beta-loss")}, {"shared": "beta_mod"}, dist_dir=second
+    )
     r = plugin_site.run("list", "--json", env=WIDE)
     assert r.returncode == 0
     losses = names_of(r.json, "loss")
     assert "alpha-loss" in losses and "beta-loss" not in losses  # first on sys.path wins...
     (line,) = warnings_of(r.stderr)  # ...and the other one is reported
     assert line == (
-        "warning: plugin 'shared' (package ganfw-beta 2.0) skipped: "
-        "the plugin name is already taken by ganfw-alpha 1.0"
+        "warning: plugin 'shared' (package ganfw-beta 2.0) skipped: the plugin name is already taken by ganfw-alpha 1.0"
     )
     strict = plugin_site.run("list", env={"GANFW_STRICT_PLUGINS": "1"})
     assert strict.returncode not in (0, 2)
@@ -371,8 +376,7 @@ def test_same_plugin_name_from_two_distributions_is_reported(plugin_site: Plugin
 
 def test_third_party_cannot_take_a_builtin_plugin_name(plugin_site: PluginSite):
     # PYTHONPATH comes before site-packages, yet the built-in 'losses' keeps its name.
-    plugin_site.add("ganfw-hijack", "6.6.6", {"hijack_mod": loss_plugin_source("hijacked")},
-                    {"losses": "hijack_mod"})
+    plugin_site.add("ganfw-hijack", "6.6.6", {"hijack_mod": loss_plugin_source("hijacked")}, {"losses": "hijack_mod"})
     r = plugin_site.run("list", "--json", env=WIDE)
     assert r.returncode == 0
     assert names_of(r.json, "loss") == BUILTIN_LOSSES
@@ -386,10 +390,15 @@ def test_third_party_cannot_take_a_builtin_plugin_name(plugin_site: PluginSite):
 # --------------------------------------------------------------------------------------------
 # 4. Every command works beside broken and clashing plugins, and names the culprits
 
+
 def mlp_recipe(path, root):
     """A tiny recipe with small MLP networks (a few steps on real MNIST)."""
-    return tiny_recipe(path, root, generator={"name": "mlp", "params": {"latent_dim": 8, "hidden": [16]}},
-                       discriminator={"name": "mlp", "params": {"hidden": [16]}})
+    return tiny_recipe(
+        path,
+        root,
+        generator={"name": "mlp", "params": {"latent_dim": 8, "hidden": [16]}},
+        discriminator={"name": "mlp", "params": {"hidden": [16]}},
+    )
 
 
 GRUMPY = """
@@ -416,7 +425,12 @@ def hostile_site(tmp_path_factory) -> PluginSite:
     for case in BROKEN:
         _add_broken(site, case)
     for twin in ("a", "b"):
-        site.add(f"ganfw-twin-{twin}", "1.0", {f"twin_{twin}_mod": loss_plugin_source("twin")}, {f"twin_{twin}": f"twin_{twin}_mod"})
+        site.add(
+            f"ganfw-twin-{twin}",
+            "1.0",
+            {f"twin_{twin}_mod": loss_plugin_source("twin")},
+            {f"twin_{twin}": f"twin_{twin}_mod"},
+        )
     site.add("ganfw-ghost", "0.5", {"ghost_mod": loss_plugin_source("ghost")}, {"ghost": "ghost_mod"})
     site.add("ganfw-grumpy", "0.7", {"grumpy_mod": GRUMPY}, {"grumpy": "grumpy_mod"})
     return site
@@ -427,11 +441,11 @@ def _assert_broken_ones_named(stderr: str) -> None:
     lines = warnings_of(stderr)
     assert len(lines) == len(BROKEN), stderr
     for case in BROKEN:
-        assert sum(f"plugin {_plugin(case)!r} (package ganfw-{case} 9.8.7) skipped: " in l for l in lines) == 1
+        assert sum(f"plugin {_plugin(case)!r} (package ganfw-{case} 9.8.7) skipped: " in ln for ln in lines) == 1
     assert "Traceback" not in stderr
 
 
-def test_every_command_works_beside_broken_and_clashing_plugins(hostile_site: PluginSite, tmp_path, mnist_root):  # noqa: F811
+def test_every_command_works_beside_broken_and_clashing_plugins(hostile_site: PluginSite, tmp_path, mnist_root):
     recipe = mlp_recipe(tmp_path / "tiny.toml", mnist_root)
 
     listed = hostile_site.run("list", env=WIDE)
@@ -474,7 +488,16 @@ def test_every_command_works_beside_broken_and_clashing_plugins(hostile_site: Pl
             "'nowhere.module:Thing': ModuleNotFoundError: No module named 'nowhere'",
         ),
         (
-            ["run", "{recipe}", "--set", "generator.name=grumpy", "--set", "generator.params={{}}", "--out", "{tmp}/grumpy-run"],
+            [
+                "run",
+                "{recipe}",
+                "--set",
+                "generator.name=grumpy",
+                "--set",
+                "generator.params={{}}",
+                "--out",
+                "{tmp}/grumpy-run",
+            ],
             "[generator] generator 'grumpy' (plugin grumpy, package ganfw-grumpy 0.7) failed to build: "
             "ValueError: grumpy refuses to be built",
         ),
@@ -485,12 +508,12 @@ def test_every_command_works_beside_broken_and_clashing_plugins(hostile_site: Pl
     ],
     ids=["clashing-name", "factory-import-fails", "factory-raises", "taken-plugin-name"],
 )
-def test_a_culprit_is_named_in_one_line(args, error, hostile_site: PluginSite, tmp_path, mnist_root):  # noqa: F811
+def test_a_culprit_is_named_in_one_line(args, error, hostile_site: PluginSite, tmp_path, mnist_root):
     recipe = mlp_recipe(tmp_path / "tiny.toml", mnist_root)
     fill = {"recipe": recipe, "tmp": tmp_path}
     r = hostile_site.run(*[a.format(**fill) for a in args], env=WIDE)
     assert r.returncode == 2
-    errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert errors == ["error: " + error.format(**fill)]
     assert "Traceback" not in r.stderr
     if args[0] == "run":  # -v shows what the plugin raised
@@ -526,7 +549,10 @@ def test_registry_resolve_and_names(site):
         reg.resolve("loss", "non-saturating")
     with pytest.raises(LookupProblem, match=r"unknown generator 'fancy'; available: cdcgan, cmlp, dcgan, mlp"):
         reg.resolve("generator", "fancy")
-    with pytest.raises(LookupProblem, match=r"unknown metric 'fancy'; available: class-coverage, conditional-accuracy, fid, inception-score, kid, precision-recall$"):
+    with pytest.raises(
+        LookupProblem,
+        match=r"unknown metric 'fancy'; available: class-coverage, conditional-accuracy, fid, inception-score, kid, precision-recall$",
+    ):
         reg.resolve("metric", "fancy")
     with pytest.raises(LookupProblem, match=r"unknown metric 'fid'; available: \(none installed\)"):
         load_registry(disabled={"metrics"}).resolve("metric", "fid")
@@ -572,7 +598,9 @@ def test_same_component_twice_from_one_plugin_is_reported(site):
 
 
 def test_hook_with_wrong_signature_and_multiline_message(site):
-    wrong = _add(site, "GANFW_API = 2\nfrom ganfw import hookimpl\n@hookimpl\ndef ganfw_losses(config):\n    return []\n")
+    wrong = _add(
+        site, "GANFW_API = 2\nfrom ganfw import hookimpl\n@hookimpl\ndef ganfw_losses(config):\n    return []\n"
+    )
     multi = _add(site, 'raise RuntimeError("first line\\n  second line")\n')
     reg = load_registry()
     by_plugin = {p.plugin: p for p in reg.problems}
@@ -600,11 +628,11 @@ class GoodParams:
     width: int = param(8, "channels", min=1)
     hidden: list[int] = param([4, 8], "widths", min=1)
     mode: Literal["a", "b"] = param("a", "mode")
-    scale: Optional[float] = param(None, "optional scale", min=0.0)
+    scale: float | None = param(None, "optional scale", min=0.0)
 
 
 def spec(**overrides) -> ComponentSpec:
-    kw = dict(name="my-comp", kind="loss", summary="a component", factory="pkg.mod:Thing")
+    kw = {"name": "my-comp", "kind": "loss", "summary": "a component", "factory": "pkg.mod:Thing"}
     kw.update(overrides)
     return ComponentSpec(**kw)
 
@@ -641,8 +669,20 @@ def test_spec_good_factory(factory):
 
 @pytest.mark.parametrize(
     "factory",
-    ["pkg.mod.Thing", "pkg.mod:", ":Thing", "pkg..mod:Thing", "pkg.mod.:Thing", "pkg.mod:Thing.",
-     "pkg/mod:Thing", "1pkg:Thing", "pkg:mod:Thing", "pkg.mod:Thing\n", " pkg:Thing", None],
+    [
+        "pkg.mod.Thing",
+        "pkg.mod:",
+        ":Thing",
+        "pkg..mod:Thing",
+        "pkg.mod.:Thing",
+        "pkg.mod:Thing.",
+        "pkg/mod:Thing",
+        "1pkg:Thing",
+        "pkg:mod:Thing",
+        "pkg.mod:Thing\n",
+        " pkg:Thing",
+        None,
+    ],
 )
 def test_spec_bad_factory(factory):
     with pytest.raises(SpecError, match="is not of the form 'package.module:attribute'"):
@@ -693,7 +733,7 @@ def test_spec_params_declaration():
 
 def test_spec_params_with_unresolvable_annotation():
     namespace: dict = {}
-    exec(  # noqa: S102 - a module with a forward reference that never resolves
+    exec(
         "from __future__ import annotations\nfrom dataclasses import dataclass\n"
         "@dataclass\nclass P:\n    x: Missing = 1\n",
         namespace,
@@ -707,7 +747,15 @@ def test_spec_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.name = "other"  # type: ignore[misc]
     assert list(KINDS) == [
-        "generator", "discriminator", "loss", "schedule", "dataset", "metric", "augmentation", "callback", "lr-schedule",
+        "generator",
+        "discriminator",
+        "loss",
+        "schedule",
+        "dataset",
+        "metric",
+        "augmentation",
+        "callback",
+        "lr-schedule",
     ]
 
 
@@ -728,7 +776,7 @@ def test_spec_is_frozen():
         ([1, 2], list[int], [1, 2]),
         ([1, 2.5], list[float], [1.0, 2.5]),
         ([], list[int], []),
-        (4, Optional[int], 4),
+        (4, Optional[int], 4),  # noqa: UP045 - the old spelling is supported too
         (4, int | None, 4),
         ([1], list[int] | None, [1]),
         (["a"], list[Literal["a", "b"]], ["a"]),
@@ -762,7 +810,7 @@ def test_check_value_accepts(value, tp, expected):
         ([1], Literal["a"], 'k: expected one of "a", got an array'),
         (3, list[int], "k: expected list[int], got int 3"),
         ([1, "2"], list[int], 'k[1]: expected an integer, got the string "2"'),
-        ("x", Optional[int], 'k: expected an integer, got the string "x"'),
+        ("x", Optional[int], 'k: expected an integer, got the string "x"'),  # noqa: UP045
         ([1, "2"], list[int] | None, 'k[1]: expected an integer, got the string "2"'),
         ([1], int | str, "k: expected int | str, got an array"),
     ],
@@ -784,7 +832,7 @@ class Ranged:
     rate: float = param(0.5, "rate", min=0.0, max=1.0)
     lr: float = param(1e-3, "learning rate", min=0.0, min_exclusive=True)
     pair: list[float] = param([0.5, 0.9], "two values in [0, 1]", min=0.0, max=1.0, length=2)
-    maybe: Optional[int] = param(None, "optional", min=0)
+    maybe: int | None = param(None, "optional", min=0)
     mode: Literal["x", "y"] = param("x", "mode")
 
 

@@ -18,18 +18,24 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image, ImageStat
 
-from tests.helpers.cli import cli
 from ganfw.cli import main
 from ganfw.errors import UserError
 from ganfw.report import write_report
-from ganfw_plugins.callbacks.report import ReportCallback
 from ganfw.report.charts import Series, line_chart, nice_ticks, series_of, thin
+from ganfw_plugins.callbacks.report import ReportCallback
+from tests.helpers.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]
 
 #: A warning added by hand, its message full of markup that must show as text.
-WARNING = {"event": "warning", "step": 4, "epoch": 1, "source": "health", "code": "d-winning",
-           "message": "D wins <b>&</b> <script>window.injected = 1</script>; try a lower D rate"}
+WARNING = {
+    "event": "warning",
+    "step": 4,
+    "epoch": 1,
+    "source": "health",
+    "code": "d-winning",
+    "message": "D wins <b>&</b> <script>window.injected = 1</script>; try a lower D rate",
+}
 
 
 def ganfw(*args: str) -> None:
@@ -41,12 +47,24 @@ def ganfw(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, mnist_root) -> Path:  # noqa: F811
+def run_dir(tmp_path_factory, mnist_root) -> Path:
     """A real two-epoch run of recipes/mnist_quick.toml on 512 images, with a health warning
     added (besides any the run gave)."""
     out = tmp_path_factory.mktemp("report") / "run"
-    args = ["run", str(REPO / "recipes" / "mnist_quick.toml"), "--set", "train.epochs=2", "--set", "data.limit=512",
-            "--set", "eval.n=100", "--set", f"data.root={mnist_root}", "--out", str(out)]
+    args = [
+        "run",
+        str(REPO / "recipes" / "mnist_quick.toml"),
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "data.limit=512",
+        "--set",
+        "eval.n=100",
+        "--set",
+        f"data.root={mnist_root}",
+        "--out",
+        str(out),
+    ]
     ganfw(*args)
     if (out / "report.html").is_file():  # the report callback's, kept before the tests rewrite it
         shutil.copy(out / "report.html", out.parent / "written_by_the_run.html")
@@ -182,9 +200,14 @@ def test_refusals_are_one_line(tmp_path):
 def test_empty_states_and_corrupt_lines(tmp_path):
     (tmp_path / "metrics.jsonl").write_text('{"event": "start", "step": 0, "device": "cpu"}\n{"torn": \nnot json\n')
     html = write_report(tmp_path).read_text(encoding="utf-8")
-    for says in ("No sample grid has been written yet.", "No training-health warnings were seen.",
-                 "No evaluation was logged", "This run predates environment logging.",
-                 "The run directory holds no recipe.toml.", "No data logged."):
+    for says in (
+        "No sample grid has been written yet.",
+        "No training-health warnings were seen.",
+        "No evaluation was logged",
+        "This run predates environment logging.",
+        "The run directory holds no recipe.toml.",
+        "No data logged.",
+    ):
         assert says in html
 
 
@@ -198,8 +221,13 @@ def test_callback_writes_on_rank_zero_only(tmp_path):
 
 
 def test_charts_from_numbers():
-    records = [{"step": 1, "v": 1.0}, {"step": 2, "v": math.nan}, {"step": 3, "v": math.inf}, {"step": 4},
-               {"step": 5, "v": 2}]
+    records = [
+        {"step": 1, "v": 1.0},
+        {"step": 2, "v": math.nan},
+        {"step": 3, "v": math.inf},
+        {"step": 4},
+        {"step": 5, "v": 2},
+    ]
     assert series_of(records, "v").points == [(1.0, 1.0), (5.0, 2.0)]
     assert len(thin([(float(i), 0.0) for i in range(1001)], 400)) <= 400
     assert nice_ticks(0.13, 0.97) == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])

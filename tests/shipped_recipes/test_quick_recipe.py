@@ -6,10 +6,10 @@ import json
 
 import torch
 
-from tests.helpers.cli import RECIPES, cli
 from ganfw.plugins import load_registry
 from ganfw.precision import resolve_precision
 from ganfw.recipe import load_recipe
+from tests.helpers.cli import RECIPES, cli
 
 RECIPE = RECIPES / "mnist_quick.toml"
 
@@ -22,10 +22,22 @@ def test_the_quick_recipe_is_a_narrow_least_squares_mlp_gan_on_all_of_mnist():
     assert recipe.data_limit is None and recipe.eval.every == 1  # the whole training split, scored every epoch
 
 
-def test_the_quick_recipe_trains_with_its_defaults(tmp_path, mnist_root, reference_cache, capsys):  # noqa: F811
+def test_the_quick_recipe_trains_with_its_defaults(tmp_path, mnist_root, reference_cache, capsys):
     out = tmp_path / "run"
-    code, _, err = cli(capsys, "run", str(RECIPE), "--out", str(out), "--quiet", "--set", f"data.root={json.dumps(str(mnist_root))}",
-                       "--set", "data.limit=1024", "--set", "train.epochs=2")
+    code, _, err = cli(
+        capsys,
+        "run",
+        str(RECIPE),
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        f"data.root={json.dumps(str(mnist_root))}",
+        "--set",
+        "data.limit=1024",
+        "--set",
+        "train.epochs=2",
+    )
     assert code == 0, err
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert records[0]["precision"] == resolve_precision("auto", torch.device("cpu")).name

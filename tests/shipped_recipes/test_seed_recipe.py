@@ -6,19 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from ganfw.training.components import epoch_order
 from ganfw.contracts import Decision
 from ganfw.engine import Trainer
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
+from ganfw.training.components import epoch_order
 
 SEED = Path(__file__).resolve().parents[2] / "recipes" / "mnist_dcgan_seed.toml"
 
 
 @pytest.fixture(scope="module")
-def trainer(tmp_path_factory, mnist_root):  # noqa: F811
+def trainer(tmp_path_factory, mnist_root):
     recipe = load_recipe(SEED, load_registry(), [f"data.root={str(mnist_root)!r}", "train.device='cpu'"])
     return Trainer(recipe, RunDir(tmp_path_factory.mktemp("seed")), PlainReporter())
 
@@ -47,7 +47,7 @@ def test_every_epoch_covers_all_60000_images_in_235_steps(trainer):
     assert float(trainer.parts.data.images.min()) == -1.0 and float(trainer.parts.data.images.max()) == 1.0
     assert trainer.steps_per_epoch == 235  # 234 full batches of 256 and a last one of 96
     order = epoch_order(trainer.recipe.train.seed, 0, len(trainer.parts.data), trainer.ranks, trainer.device)
-    assert len(order[234 * 256:]) == 96
+    assert len(order[234 * 256 :]) == 96
 
 
 def test_the_course_networks(trainer):

@@ -16,7 +16,16 @@ from torch.nn import functional as F
 
 from ganfw import ComponentSpec, component_param, hookimpl, param
 from ganfw.contracts import (
-    Augmentation, Callback, Dataset, Decision, Discriminator, Generator, Loss, LRSchedule, Penalty, PenaltyInputs,
+    Augmentation,
+    Callback,
+    Dataset,
+    Decision,
+    Discriminator,
+    Generator,
+    Loss,
+    LRSchedule,
+    Penalty,
+    PenaltyInputs,
     Schedule,
 )
 from ganfw.params import ComponentRef
@@ -49,11 +58,18 @@ BUILTINS = [c for c in load_registry().components if c.package == BUILTIN_DISTRI
 
 
 def test_every_kind_with_checks_has_builtins():
-    assert {c.spec.kind for c in BUILTINS} >= {"generator", "discriminator", "loss", "schedule", "dataset", "lr-schedule"}
+    assert {c.spec.kind for c in BUILTINS} >= {
+        "generator",
+        "discriminator",
+        "loss",
+        "schedule",
+        "dataset",
+        "lr-schedule",
+    }
 
 
 @pytest.mark.parametrize("component", BUILTINS, ids=lambda c: f"{c.spec.kind}:{c.qualified_name}")
-def test_builtin_component_passes_the_contract(component, mnist_root, tmp_path):  # noqa: F811
+def test_builtin_component_passes_the_contract(component, mnist_root, tmp_path):
     """Metrics get the spec checks only (see check_component); image-folder reads a folder of
     PNGs in two class sub-folders."""
     params = None
@@ -149,10 +165,19 @@ class PrivateNoise(TinyGenerator):
     [
         (TinyGenerator(squash=lambda x: x), "forward.z. in train mode goes (above 1|below -1)"),
         (TinyGenerator(squash=lambda x: torch.tanh(x).double()), "has dtype torch.float64, expected torch.float32"),
-        (TinyGenerator(image_shape=(1, 4, 4)), r"forward\(z\) in train mode has shape \(4, 1, 2, 2\), expected \(4, 1, 4, 4\)"),
-        (TinyGenerator(squash=lambda x: torch.tanh(F.dropout(x, 0.5, training=True))), "eval mode is not deterministic"),
+        (
+            TinyGenerator(image_shape=(1, 4, 4)),
+            r"forward\(z\) in train mode has shape \(4, 1, 2, 2\), expected \(4, 1, 4, 4\)",
+        ),
+        (
+            TinyGenerator(squash=lambda x: torch.tanh(F.dropout(x, 0.5, training=True))),
+            "eval mode is not deterministic",
+        ),
         (TinyGenerator(squash=lambda x: torch.tanh(x).detach()), "generated images does not depend on its inputs"),
-        (NarrowLatent(), r"sample_latent cannot be called as the engine calls it, sample_latent\(4, device=\.\.\., generator=\.\.\.\)"),
+        (
+            NarrowLatent(),
+            r"sample_latent cannot be called as the engine calls it, sample_latent\(4, device=\.\.\., generator=\.\.\.\)",
+        ),
         (PrivateNoise(), "sample_latent.. differs for two torch.Generators of the same seed"),
         (ConditionalTinyGenerator(uses_labels=False), "the generated images do not depend on the labels"),
         (nn.Linear(2, 4), "is a Linear, not a ganfw.contracts.Generator"),
@@ -227,7 +252,10 @@ def test_check_discriminator_passes_good_ones():
     [
         (TinyDiscriminator(lambda x: x), r"has shape \(4, 1\), expected \(4,\)"),
         (TinyDiscriminator(lambda x: x.squeeze(1) / 0), "has non-finite values"),
-        (TinyDiscriminator(lambda x: x.squeeze(1).detach()), "a projection of the logits does not depend on its inputs"),
+        (
+            TinyDiscriminator(lambda x: x.squeeze(1).detach()),
+            "a projection of the logits does not depend on its inputs",
+        ),
         (TinyDiscriminator(num_classes=3, uses_labels=False), "the logits do not depend on the labels"),
     ],
 )
@@ -288,14 +316,19 @@ class RelativisticAverage(Loss):
 
     def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
         r, f = real_logits.detach(), fake_logits.detach()
-        return {"d_real": torch.sigmoid(r - f.mean()).mean(), "d_fake": torch.sigmoid(f - r.mean()).mean(),
-                "acc_real": (r > f.mean()).float().mean(), "acc_fake": (f < r.mean()).float().mean()}
+        return {
+            "d_real": torch.sigmoid(r - f.mean()).mean(),
+            "d_fake": torch.sigmoid(f - r.mean()).mean(),
+            "acc_real": (r > f.mean()).float().mean(),
+            "acc_fake": (f < r.mean()).float().mean(),
+        }
 
 
 def _relativistic(winners: Tensor, losers: Tensor) -> Tensor:
     target = torch.ones_like(winners)
-    return (F.binary_cross_entropy_with_logits(winners - losers.mean(), target)
-            + F.binary_cross_entropy_with_logits(losers - winners.mean(), torch.zeros_like(losers)))
+    return F.binary_cross_entropy_with_logits(winners - losers.mean(), target) + F.binary_cross_entropy_with_logits(
+        losers - winners.mean(), torch.zeros_like(losers)
+    )
 
 
 class CountsCalls(TinyHinge):
@@ -380,9 +413,15 @@ class TupleState(TinyHinge):
         (NaiveBCE(), "d_loss on extreme logits has non-finite values"),
         (PerSample(), r"d_loss on typical logits has shape \(5,\), expected \(\)"),
         (IgnoresFakes(), "d_loss on typical logits: some of its inputs get no gradient"),
-        (CachesRealLogits(), "g_loss on typical logits, call 3 of g, d, g, d, differs from the same call on a fresh loss"),
+        (
+            CachesRealLogits(),
+            "g_loss on typical logits, call 3 of g, d, g, d, differs from the same call on a fresh loss",
+        ),
         (CountsCalls(in_state=False), "g_loss on typical logits, call 3 of g, d, g, d, differs"),
-        (SlashedTerms(), "d_loss on typical logits: term name 'd/real' is not a non-empty string without spaces or '/'"),
+        (
+            SlashedTerms(),
+            "d_loss on typical logits: term name 'd/real' is not a non-empty string without spaces or '/'",
+        ),
         (RawStatistics(), r"statistics\(\)\['d_real'\] on typical logits goes above 1.0"),
         (FewStatistics(), r"statistics\(\) on typical logits returned \['acc_real'\], expected a dict with exactly"),
         (BoolishNeedsReal(), "g_needs_real is 1, not a bool"),
@@ -494,7 +533,10 @@ class DetachedGPenalty(FakeDistance):
     [
         (R1(every=0), "penalty 'r1': every is 0, expected an int >= 1"),
         (R1(every=True), "penalty 'r1': every is True, expected an int >= 1"),
-        (Flat(), r"penalty 'r1' \(unlabelled batch, on cpu\), towards the parameters of D does not depend on its inputs"),
+        (
+            Flat(),
+            r"penalty 'r1' \(unlabelled batch, on cpu\), towards the parameters of D does not depend on its inputs",
+        ),
         (ClampsInPlace(), "changed its input tensors"),
         (PrivateRandom(), "a second call under the same seed gives another value"),
         (DetachedGPenalty(), "towards the parameters of G: none of its inputs gets a gradient"),
@@ -556,9 +598,15 @@ def test_check_schedule_passes_good_ones():
 @pytest.mark.parametrize(
     "schedule, message",
     [
-        (Scripted(decision=lambda step: (True, True)), r"D always right, step 0: decide\(\) returned \(True, True\), not a Decision"),
+        (
+            Scripted(decision=lambda step: (True, True)),
+            r"D always right, step 0: decide\(\) returned \(True, True\), not a Decision",
+        ),
         (Scripted(decision=lambda step: Decision(1, True)), "has fields that are not bools"),
-        (Scripted(decision=lambda step: Decision(step < 30, False)), "step 80: neither network has trained for 51 steps in a row"),
+        (
+            Scripted(decision=lambda step: Decision(step < 30, False)),
+            "step 80: neither network has trained for 51 steps in a row",
+        ),
         (Scripted(state={"pair": (1, 2)}), "changes through JSON"),
         (Scripted(state={"when": object()}), "is not JSON-serialisable"),
         (Scripted(state=[1]), r"state_dict\(\) returned list, not a dict"),
@@ -600,7 +648,10 @@ class Drifting(LRSchedule):
 @pytest.mark.parametrize(
     "schedule, message",
     [
-        (Factor(lambda step, total: (1.0 - 2 * step / total, 1.0)), r"factor\(4, 7\) returned \(-0.14.*, 1.0\), not a pair of finite numbers >= 0"),
+        (
+            Factor(lambda step, total: (1.0 - 2 * step / total, 1.0)),
+            r"factor\(4, 7\) returned \(-0.14.*, 1.0\), not a pair of finite numbers >= 0",
+        ),
         (Factor(lambda step, total: 1.0), r"factor\(0, 1\) returned 1.0, not a pair"),
         (Factor(lambda step, total: (float("nan"), 1.0)), "not a pair of finite numbers"),
         (Factor(lambda step, total: (1.0, 0.0)), "over 1 steps, D's factor is never above 0: it never trains"),
@@ -675,7 +726,10 @@ class InPlace(Brightness):
         (Detaching(), "a projection of augmentation.images. on cpu does not depend on its inputs"),
         (PrivateBrightness(), "gives other images under the same seed"),
         (InPlace(), "changed its input images"),
-        (Brightness(restores=False), "a fresh augmentation loaded with state_dict.. reports another state when restored"),
+        (
+            Brightness(restores=False),
+            "a fresh augmentation loaded with state_dict.. reports another state when restored",
+        ),
     ],
 )
 def test_check_augmentation(augmentation, message):
@@ -813,7 +867,7 @@ class Pixels(MNIST):
         return self.load_split(train=True).unsqueeze(1).float()
 
 
-def test_check_dataset(mnist_root):  # noqa: F811
+def test_check_dataset(mnist_root):
     check_dataset(MNIST(MNISTParams(download=False), root=str(mnist_root), limit=10), limit=10)
     with fails(r"load\(\) returned 60000 images, more than limit=10"):
         check_dataset(Pixels(MNISTParams(download=False), root=str(mnist_root), limit=10), limit=10)
@@ -938,7 +992,9 @@ class Scaled(LRSchedule):
 
 
 def test_check_component_resolves_component_params():
-    spec = ComponentSpec(name="scaled", kind="lr-schedule", summary="s", factory=f"{__name__}:Scaled", params=ScaledParams)
+    spec = ComponentSpec(
+        name="scaled", kind="lr-schedule", summary="s", factory=f"{__name__}:Scaled", params=ScaledParams
+    )
     check_component(spec)
     check_component(spec, params={"base": {"name": "linear-decay", "params": {"warmup": 3}}})
     with fails(r"^lr-schedule 'scaled': component param params.base.name: unknown lr-schedule 'nope'; available: "):
@@ -972,8 +1028,9 @@ def test_plugin_specs():
         plugin_specs(_module("empty"))
 
 
-@pytest.mark.parametrize("api, declared", [(None, "declares no GANFW_API"), (1, "declares GANFW_API = 1"),
-                                           ("2", "declares GANFW_API = '2'")])
+@pytest.mark.parametrize(
+    "api, declared", [(None, "declares no GANFW_API"), (1, "declares GANFW_API = 1"), ("2", "declares GANFW_API = '2'")]
+)
 def test_plugin_specs_wants_the_api_version(api, declared):
     with fails(f"^old {declared}; this ganfw's plugin API is 2: write GANFW_API = 2 in the module"):
         plugin_specs(_module("old", api=api, ganfw_losses=_hook(SPEC)))
@@ -983,7 +1040,9 @@ def test_check_installed(monkeypatch):
     monkeypatch.delenv("GANFW_DISABLE_PLUGINS", raising=False)
     found = check_installed("lr_schedules", plugin_specs(builtin_lr_schedules))
     assert {c.spec.name for c in found} >= {"cosine"}
-    with fails(r"no plugin 'nope' is installed \(installed: .*lr_schedules.*\); check the \[project.entry-points.ganfw\]"):
+    with fails(
+        r"no plugin 'nope' is installed \(installed: .*lr_schedules.*\); check the \[project.entry-points.ganfw\]"
+    ):
         check_installed("nope")
     with fails("plugin 'lr_schedules' is installed with .*, expected"):
         check_installed("lr_schedules", [SPEC])

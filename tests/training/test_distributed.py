@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.helpers.cli import RECIPES
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
+from tests.helpers.cli import RECIPES
 from tests.helpers.recipes import tiny_recipe
 
 WORKER = Path(__file__).parents[1] / "helpers" / "ddp_worker.py"
@@ -26,19 +26,26 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--np
 GLOO_ABORT = "terminate called without an active exception"
 pytestmark = pytest.mark.flaky(reruns=2, only_rerun=[GLOO_ABORT])
 
+
 @pytest.fixture
-def recipe(tmp_path, mnist_root):  # noqa: F811
+def recipe(tmp_path, mnist_root):
     def write(schedule: str = "alternating") -> Path:
-        return tiny_recipe(tmp_path / f"{schedule}.toml", mnist_root, schedule={"name": schedule},
-                           data={"limit": 128}, train={"epochs": 2, "batch_size": 16, "dist_timeout": 30})
+        return tiny_recipe(
+            tmp_path / f"{schedule}.toml",
+            mnist_root,
+            schedule={"name": schedule},
+            data={"limit": 128},
+            train={"epochs": 2, "batch_size": 16, "dist_timeout": 30},
+        )
 
     return write
 
 
 def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    return subprocess.run([*TORCHRUN, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**__import__("os").environ, **env})
+    return subprocess.run(
+        [*TORCHRUN, *args], capture_output=True, text=True, timeout=timeout, env={**__import__("os").environ, **env}
+    )
 
 
 def rank_weights(out: Path) -> list[dict[str, torch.Tensor]]:
@@ -62,8 +69,10 @@ def test_cli_under_torchrun_writes_outputs_once(recipe, tmp_path):
     steps = [json.loads(line)["step"] for line in lines if '"event"' not in line]
     assert steps == sorted(set(steps))
     # 128 images, 64 per rank, per-rank batch 16: 4 steps an epoch, global batch 32
-    assert [c.name for c in list_checkpoints(out / "checkpoints")] == ["step_00000004.safetensors",
-                                                                       "step_00000008.safetensors"]
+    assert [c.name for c in list_checkpoints(out / "checkpoints")] == [
+        "step_00000004.safetensors",
+        "step_00000008.safetensors",
+    ]
     assert len(list((out / "samples").iterdir())) == 2
 
 
@@ -90,19 +99,33 @@ def test_resumed_run_continues_on_both_ranks(recipe, tmp_path):
     assert load_checkpoint(list_checkpoints(out / "checkpoints")[-1]).state["step"] == 8
 
 
-def test_shipped_recipe_with_its_default_eval_trains_on_two_processes(tmp_path, mnist_root, reference_cache):  # noqa: F811
+def test_shipped_recipe_with_its_default_eval_trains_on_two_processes(tmp_path, mnist_root, reference_cache):
     """recipes/mnist_dcgan.toml as shipped, [eval] included (FID on 1,000 images every epoch):
     rank 0 evaluates alone while rank 1 waits, and the metric must not wait for rank 1."""
     out = tmp_path / "run"
-    small = ["--set", f"data.root={mnist_root}", "--set", "data.limit=128", "--set", "train.batch_size=32",
-             "--set", "train.epochs=2", "--set", "train.precision=fp32", "--set", "train.dist_timeout=60"]
+    small = [
+        "--set",
+        f"data.root={mnist_root}",
+        "--set",
+        "data.limit=128",
+        "--set",
+        "train.batch_size=32",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.precision=fp32",
+        "--set",
+        "train.dist_timeout=60",
+    ]
     proc = torchrun("-m", "ganfw", "run", str(RECIPES / "mnist_dcgan.toml"), "--out", str(out), "--quiet", *small)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in records if r.get("event") == "eval"]
     assert [r["epoch"] for r in evals] == [1, 2] and all(r["eval/fid"] > 0 for r in evals)
-    assert [c.name for c in list_checkpoints(out / "checkpoints")] == ["step_00000002.safetensors",
-                                                                       "step_00000004.safetensors"]
+    assert [c.name for c in list_checkpoints(out / "checkpoints")] == [
+        "step_00000002.safetensors",
+        "step_00000004.safetensors",
+    ]
 
 
 # Last: a crashed run's processes and sockets must not overlap another run of this file.

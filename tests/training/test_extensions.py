@@ -52,12 +52,13 @@ def newest(run: Path) -> Path:
 
 
 @pytest.fixture
-def everything(tmp_path, mnist_root):  # noqa: F811
+def everything(tmp_path, mnist_root):
     return tiny_recipe(tmp_path / "everything.toml", mnist_root, **EVERYTHING)
 
 
-def test_a_run_with_every_extension_resumes_bit_exactly_after_a_kill_mid_epoch(everything, tmp_path, monkeypatch,
-                                                                              reference_cache):  # noqa: F811
+def test_a_run_with_every_extension_resumes_bit_exactly_after_a_kill_mid_epoch(
+    everything, tmp_path, monkeypatch, reference_cache
+):
     assert train(everything, tmp_path / "straight")
     original = engine.Trainer._train_step
 
@@ -77,19 +78,24 @@ def test_a_run_with_every_extension_resumes_bit_exactly_after_a_kill_mid_epoch(e
     assert any(k.startswith("callbacks.0.ema.generator.") for k in straight)
     for key in straight:
         assert torch.equal(straight[key], split[key]), key
-    evals = [[r["eval/fid"] for r in records(run) if r.get("event") == "eval"] for run in (tmp_path / "straight",
-                                                                                            tmp_path / "split")]
+    evals = [
+        [r["eval/fid"] for r in records(run) if r.get("event") == "eval"]
+        for run in (tmp_path / "straight", tmp_path / "split")
+    ]
     assert evals[0] == evals[1] and len(evals[0]) == 2
 
 
-def test_sampling_and_evaluation_use_the_ema_generator(everything, tmp_path, reference_cache):  # noqa: F811
+def test_sampling_and_evaluation_use_the_ema_generator(everything, tmp_path, reference_cache):
     run = tmp_path / "run"
     assert train(everything, run, "train.epochs=1")
     ckpt = load_checkpoint(newest(run))
     assert ckpt.state["sampler"] == "callbacks.0.ema.generator"
-    ema = {k[len("callbacks.0.ema.generator."):]: v for k, v in ckpt.tensors.items()
-           if k.startswith("callbacks.0.ema.generator.")}
-    raw = {k[len("generator."):]: v for k, v in ckpt.tensors.items() if k.startswith("generator.")}
+    ema = {
+        k[len("callbacks.0.ema.generator.") :]: v
+        for k, v in ckpt.tensors.items()
+        if k.startswith("callbacks.0.ema.generator.")
+    }
+    raw = {k[len("generator.") :]: v for k, v in ckpt.tensors.items() if k.startswith("generator.")}
     assert any(not torch.equal(ema[k], raw[k]) for k in raw if raw[k].is_floating_point())
     sampled = load_generator(run, load_registry()).state_dict()
     for key, value in sampled.items():
@@ -109,10 +115,15 @@ def test_named_terms_penalties_and_learning_rates_are_logged(everything, tmp_pat
     assert lr[5] == pytest.approx(0.1) and lr[2] > lr[3] > lr[4] > lr[5]
 
 
-def test_early_stopping_ends_the_run_after_its_patience(tmp_path, mnist_root, reference_cache):  # noqa: F811
-    recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, data={"limit": 96}, train={"epochs": 6},
-                         eval={"every": 1, "n": 100, "metrics": ["fid"]},
-                         callbacks=[{"name": "early-stopping", "params": {"patience": 1, "min_delta": 1e6}}])
+def test_early_stopping_ends_the_run_after_its_patience(tmp_path, mnist_root, reference_cache):
+    recipe = tiny_recipe(
+        tmp_path / "r.toml",
+        mnist_root,
+        data={"limit": 96},
+        train={"epochs": 6},
+        eval={"every": 1, "n": 100, "metrics": ["fid"]},
+        callbacks=[{"name": "early-stopping", "params": {"patience": 1, "min_delta": 1e6}}],
+    )
     run = tmp_path / "run"
     assert train(recipe, run) is True
     events = [r for r in records(run) if r.get("event")]
@@ -122,9 +133,12 @@ def test_early_stopping_ends_the_run_after_its_patience(tmp_path, mnist_root, re
     assert load_checkpoint(newest(run)).state["callbacks"][0]  # its state is checkpointed
 
 
-def test_a_conditional_run_draws_one_column_per_class(tmp_path, mnist_root):  # noqa: F811
+def test_a_conditional_run_draws_one_column_per_class(tmp_path, mnist_root):
     recipe = tiny_recipe(
-        tmp_path / "c.toml", mnist_root, data={"limit": 96}, output={"samples": 100},
+        tmp_path / "c.toml",
+        mnist_root,
+        data={"limit": 96},
+        output={"samples": 100},
         generator={"name": "cmlp", "params": {"latent_dim": 8, "hidden": [16]}},
         discriminator={"name": "cmlp", "params": {"hidden": [16]}},
     )
@@ -136,7 +150,7 @@ def test_a_conditional_run_draws_one_column_per_class(tmp_path, mnist_root):  # 
     assert (run / "samples" / "image_at_epoch_0001.png").exists()
 
 
-RECORDER = '''
+RECORDER = """
 from ganfw import ComponentSpec, hookimpl
 
 GANFW_API = 2
@@ -146,9 +160,9 @@ GANFW_API = 2
 def ganfw_callbacks():
     return [ComponentSpec(name="recorder", kind="callback", summary="writes each hook it sees",
                           factory="recorder_parts:Recorder")]
-'''
+"""
 
-RECORDER_PARTS = '''
+RECORDER_PARTS = """
 import os
 from ganfw.contracts import Callback
 
@@ -180,24 +194,38 @@ class Recorder(Callback):
 
     def on_run_end(self, view):
         self._write(f"on_run_end {view.step}")
-'''
+"""
 
 
-def test_callback_hooks_run_in_the_documented_order(site, tmp_path, mnist_root, monkeypatch,
-                                                    reference_cache):  # noqa: F811
-    site.add("ganfw-recorder", "1.0", {"recorder_plugin": RECORDER, "recorder_parts": RECORDER_PARTS},
-             {"recorder": "recorder_plugin"})
+def test_callback_hooks_run_in_the_documented_order(site, tmp_path, mnist_root, monkeypatch, reference_cache):
+    site.add(
+        "ganfw-recorder",
+        "1.0",
+        {"recorder_plugin": RECORDER, "recorder_parts": RECORDER_PARTS},
+        {"recorder": "recorder_plugin"},
+    )
     importlib.invalidate_caches()
     log = tmp_path / "hooks.txt"
     monkeypatch.setenv("RECORDER_LOG", str(log))
-    recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, data={"limit": 96}, train={"epochs": 3},
-                         eval={"every": 1, "n": 100, "metrics": ["fid"]}, callbacks=[{"name": "recorder"}])
+    recipe = tiny_recipe(
+        tmp_path / "r.toml",
+        mnist_root,
+        data={"limit": 96},
+        train={"epochs": 3},
+        eval={"every": 1, "n": 100, "metrics": ["fid"]},
+        callbacks=[{"name": "recorder"}],
+    )
     run = tmp_path / "run"
     assert train(recipe, run)
     assert log.read_text().splitlines() == [
-        "setup 0 9", "on_run_start 0",
-        "on_step_end 1 0", "on_step_end 2 1", "on_step_end 3 2",
-        "on_evaluation 1 ['fid']", "on_epoch_end 1", "on_run_end 3",
+        "setup 0 9",
+        "on_run_start 0",
+        "on_step_end 1 0",
+        "on_step_end 2 1",
+        "on_step_end 3 2",
+        "on_evaluation 1 ['fid']",
+        "on_epoch_end 1",
+        "on_run_end 3",
     ]
     assert [r["reason"] for r in records(run) if r.get("event") == "stop"] == ["enough"]
 
@@ -215,23 +243,36 @@ def pictures(folder: Path, per_class: int = 24) -> Path:
     return folder
 
 
-def test_a_dataset_evaluation_cannot_score_is_refused_before_training(tmp_path, mnist_root, reference_cache):  # noqa: F811
+def test_a_dataset_evaluation_cannot_score_is_refused_before_training(tmp_path, mnist_root, reference_cache):
     data = {"name": "image-folder", "params": {"path": str(pictures(tmp_path / "pics")), "image_size": 16}}
-    recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, data=data, eval={"every": 1, "n": 20, "metrics": ["fid"]},
-                         generator={"name": "mlp", "params": {"latent_dim": 8, "hidden": [16]}},
-                         discriminator={"name": "mlp", "params": {"hidden": [16]}})
+    recipe = tiny_recipe(
+        tmp_path / "r.toml",
+        mnist_root,
+        data=data,
+        eval={"every": 1, "n": 20, "metrics": ["fid"]},
+        generator={"name": "mlp", "params": {"latent_dim": 8, "hidden": [16]}},
+        discriminator={"name": "mlp", "params": {"hidden": [16]}},
+    )
     with pytest.raises(UserError, match=r"\[eval\] cannot score this run .*no judge for the dataset 'image-folder-"):
         train(recipe, tmp_path / "run")
     assert not (tmp_path / "run").exists()  # refused before the first step: nothing written
 
 
-def test_a_streamed_folder_trains_exactly_as_the_same_folder_held_in_memory(tmp_path, mnist_root):  # noqa: F811
+def test_a_streamed_folder_trains_exactly_as_the_same_folder_held_in_memory(tmp_path, mnist_root):
     """data.stream = "always" (DataLoader workers, decoded on access) visits the same batches in
     the same order as the in-memory path: the weights after a resumed run agree bit for bit."""
-    data = {"name": "image-folder", "params": {"path": str(pictures(tmp_path / "pics")), "image_size": 16, "held_out": 0.0}}
-    recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, data=data, train={"epochs": 2, "batch_size": 16},
-                         generator={"name": "cmlp", "params": {"latent_dim": 8, "hidden": [16]}},
-                         discriminator={"name": "cmlp", "params": {"hidden": [16]}})
+    data = {
+        "name": "image-folder",
+        "params": {"path": str(pictures(tmp_path / "pics")), "image_size": 16, "held_out": 0.0},
+    }
+    recipe = tiny_recipe(
+        tmp_path / "r.toml",
+        mnist_root,
+        data=data,
+        train={"epochs": 2, "batch_size": 16},
+        generator={"name": "cmlp", "params": {"latent_dim": 8, "hidden": [16]}},
+        discriminator={"name": "cmlp", "params": {"hidden": [16]}},
+    )
     assert train(recipe, tmp_path / "memory", "data.stream=never")
     assert train(recipe, tmp_path / "streamed", "data.stream=always", "train.epochs=1")
     assert train(recipe, tmp_path / "streamed", "data.stream=always", resume=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.helpers.recipes import tiny_recipe
 from torch import nn
 
 from ganfw.engine import Trainer
@@ -13,6 +12,7 @@ from ganfw.plugins import load_registry
 from ganfw.progress import SilentReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
+from tests.helpers.recipes import tiny_recipe
 
 
 def test_masks_keep_1_minus_p_and_scale_the_survivors():
@@ -57,9 +57,13 @@ def test_every_plain_dropout_is_replaced_in_place():
 
 
 @pytest.mark.parametrize("fast", [True, False])
-def test_the_trainer_swaps_dropout_on_the_cpu_as_the_recipe_says(tmp_path, mnist_root, fast):  # noqa: F811
-    path = tiny_recipe(tmp_path / "r.toml", mnist_root, discriminator={"name": "dcgan", "params": {"widths": [4, 8]}},
-                       train={"fast_dropout": fast})
+def test_the_trainer_swaps_dropout_on_the_cpu_as_the_recipe_says(tmp_path, mnist_root, fast):
+    path = tiny_recipe(
+        tmp_path / "r.toml",
+        mnist_root,
+        discriminator={"name": "dcgan", "params": {"widths": [4, 8]}},
+        train={"fast_dropout": fast},
+    )
     trainer = Trainer(load_recipe(path, load_registry()), RunDir(tmp_path / "run"), SilentReporter())
     kinds = {type(m) for m in trainer.parts.D.modules() if isinstance(m, nn.Dropout)}
     assert kinds == ({UniformDropout} if fast else {nn.Dropout})

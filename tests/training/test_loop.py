@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,26 +18,33 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from ganfw import engine
-from tests.helpers.recipes import tiny_recipe
 from ganfw.checkpoint import list_checkpoints, load_checkpoint
 from ganfw.errors import UserError
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
+from tests.helpers.recipes import tiny_recipe
 
-def engine_recipe(path: Path, root: Path, loss: str = "non-saturating", schedule: str = "alternating",
-                  eval_every: int = 0) -> Path:
+
+def engine_recipe(
+    path: Path, root: Path, loss: str = "non-saturating", schedule: str = "alternating", eval_every: int = 0
+) -> Path:
     """3 steps an epoch, 2 epochs, a log line every 2 steps."""
     return tiny_recipe(
-        path, root, loss={"name": loss}, schedule={"name": schedule}, data={"limit": 96},
-        train={"epochs": 2, "seed": 3}, output={"log_every": 2, "gif": True},
+        path,
+        root,
+        loss={"name": loss},
+        schedule={"name": schedule},
+        data={"limit": 96},
+        train={"epochs": 2, "seed": 3},
+        output={"log_every": 2, "gif": True},
         eval={"every": eval_every, "n": 200, "metrics": ["fid", "class-coverage"]},
     )
 
 
 @pytest.fixture
-def tiny(tmp_path, mnist_root):  # noqa: F811
+def tiny(tmp_path, mnist_root):
     """Write a tiny recipe (3 steps an epoch) and return its path; ``tiny(loss=..., schedule=...)``."""
 
     def write(loss: str = "non-saturating", schedule: str = "alternating", eval_every: int = 0) -> Path:
@@ -61,11 +68,13 @@ def assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
         assert torch.equal(a[key], b[key]), key
 
 
-def test_cli_run_writes_every_output(tiny, tmp_path, reference_cache):  # noqa: F811
+def test_cli_run_writes_every_output(tiny, tmp_path, reference_cache):
     out = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "ganfw", "run", str(tiny(eval_every=1)), "--out", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "epoch 2/2 done" in proc.stderr
@@ -73,8 +82,20 @@ def test_cli_run_writes_every_output(tiny, tmp_path, reference_cache):  # noqa: 
     assert "[generator]" in (out / "recipe.toml").read_text()
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "event" not in r]
-    for key in ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "d_acc", "stepped_d", "stepped_g",
-                "lr_g", "lr_d", "images_per_s"):
+    for key in (
+        "step",
+        "epoch",
+        "d_loss",
+        "g_loss",
+        "d_real",
+        "d_fake",
+        "d_acc",
+        "stepped_d",
+        "stepped_g",
+        "lr_g",
+        "lr_d",
+        "images_per_s",
+    ):
         assert key in steps[0], key
     assert [r["epoch"] for r in records if r.get("event") == "epoch"] == [1, 2]
     evals = [r for r in records if r.get("event") == "eval"]
@@ -148,8 +169,12 @@ def test_run_refuses_a_non_empty_directory_without_resume(tiny, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
-    proc = subprocess.run([sys.executable, "-m", "ganfw", "run", str(tiny()), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ganfw", "run", str(tiny()), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "already holds files" in proc.stderr and "Traceback" not in proc.stderr
     assert (out / "precious.txt").read_text() == "keep me"
@@ -165,9 +190,24 @@ def test_resume_refuses_a_different_architecture(tiny, tmp_path):
 def test_sigkill_leaves_a_loadable_checkpoint(tiny, tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ganfw", "run", str(tiny()), "--out", str(out), "--quiet",
-         "--set", "train.epochs=50", "--set", "output.checkpoint_every=1", "--set", "output.keep_checkpoints=50"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "ganfw",
+            "run",
+            str(tiny()),
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "train.epochs=50",
+            "--set",
+            "output.checkpoint_every=1",
+            "--set",
+            "output.keep_checkpoints=50",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while len(list_checkpoints(out / "checkpoints")) < 3 and time.monotonic() < deadline:
@@ -180,17 +220,33 @@ def test_sigkill_leaves_a_loadable_checkpoint(tiny, tmp_path):
         load_checkpoint(path)
     done = load_checkpoint(checkpoints[-1]).state["step"]
     resumed = subprocess.run(
-        [sys.executable, "-m", "ganfw", "run", str(tiny()), "--out", str(out), "--quiet", "--resume",
-         "--set", f"train.epochs={done // 3 + 1}", "--set", "output.checkpoint_every=1",
-         "--set", "output.keep_checkpoints=50"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "ganfw",
+            "run",
+            str(tiny()),
+            "--out",
+            str(out),
+            "--quiet",
+            "--resume",
+            "--set",
+            f"train.epochs={done // 3 + 1}",
+            "--set",
+            "output.checkpoint_every=1",
+            "--set",
+            "output.keep_checkpoints=50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming from" in resumed.stderr
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, mnist_root):  # noqa: F811
+def trained_run(tmp_path_factory, mnist_root):
     out = tmp_path_factory.mktemp("sample") / "run"
     recipe = engine_recipe(out.parent / "tiny.toml", mnist_root)
     assert train(recipe, out, "train.epochs=1")
@@ -200,8 +256,12 @@ def trained_run(tmp_path_factory, mnist_root):  # noqa: F811
 @pytest.mark.parametrize("suffix", [".npy", ".pt", ".png"])
 def test_sample_writes_each_format(trained_run, tmp_path, suffix):
     out = tmp_path / f"images{suffix}"
-    proc = subprocess.run([sys.executable, "-m", "ganfw", "sample", str(trained_run), "--n", "10",
-                           "--out", str(out), "--seed", "1"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ganfw", "sample", str(trained_run), "--n", "10", "--out", str(out), "--seed", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     if suffix == ".png":
         cell = 28 * 4 + 2  # 28 px scaled 4x, plus padding
@@ -216,8 +276,24 @@ def test_sample_is_reproducible_from_a_checkpoint_file(trained_run, tmp_path):
     checkpoint = list_checkpoints(trained_run / "checkpoints")[-1]
     outs = []
     for name in ("a.npy", "b.npy"):
-        subprocess.run([sys.executable, "-m", "ganfw", "sample", str(checkpoint), "--n", "3", "--out",
-                        str(tmp_path / name), "--seed", "7"], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ganfw",
+                "sample",
+                str(checkpoint),
+                "--n",
+                "3",
+                "--out",
+                str(tmp_path / name),
+                "--seed",
+                "7",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         outs.append(np.load(tmp_path / name))
     np.testing.assert_array_equal(*outs)
 
@@ -233,8 +309,12 @@ def test_sample_is_reproducible_from_a_checkpoint_file(trained_run, tmp_path):
 def test_sample_bad_input_is_one_line(trained_run, tmp_path, target, out, message):
     paths = {"corrupt": tmp_path / "bad.safetensors", "missing": tmp_path / "nope", "run": trained_run}
     paths["corrupt"].write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
-    proc = subprocess.run([sys.executable, "-m", "ganfw", "sample", str(paths[target]), "--out", str(tmp_path / out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ganfw", "sample", str(paths[target]), "--out", str(tmp_path / out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -248,22 +328,34 @@ def _raise(*args):
 @pytest.mark.parametrize(
     "net, broken_forward, message",
     [
-        ("generator", lambda forward: lambda self, z: forward(self, z).flatten(1),
-         r"\[generator\] generator 'dcgan' \(plugin dcgan, package ganfw .*\) broke the generator contract: "
-         r"forward\(z\) returned torch.float32 \(2, 784\), expected floats of shape \(2, 1, 28, 28\)"),
-        ("generator", lambda forward: lambda self, z: forward(self, z) + 2,
-         r"broke the generator contract: images must lie in \[-1, 1\]"),
-        ("discriminator", lambda forward: lambda self, x: forward(self, x)[:, None],
-         r"\[discriminator\] discriminator 'dcgan' .* returned shape \(2, 1\), expected \(2,\)"),
-        ("discriminator", lambda forward: _raise,
-         r"\[discriminator\] discriminator 'dcgan' .* failed on its first input \(2, 1, 28, 28\): RuntimeError: boom"),
+        (
+            "generator",
+            lambda forward: lambda self, z: forward(self, z).flatten(1),
+            r"\[generator\] generator 'dcgan' \(plugin dcgan, package ganfw .*\) broke the generator contract: "
+            r"forward\(z\) returned torch.float32 \(2, 784\), expected floats of shape \(2, 1, 28, 28\)",
+        ),
+        (
+            "generator",
+            lambda forward: lambda self, z: forward(self, z) + 2,
+            r"broke the generator contract: images must lie in \[-1, 1\]",
+        ),
+        (
+            "discriminator",
+            lambda forward: lambda self, x: forward(self, x)[:, None],
+            r"\[discriminator\] discriminator 'dcgan' .* returned shape \(2, 1\), expected \(2,\)",
+        ),
+        (
+            "discriminator",
+            lambda forward: _raise,
+            r"\[discriminator\] discriminator 'dcgan' .* failed on its first input \(2, 1, 28, 28\): RuntimeError: boom",
+        ),
     ],
 )
 def test_a_component_breaking_its_contract_stops_the_run_with_one_line(
     tiny, tmp_path, capsys, monkeypatch, net, broken_forward, message
 ):
-    from tests.helpers.cli import cli
     from ganfw_plugins.dcgan import models
+    from tests.helpers.cli import cli
 
     cls = models.DCGANGenerator if net == "generator" else models.DCGANDiscriminator
     monkeypatch.setattr(cls, "forward", broken_forward(cls.forward))

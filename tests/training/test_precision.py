@@ -7,15 +7,15 @@ import json
 
 import pytest
 import torch
-from tests.helpers.recipes import tiny_recipe
 
-from tests.helpers.cli import run_cli
 from ganfw import precision
 from ganfw.checkpoint import load_checkpoint
 from ganfw.errors import UserError
 from ganfw.precision import cpu_native, resolve_precision
+from tests.helpers.cli import run_cli
+from tests.helpers.recipes import tiny_recipe
 
-AVX2 = frozenset("fpu sse sse2 avx avx2 fma f16c".split())
+AVX2 = frozenset(["fpu", "sse", "sse2", "avx", "avx2", "fma", "f16c"])
 AVX512 = AVX2 | {"avx512f", "avx512bw", "avx512vl"}
 ZEN5 = AVX512 | {"avx512_bf16"}
 SAPPHIRE_RAPIDS = AVX512 | {"avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16", "amx_fp16"}
@@ -71,7 +71,8 @@ def test_auto_takes_bf16_only_where_it_is_native_and_fast(machine):
 def test_vector_bf16_without_amx_is_measured(machine, tmp_path):
     probes = machine(ZEN5, speedup=0.8)
     assert resolve_precision("auto", CPU).line() == (
-        "precision auto -> fp32: this CPU has AVX512-BF16, and bf16 measured 1.2x slower than fp32 on this cpu")
+        "precision auto -> fp32: this CPU has AVX512-BF16, and bf16 measured 1.2x slower than fp32 on this cpu"
+    )
     machine(ZEN5, speedup=3.0)  # the cached measurement stands
     assert resolve_precision("auto", CPU).name == "fp32" and probes == ["bf16"]
     (tmp_path / "cache" / "ganfw" / "precision.json").unlink()
@@ -106,9 +107,11 @@ def test_explicit_bf16_without_a_fast_path_runs_and_warns_with_the_slowdown(mach
     probes = machine(AVX2, "AVX2", speedup=1 / 45)
     choice = resolve_precision("bf16", CPU)
     assert choice.name == "bf16"
-    assert choice.warning == ("train.precision = 'bf16' on cpu: this CPU has no native bf16 (AVX2), and bf16 "
-                              "measured 45.0x slower than fp32 here; set train.precision = \"auto\" (or \"fp32\") "
-                              "for this machine's fast path")
+    assert choice.warning == (
+        "train.precision = 'bf16' on cpu: this CPU has no native bf16 (AVX2), and bf16 "
+        'measured 45.0x slower than fp32 here; set train.precision = "auto" (or "fp32") '
+        "for this machine's fast path"
+    )
     machine(SAPPHIRE_RAPIDS)
     assert resolve_precision("bf16", CPU).warning is None
     assert resolve_precision("fp32", CPU).line() == "precision fp32 (from the recipe): no autocast"
@@ -139,19 +142,26 @@ def _run_auto(tmp_path, root, env):
     return result.stderr, start, state
 
 
-def test_a_run_on_an_avx2_machine_trains_in_fp32_and_says_so(tmp_path, mnist_root):  # noqa: F811
+def test_a_run_on_an_avx2_machine_trains_in_fp32_and_says_so(tmp_path, mnist_root):
     stderr, start, state = _run_auto(tmp_path, mnist_root, AVX2_TORCH)
     line = f"device cpu, {start['threads']} threads, precision auto -> fp32: this CPU has no native bf16 (AVX2)"
     assert line in stderr
     environment = start.pop("environment")
-    assert start == {"event": "start", "step": 0, "device": "cpu", "threads": start["threads"], "precision": "fp32",
-                     "precision_requested": "auto", "precision_reason": "this CPU has no native bf16 (AVX2)"}
+    assert start == {
+        "event": "start",
+        "step": 0,
+        "device": "cpu",
+        "threads": start["threads"],
+        "precision": "fp32",
+        "precision_requested": "auto",
+        "precision_reason": "this CPU has no native bf16 (AVX2)",
+    }
     assert environment["cpu_capability"] == "AVX2" and environment["gpu"] is None  # what the run saw
     assert environment["torch"] == torch.__version__ and environment["cpu"]
     assert state["precision"] == "fp32"
 
 
-def test_a_run_records_what_auto_chose_on_this_machine(tmp_path, mnist_root, monkeypatch):  # noqa: F811
+def test_a_run_records_what_auto_chose_on_this_machine(tmp_path, mnist_root, monkeypatch):
     stderr, start, state = _run_auto(tmp_path, mnist_root, {})
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the run's probe, if it measured one
     expected = resolve_precision("auto", CPU)
@@ -159,19 +169,24 @@ def test_a_run_records_what_auto_chose_on_this_machine(tmp_path, mnist_root, mon
     assert start["precision"] == state["precision"] == expected.name
 
 
-def test_check_shows_the_resolution(tmp_path, mnist_root):  # noqa: F811
+def test_check_shows_the_resolution(tmp_path, mnist_root):
     recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, train={"precision": "bf16"})
     result = run_cli("check", str(recipe), env={"XDG_CACHE_HOME": str(tmp_path), **AVX2_TORCH})
     assert result.returncode == 0, result.both
     line = result.stdout.splitlines()[1]
-    assert line.startswith("# on this machine: device cpu, ") and "precision bf16 (from the recipe): this CPU has " \
-        "no native bf16 (AVX2), and bf16 measured " in line and "; warning: train.precision = 'bf16' on cpu: " in line
+    assert (
+        line.startswith("# on this machine: device cpu, ")
+        and "precision bf16 (from the recipe): this CPU has no native bf16 (AVX2), and bf16 measured " in line
+        and "; warning: train.precision = 'bf16' on cpu: " in line
+    )
 
 
 def test_a_precision_the_device_cannot_autocast_to_is_refused_in_one_line(machine):
     machine(None, "DEFAULT", speedup=0.0)  # what the probe reports when autocast raises
     assert resolve_precision("auto", CPU).line() == "precision auto -> fp32: bf16 autocast fails on this cpu"
-    with pytest.raises(UserError, match=r"^train.precision = 'bf16': bf16 autocast fails on this cpu; use \"auto\" or \"fp32\"$"):
+    with pytest.raises(
+        UserError, match=r"^train.precision = 'bf16': bf16 autocast fails on this cpu; use \"auto\" or \"fp32\"$"
+    ):
         resolve_precision("bf16", CPU)
 
 

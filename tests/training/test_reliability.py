@@ -7,11 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
-from tests.helpers.cli import RECIPES, cli, run_cli
 from ganfw.checkpoint import checkpoint_name, list_checkpoints
+from tests.helpers.cli import RECIPES, cli, run_cli
 from tests.helpers.recipes import DEFAULT_EVAL, assert_same_file, tiny_recipe
 
 
@@ -29,7 +27,7 @@ def records(run: Path) -> list[dict]:
 
 
 # ------------------------------------------------------------------ 1. exact resume with [eval] on
-def test_resume_with_default_eval_is_bit_exact_an_epoch_later(tmp_path, mnist_root, reference_cache):  # noqa: F811
+def test_resume_with_default_eval_is_bit_exact_an_epoch_later(tmp_path, mnist_root, reference_cache):
     recipe = eval_recipe(tmp_path / "r.toml", mnist_root, train={"epochs": 3, "seed": 7})
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert ganfw_run(recipe, straight).returncode == 0
@@ -39,12 +37,14 @@ def test_resume_with_default_eval_is_bit_exact_an_epoch_later(tmp_path, mnist_ro
     assert second.returncode == 0, second.stderr
     # step 4 ends epoch 2, the first one trained after the resume; step 6 ends epoch 3
     for step in (4, 6):
-        assert_same_file(straight / "checkpoints" / checkpoint_name(step), split / "checkpoints" / checkpoint_name(step))
+        assert_same_file(
+            straight / "checkpoints" / checkpoint_name(step), split / "checkpoints" / checkpoint_name(step)
+        )
     assert [r["epoch"] for r in records(split) if r.get("event") == "eval"] == [1, 2, 3]
 
 
 # ------------------------------------------------------------------ 3. the epoch's outputs survive
-def broken_test_split(tmp_path: Path, mnist_root: Path) -> tuple[Path, Path]:  # noqa: F811
+def broken_test_split(tmp_path: Path, mnist_root: Path) -> tuple[Path, Path]:
     """A data root whose MNIST test images are truncated (training files intact); returns the
     root and the truncated file."""
     raw = tmp_path / "data" / "MNIST" / "raw"
@@ -57,7 +57,7 @@ def broken_test_split(tmp_path: Path, mnist_root: Path) -> tuple[Path, Path]:  #
     return tmp_path / "data", broken
 
 
-def test_a_broken_test_split_is_refused_before_the_first_step(tmp_path, mnist_root):  # noqa: F811
+def test_a_broken_test_split_is_refused_before_the_first_step(tmp_path, mnist_root):
     root, _ = broken_test_split(tmp_path, mnist_root)
     recipe = eval_recipe(tmp_path / "r.toml", root, train={"epochs": 2})
     run, cold_cache = tmp_path / "run", {"XDG_CACHE_HOME": str(tmp_path / "cold")}  # must read the test split
@@ -78,8 +78,9 @@ def release_run_locks() -> None:
         os.close(ganfw.rundir._HELD.pop())
 
 
-def test_failed_evaluation_keeps_the_epoch_and_resume_redoes_it(tmp_path, mnist_root, reference_cache,  # noqa: F811
-                                                                capsys, monkeypatch):
+def test_failed_evaluation_keeps_the_epoch_and_resume_redoes_it(
+    tmp_path, mnist_root, reference_cache, capsys, monkeypatch
+):
     """An evaluation that fails mid-run (here the disk, as the metric would see it) stops the run
     in one line after the epoch's checkpoint and grid; --resume redoes the evaluation."""
     import ganfw.evaluation.evaluate as evaluate
@@ -103,10 +104,14 @@ def test_failed_evaluation_keeps_the_epoch_and_resume_redoes_it(tmp_path, mnist_
     resumed = ganfw_run(recipe, run, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert [(r["event"], r["epoch"]) for r in records(run) if r.get("event") in ("epoch", "eval")] == [
-        ("epoch", 1), ("eval", 1), ("epoch", 2), ("eval", 2)]
+        ("epoch", 1),
+        ("eval", 1),
+        ("epoch", 2),
+        ("eval", 2),
+    ]
 
 
-def test_resume_recreates_outputs_lost_after_the_last_steps_checkpoint(tmp_path, mnist_root, reference_cache):  # noqa: F811
+def test_resume_recreates_outputs_lost_after_the_last_steps_checkpoint(tmp_path, mnist_root, reference_cache):
     """A kill between the ``checkpoint_every`` checkpoint on an epoch's last step and the end of
     the epoch's work leaves that checkpoint and no grid, epoch or eval record: exactly this."""
     recipe = eval_recipe(tmp_path / "r.toml", mnist_root, output={"checkpoint_every": 1})
@@ -121,14 +126,21 @@ def test_resume_recreates_outputs_lost_after_the_last_steps_checkpoint(tmp_path,
     assert "missing outputs of epoch 1" in resumed.stderr
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["image_at_epoch_0001.png", "image_at_epoch_0002.png"]
     assert [(r["event"], r["epoch"]) for r in records(run) if r.get("event") in ("epoch", "eval")] == [
-        ("epoch", 1), ("eval", 1), ("epoch", 2), ("eval", 2)]
+        ("epoch", 1),
+        ("eval", 1),
+        ("epoch", 2),
+        ("eval", 2),
+    ]
 
 
 # ------------------------------------------------------------------ 6. ganfw check catches more
-@pytest.mark.parametrize("overrides, key", [
-    (["data.limit=513", "train.batch_size=64"], "train.batch_size = 64 leaves a last batch of one image"),
-    (["train.seed=18446744073709551617"], "train.seed"),
-])
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["data.limit=513", "train.batch_size=64"], "train.batch_size = 64 leaves a last batch of one image"),
+        (["train.seed=18446744073709551617"], "train.seed"),
+    ],
+)
 def test_check_catches_values_that_cannot_work(overrides, key):
     result = run_cli("check", str(RECIPES / "mnist_mlp.toml"), *[a for o in overrides for a in ("--set", o)])
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -136,7 +148,7 @@ def test_check_catches_values_that_cannot_work(overrides, key):
     assert key in line and "mnist_mlp.toml" in line
 
 
-def test_run_refuses_a_last_batch_of_one_before_training(tmp_path, mnist_root):  # noqa: F811
+def test_run_refuses_a_last_batch_of_one_before_training(tmp_path, mnist_root):
     recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, data={"limit": 65})  # batches of 32: 32, 32, 1
     result = ganfw_run(recipe, tmp_path / "run", "--set", "train.drop_last=false")
     assert result.returncode == 2 and "last batch of one image" in result.stderr

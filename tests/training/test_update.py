@@ -21,17 +21,21 @@ from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
 from tests.helpers.recipes import tiny_recipe
 
+
 def make_trainer(tmp_path, root, *overrides):
     path = tiny_recipe(
-        tmp_path / "r.toml", root, schedule={"name": "simultaneous"},
+        tmp_path / "r.toml",
+        root,
+        schedule={"name": "simultaneous"},
         discriminator={"name": "dcgan", "params": {"widths": [4, 8], "dropout": 0.0}},
-        optim={"generator": {"lr": 1e-3}, "discriminator": {"lr": 2e-3}}, train={"batch_size": 16},
+        optim={"generator": {"lr": 1e-3}, "discriminator": {"lr": 2e-3}},
+        train={"batch_size": 16},
     )
     return Trainer(load_recipe(path, load_registry(), list(overrides)), RunDir(tmp_path / "run"), PlainReporter())
 
 
 @pytest.fixture
-def trainer(tmp_path, mnist_root):  # noqa: F811
+def trainer(tmp_path, mnist_root):
     return make_trainer(tmp_path, mnist_root)
 
 
@@ -109,10 +113,15 @@ def test_a_skipped_network_is_left_untouched(trainer, joint):
 
 @pytest.mark.parametrize(
     "option, joint",
-    [("train.fused_d_pass=true", True), ("train.fused_d_pass=true", False), ("train.channels_last=true", True),
-     ("train.channels_last=true", False), ("train.compile=true", True)],
+    [
+        ("train.fused_d_pass=true", True),
+        ("train.fused_d_pass=true", False),
+        ("train.channels_last=true", True),
+        ("train.channels_last=true", False),
+        ("train.compile=true", True),
+    ],
 )
-def test_speed_options_do_not_change_the_update(tmp_path, mnist_root, option, joint):  # noqa: F811
+def test_speed_options_do_not_change_the_update(tmp_path, mnist_root, option, joint):
     # A large Adam epsilon makes the update proportional to the gradient, so rounding-level
     # differences between kernels stay rounding-level instead of flipping sign(g) updates.
     eps = ["optim.generator.eps=1.0", "optim.discriminator.eps=1.0"]
@@ -127,12 +136,12 @@ def test_speed_options_do_not_change_the_update(tmp_path, mnist_root, option, jo
     assert_same_weights(fast.parts.D, plain.parts.D)
 
 
-def test_a_lazy_penalty_counts_its_own_networks_updates(tmp_path, mnist_root):  # noqa: F811
+def test_a_lazy_penalty_counts_its_own_networks_updates(tmp_path, mnist_root):
     """R1 every 2nd update of D: due on D's updates 0, 2, ... whichever steps D skips."""
     trainer = make_trainer(tmp_path, mnist_root, 'loss.name="r1"', "loss.params.every=2")
     trains_d = [False, True, False, True, True, True]
     computed = []
-    for step, train_d in enumerate(trains_d):
+    for _step, train_d in enumerate(trains_d):
         real, z = trainer.parts.data.images[:16], torch.randn(16, 8)
         out = update(trainer, real, z, Decision(train_d=train_d, train_g=True))
         computed.append("penalty/r1" in out.terms)
@@ -140,10 +149,10 @@ def test_a_lazy_penalty_counts_its_own_networks_updates(tmp_path, mnist_root):  
     assert trainer.update.opt.updates == {"d": 4, "g": 6}
 
 
-def test_an_unconditional_generator_feeds_a_conditional_discriminator_labels(tmp_path, mnist_root):  # noqa: F811
+def test_an_unconditional_generator_feeds_a_conditional_discriminator_labels(tmp_path, mnist_root):
     trainer = make_trainer(tmp_path, mnist_root, 'discriminator={name="cmlp", params={hidden=[16]}}')
     assert trainer.parts.G.num_classes == 0 and trainer.parts.D.num_classes == 10
     labels = trainer.parts.fake_labels(64, trainer.device, trainer.streams.noise)
-    assert labels.shape == (64,) and 0 <= labels.min() and labels.max() < 10 and len(labels.unique()) > 5
+    assert labels.shape == (64,) and labels.min() >= 0 and labels.max() < 10 and len(labels.unique()) > 5
     trainer._train_step(Batch(trainer.parts.data.images[:16], trainer.parts.data.labels[:16]))
     assert trainer.step == 1

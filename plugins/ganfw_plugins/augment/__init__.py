@@ -16,8 +16,9 @@ Policy = Literal["color", "translation", "cutout"]
 class DiffAugmentParams:
     policy: list[Policy] = param(["translation", "cutout"], "transforms applied in this order")
     translation: float = param(0.125, "largest shift, as a fraction of the image's height and width", min=0.0, max=1.0)
-    cutout: float = param(0.5, "side of the zeroed rectangle, as a fraction of the image's height and width",
-                          min=0.0, max=1.0)
+    cutout: float = param(
+        0.5, "side of the zeroed rectangle, as a fraction of the image's height and width", min=0.0, max=1.0
+    )
 
     def __post_init__(self) -> None:
         if not self.policy:
@@ -29,7 +30,11 @@ class DiffAugmentParams:
 @hookimpl
 def ganfw_augmentations() -> list[ComponentSpec]:
     return [
-        ComponentSpec(name="diffaugment", kind="augmentation", params=DiffAugmentParams,
-                      summary="DiffAugment: random colour, translation and cutout, differentiable (Zhao et al. 2020)",
-                      factory="ganfw_plugins.augment.diffaugment:DiffAugment"),
+        ComponentSpec(
+            name="diffaugment",
+            kind="augmentation",
+            params=DiffAugmentParams,
+            summary="DiffAugment: random colour, translation and cutout, differentiable (Zhao et al. 2020)",
+            factory="ganfw_plugins.augment.diffaugment:DiffAugment",
+        ),
     ]

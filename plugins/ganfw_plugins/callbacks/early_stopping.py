@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ganfw.plugin import Callback, TrainerView
-from ganfw.plugin import UserError
+from ganfw.plugin import Callback, TrainerView, UserError
 from ganfw_plugins.callbacks import EarlyStoppingParams
 
 
@@ -33,8 +32,10 @@ class EarlyStopping(Callback):
         metric = self.params.metric
         if metric not in scores:
             available = ", ".join(sorted(scores)) or "(none)"
-            raise UserError(f"early-stopping watches the score {metric!r}, which the evaluation does not give; "
-                            f"its scores: {available} (set params.metric of the callback, or [eval] metrics)")
+            raise UserError(
+                f"early-stopping watches the score {metric!r}, which the evaluation does not give; "
+                f"its scores: {available} (set params.metric of the callback, or [eval] metrics)"
+            )
         value = float(scores[metric])
         if self._improves(value):
             self.best, self.since_best = value, 0
@@ -42,8 +43,10 @@ class EarlyStopping(Callback):
         self.since_best += 1
         if self.since_best >= self.params.patience:
             best = "none yet" if self.best is None else f"{self.best:.6g}"
-            view.request_stop(f"early stopping: {metric} has not improved by more than {self.params.min_delta:g} "
-                              f"for {self.since_best} evaluations (best {best}, latest {value:.6g})")
+            view.request_stop(
+                f"early stopping: {metric} has not improved by more than {self.params.min_delta:g} "
+                f"for {self.since_best} evaluations (best {best}, latest {value:.6g})"
+            )
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "since_best": self.since_best}

@@ -22,8 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganfw.plugin import Callback, TrainerView
-from ganfw.plugin import noise
+from ganfw.plugin import Callback, TrainerView, noise
 from ganfw_plugins.callbacks import HealthParams
 
 #: The step statistics that the health checks read.
@@ -58,10 +57,10 @@ class TrainingHealth(Callback):
             self.sums[key] = self.sums.get(key, 0.0) + float(record[key]) * steps
         self.steps += steps
         for key, _ in _LOSSES:
-            self.sizes[key] = [*self.sizes[key], abs(float(record[key]))][-self.params.memory:]
+            self.sizes[key] = [*self.sizes[key], abs(float(record[key]))][-self.params.memory :]
         self._sign(view, "divergence", self._divergence())
         if self.steps >= self.params.window:
-            self.history = [*self.history, {k: v / self.steps for k, v in self.sums.items()}][-self.params.patience:]
+            self.history = [*self.history, {k: v / self.steps for k, v in self.sums.items()}][-self.params.patience :]
             self.sums, self.steps = {}, 0
             self._sign(view, "d-winning", self._d_winning())
 
@@ -82,26 +81,30 @@ class TrainingHealth(Callback):
         acc = sum(w["d_acc"] for w in recent) / len(recent)
         first, last = recent[0]["g_loss"], recent[-1]["g_loss"]
         trend = "climbed" if last > first else "went"
-        return (f"the discriminator is winning: it told real from fake {acc:.0%} of the time over the last "
-                f"{p.patience * p.window} steps (G's loss {trend} from {first:.3g} to {last:.3g}), so G "
-                "gets little gradient to learn from; try a lower D learning rate (optim.discriminator.lr), "
-                "a schedule that skips D's update while it wins (schedule.name = \"adaptive\"), a penalty on D "
-                "(loss r1) or augmenting what D sees ([augment] name = \"diffaugment\")")
+        return (
+            f"the discriminator is winning: it told real from fake {acc:.0%} of the time over the last "
+            f"{p.patience * p.window} steps (G's loss {trend} from {first:.3g} to {last:.3g}), so G "
+            "gets little gradient to learn from; try a lower D learning rate (optim.discriminator.lr), "
+            'a schedule that skips D\'s update while it wins (schedule.name = "adaptive"), a penalty on D '
+            '(loss r1) or augmenting what D sees ([augment] name = "diffaugment")'
+        )
 
     def _divergence(self) -> str | None:
         """A loss whose size in each of the last ``patience`` log lines is more than ``blowup``
         times its usual size (the median of the lines before them, ten at least)."""
         p = self.params
         for key, who in _LOSSES:
-            before, recent = self.sizes[key][:-p.patience], self.sizes[key][-p.patience:]
+            before, recent = self.sizes[key][: -p.patience], self.sizes[key][-p.patience :]
             if len(before) < 10:
                 continue
             usual = max(median(before), 1e-3)
             if min(recent) > p.blowup * usual:
-                return (f"{who}'s loss is diverging: it jumped to {recent[-1]:.3g}, {recent[-1] / usual:.0f}x its usual "
-                        f"size {usual:.3g}, and stayed there for {p.patience} log lines, the way runs go before a NaN; try "
-                        "lower learning rates (optim.*.lr), fp32 (train.precision = \"fp32\"), a penalty on D "
-                        "(loss r1), or resuming from an earlier checkpoint")
+                return (
+                    f"{who}'s loss is diverging: it jumped to {recent[-1]:.3g}, {recent[-1] / usual:.0f}x its usual "
+                    f"size {usual:.3g}, and stayed there for {p.patience} log lines, the way runs go before a NaN; try "
+                    'lower learning rates (optim.*.lr), fp32 (train.precision = "fp32"), a penalty on D '
+                    "(loss r1), or resuming from an earlier checkpoint"
+                )
         return None
 
     # ------------------------------------------------------------------ epoch ends
@@ -132,9 +135,11 @@ class TrainingHealth(Callback):
         distance = (torch.cdist(flat, flat).pow(2).sum() / (len(flat) * (len(flat) - 1) * flat.shape[1])).sqrt().item()
         if distance >= self.params.min_distance:
             return None
-        return (f"the generator's images are nearly identical: two of them differ by {distance:.3f} per pixel "
-                f"(root mean square, {len(images)} images), a collapse onto one output; try a lower D learning "
-                "rate, the relativistic or hinge loss, augmenting what D sees, or resuming from an earlier checkpoint")
+        return (
+            f"the generator's images are nearly identical: two of them differ by {distance:.3f} per pixel "
+            f"(root mean square, {len(images)} images), a collapse onto one output; try a lower D learning "
+            "rate, the relativistic or hinge loss, augmenting what D sees, or resuming from an earlier checkpoint"
+        )
 
     def _collapse(self, view: TrainerView, images: Tensor) -> str | None:
         """Fewer than ``min_classes`` of the K classes hold at least a quarter of their fair share
@@ -149,14 +154,22 @@ class TrainingHealth(Callback):
             return None
         names = view.class_names or tuple(str(i) for i in range(k))
         top = ", ".join(f"{names[i]} {shares[i]:.0%}" for i in shares.argsort(descending=True)[:3].tolist())
-        return (f"the generator is collapsing onto few classes: the judge finds {present} of {k} classes among "
-                f"{len(images)} images (most: {top}); try a lower D learning rate, minibatch-aware or relativistic "
-                "losses, augmenting what D sees, or a class-conditional recipe (mnist_cdcgan)")
+        return (
+            f"the generator is collapsing onto few classes: the judge finds {present} of {k} classes among "
+            f"{len(images)} images (most: {top}); try a lower D learning rate, minibatch-aware or relativistic "
+            "losses, augmenting what D sees, or a class-conditional recipe (mnist_cdcgan)"
+        )
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        return {"sums": self.sums, "steps": self.steps, "last_step": self.last_step, "history": self.history,
-                "sizes": self.sizes, "active": self.active}
+        return {
+            "sums": self.sums,
+            "steps": self.steps,
+            "last_step": self.last_step,
+            "history": self.history,
+            "sizes": self.sizes,
+            "active": self.active,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sums, self.steps, self.last_step = dict(state["sums"]), state["steps"], state["last_step"]

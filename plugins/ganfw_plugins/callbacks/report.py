@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganfw.plugin import Callback, TrainerView
-from ganfw.plugin import write_report
+from ganfw.plugin import Callback, TrainerView, write_report
 
 
 class ReportCallback(Callback):

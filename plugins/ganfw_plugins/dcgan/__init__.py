@@ -30,7 +30,9 @@ class DCGANGeneratorParams:
     )
     kernel: int = param(5, "kernel size of the transposed convolutions", min=1)
     norm: Literal["batch", "none"] = param("batch", "normalisation after the dense and each hidden conv")
-    bn_momentum: float = param(0.01, "BatchNorm running-stat momentum (PyTorch convention; Keras 0.99 = 0.01)", min=0.0, max=1.0)
+    bn_momentum: float = param(
+        0.01, "BatchNorm running-stat momentum (PyTorch convention; Keras 0.99 = 0.01)", min=0.0, max=1.0
+    )
     bn_eps: float = param(1e-3, "BatchNorm epsilon (Keras default 1e-3)", min=0.0, min_exclusive=True)
     slope: float = param(0.3, "LeakyReLU negative slope (Keras default 0.3)", min=0.0)
     padding: Padding = param("tf-same", "tf-same: TensorFlow's 'same' alignment; symmetric: PyTorch padding")

@@ -75,8 +75,7 @@ def _crop(full: int, out: int, kernel: int, stride: int) -> tuple[int, int]:
 def _check_symmetric(kernel: int) -> None:
     if kernel % 2 == 0:
         raise ValueError(
-            f'padding "symmetric" keeps TensorFlow\'s output sizes only for odd kernels, got {kernel}; '
-            'use "tf-same"'
+            f'padding "symmetric" keeps TensorFlow\'s output sizes only for odd kernels, got {kernel}; use "tf-same"'
         )
 
 

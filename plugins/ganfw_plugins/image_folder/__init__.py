@@ -15,11 +15,14 @@ GANFW_API = 2
 @dataclass(frozen=True)
 class ImageFolderParams:
     path: str = param("", "the folder of PNG/JPEG images, searched recursively (relative: to the working directory)")
-    image_size: int = param(32, "side of the square images: the short side is resized to it, then centre-cropped", min=1)
+    image_size: int = param(
+        32, "side of the square images: the short side is resized to it, then centre-cropped", min=1
+    )
     channels: Literal[1, 3] = param(3, "1: grayscale, 3: RGB")
     held_out: float = param(0.1, "share of each class set aside (deterministically) for evaluation", min=0.0, max=0.9)
     labels: Literal["auto", "none"] = param(
-        "auto", "auto: first-level sub-folders are the classes when every image is in one (two or more); none: unlabelled"
+        "auto",
+        "auto: first-level sub-folders are the classes when every image is in one (two or more); none: unlabelled",
     )
 
 

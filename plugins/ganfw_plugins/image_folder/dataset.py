@@ -32,8 +32,7 @@ import torch
 from PIL import Image, ImageOps
 from torch import Tensor
 
-from ganfw.plugin import Dataset, Split
-from ganfw.plugin import UserError
+from ganfw.plugin import Dataset, Split, UserError
 from ganfw_plugins.mnist.idx import to_unit_range
 
 from . import ImageFolderParams
@@ -85,8 +84,9 @@ class ImageFolder(Dataset):
         self.class_names = listing.class_names
         self.image_shape = (params.channels, params.image_size, params.image_size)
         train, held = split(listing, params.held_out)
-        self._candidates = tuple([(str(self.folder / listing.files[i]), listing.labels[i]) for i in part]
-                                 for part in (train[:limit], held))
+        self._candidates = tuple(
+            [(str(self.folder / listing.files[i]), listing.labels[i]) for i in part] for part in (train[:limit], held)
+        )
 
     def load(self) -> Tensor:
         """The readable training images, (N, C, S, S) float32 in [-1, 1] on the CPU."""
@@ -119,7 +119,7 @@ class ImageFolder(Dataset):
             path, label = entries[(i + step) % len(entries)]
             try:
                 return to_unit_range(self._decode(path)), label
-            except Exception as e:  # noqa: BLE001 - whatever Pillow raises for a broken file
+            except Exception as e:
                 log.warning("image-folder: %s became unreadable (%s); using the next image", path, _reason(e))
         raise UserError(f"none of the {len(entries)} training images in {self.folder} can be read any more")
 
@@ -139,12 +139,19 @@ class ImageFolder(Dataset):
         if bad:
             names = [os.path.relpath(path, self.folder) for path in list(bad)[:3]]
             more = f" and {len(bad) - 3} more (-v lists them)" if len(bad) > 3 else ""
-            log.warning("image-folder: skipped %d of %d image files in %s that cannot be read (truncated or not "
-                        "images): %s%s", len(bad), len(problems), self.folder, ", ".join(names), more)
+            log.warning(
+                "image-folder: skipped %d of %d image files in %s that cannot be read (truncated or not images): %s%s",
+                len(bad),
+                len(problems),
+                self.folder,
+                ", ".join(names),
+                more,
+            )
         readable = ([e for e in train if e[0] not in bad], [e for e in held if e[0] not in bad])
         if not readable[0]:
-            raise UserError(f"none of the {len(train)} training image files in {self.folder} can be read "
-                            "(truncated or not images)")
+            raise UserError(
+                f"none of the {len(train)} training image files in {self.folder} can be read (truncated or not images)"
+            )
         return readable
 
     def _decode(self, path: str) -> Tensor:
@@ -158,7 +165,7 @@ class ImageFolder(Dataset):
         """Why the entry's file does not decode; ``None`` when it does."""
         try:
             self._decode(entry[0])
-        except Exception as e:  # noqa: BLE001 - whatever Pillow raises for a broken file
+        except Exception as e:
             return _reason(e)
         return None
 

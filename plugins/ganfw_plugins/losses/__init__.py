@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganfw.plugin import ComponentSpec, component_param, hookimpl, param
-from ganfw.plugin import ComponentRef
+from ganfw.plugin import ComponentRef, ComponentSpec, component_param, hookimpl, param
 
 GANFW_API = 2
 
@@ -40,13 +39,32 @@ def _spec(name: str, summary: str, cls: str, params: type | None = None, module:
 @hookimpl
 def ganfw_losses() -> list[ComponentSpec]:
     return [
-        _spec("non-saturating", "BCE on logits; G maximises log D(G(z)) (Goodfellow et al. 2014)", "NonSaturating", NonSaturatingParams),
+        _spec(
+            "non-saturating",
+            "BCE on logits; G maximises log D(G(z)) (Goodfellow et al. 2014)",
+            "NonSaturating",
+            NonSaturatingParams,
+        ),
         _spec("minimax", "The original minimax game; G minimises log(1 - D(G(z)))", "Minimax"),
         _spec("hinge", "Hinge loss (Lim & Ye 2017; Miyato et al. 2018)", "Hinge"),
         _spec("least-squares", "Least-squares GAN, targets 0 and 1 (Mao et al. 2017)", "LeastSquares"),
-        _spec("wasserstein-gp", "Wasserstein loss with gradient penalty (Gulrajani et al. 2017)", "WassersteinGP", WassersteinGPParams),
-        _spec("relativistic", "Relativistic average non-saturating loss, RaGAN (Jolicoeur-Martineau 2019)",
-              "RelativisticAverage", module="relativistic"),
-        _spec("r1", "Any loss plus the lazy R1 penalty on D's real-image gradient (Mescheder et al. 2018)",
-              "R1", R1Params, module="composite"),
+        _spec(
+            "wasserstein-gp",
+            "Wasserstein loss with gradient penalty (Gulrajani et al. 2017)",
+            "WassersteinGP",
+            WassersteinGPParams,
+        ),
+        _spec(
+            "relativistic",
+            "Relativistic average non-saturating loss, RaGAN (Jolicoeur-Martineau 2019)",
+            "RelativisticAverage",
+            module="relativistic",
+        ),
+        _spec(
+            "r1",
+            "Any loss plus the lazy R1 penalty on D's real-image gradient (Mescheder et al. 2018)",
+            "R1",
+            R1Params,
+            module="composite",
+        ),
     ]

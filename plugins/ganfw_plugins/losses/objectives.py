@@ -93,8 +93,12 @@ class LeastSquares(ParameterlessLoss):
         """D's outputs aim at 1 (real) and 0 (fake): they are its belief (clamped to [0, 1]), and
         it is right about an image on the target's side of 0.5."""
         r, f = real_logits.detach().float(), fake_logits.detach().float()
-        return {"d_real": r.clamp(0, 1).mean(), "d_fake": f.clamp(0, 1).mean(),
-                "acc_real": (r > 0.5).float().mean(), "acc_fake": (f < 0.5).float().mean()}
+        return {
+            "d_real": r.clamp(0, 1).mean(),
+            "d_fake": f.clamp(0, 1).mean(),
+            "acc_real": (r > 0.5).float().mean(),
+            "acc_fake": (f < 0.5).float().mean(),
+        }
 
 
 class WassersteinGP(Loss):

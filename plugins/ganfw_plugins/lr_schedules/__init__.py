@@ -16,8 +16,13 @@ class DecayParams:
 
 
 def _spec(name: str, summary: str, cls: str, params: type | None = None) -> ComponentSpec:
-    return ComponentSpec(name=name, kind="lr-schedule", summary=summary,
-                         factory=f"ganfw_plugins.lr_schedules.schedules:{cls}", params=params)
+    return ComponentSpec(
+        name=name,
+        kind="lr-schedule",
+        summary=summary,
+        factory=f"ganfw_plugins.lr_schedules.schedules:{cls}",
+        params=params,
+    )
 
 
 @hookimpl

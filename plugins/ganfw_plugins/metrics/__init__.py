@@ -40,16 +40,46 @@ class PrecisionRecallParams:
 
 
 def _spec(name: str, summary: str, factory: str, params: type | None = None) -> ComponentSpec:
-    return ComponentSpec(name=name, kind="metric", summary=summary, factory=f"ganfw_plugins.metrics.{factory}", params=params)
+    return ComponentSpec(
+        name=name, kind="metric", summary=summary, factory=f"ganfw_plugins.metrics.{factory}", params=params
+    )
 
 
 @hookimpl
 def ganfw_metrics() -> list[ComponentSpec]:
     return [
-        _spec("fid", "Frechet distance of judge features to the held-out split (0 = same Gaussian statistics)", "distances:FID"),
-        _spec("kid", "Kernel (polynomial MMD^2, unbiased) distance of judge features to the held-out split", "distances:KID", KIDParams),
-        _spec("inception-score", "Inception Score from the judge's class probabilities (1 .. K classes)", "classes:InceptionScore", InceptionScoreParams),
-        _spec("class-coverage", "Entropy of the predicted-class histogram, and the classes missing (mode collapse)", "classes:ClassCoverage", ClassCoverageParams),
-        _spec("conditional-accuracy", "Share of a conditional generator's images the judge reads as the class asked for", "classes:ConditionalAccuracy"),
-        _spec("precision-recall", "k-NN manifold precision/recall and density/coverage against the held-out split", "manifold:PrecisionRecall", PrecisionRecallParams),
+        _spec(
+            "fid",
+            "Frechet distance of judge features to the held-out split (0 = same Gaussian statistics)",
+            "distances:FID",
+        ),
+        _spec(
+            "kid",
+            "Kernel (polynomial MMD^2, unbiased) distance of judge features to the held-out split",
+            "distances:KID",
+            KIDParams,
+        ),
+        _spec(
+            "inception-score",
+            "Inception Score from the judge's class probabilities (1 .. K classes)",
+            "classes:InceptionScore",
+            InceptionScoreParams,
+        ),
+        _spec(
+            "class-coverage",
+            "Entropy of the predicted-class histogram, and the classes missing (mode collapse)",
+            "classes:ClassCoverage",
+            ClassCoverageParams,
+        ),
+        _spec(
+            "conditional-accuracy",
+            "Share of a conditional generator's images the judge reads as the class asked for",
+            "classes:ConditionalAccuracy",
+        ),
+        _spec(
+            "precision-recall",
+            "k-NN manifold precision/recall and density/coverage against the held-out split",
+            "manifold:PrecisionRecall",
+            PrecisionRecallParams,
+        ),
     ]

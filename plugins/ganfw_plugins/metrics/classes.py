@@ -15,8 +15,7 @@ import torch
 from torch import Tensor
 from torchmetrics.image.inception import InceptionScore as _TorchmetricsIS
 
-from ganfw.plugin import Embedding, Metric, MetricResult
-from ganfw.plugin import UserError
+from ganfw.plugin import Embedding, Metric, MetricResult, UserError
 
 from . import ClassCoverageParams, InceptionScoreParams
 from .precomputed import Precomputed, quiet
@@ -26,8 +25,10 @@ def judge_logits(name: str, generated: Embedding) -> Tensor:
     """The judge's logits (N, K) of ``generated``; a :class:`UserError` naming the metric
     ``name`` when there is no judge (K = 0)."""
     if not generated.logits.shape[1]:
-        raise UserError(f"{name} needs a judge of the dataset's classes (its class logits), and this dataset has "
-                        "none: leave it out, or train one with ganfw train-judge (labelled data)")
+        raise UserError(
+            f"{name} needs a judge of the dataset's classes (its class logits), and this dataset has "
+            "none: leave it out, or train one with ganfw train-judge (labelled data)"
+        )
     return generated.logits
 
 
@@ -98,14 +99,18 @@ class ConditionalAccuracy(Metric):
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
         labels, logits = generated.labels, judge_logits("conditional-accuracy", generated)
         if labels is None:
-            raise UserError("conditional-accuracy: these images carry no labels (the generator is not conditional, "
-                            "or the file was saved without them); leave the metric out")
+            raise UserError(
+                "conditional-accuracy: these images carry no labels (the generator is not conditional, "
+                "or the file was saved without them); leave the metric out"
+            )
         classes = logits.shape[1]
         if labels.shape != (len(logits),) or labels.dtype != torch.int64:
             raise ValueError(f"expected labels (N,) = ({len(logits)},) int64, got {labels.dtype} {tuple(labels.shape)}")
         if labels.min() < 0 or labels.max() >= classes:
-            raise UserError(f"conditional-accuracy: labels span {labels.min().item()}..{labels.max().item()}, "
-                            f"but the judge knows {classes} classes (0..{classes - 1})")
+            raise UserError(
+                f"conditional-accuracy: labels span {labels.min().item()}..{labels.max().item()}, "
+                f"but the judge knows {classes} classes (0..{classes - 1})"
+            )
         hits = (logits.argmax(1) == labels).double()
         asked = torch.bincount(labels, minlength=classes)
         right = torch.bincount(labels, weights=hits, minlength=classes)

@@ -64,5 +64,7 @@ class PrecisionRecall(Metric):
 
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
         n = min(len(generated.features), len(reference.features))
-        fake, real = (x[torch.randperm(len(x))[:n]] if len(x) > n else x for x in (generated.features, reference.features))
+        fake, real = (
+            x[torch.randperm(len(x))[:n]] if len(x) > n else x for x in (generated.features, reference.features)
+        )
         return MetricResult(manifold_scores(fake, real, self.params.k))

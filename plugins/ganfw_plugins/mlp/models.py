@@ -45,7 +45,11 @@ class MLPGenerator(Generator):
         self.image_shape = tuple(image_shape)
         hidden, features = hidden_layers(
             params.latent_dim + label_features,
-            params.hidden, params.activation, params.slope, params.norm == "batch", params.dropout,
+            params.hidden,
+            params.activation,
+            params.slope,
+            params.norm == "batch",
+            params.dropout,
         )
         self.net = nn.Sequential(
             *hidden,

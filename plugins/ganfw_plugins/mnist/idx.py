@@ -27,9 +27,7 @@ import torch
 import torchvision
 from torch import Tensor
 
-from ganfw.plugin import Dataset, Split
-from ganfw.plugin import UserError
-from ganfw.plugin import resolve_data_root
+from ganfw.plugin import Dataset, Split, UserError, resolve_data_root
 
 #: The four files torchvision expects in ``<root>/<Folder>/raw/``.
 IDX_FILES = (
@@ -134,9 +132,7 @@ class IdxSource:
             elif size != header_size + n_bytes:
                 problem = f"{size} bytes, expected {header_size + n_bytes} for {dims[0]} items (truncated?)"
         if problem:
-            raise UserError(
-                f"corrupt {self.title} file {path}: {problem}; delete it and download it again ({_HINT})"
-            )
+            raise UserError(f"corrupt {self.title} file {path}: {problem}; delete it and download it again ({_HINT})")
 
 
 class IdxDataset(Dataset):

@@ -35,5 +35,7 @@ def ganfw_schedules() -> list[ComponentSpec]:
         _spec("simultaneous", "Both networks step on gradients from one forward pass (the course's)", "Simultaneous"),
         _spec("alternating", "D steps, then G steps against the updated D", "Alternating"),
         _spec("n-critic", "D steps every step, G every n-th step", "NCritic", NCriticParams),
-        _spec("adaptive", "Skip the update of whichever network is winning, with hysteresis", "Adaptive", AdaptiveParams),
+        _spec(
+            "adaptive", "Skip the update of whichever network is winning, with hysteresis", "Adaptive", AdaptiveParams
+        ),
     ]

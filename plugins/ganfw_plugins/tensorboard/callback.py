@@ -10,9 +10,7 @@ import tomli_w
 from torch import Tensor
 from torchvision.utils import make_grid
 
-from ganfw.plugin import PAD_VALUE, to_uint8
-from ganfw.plugin import Callback, TrainerView
-from ganfw.plugin import UserError
+from ganfw.plugin import PAD_VALUE, Callback, TrainerView, UserError, to_uint8
 from ganfw_plugins.tensorboard import TensorBoardParams
 from ganfw_plugins.tensorboard.records import scalars, warning_text
 
@@ -46,8 +44,10 @@ class TensorBoardLogger(Callback):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise UserError('TensorBoard logging ([output] tensorboard, or the callback "tensorboard") needs the '
-                            'package tensorboard: pip install "ganfw[tensorboard]"') from None
+            raise UserError(
+                'TensorBoard logging ([output] tensorboard, or the callback "tensorboard") needs the '
+                'package tensorboard: pip install "ganfw[tensorboard]"'
+            ) from None
         self.params, self._writer_class, self.writer = params, SummaryWriter, None
 
     def log_dir(self, run_dir: Path) -> Path:
@@ -60,8 +60,9 @@ class TensorBoardLogger(Callback):
         if self.writer is None:
             # Resumed: events logged past the checkpoint's step (as metrics.jsonl's lines) are dropped.
             purge = view.step + 1 if view.step else None
-            self.writer = self._writer_class(str(self.log_dir(Path(view.run_dir))), flush_secs=self.params.flush_secs,
-                                             purge_step=purge)
+            self.writer = self._writer_class(
+                str(self.log_dir(Path(view.run_dir))), flush_secs=self.params.flush_secs, purge_step=purge
+            )
         return self.writer
 
     def on_run_start(self, view: TrainerView) -> None:

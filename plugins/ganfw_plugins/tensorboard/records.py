@@ -8,11 +8,18 @@ from typing import Any
 #: the schedule's counters (``schedule/<key>``); prefixed ones (``d/<term>``, ``loss/<key>``,
 #: ``augment/<key>``, ``<callback>/<key>``) keep their name.
 SECTIONS = {
-    "d_loss": "loss", "g_loss": "loss",
-    "d_real": "D", "d_fake": "D", "acc_real": "D", "acc_fake": "D", "d_acc": "D",
-    "lr_g": "lr", "lr_d": "lr",
+    "d_loss": "loss",
+    "g_loss": "loss",
+    "d_real": "D",
+    "d_fake": "D",
+    "acc_real": "D",
+    "acc_fake": "D",
+    "d_acc": "D",
+    "lr_g": "lr",
+    "lr_d": "lr",
     "images_per_s": "speed",
-    "stepped_d": "schedule", "stepped_g": "schedule",
+    "stepped_d": "schedule",
+    "stepped_g": "schedule",
 }
 
 #: Keys that say where a record belongs (the x axis), not what was measured.

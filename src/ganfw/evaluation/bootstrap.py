@@ -56,8 +56,9 @@ class FrechetTo:
         return ((features.mean(0) - self.mean).square().sum() + cov.trace() + self.trace - 2 * cross).item()
 
 
-def fid_interval(generated: Tensor, reference: Tensor, point: float, *, resamples: int = 200, seed: int = 0,
-                 level: float = 0.95) -> Interval:
+def fid_interval(
+    generated: Tensor, reference: Tensor, point: float, *, resamples: int = 200, seed: int = 0, level: float = 0.95
+) -> Interval:
     """The bootstrap interval of the FID ``point`` of ``generated`` (N, D) against
     ``reference`` (M, D) (see the module docstring)."""
     rng = torch.Generator().manual_seed(seed)
@@ -68,8 +69,9 @@ def fid_interval(generated: Tensor, reference: Tensor, point: float, *, resample
     torch.set_num_threads(1)
     try:
         distance = FrechetTo(reference)
-        fids = torch.tensor([distance(generated[torch.randint(n, (n,), generator=rng)]) for _ in range(resamples)],
-                            dtype=torch.float64)
+        fids = torch.tensor(
+            [distance(generated[torch.randint(n, (n,), generator=rng)]) for _ in range(resamples)], dtype=torch.float64
+        )
     finally:
         torch.set_num_threads(threads)
     tail = (1 - level) / 2

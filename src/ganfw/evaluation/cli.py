@@ -49,8 +49,9 @@ def saved_generator(target: Path, registry: Registry) -> SavedGenerator | None:
     return None
 
 
-def target_data(target: Path, saved: SavedGenerator | None, registry: Registry, dataset: str | None,
-                data_root: str | None) -> EvalData:
+def target_data(
+    target: Path, saved: SavedGenerator | None, registry: Registry, dataset: str | None, data_root: str | None
+) -> EvalData:
     """The dataset to score ``target`` against: ``dataset`` (a name or a recipe file), else the
     one of the recipe stored in the checkpoint ``saved`` (``data_root`` before its
     ``data.root``; its run directory's recipe.toml names it in hints), checked against the
@@ -58,20 +59,27 @@ def target_data(target: Path, saved: SavedGenerator | None, registry: Registry, 
     if dataset:
         data = datasets.from_argument(dataset, registry, data_root)
     elif saved is None:
-        raise UserError(f"{target}: a file of images needs --dataset DATASET_OR_RECIPE, the data to score it against "
-                        "(a dataset name such as mnist, or a recipe file)")
+        raise UserError(
+            f"{target}: a file of images needs --dataset DATASET_OR_RECIPE, the data to score it against "
+            "(a dataset name such as mnist, or a recipe file)"
+        )
     else:
         recipe, run_recipe = saved.recipe, saved.path.parent.parent / "recipe.toml"
-        data = datasets.build(recipe.data, data_root or recipe.data_root,
-                              str(run_recipe) if run_recipe.is_file() else recipe.data.ref)
+        data = datasets.build(
+            recipe.data, data_root or recipe.data_root, str(run_recipe) if run_recipe.is_file() else recipe.data.ref
+        )
     shape = tuple(data.dataset.image_shape)
     if saved is not None and tuple(saved.generator.image_shape) != shape:
-        raise UserError(f"{target}: the generator makes images of shape {tuple(saved.generator.image_shape)}, "
-                        f"but the dataset {data.key!r} has images of shape {shape}")
+        raise UserError(
+            f"{target}: the generator makes images of shape {tuple(saved.generator.image_shape)}, "
+            f"but the dataset {data.key!r} has images of shape {shape}"
+        )
     return data
 
 
-def target_images(target: Path, saved: SavedGenerator | None, data: EvalData, n: int, seed: int) -> tuple[Tensor, Tensor | None]:
+def target_images(
+    target: Path, saved: SavedGenerator | None, data: EvalData, n: int, seed: int
+) -> tuple[Tensor, Tensor | None]:
     """(n, C, H, W) images in [-1, 1] of ``data``'s shape from ``target`` (fewer when a file holds
     fewer) and the labels (n,) they were generated for: uniform ones for a conditional generator
     ``saved``, those saved with a ``.npy``/``.pt`` file by ``ganfw sample``; ``None`` otherwise."""
@@ -105,15 +113,30 @@ def evaluate_command(
         saved = saved_generator(target, registry)
         data = target_data(target, saved, registry, dataset, data_root)
         names = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
-        evaluation = evaluate_target(data, registry, lambda: target_images(target, saved, data, n, seed),
-                                     metrics=names, seed=seed, features=features, bootstrap=bootstrap)
+        evaluation = evaluate_target(
+            data,
+            registry,
+            lambda: target_images(target, saved, data, n, seed),
+            metrics=names,
+            seed=seed,
+            features=features,
+            bootstrap=bootstrap,
+        )
         console.print(render(evaluation, str(target)))
         write_report({"target": str(target), **evaluation.as_json()})
     return evaluation
 
 
-def evaluate_target(data: EvalData, registry: Registry, images: Callable[[], tuple[Tensor, Tensor | None]], *,
-                    metrics: list[str] | None, seed: int, features: str, bootstrap: int) -> Evaluation:
+def evaluate_target(
+    data: EvalData,
+    registry: Registry,
+    images: Callable[[], tuple[Tensor, Tensor | None]],
+    *,
+    metrics: list[str] | None,
+    seed: int,
+    features: str,
+    bootstrap: int,
+) -> Evaluation:
     """Score what ``images()`` returns - (N, C, H, W) images in [-1, 1] of ``data``'s shape and
     the (N,) int64 labels they were generated for, or ``None`` - against ``data``. ``metrics``
     ``None``: :func:`default_metrics` for those images. ``images`` is called only once the
@@ -121,8 +144,9 @@ def evaluate_target(data: EvalData, registry: Registry, images: Callable[[], tup
     judged = feature_space(features, data).judge is not None
     drawn, labels = images()
     names = metrics if metrics is not None else default_metrics(registry, labelled=labels is not None, judged=judged)
-    return evaluate_images(drawn, names, registry, data, labels=labels, features=features, seed=seed,
-                           bootstrap=bootstrap)
+    return evaluate_images(
+        drawn, names, registry, data, labels=labels, features=features, seed=seed, bootstrap=bootstrap
+    )
 
 
 @contextlib.contextmanager
@@ -170,12 +194,22 @@ def show(value: object) -> str:
     return str(value)
 
 
-def train_judge_command(argument: str, registry: Registry, *, epochs: int, seed: int, out: Path | None,
-                        data_root: str | None, log: Callable[[str], None]) -> str:
+def train_judge_command(
+    argument: str,
+    registry: Registry,
+    *,
+    epochs: int,
+    seed: int,
+    out: Path | None,
+    data_root: str | None,
+    log: Callable[[str], None],
+) -> str:
     """``ganfw train-judge``: train the judge of the dataset ``argument`` names; the line to print."""
     from ganfw.evaluation import train_judge
 
     data = datasets.from_argument(argument, registry, data_root)
     info, path = train_judge.train_and_save(data, epochs=epochs, seed=seed, out=out, log=log)
-    return (f"judge of {info.describe()}: {info.accuracy:.2%} accuracy on the {info.n_held_out} images of its "
-            f"{info.split} split; written to {path}")
+    return (
+        f"judge of {info.describe()}: {info.accuracy:.2%} accuracy on the {info.n_held_out} images of its "
+        f"{info.split} split; written to {path}"
+    )

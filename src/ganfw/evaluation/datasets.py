@@ -65,5 +65,7 @@ def from_argument(text: str, registry: Registry, data_root: str | None = None) -
     try:
         params = component.spec.default_params()
     except TypeError:  # a param without a default (an image folder's path)
-        raise UserError(f"dataset {text!r} needs params of its own: name a recipe file whose [data] sets them") from None
+        raise UserError(
+            f"dataset {text!r} needs params of its own: name a recipe file whose [data] sets them"
+        ) from None
     return build(ComponentChoice("data", text, component, params), data_root, text)

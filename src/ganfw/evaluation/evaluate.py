@@ -118,11 +118,14 @@ def default_metrics(registry: Registry, labelled: bool, judged: bool = True) -> 
     """Every installed metric, less those that need labels when the images have none and those
     that need a judge when there is none."""
     components = {name: registry.resolve("metric", name) for name in registry.names("metric")}
-    return [name for name, c in components.items() if (labelled or not needs_labels(c)) and (judged or not needs_judge(c))]
+    return [
+        name for name, c in components.items() if (labelled or not needs_labels(c)) and (judged or not needs_judge(c))
+    ]
 
 
-def prepare(data: EvalData, metric_names: list[str], registry: Registry,
-            features: str = "judge") -> tuple[FeatureSpace, Reference]:
+def prepare(
+    data: EvalData, metric_names: list[str], registry: Registry, features: str = "judge"
+) -> tuple[FeatureSpace, Reference]:
     """The feature space and the embedded held-out split of ``data`` (cached), after checking
     that every metric of ``metric_names`` can run: without a judge, or without a held-out split,
     a :class:`UserError` says so before any image is drawn."""
@@ -130,8 +133,10 @@ def prepare(data: EvalData, metric_names: list[str], registry: Registry,
     if space.judge is None:
         for name in metric_names:
             if needs_judge(registry.resolve("metric", name)):
-                raise UserError(f"metric {name!r} needs a judge of the dataset's classes (its class logits), and the "
-                                f"dataset {data.describe()} has none: leave it out")
+                raise UserError(
+                    f"metric {name!r} needs a judge of the dataset's classes (its class logits), and the "
+                    f"dataset {data.describe()} has none: leave it out"
+                )
     return space, reference_embedding(space, data)
 
 
@@ -155,12 +160,16 @@ def evaluate_images(
     """
     shape = tuple(data.dataset.image_shape)
     if images.ndim != 4 or tuple(images.shape[1:]) != shape:
-        raise UserError(f"expected images of shape (N, {', '.join(map(str, shape))}) like the dataset {data.key!r}'s, "
-                        f"got {tuple(images.shape)}")
+        raise UserError(
+            f"expected images of shape (N, {', '.join(map(str, shape))}) like the dataset {data.key!r}'s, "
+            f"got {tuple(images.shape)}"
+        )
     if len(images) < MIN_IMAGES:
         raise UserError(f"need at least {MIN_IMAGES} images to evaluate, got {len(images)}")
     if labels is not None and (labels.shape != (len(images),) or labels.dtype != torch.int64):
-        raise UserError(f"expected one int64 label per image, ({len(images)},), got {labels.dtype} {tuple(labels.shape)}")
+        raise UserError(
+            f"expected one int64 label per image, ({len(images)},), got {labels.dtype} {tuple(labels.shape)}"
+        )
     with process_local():
         metrics = build_metrics(metric_names, registry)
         start = time.perf_counter()
@@ -169,15 +178,24 @@ def evaluate_images(
         scores, results = _score(generated, reference, metrics, seed)
         intervals = {}
         if bootstrap and "fid" in scores:
-            intervals["fid"] = fid_interval(generated.features, reference.embedding.features, scores["fid"],
-                                            resamples=bootstrap, seed=seed)
-    protocol = Protocol(data.key, reference.split, space.name, **space.extractor(),
-                        n_real=len(reference.embedding.features), n_generated=len(images), seed=seed)
+            intervals["fid"] = fid_interval(
+                generated.features, reference.embedding.features, scores["fid"], resamples=bootstrap, seed=seed
+            )
+    protocol = Protocol(
+        data.key,
+        reference.split,
+        space.name,
+        **space.extractor(),
+        n_real=len(reference.embedding.features),
+        n_generated=len(images),
+        seed=seed,
+    )
     return Evaluation(scores, results, protocol, time.perf_counter() - start, intervals)
 
 
-def _score(generated: Embedding, reference: Reference, metrics: dict[str, Metric],
-           seed: int) -> tuple[dict[str, float], dict[str, MetricResult]]:
+def _score(
+    generated: Embedding, reference: Reference, metrics: dict[str, Metric], seed: int
+) -> tuple[dict[str, float], dict[str, MetricResult]]:
     """Run each metric on the ``generated`` embedding against the reference, seeded by ``seed``."""
     results: dict[str, MetricResult] = {}
     scores: dict[str, float] = {}
@@ -189,9 +207,11 @@ def _score(generated: Embedding, reference: Reference, metrics: dict[str, Metric
             except UserError:
                 raise
             except Exception as e:  # a metric plugin's code, or too few images for it
-                raise UserError(f"metric {name!r} failed on {len(generated.features)} generated and "
-                                f"{len(reference.embedding.features)} reference images: {type(e).__name__}: "
-                                f"{' '.join(str(e).split())}") from e
+                raise UserError(
+                    f"metric {name!r} failed on {len(generated.features)} generated and "
+                    f"{len(reference.embedding.features)} reference images: {type(e).__name__}: "
+                    f"{' '.join(str(e).split())}"
+                ) from e
         for key, value in results[name].scores.items():
             if key in scores:
                 owner = next(n for n, r in results.items() if key in r.scores)
@@ -226,7 +246,8 @@ def evaluate_generator(
     try:
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
             samples = draw(generator, n, seed)
-            return evaluate_images(samples.images, metric_names, registry, data, labels=samples.labels,
-                                   features=features, seed=seed)
+            return evaluate_images(
+                samples.images, metric_names, registry, data, labels=samples.labels, features=features, seed=seed
+            )
     finally:
         generator.train(was_training)

@@ -48,7 +48,9 @@ def read_labelled_images(path: Path, shape: ImageShape) -> tuple[Tensor, Tensor 
     them (``None`` if none)."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise UserError(f"{path}: unsupported file type {path.suffix!r}; use {', '.join(FORMATS)} (or a run directory or checkpoint)")
+        raise UserError(
+            f"{path}: unsupported file type {path.suffix!r}; use {', '.join(FORMATS)} (or a run directory or checkpoint)"
+        )
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     if suffix == ".png":
@@ -82,14 +84,18 @@ def _load_pt(path: Path) -> tuple[Tensor, Tensor | None]:
     if isinstance(value, dict) and isinstance(value.get("images"), Tensor) and isinstance(value.get("labels"), Tensor):
         return value["images"], value["labels"]
     if not isinstance(value, Tensor):
-        raise UserError(f"{path}: expected one tensor or a dict of 'images' and 'labels' tensors, got {type(value).__name__}")
+        raise UserError(
+            f"{path}: expected one tensor or a dict of 'images' and 'labels' tensors, got {type(value).__name__}"
+        )
     return value, None
 
 
 def to_labels(array: Tensor, n: int, where: str) -> Tensor:
     """Check labels saved with ``n`` images (``where`` names them in errors): (n,) int64 >= 0."""
     if tuple(array.shape) != (n,) or array.is_floating_point() or array.is_complex() or array.dtype == torch.bool:
-        raise UserError(f"{where}: expected one integer label per image, shape ({n},), got {array.dtype} {tuple(array.shape)}")
+        raise UserError(
+            f"{where}: expected one integer label per image, shape ({n},), got {array.dtype} {tuple(array.shape)}"
+        )
     if n and array.min().item() < 0:
         raise UserError(f"{where}: labels must be class indices (0 or more), found {array.min().item()}")
     return array.to(torch.int64)
@@ -112,11 +118,15 @@ def to_images(array: Tensor, where: str, shape: ImageShape) -> Tensor:
         raise UserError(f"{where}: the images contain NaN or infinite values")
     low, high = images.min().item(), images.max().item()
     if low < -1.001 or high > 1.001:
-        raise UserError(f"{where}: float images must lie in [-1, 1], found values in [{low:.3g}, {high:.3g}] (uint8 0..255 is read too)")
+        raise UserError(
+            f"{where}: float images must lie in [-1, 1], found values in [{low:.3g}, {high:.3g}] (uint8 0..255 is read too)"
+        )
     return images.clamp(-1, 1)
 
 
-def grid_layout(width: int, height: int, cell: tuple[int, int], scale: int = 4, padding: int = 2) -> tuple[int, int] | None:
+def grid_layout(
+    width: int, height: int, cell: tuple[int, int], scale: int = 4, padding: int = 2
+) -> tuple[int, int] | None:
     """(rows, cols) of a grid picture ``width`` x ``height`` pixels, or ``None`` if no grid of
     ``cell`` = (H, W) cells fits it exactly."""
     (step_h, step_w) = (size * scale + padding for size in cell)

@@ -28,8 +28,8 @@ def load_inception() -> torch.nn.Module:
     """The Inception feature extractor; :class:`UserError` when torch-fidelity is missing or the
     weights cannot be had."""
     try:
-        from torchmetrics.image.fid import NoTrainInceptionV3
         import torch_fidelity  # noqa: F401 - only to tell a missing package from missing weights
+        from torchmetrics.image.fid import NoTrainInceptionV3
     except ImportError:
         raise UserError(
             "--features inception needs the package torch-fidelity: pip install 'ganfw[inception]'"

@@ -45,11 +45,18 @@ class JudgeNet(nn.Module):
         if height < 8 or width < 8 or classes < 2:
             raise ValueError(f"a judge needs images of at least 8x8 pixels and 2 classes, got {image_shape}, {classes}")
         self.body = nn.Sequential(
-            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
             nn.Flatten(),
-            nn.Linear(64 * (height // 8) * (width // 8), FEATURES), nn.ReLU(),
+            nn.Linear(64 * (height // 8) * (width // 8), FEATURES),
+            nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(FEATURES, classes))
         #: Multiplies the features; :func:`calibrate` sets it so that their mean square is 1.
@@ -123,8 +130,10 @@ def read_info(path: Path) -> JudgeInfo:
             record = json.loads((f.metadata() or {})[METADATA_KEY])
         return JudgeInfo(**{**record, "image_shape": tuple(record["image_shape"]), "classes": tuple(record["classes"])})
     except (SafetensorError, OSError, KeyError, TypeError, ValueError) as e:
-        raise UserError(f"{path}: not a ganfw judge (weights with dataset, image_shape and classes metadata): "
-                        f"{' '.join(str(e).split())}") from None
+        raise UserError(
+            f"{path}: not a ganfw judge (weights with dataset, image_shape and classes metadata): "
+            f"{' '.join(str(e).split())}"
+        ) from None
 
 
 def load_judge(path: Path) -> Judge:
@@ -140,8 +149,9 @@ def _load(path: str, mtime_ns: int, size: int) -> Judge:
     try:
         net.load_state_dict(load_file(path))
     except (SafetensorError, RuntimeError) as e:
-        raise UserError(f"{path}: the judge's weights do not fit its metadata {info.describe()}: "
-                        f"{' '.join(str(e).split())[:300]}") from None
+        raise UserError(
+            f"{path}: the judge's weights do not fit its metadata {info.describe()}: {' '.join(str(e).split())[:300]}"
+        ) from None
     net = net.eval().requires_grad_(False).to(memory_format=torch.channels_last)
     return Judge(net, info, Path(path), hashlib.sha256(Path(path).read_bytes()).hexdigest())
 
@@ -153,9 +163,9 @@ def judge_images(net: JudgeNet, images: Tensor, batch: int = 1000) -> tuple[Tens
     device = next(net.parameters()).device
     features, logits = [], []
     for chunk in images.split(batch):
-        f, l = net(chunk.to(device, torch.float32).contiguous(memory_format=torch.channels_last))
+        f, logit = net(chunk.to(device, torch.float32).contiguous(memory_format=torch.channels_last))
         features.append(f.cpu())
-        logits.append(l.cpu())
+        logits.append(logit.cpu())
     if not features:
         return torch.empty(0, FEATURES), torch.empty(0, net.head[-1].out_features)
     return torch.cat(features), torch.cat(logits)

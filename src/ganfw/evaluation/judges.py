@@ -51,15 +51,25 @@ def require_judge(data: EvalData) -> Judge:
     if judge is not None:
         return judge
     if not data.dataset.num_classes:
-        raise UserError(f"no judge for the dataset {data.describe()} (a judge learns a dataset's classes): "
-                        "score it with --features inception")
-    raise UserError(f"no judge for the dataset {data.describe()}: train one with `ganfw train-judge {data.source}`, "
-                    "or score it with --features inception")
+        raise UserError(
+            f"no judge for the dataset {data.describe()} (a judge learns a dataset's classes): "
+            "score it with --features inception"
+        )
+    raise UserError(
+        f"no judge for the dataset {data.describe()}: train one with `ganfw train-judge {data.source}`, "
+        "or score it with --features inception"
+    )
 
 
 def check_match(judge: Judge, data: EvalData) -> None:
     """Refuse a judge trained on other data than ``data`` (key, image shape or number of classes)."""
     info, dataset = judge.info, data.dataset
-    if (info.dataset, info.image_shape, len(info.classes)) != (data.key, tuple(dataset.image_shape), dataset.num_classes):
-        raise UserError(f"the judge {judge.path} was trained on {info.describe()}, but the dataset is {data.describe()}; "
-                        f"train a judge for it with `ganfw train-judge {data.source}`")
+    if (info.dataset, info.image_shape, len(info.classes)) != (
+        data.key,
+        tuple(dataset.image_shape),
+        dataset.num_classes,
+    ):
+        raise UserError(
+            f"the judge {judge.path} was trained on {info.describe()}, but the dataset is {data.describe()}; "
+            f"train a judge for it with `ganfw train-judge {data.source}`"
+        )

@@ -55,8 +55,11 @@ def reference_embedding(space: FeatureSpace, data: EvalData) -> Reference:
     split = held_out(data)
     reference = Reference(space.embed(split.images), split_name(split))
     with atomic_path(path) as tmp:
-        save_file({"features": reference.embedding.features.contiguous(), "logits": reference.embedding.logits.contiguous()},
-                  str(tmp), metadata={"split": reference.split, "dataset": data.key})
+        save_file(
+            {"features": reference.embedding.features.contiguous(), "logits": reference.embedding.logits.contiguous()},
+            str(tmp),
+            metadata={"split": reference.split, "dataset": data.key},
+        )
     return reference
 
 
@@ -69,12 +72,20 @@ def held_out(data: EvalData) -> Split:
     """``data``'s held-out split, checked: images (M, C, H, W) float of the dataset's shape."""
     split = data.dataset.held_out()
     if split is None:
-        raise UserError(f"the dataset {data.describe()} has no held-out split to score against "
-                        "(its held_out() gives None)")
+        raise UserError(
+            f"the dataset {data.describe()} has no held-out split to score against (its held_out() gives None)"
+        )
     images, shape = split.images, tuple(data.dataset.image_shape)
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != shape \
-            or not images.is_floating_point() or not len(images):
+    if (
+        not isinstance(images, torch.Tensor)
+        or images.ndim != 4
+        or tuple(images.shape[1:]) != shape
+        or not images.is_floating_point()
+        or not len(images)
+    ):
         got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
-        raise UserError(f"the dataset {data.key!r} broke its contract: held_out() gave images {got}, "
-                        f"expected float (M, {', '.join(map(str, shape))}) with M > 0")
+        raise UserError(
+            f"the dataset {data.key!r} broke its contract: held_out() gave images {got}, "
+            f"expected float (M, {', '.join(map(str, shape))}) with M > 0"
+        )
     return split

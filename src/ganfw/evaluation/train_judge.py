@@ -39,8 +39,13 @@ def augment(images: Tensor, rng: torch.Generator) -> Tensor:
     scale = 0.9 + torch.rand(n, generator=rng) * 0.2
     shift = torch.rand(n, 2, generator=rng) * 2 - 1  # times 2 pixels in [-1, 1] coordinates, below
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0] * (4 / width)], 1),
-                         torch.stack([sin, cos, shift[:, 1] * (4 / height)], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin, shift[:, 0] * (4 / width)], 1),
+            torch.stack([sin, cos, shift[:, 1] * (4 / height)], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images + 1, grid, align_corners=False) - 1  # zero padding = background
 
@@ -94,30 +99,44 @@ def train(
     return net
 
 
-def train_and_save(data: EvalData, *, epochs: int, seed: int, out: Path | None,
-                   log: Callable[[str], None]) -> tuple[JudgeInfo, Path]:
+def train_and_save(
+    data: EvalData, *, epochs: int, seed: int, out: Path | None, log: Callable[[str], None]
+) -> tuple[JudgeInfo, Path]:
     """Train the judge of ``data``, measure it on the held-out split, write it to ``out``
     (default: the user cache, where evaluation finds it); its record and where it went.
 
     Refused with one line, before any training: a dataset without labels, or without labels
     on its held-out split."""
     if not data.dataset.num_classes:
-        raise UserError(f"the dataset {data.describe()}: a judge learns a dataset's classes; "
-                        "score it with ganfw evaluate --features inception")
+        raise UserError(
+            f"the dataset {data.describe()}: a judge learns a dataset's classes; "
+            "score it with ganfw evaluate --features inception"
+        )
     split = held_out(data)
     if split.labels is None:
-        raise UserError(f"the dataset {data.describe()} has no labels on its held-out split: "
-                        "a judge's accuracy cannot be measured there")
+        raise UserError(
+            f"the dataset {data.describe()} has no labels on its held-out split: "
+            "a judge's accuracy cannot be measured there"
+        )
     images, labels = data.dataset.load(), data.dataset.load_labels()
     if labels is None:
         raise UserError(f"the dataset {data.describe()} gave no labels for its training images (load_labels())")
     precision = resolve_precision("auto", torch.device("cpu")).name
     net = train(images, labels, data.dataset.num_classes, seed=seed, epochs=epochs, precision=precision, log=log)
     info = JudgeInfo(
-        dataset=data.key, image_shape=tuple(data.dataset.image_shape), classes=tuple(data.dataset.class_names),
-        accuracy=round(accuracy(net, split.images, split.labels), 4), split=split_name(split),
+        dataset=data.key,
+        image_shape=tuple(data.dataset.image_shape),
+        classes=tuple(data.dataset.class_names),
+        accuracy=round(accuracy(net, split.images, split.labels), 4),
+        split=split_name(split),
         n_held_out=len(split.images),
-        training={"seed": seed, "epochs": epochs, "n_train": len(images), "precision": precision, "torch": torch.__version__},
+        training={
+            "seed": seed,
+            "epochs": epochs,
+            "n_train": len(images),
+            "precision": precision,
+            "torch": torch.__version__,
+        },
     )
     path = out if out is not None else cache_dir() / file_name(data.key)
     save_judge(net, info, path)

@@ -44,7 +44,7 @@ def thin(points: list[Point], limit: int = MAX_POINTS) -> list[Point]:
     if len(points) <= limit:
         return points
     size = math.ceil(len(points) / limit)
-    buckets = [points[i:i + size] for i in range(0, len(points), size)]
+    buckets = [points[i : i + size] for i in range(0, len(points), size)]
     return [(sum(x for x, _ in b) / len(b), sum(y for _, y in b) / len(b)) for b in buckets]
 
 
@@ -79,8 +79,10 @@ def line_chart(title: str, series: list[Series], x_label: str) -> str:
     ys = nice_ticks(*padded_range([y for s in drawn for _, y in s.points]))
     scale = Scale(xs[0], xs[-1], ys[0], ys[-1])
     lines = "".join(line(scale, s, PALETTE[i % len(PALETTE)]) for i, s in enumerate(drawn))
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'aria-label="{escape(title)}">{axes(scale, xs, ys, x_label)}{lines}</svg>')
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}">{axes(scale, xs, ys, x_label)}{lines}</svg>'
+    )
     named = "" if [s.name for s in drawn] == [title] else legend(drawn)  # a lone series named as the chart
     return f"{header}{named}{svg}</figure>"
 
@@ -106,14 +108,20 @@ def axes(scale: Scale, xs: list[float], ys: list[float], x_label: str) -> str:
     out = []
     for v in ys:
         y = scale.y(v)
-        out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                   f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{v:.6g}</text>')
+        out.append(
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{v:.6g}</text>'
+        )
     for v in xs:
         x = scale.x(v)
-        out.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}"/>'
-                   f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{v:.6g}</text>')
-    out.append(f'<text class="axis" x="{(LEFT + WIDTH - RIGHT) / 2:.1f}" y="{HEIGHT - 6}" '
-               f'text-anchor="middle">{escape(x_label)}</text>')
+        out.append(
+            f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}"/>'
+            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{v:.6g}</text>'
+        )
+    out.append(
+        f'<text class="axis" x="{(LEFT + WIDTH - RIGHT) / 2:.1f}" y="{HEIGHT - 6}" '
+        f'text-anchor="middle">{escape(x_label)}</text>'
+    )
     return "".join(out)
 
 
@@ -123,12 +131,16 @@ def line(scale: Scale, series: Series, colour: str) -> str:
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
     few = len(coords) <= MAX_DOTS
     dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coords) if few else ""
-    return (f'<g class="series" data-name="{escape(series.name)}"><title>{escape(series.name)}</title>'
-            f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{path}"/>{dots}</g>')
+    return (
+        f'<g class="series" data-name="{escape(series.name)}"><title>{escape(series.name)}</title>'
+        f'<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{path}"/>{dots}</g>'
+    )
 
 
 def legend(series: list[Series]) -> str:
     """The series' names in their colours (HTML, so that long names wrap)."""
-    items = "".join(f'<li><span class="swatch" style="background:{PALETTE[i % len(PALETTE)]}"></span>'
-                    f"{escape(s.name)}</li>" for i, s in enumerate(series))
+    items = "".join(
+        f'<li><span class="swatch" style="background:{PALETTE[i % len(PALETTE)]}"></span>{escape(s.name)}</li>'
+        for i, s in enumerate(series)
+    )
     return f'<ul class="legend">{items}</ul>'

@@ -61,20 +61,38 @@ SCRIPT = """
 })();
 """
 
-CONTENTS = (("samples", "Samples"), ("curves", "Curves"), ("scores", "Scores"), ("final", "Final metrics"),
-            ("warnings", "Health"), ("environment", "Environment"), ("recipe", "Recipe"))
+CONTENTS = (
+    ("samples", "Samples"),
+    ("curves", "Curves"),
+    ("scores", "Scores"),
+    ("final", "Final metrics"),
+    ("warnings", "Health"),
+    ("environment", "Environment"),
+    ("recipe", "Recipe"),
+)
 
 
 def render(run: RunRecords) -> str:
     """The whole report of ``run`` as one self-contained HTML document."""
     overview = f'<div class="overview">{sections.samples(run)}{sections.summary(run)}</div>'
-    body = "".join(build(run) for build in (sections.curves, sections.scores, sections.final_metrics,
-                                            sections.warnings, sections.environment, sections.recipe))
+    body = "".join(
+        build(run)
+        for build in (
+            sections.curves,
+            sections.scores,
+            sections.final_metrics,
+            sections.warnings,
+            sections.environment,
+            sections.recipe,
+        )
+    )
     links = "".join(f'<a href="#{anchor}">{title}</a>' for anchor, title in CONTENTS)
     title = f"ganfw run {run.name}"
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-            f"<header><h1>{escape(title)}</h1><nav>{links}</nav></header>"
-            f"{overview}{body}<script>{SCRIPT}</script></body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<header><h1>{escape(title)}</h1><nav>{links}</nav></header>"
+        f"{overview}{body}<script>{SCRIPT}</script></body></html>\n"
+    )

@@ -75,11 +75,14 @@ def samples(run: RunRecords) -> str:
     last = len(run.grids) - 1
     frames = "".join(
         f'<img class="frame" src="{data_uri(path)}" alt="samples after epoch {epoch}" data-epoch="{epoch}"'
-        f'{"" if i == last else " hidden"}>'
-        for i, (epoch, path) in enumerate(run.grids))
-    controls = (f'<div class="controls"><button id="play" type="button">Play</button>'
-                f'<input id="epoch-slider" type="range" min="0" max="{last}" value="{last}" aria-label="epoch">'
-                f'<span id="epoch-label">epoch {run.grids[-1][0]}</span></div>')
+        f"{'' if i == last else ' hidden'}>"
+        for i, (epoch, path) in enumerate(run.grids)
+    )
+    controls = (
+        f'<div class="controls"><button id="play" type="button">Play</button>'
+        f'<input id="epoch-slider" type="range" min="0" max="{last}" value="{last}" aria-label="epoch">'
+        f'<span id="epoch-label">epoch {run.grids[-1][0]}</span></div>'
+    )
     return section("samples", "Samples", f'<div class="frames">{frames}</div>{controls}')
 
 
@@ -114,7 +117,7 @@ def final_metrics(run: RunRecords) -> str:
     last = run.evals[-1]
     found = {k.removeprefix("eval/"): v for k, v in last.items() if k.startswith("eval/")}
     epoch, n = text(last.get("epoch", "?")), text(last.get("n", "?"))
-    where = f'<p>After epoch {epoch} (step {text(last["step"])}), on {n} samples.</p>'
+    where = f"<p>After epoch {epoch} (step {text(last['step'])}), on {n} samples.</p>"
     protocol = last.get("protocol")
     rules = key_values(protocol) if isinstance(protocol, dict) else empty("The record gives no protocol.")
     return section("final", "Final metrics", f"{where}{key_values(found)}<h3>Protocol</h3>{rules}")
@@ -136,9 +139,13 @@ def environment(run: RunRecords) -> str:
     start = run.start
     if start is None:
         return section("environment", "Environment", empty("The run logged no start record."))
-    precision = f'{start.get("precision", "?")} (asked for {start.get("precision_requested", "?")})'
-    basics = {"device": start.get("device", "?"), "threads": start.get("threads", "?"), "precision": precision,
-              "why this precision": start.get("precision_reason", "")}
+    precision = f"{start.get('precision', '?')} (asked for {start.get('precision_requested', '?')})"
+    basics = {
+        "device": start.get("device", "?"),
+        "threads": start.get("threads", "?"),
+        "precision": precision,
+        "why this precision": start.get("precision_reason", ""),
+    }
     env = start.get("environment")
     extra = key_values(env) if isinstance(env, dict) else empty("This run predates environment logging.")
     return section("environment", "Environment", f"{key_values(basics)}<h3>Software and machine</h3>{extra}")

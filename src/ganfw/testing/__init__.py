@@ -40,11 +40,20 @@ from ganfw.testing.data import check_dataset
 from ganfw.testing.losses import check_loss
 from ganfw.testing.lr_schedules import check_lr_schedule
 from ganfw.testing.networks import (
-    check_device_moves, check_discriminator, check_generator, check_sample_latent, check_state_round_trip,
+    check_device_moves,
+    check_discriminator,
+    check_generator,
+    check_sample_latent,
+    check_state_round_trip,
 )
 from ganfw.testing.penalties import check_penalties, check_penalty
 from ganfw.testing.plugin import (
-    check_api_version, check_installed, check_params, check_spec, plugin_specs, resolve_params,
+    check_api_version,
+    check_installed,
+    check_params,
+    check_spec,
+    plugin_specs,
+    resolve_params,
 )
 from ganfw.testing.schedules import check_schedule
 
@@ -93,9 +102,11 @@ def _network(factory: Any, params: Any, c: _Context, conditional: bool) -> Any:
 #: reference data.
 _CHECKS: dict[str, Callable[[Any, Any, _Context, bool], None]] = {
     "generator": lambda f, p, c, k: check_generator(
-        _network(f, p, c, k), c.image_shape, num_classes=c.num_classes if k else 0),
+        _network(f, p, c, k), c.image_shape, num_classes=c.num_classes if k else 0
+    ),
     "discriminator": lambda f, p, c, k: check_discriminator(
-        _network(f, p, c, k), c.image_shape, num_classes=c.num_classes if k else 0),
+        _network(f, p, c, k), c.image_shape, num_classes=c.num_classes if k else 0
+    ),
     "loss": lambda f, p, c, k: check_loss(f(p), c.image_shape),
     "schedule": lambda f, p, c, k: check_schedule(f(p)),
     "dataset": lambda f, p, c, k: check_dataset(f(p, root=c.data_root, limit=c.data_limit), c.data_limit),

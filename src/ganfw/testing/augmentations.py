@@ -9,7 +9,14 @@ from torch import Tensor
 
 from ganfw.contracts import Augmentation, Decision, ImageShape
 from ganfw.testing.contract import (
-    check_gradients, check_log, check_tensor, devices, expect, random_images, seeded, through_json,
+    check_gradients,
+    check_log,
+    check_tensor,
+    devices,
+    expect,
+    random_images,
+    seeded,
+    through_json,
 )
 from ganfw.testing.schedules import step_report
 
@@ -29,8 +36,10 @@ def check_augmentation(augmentation: Augmentation, image_shape: ImageShape = (1,
       of finite numbers and ``state_dict()`` survives JSON; a fresh augmentation loaded with it
       reports the same state, augments identically and, observing the same steps, stays so.
     """
-    expect(isinstance(augmentation, Augmentation),
-           f"is a {type(augmentation).__name__}, not a ganfw.contracts.Augmentation")
+    expect(
+        isinstance(augmentation, Augmentation),
+        f"is a {type(augmentation).__name__}, not a ganfw.contracts.Augmentation",
+    )
     for device in devices():
         _check_images(copy.deepcopy(augmentation), random_images(batch, image_shape).to(device))
     _check_resume(augmentation, random_images(batch, image_shape))
@@ -49,8 +58,10 @@ def _check_images(augmentation: Augmentation, images: Tensor) -> None:
     expect(torch.equal(x.detach(), images), f"{where} changed its input images")
     with seeded(0, device):
         again = augmentation(images)
-    expect(torch.equal(again, out.detach()),
-           f"{where} gives other images under the same seed (draw randomness from torch's global generator)")
+    expect(
+        torch.equal(again, out.detach()),
+        f"{where} gives other images under the same seed (draw randomness from torch's global generator)",
+    )
 
 
 def _observe(augmentation: Augmentation, steps: range) -> None:
@@ -68,8 +79,10 @@ def _check_resume(augmentation: Augmentation, images: Tensor) -> None:
     for when, steps in (("when restored", range(0)), ("observing the same steps after", range(_STEPS, 2 * _STEPS))):
         _observe(original, steps)
         _observe(resumed, steps)
-        expect(resumed.state_dict() == original.state_dict(),
-               f"a fresh augmentation loaded with state_dict() reports another state {when}")
+        expect(
+            resumed.state_dict() == original.state_dict(),
+            f"a fresh augmentation loaded with state_dict() reports another state {when}",
+        )
         with seeded(1, images.device):
             expected = original(images)
         with seeded(1, images.device):

@@ -57,23 +57,32 @@ def check_callback(callback: Callback, image_shape: ImageShape = (1, 28, 28)) ->
         _start(resumed, view, checkpoint)
         _run(resumed, view, range(_STEPS_PER_EPOCH, _STEPS_PER_EPOCH * _EPOCHS))
         _call(resumed, "on_run_end", view)
-    expect(all(isinstance(reason, str) for reason in whole_view.stops),
-           f"request_stop() got {whole_view.stops!r}, not strings")
-    expect(view.stops == whole_view.stops[stops_before:],
-           f"a run resumed from a checkpoint after the first epoch requests stops {view.stops!r}, "
-           f"not {whole_view.stops[stops_before:]!r}")
-    expect(all(isinstance(code, str) and isinstance(text, str) for code, text in whole_view.warnings),
-           f"warn() got {whole_view.warnings!r}, not strings")
-    expect(view.warnings == whole_view.warnings[warnings_before:],
-           f"a run resumed from a checkpoint after the first epoch warns {view.warnings!r}, "
-           f"not {whole_view.warnings[warnings_before:]!r}")
+    expect(
+        all(isinstance(reason, str) for reason in whole_view.stops),
+        f"request_stop() got {whole_view.stops!r}, not strings",
+    )
+    expect(
+        view.stops == whole_view.stops[stops_before:],
+        f"a run resumed from a checkpoint after the first epoch requests stops {view.stops!r}, "
+        f"not {whole_view.stops[stops_before:]!r}",
+    )
+    expect(
+        all(isinstance(code, str) and isinstance(text, str) for code, text in whole_view.warnings),
+        f"warn() got {whole_view.warnings!r}, not strings",
+    )
+    expect(
+        view.warnings == whole_view.warnings[warnings_before:],
+        f"a run resumed from a checkpoint after the first epoch warns {view.warnings!r}, "
+        f"not {whole_view.warnings[warnings_before:]!r}",
+    )
     _check_same_ending(whole, whole_view, resumed, view)
 
 
 def _view(image_shape: ImageShape, run_dir: Path) -> FakeTrainerView:
     run_dir.mkdir()
-    view = FakeTrainerView(ProbeGenerator(image_shape), ProbeDiscriminator(image_shape), run_dir,
-                           _STEPS_PER_EPOCH, _EPOCHS)
+    view = FakeTrainerView(
+        ProbeGenerator(image_shape), ProbeDiscriminator(image_shape), run_dir, _STEPS_PER_EPOCH, _EPOCHS
+    )
     view.generator.train(), view.discriminator.train()
     return view
 
@@ -84,13 +93,17 @@ def _call(callback: Callback, hook: str, view: FakeTrainerView, *args: Any) -> N
     weights = [[t.clone() for t in net.state_dict().values()] for net in networks]
     rng = torch.get_rng_state()
     getattr(callback, hook)(view, *args)
-    expect(torch.equal(torch.get_rng_state(), rng),
-           f"{hook}() changed torch's global random state (draw randomness inside torch.random.fork_rng)")
+    expect(
+        torch.equal(torch.get_rng_state(), rng),
+        f"{hook}() changed torch's global random state (draw randomness inside torch.random.fork_rng)",
+    )
     expect(all(net.training for net in networks), f"{hook}() left a network in eval mode")
     for net, before in zip(networks, weights):
         after = list(net.state_dict().values())
-        expect(all(torch.equal(a, b) for a, b in zip(after, before)),
-               f"{hook}() changed the {type(net).__name__}'s weights (the view is read-only)")
+        expect(
+            all(torch.equal(a, b) for a, b in zip(after, before)),
+            f"{hook}() changed the {type(net).__name__}'s weights (the view is read-only)",
+        )
 
 
 def _start(callback: Callback, view: FakeTrainerView, checkpoint: Path | None) -> None:
@@ -126,8 +139,16 @@ def _run(callback: Callback, view: FakeTrainerView, steps: range) -> None:
                 z = torch.randn(4, PROBE_LATENT_DIM, generator=torch.Generator().manual_seed(0))
                 view.latest_samples = view.generator(z)
             view.scores = {"fid": 100.0 / view.epoch}
-            _log(callback, view, {"event": "eval", "epoch": view.epoch, "step": view.step,
-                                  **{f"eval/{k}": v for k, v in view.scores.items()}})
+            _log(
+                callback,
+                view,
+                {
+                    "event": "eval",
+                    "epoch": view.epoch,
+                    "step": view.step,
+                    **{f"eval/{k}": v for k, v in view.scores.items()},
+                },
+            )
             _call(callback, "on_evaluation", view, dict(view.scores))
             _call(callback, "on_epoch_end", view)
 
@@ -142,9 +163,18 @@ def _log(callback: Callback, view: FakeTrainerView, record: dict[str, Any]) -> N
 def _log_line(report: StepReport, view: FakeTrainerView) -> dict[str, Any]:
     """The ``metrics.jsonl`` line of a one-step log window (``output.log_every = 1``)."""
     values = {k: float(getattr(report, k)) for k in ("d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake")}
-    return {"step": view.step, "epoch": view.epoch + 1, **values, "d_acc": (report.acc_real + report.acc_fake) / 2,
-            "stepped_d": float(report.trained_d), "stepped_g": float(report.trained_g), "images_per_s": 1000.0,
-            "lr_g": 2e-4, "lr_d": 2e-4, **report.terms}
+    return {
+        "step": view.step,
+        "epoch": view.epoch + 1,
+        **values,
+        "d_acc": (report.acc_real + report.acc_fake) / 2,
+        "stepped_d": float(report.trained_d),
+        "stepped_g": float(report.trained_g),
+        "images_per_s": 1000.0,
+        "lr_g": 2e-4,
+        "lr_d": 2e-4,
+        **report.terms,
+    }
 
 
 def _modules(callback: Callback) -> dict[str, nn.Module]:
@@ -158,14 +188,21 @@ def _modules(callback: Callback) -> dict[str, nn.Module]:
 
 def _saved_modules(view: FakeTrainerView, modules: dict[str, nn.Module]) -> dict[str, nn.Module]:
     """The modules a checkpoint holds, by tensor prefix: the networks and the callback's."""
-    return {"generator": view.generator, "discriminator": view.discriminator,
-            **{f"callback.{name}": module for name, module in modules.items()}}
+    return {
+        "generator": view.generator,
+        "discriminator": view.discriminator,
+        **{f"callback.{name}": module for name, module in modules.items()},
+    }
 
 
 def _save(callback: Callback, view: FakeTrainerView, path: Path) -> None:
     """What the engine's checkpoint keeps: the networks, ``modules()`` and the JSON state."""
-    state = {"callback": through_json("callback", callback.state_dict()), "step": view.step, "epoch": view.epoch,
-             "scores": view.scores}
+    state = {
+        "callback": through_json("callback", callback.state_dict()),
+        "step": view.step,
+        "epoch": view.epoch,
+        "scores": view.scores,
+    }
     try:
         save_checkpoint(path, _saved_modules(view, _modules(callback)), {}, {}, state)
     except Exception as e:  # safetensors refuses some state (non-tensor values, shared storage, ...)
@@ -178,13 +215,19 @@ def _sampler_images(callback: Callback, view: FakeTrainerView) -> Tensor | None:
     if sampler is None:
         return None
     g = view.generator
-    expect(isinstance(sampler, Generator) and type(sampler) is type(g),
-           f"sampling_generator() is a {type(sampler).__name__}, not a {type(g).__name__} like the generator")
-    expect(any(module is sampler for module in callback.modules().values()),
-           "sampling_generator() is not one of modules(), so checkpoints would not keep it (ganfw sample would use G)")
+    expect(
+        isinstance(sampler, Generator) and type(sampler) is type(g),
+        f"sampling_generator() is a {type(sampler).__name__}, not a {type(g).__name__} like the generator",
+    )
+    expect(
+        any(module is sampler for module in callback.modules().values()),
+        "sampling_generator() is not one of modules(), so checkpoints would not keep it (ganfw sample would use G)",
+    )
     shapes = {k: tuple(v.shape) for k, v in sampler.state_dict().items()}
-    expect(shapes == {k: tuple(v.shape) for k, v in g.state_dict().items()},
-           "sampling_generator() has another architecture than the generator (state_dict keys or shapes differ)")
+    expect(
+        shapes == {k: tuple(v.shape) for k, v in g.state_dict().items()},
+        "sampling_generator() has another architecture than the generator (state_dict keys or shapes differ)",
+    )
     z = torch.randn(3, PROBE_LATENT_DIM, generator=torch.Generator().manual_seed(2))
     mode = sampler.training
     sampler.eval()
@@ -203,8 +246,11 @@ def _check_same_ending(whole: Callback, whole_view: FakeTrainerView, resumed: Ca
     expect(mine.keys() == theirs.keys(), f"{what} modules(): {sorted(mine)}, not {sorted(theirs)}")
     for name in mine:
         a, b = mine[name].state_dict(), theirs[name].state_dict()
-        expect(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
-               f"{what} tensors in modules()[{name!r}]")
+        expect(
+            a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), f"{what} tensors in modules()[{name!r}]"
+        )
     images, expected = _sampler_images(resumed, view), _sampler_images(whole, whole_view)
-    expect((images is None) == (expected is None) and (images is None or torch.equal(images, expected)),
-           f"{what} images from sampling_generator()")
+    expect(
+        (images is None) == (expected is None) and (images is None or torch.equal(images, expected)),
+        f"{what} images from sampling_generator()",
+    )

@@ -12,7 +12,14 @@ from torch import Tensor
 
 from ganfw.contracts import ImageShape, Loss
 from ganfw.testing.contract import (
-    check_gradients, check_log, check_scalar, check_tensor, devices, expect, seeded, through_json,
+    check_gradients,
+    check_log,
+    check_scalar,
+    check_tensor,
+    devices,
+    expect,
+    seeded,
+    through_json,
 )
 from ganfw.testing.penalties import check_penalties
 

@@ -23,8 +23,10 @@ def check_lr_schedule(schedule: LRSchedule, total_steps: Sequence[int] = (1, 7, 
         for network, factors in zip("GD", zip(*forward)):
             expect(max(factors) > 0, f"over {total} steps, {network}'s factor is never above 0: it never trains")
         backward = [_factor(schedule, step, total) for step in reversed(range(total))]
-        expect(backward[::-1] == forward,
-               f"over {total} steps, factor() changes when asked in another order: it must depend on the step alone")
+        expect(
+            backward[::-1] == forward,
+            f"over {total} steps, factor() changes when asked in another order: it must depend on the step alone",
+        )
 
 
 def _factor(schedule: LRSchedule, step: int, total: int) -> tuple[float, float]:

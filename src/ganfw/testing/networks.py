@@ -69,8 +69,10 @@ def check_sample_latent(generator: Generator, n: int) -> Tensor:
 
 def _draw_latent(generator: Generator, n: int, device: torch.device) -> Tensor:
     try:
-        draws = [generator.sample_latent(n, device=device, generator=torch.Generator(device).manual_seed(0))
-                 for _ in range(2)]
+        draws = [
+            generator.sample_latent(n, device=device, generator=torch.Generator(device).manual_seed(0))
+            for _ in range(2)
+        ]
     except TypeError as e:
         raise ContractError(
             f"sample_latent cannot be called as the engine calls it, sample_latent({n}, device=..., generator=...) "
@@ -131,8 +133,12 @@ def _num_classes(module: Generator | Discriminator, num_classes: int | None) -> 
     k = module.num_classes
     expect(isinstance(k, int) and not isinstance(k, bool) and k >= 0, f"num_classes is {k!r}, expected an int >= 0")
     if num_classes is not None:
-        expect(k == num_classes, f"num_classes is {k}, but it was built with num_classes={num_classes}"
-               if num_classes else f"num_classes is {k}, but its spec is not conditional (conditional=True)")
+        expect(
+            k == num_classes,
+            f"num_classes is {k}, but it was built with num_classes={num_classes}"
+            if num_classes
+            else f"num_classes is {k}, but its spec is not conditional (conditional=True)",
+        )
     return k
 
 
@@ -221,7 +227,10 @@ def _check_parameter_gradients(module: nn.Module, output: Tensor, what: str) -> 
 
 
 def _check_eval_batch_of_one(
-    module: nn.Module, inputs: Sequence[Tensor], shape: tuple[int, ...], low: float | None = None,
+    module: nn.Module,
+    inputs: Sequence[Tensor],
+    shape: tuple[int, ...],
+    low: float | None = None,
     high: float | None = None,
 ) -> None:
     module.eval()

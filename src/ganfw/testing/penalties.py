@@ -39,13 +39,17 @@ def check_penalty(penalty: Penalty, image_shape: ImageShape = (1, 28, 28)) -> No
     """
     expect(isinstance(penalty, Penalty), f"penalty {penalty!r} is a {type(penalty).__name__}, not a Penalty")
     name = getattr(penalty, "name", None)
-    expect(isinstance(name, str) and name and " " not in name and "/" not in name,
-           f"penalty name {name!r} is not a non-empty string without spaces or '/'")
+    expect(
+        isinstance(name, str) and name and " " not in name and "/" not in name,
+        f"penalty name {name!r} is not a non-empty string without spaces or '/'",
+    )
     who = f"penalty {name!r}"
     expect(penalty.player in ("d", "g"), f"{who}: player is {penalty.player!r}, expected 'd' or 'g'")
     every = penalty.every
-    expect(isinstance(every, int) and not isinstance(every, bool) and every >= 1,
-           f"{who}: every is {every!r}, expected an int >= 1")
+    expect(
+        isinstance(every, int) and not isinstance(every, bool) and every >= 1,
+        f"{who}: every is {every!r}, expected an int >= 1",
+    )
     for device in devices():
         for labelled in (False, True):
             _check_call(penalty, who, image_shape, device, labelled)
@@ -59,14 +63,16 @@ def _check_call(penalty: Penalty, who: str, image_shape: ImageShape, device: tor
         value = penalty(inputs)
     check_scalar(where, value, device)
     network = networks[penalty.player]
-    check_gradients(f"{where}, towards the parameters of {penalty.player.upper()}", value,
-                    list(network.parameters()), every=False)
+    check_gradients(
+        f"{where}, towards the parameters of {penalty.player.upper()}", value, list(network.parameters()), every=False
+    )
     after = (inputs.real, inputs.fake, inputs.z)
     expect(all(torch.equal(a.detach(), b) for a, b in zip(after, before)), f"{where} changed its input tensors")
     with seeded(0, device):
         again = penalty(inputs)
-    expect(torch.equal(again.detach(), value.detach()),
-           f"{where}: a second call under the same seed gives another value")
+    expect(
+        torch.equal(again.detach(), value.detach()), f"{where}: a second call under the same seed gives another value"
+    )
 
 
 def probe_inputs(
@@ -88,7 +94,12 @@ def probe_inputs(
     fake = G(z)
     labels: Any = torch.tensor([0, 1, 2, 0], device=device) if labelled else None
     inputs = PenaltyInputs(
-        discriminator=discriminator, generator=generator, real=random_images(_BATCH, image_shape, seed=1).to(device),
-        fake=fake.detach() if player == "d" else fake, real_labels=labels, fake_labels=labels, z=z,
+        discriminator=discriminator,
+        generator=generator,
+        real=random_images(_BATCH, image_shape, seed=1).to(device),
+        fake=fake.detach() if player == "d" else fake,
+        real_labels=labels,
+        fake_labels=labels,
+        z=z,
     )
     return inputs, {"d": D, "g": G}

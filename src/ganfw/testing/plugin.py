@@ -10,11 +10,11 @@ from types import ModuleType
 from typing import Any
 
 from ganfw.params import ParamError, as_dict, build, check_declaration, component_kind
-from ganfw.version import API_VERSION
 from ganfw.plugins import Component, check_specs, disabled_from_env, load_registry
 from ganfw.recipe import RecipeError, resolve_component_params
 from ganfw.specs import KINDS, ComponentSpec
 from ganfw.testing.contract import ContractError, expect
+from ganfw.version import API_VERSION
 
 
 def check_api_version(module: ModuleType) -> None:

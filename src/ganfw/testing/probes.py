@@ -69,8 +69,14 @@ class FakeTrainerView(TrainerView):
     ``warnings`` the ``(code, message)`` of :meth:`warn`; :meth:`classify` gives the logits of
     a judge of ``num_classes`` classes that sorts images by their mean brightness."""
 
-    def __init__(self, generator: Generator, discriminator: Discriminator, run_dir: Path, steps_per_epoch: int = 4,
-                 epochs: int = 2):
+    def __init__(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        run_dir: Path,
+        steps_per_epoch: int = 4,
+        epochs: int = 2,
+    ):
         self.generator, self.discriminator = generator, discriminator
         self.step, self.epoch = 0, 0
         self.steps_per_epoch, self.total_steps = steps_per_epoch, steps_per_epoch * epochs

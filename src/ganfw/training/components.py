@@ -11,7 +11,16 @@ import torch
 from torch import Tensor, nn
 
 from ganfw.contracts import (
-    Augmentation, Callback, Dataset, Discriminator, Generator, Loss, LRSchedule, Penalty, Schedule, Stateful,
+    Augmentation,
+    Callback,
+    Dataset,
+    Discriminator,
+    Generator,
+    Loss,
+    LRSchedule,
+    Penalty,
+    Schedule,
+    Stateful,
 )
 from ganfw.distributed import Ranks
 from ganfw.errors import UserError
@@ -67,8 +76,10 @@ class Components:
         """The components whose ``log()`` joins each log line, with their recipe choice and key
         prefix: the schedule (none), the loss (``loss/``), the augmentation (``augment/``), each
         callback (``<its name>/``)."""
-        named: list[tuple[ComponentChoice, Stateful, str]] = [(recipe.schedule, self.schedule, ""),
-                                                               (recipe.loss, self.loss, "loss/")]
+        named: list[tuple[ComponentChoice, Stateful, str]] = [
+            (recipe.schedule, self.schedule, ""),
+            (recipe.loss, self.loss, "loss/"),
+        ]
         if self.augment is not None:
             named.append((recipe.augment, self.augment, "augment/"))
         return named + [(c, cb, f"{c.ref}/") for c, cb in self.hooked(recipe)]
@@ -94,19 +105,29 @@ def build_components(recipe: Recipe, device: torch.device, channels_last: bool) 
     with blame(recipe.loss, "penalties"):
         penalties = list(loss.penalties())
     return Components(
-        dataset, data, G, D, loss, penalties,
-        recipe.schedule.build(), recipe.lr_schedule.build(),
+        dataset,
+        data,
+        G,
+        D,
+        loss,
+        penalties,
+        recipe.schedule.build(),
+        recipe.lr_schedule.build(),
         recipe.augment.build() if recipe.augment else None,
         [choice.build() for choice in recipe.callbacks],
         [choice.build() for choice in recipe.observers],
     )
 
 
-def _data_source(recipe: Recipe, dataset: Dataset, device: torch.device, fmt: torch.memory_format) -> InMemory | Streamed:
+def _data_source(
+    recipe: Recipe, dataset: Dataset, device: torch.device, fmt: torch.memory_format
+) -> InMemory | Streamed:
     """Stream the dataset (``data.stream``, or by size), or load it whole onto the device."""
     if recipe.data_stream == "always" and not dataset.indexable:
-        raise UserError(f"{recipe.data.who}: data.stream = \"always\" needs a dataset with __len__ and "
-                        "__getitem__ (this one only loads whole)")
+        raise UserError(
+            f'{recipe.data.who}: data.stream = "always" needs a dataset with __len__ and '
+            "__getitem__ (this one only loads whole)"
+        )
     with blame(recipe.data, "__len__"):
         streamed = should_stream(dataset, recipe.data_stream, recipe.data_limit)
     if streamed:
@@ -125,8 +146,10 @@ def _labels(choice: ComponentChoice, dataset: Dataset, n: int) -> Tensor | None:
         return None
     k = dataset.num_classes
     if tuple(labels.shape) != (n,) or labels.dtype != torch.int64 or k == 0:
-        raise ComponentError(f"{choice.who} broke the dataset contract: load_labels() gave {labels.dtype} "
-                             f"{tuple(labels.shape)} for {n} images and {k} class names; expected int64 ({n},)")
+        raise ComponentError(
+            f"{choice.who} broke the dataset contract: load_labels() gave {labels.dtype} "
+            f"{tuple(labels.shape)} for {n} images and {k} class names; expected int64 ({n},)"
+        )
     if n and (labels.min() < 0 or labels.max() >= k):
         raise ComponentError(f"{choice.who} broke the dataset contract: labels outside [0, {k}) for {k} class names")
     return labels
@@ -137,14 +160,17 @@ def build_network(choice: ComponentChoice, dataset: Dataset, shape: tuple[int, i
     if not choice.conditional:
         return choice.build(image_shape=shape)
     if dataset.num_classes == 0:
-        raise UserError(f"{choice.who} is class-conditional, but the dataset has no labels "
-                        "(pick an unconditional one, or a labelled dataset)")
+        raise UserError(
+            f"{choice.who} is class-conditional, but the dataset has no labels "
+            "(pick an unconditional one, or a labelled dataset)"
+        )
     return choice.build(image_shape=shape, num_classes=dataset.num_classes)
 
 
 @torch.no_grad()
-def check_networks(recipe: Recipe, G: Generator, D: Discriminator, shape: tuple[int, int, int],
-                   device: torch.device) -> None:
+def check_networks(
+    recipe: Recipe, G: Generator, D: Discriminator, shape: tuple[int, int, int], device: torch.device
+) -> None:
     """Hold G and D to their contracts on two samples before training (eval mode, no RNG drawn
     from the training streams): a broken component stops here with one line naming it."""
     rng = torch.Generator().manual_seed(0)
@@ -157,17 +183,23 @@ def check_networks(recipe: Recipe, G: Generator, D: Discriminator, shape: tuple[
     try:
         fake = call_checked(recipe.generator, G, *((z, labels) if G.num_classes else (z,)))
         if tuple(fake.shape) != expected or not fake.is_floating_point():
-            raise ComponentError(f"{recipe.generator.who} broke the generator contract: "
-                                 f"forward({'z, labels' if G.num_classes else 'z'}) returned "
-                                 f"{fake.dtype} {tuple(fake.shape)}, expected floats of shape {expected}")
+            raise ComponentError(
+                f"{recipe.generator.who} broke the generator contract: "
+                f"forward({'z, labels' if G.num_classes else 'z'}) returned "
+                f"{fake.dtype} {tuple(fake.shape)}, expected floats of shape {expected}"
+            )
         if fake.abs().max() > 1 + 1e-3:
-            raise ComponentError(f"{recipe.generator.who} broke the generator contract: images must lie in "
-                                 f"[-1, 1], got values up to {fake.abs().max().item():.3g}")
+            raise ComponentError(
+                f"{recipe.generator.who} broke the generator contract: images must lie in "
+                f"[-1, 1], got values up to {fake.abs().max().item():.3g}"
+            )
         logits = call_checked(recipe.discriminator, D, *((fake, labels) if D.num_classes else (fake,)))
         if tuple(logits.shape) != (2,):
-            raise ComponentError(f"{recipe.discriminator.who} broke the discriminator contract: "
-                                 f"forward({'images, labels' if D.num_classes else 'images'}) returned shape "
-                                 f"{tuple(logits.shape)}, expected (2,)")
+            raise ComponentError(
+                f"{recipe.discriminator.who} broke the discriminator contract: "
+                f"forward({'images, labels' if D.num_classes else 'images'}) returned shape "
+                f"{tuple(logits.shape)}, expected (2,)"
+            )
     finally:
         G.train(modes[0])
         D.train(modes[1])

@@ -55,9 +55,13 @@ class Streamed:
         plan = [rows[b * batch_size : (b + 1) * batch_size] for b in range(start, stop)]
         # A private generator: the loader seeds its workers from it, not from torch's global
         # stream, whose draws (dropout, augmentation) must not depend on how batches are read.
-        loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=plan, num_workers=self.workers,
-                                             pin_memory=self.device.type == "cuda",
-                                             generator=torch.Generator().manual_seed(0))
+        loader = torch.utils.data.DataLoader(
+            self.dataset,
+            batch_sampler=plan,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+            generator=torch.Generator().manual_seed(0),
+        )
         labelled = self.dataset.num_classes > 0
         for images, labels in loader:
             images = images.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)

@@ -24,10 +24,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ganfw.checkpoint import latest_checkpoint
 from ganfw.contracts import Batch, Generator, StepReport
+from ganfw.device import resolve_device
 from ganfw.distributed import Ranks, join, rank_device, ranks_from_env
 from ganfw.evaluation.judge import Judge
-from ganfw.device import resolve_device
 from ganfw.plugins import Registry, load_registry
 from ganfw.precision import Precision, resolve_precision
 from ganfw.preflight import check_evaluation, steps_per_epoch
@@ -42,8 +43,6 @@ from ganfw.training.state import Progress, RunState, open_streams
 from ganfw.training.update import GANUpdate, Optimizers, StepOutputs
 from ganfw.training.view import LiveView
 from ganfw.training.wrapping import adam, wrap_networks
-from ganfw.checkpoint import latest_checkpoint
-
 
 #: Signals that end training after the current step, with a checkpoint.
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -52,8 +51,14 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class Trainer:
     """Builds the components of a recipe and trains them, writing into a run directory."""
 
-    def __init__(self, recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | None = None,
-                 registry: Registry | None = None):
+    def __init__(
+        self,
+        recipe: Recipe,
+        run: RunDir,
+        reporter: Reporter,
+        ranks: Ranks | None = None,
+        registry: Registry | None = None,
+    ):
         self.recipe, self.run, self.reporter = recipe, run, reporter
         self.registry = registry or load_registry()  # metric components for [eval]
         self.ranks = ranks = ranks or ranks_from_env()
@@ -65,16 +70,21 @@ class Trainer:
         torch.manual_seed(train.seed)  # the same initial weights on every rank
         self.parts = parts = build_components(recipe, self.device, train.channels_last)
         nets = wrap_networks(parts.G, parts.D, train, ranks, self.device)
-        opt = Optimizers(adam(parts.G, recipe.optim["generator"]), adam(parts.D, recipe.optim["discriminator"]),
-                         self.precision.scaler(), self.precision.scaler())
+        opt = Optimizers(
+            adam(parts.G, recipe.optim["generator"]),
+            adam(parts.D, recipe.optim["discriminator"]),
+            self.precision.scaler(),
+            self.precision.scaler(),
+        )
         self.update = GANUpdate(recipe, nets, opt, parts.loss, parts.penalties, parts.augment, self.precision)
         self.streams = open_streams(recipe, ranks, self.device, parts)
         self.steps_per_epoch = steps_per_epoch(recipe, len(parts.data), ranks.world, (parts.G, parts.D))
         check_evaluation(recipe, self.registry, parts.dataset, parts.conditional)
         self.total_steps = train.epochs * self.steps_per_epoch
         self.progress = Progress()
-        self.state = RunState(recipe, run, ranks, self.device, parts, opt, self.streams, self.precision.name,
-                              self.steps_per_epoch)
+        self.state = RunState(
+            recipe, run, ranks, self.device, parts, opt, self.streams, self.precision.name, self.steps_per_epoch
+        )
         self.views = [LiveView(self, choice.ref) for choice, _ in self.parts.hooked(recipe)]
         self.scores: dict[str, float] = {}
         self.latest_samples: Tensor | None = None  # the latest epoch grid (rank 0)
@@ -107,16 +117,28 @@ class Trainer:
         ``warning`` record in metrics.jsonl."""
         self.reporter.warning(code, f"step {self.progress.step}: {message}")
         if self.log:
-            self.log.write({"event": "warning", "step": self.progress.step,
-                            "epoch": self.progress.step // self.steps_per_epoch + 1,
-                            "source": source, "code": code, "message": message})
+            self.log.write(
+                {
+                    "event": "warning",
+                    "step": self.progress.step,
+                    "epoch": self.progress.step // self.steps_per_epoch + 1,
+                    "source": source,
+                    "code": code,
+                    "message": message,
+                }
+            )
 
     # ----------------------------------------------------------------- the loop
     def fit(self) -> bool:
         """Train up to ``train.epochs``; return False when interrupted (Ctrl-C, SIGTERM) after a checkpoint."""
         self.log = log = MetricsLog(self.run.metrics, self._on_log) if self.ranks.is_main else None
-        outputs = (EpochOutputs(self.recipe, self.run, log, self.registry, self.device, self.reporter.message,
-                                self.parts.dataset) if log else None)
+        outputs = (
+            EpochOutputs(
+                self.recipe, self.run, log, self.registry, self.device, self.reporter.message, self.parts.dataset
+            )
+            if log
+            else None
+        )
         self.reporter.start(total=self.total_steps, done=self.progress.step, steps_per_epoch=self.steps_per_epoch)
         previous = {sig: signal.signal(sig, self._request_interrupt) for sig in _STOP_SIGNALS}
         try:
@@ -143,7 +165,10 @@ class Trainer:
         Ctrl-C stopped it mid-epoch."""
         bs, spe = self.recipe.train.batch_size, self.steps_per_epoch
         epoch, epoch_start, step0 = self.progress.step // spe, time.perf_counter(), self.progress.step
-        order, window = epoch_order(self.recipe.train.seed, epoch, len(self.parts.data), self.ranks, self.device), Window()
+        order, window = (
+            epoch_order(self.recipe.train.seed, epoch, len(self.parts.data), self.ranks, self.device),
+            Window(),
+        )
         start, t0 = self.progress.step % spe, time.perf_counter()
         for batch, real in enumerate(self.parts.data.batches(order, bs, start, spe), start):
             with self._stop_on_component_error():
@@ -161,9 +186,14 @@ class Trainer:
         seconds = time.perf_counter() - epoch_start
         self.progress.elapsed += seconds
         self.state.save(self.progress)  # first: nothing that follows (outputs, evaluation) can lose the epoch
-        record = {"event": "epoch", "epoch": epoch + 1, "step": self.progress.step, "seconds": round(seconds, 3),
-                  "elapsed_s": round(self.progress.elapsed, 3),
-                  "images_per_s": round((self.progress.step - step0) * bs * self.ranks.world / seconds, 1)}
+        record = {
+            "event": "epoch",
+            "epoch": epoch + 1,
+            "step": self.progress.step,
+            "seconds": round(seconds, 3),
+            "elapsed_s": round(self.progress.elapsed, 3),
+            "images_per_s": round((self.progress.step - step0) * bs * self.ranks.world / seconds, 1),
+        }
         self._epoch_end(epoch + 1, outputs, record)
         return True
 
@@ -220,8 +250,9 @@ class Trainer:
         start, observed = time.perf_counter(), self._observer_state()
         if outputs is not None:
             drawn = self._grid_inputs()
-            scores = outputs.write(epoch, self.progress.step, record, drawn,
-                                   drawn[0] if self.recipe.eval.due(epoch) else None)
+            scores = outputs.write(
+                epoch, self.progress.step, record, drawn, drawn[0] if self.recipe.eval.due(epoch) else None
+            )
             self.latest_samples = outputs.latest_grid
             if scores is not None:
                 self.scores = scores

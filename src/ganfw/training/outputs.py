@@ -34,8 +34,16 @@ class EpochOutputs:
     """The per-epoch files of a run directory, written by rank 0 through ``log``; evaluations
     score against ``dataset``'s held-out split (the run's own dataset)."""
 
-    def __init__(self, recipe: Recipe, run: RunDir, log: MetricsLog, registry: Registry, device: torch.device,
-                 message: Callable[[str], None], dataset: Dataset):
+    def __init__(
+        self,
+        recipe: Recipe,
+        run: RunDir,
+        log: MetricsLog,
+        registry: Registry,
+        device: torch.device,
+        message: Callable[[str], None],
+        dataset: Dataset,
+    ):
         from ganfw.evaluation.datasets import of_run
 
         self.recipe, self.run, self.log, self.registry = recipe, run, log, registry
@@ -43,8 +51,14 @@ class EpochOutputs:
         self.data = of_run(dataset, recipe.data, str(recipe.path))
         self.latest_grid: Tensor | None = None  # (S, C, H, W) in [-1, 1], the last grid drawn
 
-    def write(self, epoch: int, step: int, record: dict[str, Any] | None, grid: tuple[Generator, Tensor, Tensor | None] | None,
-              evaluate: Generator | None) -> dict[str, float] | None:
+    def write(
+        self,
+        epoch: int,
+        step: int,
+        record: dict[str, Any] | None,
+        grid: tuple[Generator, Tensor, Tensor | None] | None,
+        evaluate: Generator | None,
+    ) -> dict[str, float] | None:
         """After epoch ``epoch`` (1-based, its checkpoint written): the epoch ``record``, the grid
         drawn by ``grid = (generator, z, labels)``, the evaluation of ``evaluate`` (its scores are
         returned), the curves - cheapest first."""
@@ -59,8 +73,9 @@ class EpochOutputs:
             artifacts.plot_curves(read_metrics(self.run.metrics), self.run.curves)
         return scores
 
-    def complete(self, epoch: int, step: int, elapsed: float, eval_due: bool,
-                 grid: tuple[Generator, Tensor, Tensor | None]) -> None:
+    def complete(
+        self, epoch: int, step: int, elapsed: float, eval_due: bool, grid: tuple[Generator, Tensor, Tensor | None]
+    ) -> None:
         """Write whichever outputs of ``epoch`` the run directory lacks (the record, the grid, the
         evaluation): a run killed between the epoch's checkpoint and the end of its outputs."""
         events = {(r.get("event"), r.get("epoch")) for r in read_metrics(self.run.metrics)}
@@ -69,8 +84,16 @@ class EpochOutputs:
         evaluate = eval_due and ("eval", epoch) not in events
         if record or draw or evaluate:
             self.message(f"writing the missing outputs of epoch {epoch}")
-            recovered = {"event": "epoch", "epoch": epoch, "step": step, "elapsed_s": round(elapsed, 3), "recovered": True}
-            self.write(epoch, step, recovered if record else None, grid if draw else None, grid[0] if evaluate else None)
+            recovered = {
+                "event": "epoch",
+                "epoch": epoch,
+                "step": step,
+                "elapsed_s": round(elapsed, 3),
+                "recovered": True,
+            }
+            self.write(
+                epoch, step, recovered if record else None, grid if draw else None, grid[0] if evaluate else None
+            )
 
     def _draw_grid(self, epoch: int, generator: Generator, z: Tensor, labels: Tensor | None) -> None:
         """The grid of epoch ``epoch`` from the fixed noise (S, Z) and labels (S,), in eval mode;
@@ -93,21 +116,34 @@ class EpochOutputs:
 
         cfg = self.recipe.eval
         try:
-            evaluation = evaluate_generator(generator, cfg.metrics, cfg.n, self.registry, self.data,
-                                            seed=self.recipe.train.seed)
+            evaluation = evaluate_generator(
+                generator, cfg.metrics, cfg.n, self.registry, self.data, seed=self.recipe.train.seed
+            )
         except Exception as e:  # a metric plugin's code, the data, the disk
             reason = str(e) if isinstance(e, UserError) else one_line(e)
-            raise TrainingStopped(f"epoch {epoch}: evaluation failed: {reason}; the epoch's checkpoint "
-                                  f"{self.run.checkpoints / checkpoint_name(step)} is kept "
-                                  "(--resume redoes the evaluation)") from e
+            raise TrainingStopped(
+                f"epoch {epoch}: evaluation failed: {reason}; the epoch's checkpoint "
+                f"{self.run.checkpoints / checkpoint_name(step)} is kept "
+                "(--resume redoes the evaluation)"
+            ) from e
         scores = evaluation.scores
-        self.log.write({"event": "eval", "epoch": epoch, "step": step, "n": cfg.n, "protocol": asdict(evaluation.protocol),
-                        **{f"eval/{k}": round(v, 6) for k, v in scores.items()}})
+        self.log.write(
+            {
+                "event": "eval",
+                "epoch": epoch,
+                "step": step,
+                "n": cfg.n,
+                "protocol": asdict(evaluation.protocol),
+                **{f"eval/{k}": round(v, 6) for k, v in scores.items()},
+            }
+        )
         self.message(f"epoch {epoch}: " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items()))
         return scores
 
 
-def announce(reporter: Reporter, log: MetricsLog | None, choice: PrecisionChoice, device: torch.device, step: int) -> None:
+def announce(
+    reporter: Reporter, log: MetricsLog | None, choice: PrecisionChoice, device: torch.device, step: int
+) -> None:
     """Say where and in which precision the run trains: one line, and a ``start`` record (with
     the versions and machine: :func:`ganfw.device.environment`)."""
     threads = torch.get_num_threads()
@@ -115,6 +151,15 @@ def announce(reporter: Reporter, log: MetricsLog | None, choice: PrecisionChoice
     if choice.warning:
         reporter.message(f"warning: {choice.warning}")
     if log:
-        log.write({"event": "start", "step": step, "device": str(device), "threads": threads,
-                   "precision": choice.name, "precision_requested": choice.requested,
-                   "precision_reason": choice.reason, "environment": environment(device)})
+        log.write(
+            {
+                "event": "start",
+                "step": step,
+                "device": str(device),
+                "threads": threads,
+                "precision": choice.name,
+                "precision_requested": choice.requested,
+                "precision_reason": choice.reason,
+                "environment": environment(device),
+            }
+        )

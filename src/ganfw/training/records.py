@@ -39,17 +39,23 @@ class Window:
         return means
 
 
-def reduce_step(out: StepOutputs, stats: dict[str, Tensor], ranks: Ranks, interrupt: bool,
-                stop: bool) -> tuple[dict[str, Any], bool, bool]:
+def reduce_step(
+    out: StepOutputs, stats: dict[str, Tensor], ranks: Ranks, interrupt: bool, stop: bool
+) -> tuple[dict[str, Any], bool, bool]:
     """A step's losses, D statistics and named terms averaged over ranks (so every rank's
     schedule decides alike) in one device->host transfer, with the Ctrl-C and stop flags of any
     rank: ``(StepReport fields, interrupt, stop)``."""
     names = ("d_real", "d_fake", "acc_real", "acc_fake")
     flags = float(interrupt) + 2 * float(stop)
-    values = torch.stack([out.d_loss.detach().float(), out.g_loss.detach().float(),
-                          *(stats[k].detach().float().reshape(()) for k in names),
-                          *(t.detach().float().reshape(()) for t in out.terms.values()),
-                          torch.tensor(flags, device=out.d_loss.device)])
+    values = torch.stack(
+        [
+            out.d_loss.detach().float(),
+            out.g_loss.detach().float(),
+            *(stats[k].detach().float().reshape(()) for k in names),
+            *(t.detach().float().reshape(()) for t in out.terms.values()),
+            torch.tensor(flags, device=out.d_loss.device),
+        ]
+    )
     d_loss, g_loss, *rest = ranks.mean(values).tolist()
     flag = rest.pop()
     fields = {"d_loss": d_loss, "g_loss": g_loss, **dict(zip(names, rest[:4])), "terms": dict(zip(out.terms, rest[4:]))}

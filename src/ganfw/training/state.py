@@ -18,8 +18,15 @@ import torch
 from torch import Tensor, nn
 
 from ganfw.checkpoint import (
-    Checkpoint, CorruptCheckpoint, check_optimizer, checkpoint_name, list_checkpoints, load_module,
-    load_training_checkpoint, prune_checkpoints, save_checkpoint,
+    Checkpoint,
+    CorruptCheckpoint,
+    check_optimizer,
+    checkpoint_name,
+    list_checkpoints,
+    load_module,
+    load_training_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
 )
 from ganfw.distributed import Ranks
 from ganfw.errors import UserError
@@ -32,8 +39,19 @@ from ganfw.training.update import Optimizers
 #: Recipe entries a resumed run must share with its checkpoint (everything that shapes the
 #: weights, the optimiser state or the order of the data).
 RESUME_FIXED = [
-    ("generator",), ("discriminator",), ("loss",), ("schedule",), ("lr_schedule",), ("augment",), ("callbacks",),
-    ("data",), ("optim",), ("train", "batch_size"), ("train", "drop_last"), ("train", "seed"), ("output", "samples"),
+    ("generator",),
+    ("discriminator",),
+    ("loss",),
+    ("schedule",),
+    ("lr_schedule",),
+    ("augment",),
+    ("callbacks",),
+    ("data",),
+    ("optim",),
+    ("train", "batch_size"),
+    ("train", "drop_last"),
+    ("train", "seed"),
+    ("output", "samples"),
 ]
 
 
@@ -75,8 +93,18 @@ def open_streams(recipe: Recipe, ranks: Ranks, device: torch.device, parts: Comp
 class RunState:
     """Saves and restores everything the run needs to continue exactly."""
 
-    def __init__(self, recipe: Recipe, run: RunDir, ranks: Ranks, device: torch.device, parts: Components,
-                 opt: Optimizers, streams: Streams, precision: str, steps_per_epoch: int):
+    def __init__(
+        self,
+        recipe: Recipe,
+        run: RunDir,
+        ranks: Ranks,
+        device: torch.device,
+        parts: Components,
+        opt: Optimizers,
+        streams: Streams,
+        precision: str,
+        steps_per_epoch: int,
+    ):
         self.recipe, self.run, self.ranks, self.device = recipe, run, ranks, device
         self.parts, self.opt, self.streams = parts, opt, streams
         self.precision, self.steps_per_epoch = precision, steps_per_epoch
@@ -104,10 +132,16 @@ class RunState:
         self.saved_step = progress.step
         parts = self.parts
         state = {
-            "step": progress.step, "elapsed_s": progress.elapsed, "steps_per_epoch": self.steps_per_epoch,
-            "image_shape": list(parts.G.image_shape), "num_classes": parts.dataset.num_classes,
-            "class_names": list(parts.dataset.class_names), "precision": self.precision,
-            "sampler": self.sampler_prefix(), "schedule": parts.schedule.state_dict(), "loss": parts.loss.state_dict(),
+            "step": progress.step,
+            "elapsed_s": progress.elapsed,
+            "steps_per_epoch": self.steps_per_epoch,
+            "image_shape": list(parts.G.image_shape),
+            "num_classes": parts.dataset.num_classes,
+            "class_names": list(parts.dataset.class_names),
+            "precision": self.precision,
+            "sampler": self.sampler_prefix(),
+            "schedule": parts.schedule.state_dict(),
+            "loss": parts.loss.state_dict(),
             "augment": parts.augment.state_dict() if parts.augment else {},
             "callbacks": [c.state_dict() for c in parts.callbacks],
             "observers": {c.ref: o.state_dict() for c, o in zip(self.recipe.observers, parts.observers)},
@@ -115,14 +149,18 @@ class RunState:
             "updates": dict(self.opt.updates),
             "recipe": self.recipe.to_toml(),
         }
-        save_checkpoint(path, self._modules(), {"generator": self.opt.g, "discriminator": self.opt.d},
-                        self._extra(), state)
+        save_checkpoint(
+            path, self._modules(), {"generator": self.opt.g, "discriminator": self.opt.d}, self._extra(), state
+        )
         prune_checkpoints(self.run.checkpoints, self.recipe.output.keep_checkpoints)
         return path
 
     def _extra(self) -> dict[str, Tensor]:
-        extra = {"rng_cpu": torch.get_rng_state(), "rng_noise": self.streams.noise.get_state(),
-                 "fixed_z": self.streams.fixed_z}
+        extra = {
+            "rng_cpu": torch.get_rng_state(),
+            "rng_noise": self.streams.noise.get_state(),
+            "fixed_z": self.streams.fixed_z,
+        }
         if self.streams.fixed_labels is not None:
             extra["fixed_labels"] = self.streams.fixed_labels
         if self.device.type == "cuda":
@@ -145,30 +183,37 @@ class RunState:
             self._check_epochs_left(path, progress.step)
             self.saved_step = progress.step
             return path
-        raise UserError(f"{self.run.checkpoints}: no intact checkpoint to resume from (all {len(candidates)} are corrupt)")
+        raise UserError(
+            f"{self.run.checkpoints}: no intact checkpoint to resume from (all {len(candidates)} are corrupt)"
+        )
 
     def _check_epochs_left(self, path: Path, step: int) -> None:
         """Refuse a ``train.epochs`` that ends before the checkpoint's step."""
         epochs, spe = self.recipe.train.epochs, self.steps_per_epoch
         if step > epochs * spe:
-            raise UserError(f"{self.recipe.path}: train.epochs = {epochs} ends at step {epochs * spe}, but {path} is "
-                            f"at step {step}; set train.epochs to {math.ceil(step / spe)} or more to continue")
+            raise UserError(
+                f"{self.recipe.path}: train.epochs = {epochs} ends at step {epochs * spe}, but {path} is "
+                f"at step {step}; set train.epochs to {math.ceil(step / spe)} or more to continue"
+            )
 
     def _restore(self, path: Path, progress: Progress) -> None:
         """Load every part of the training state from checkpoint ``path``, checked."""
         ckpt = load_training_checkpoint(path)
         check_resumable(self.recipe, ckpt.recipe, path)
         if ckpt.state["steps_per_epoch"] != self.steps_per_epoch:
-            raise UserError(f"{path}: the checkpoint has {ckpt.state['steps_per_epoch']} steps per epoch, "
-                            f"this recipe {self.steps_per_epoch} (did data.limit change?)")
+            raise UserError(
+                f"{path}: the checkpoint has {ckpt.state['steps_per_epoch']} steps per epoch, "
+                f"this recipe {self.steps_per_epoch} (did data.limit change?)"
+            )
         for prefix, module in self._modules().items():
             load_module(module, ckpt, prefix, path)
         try:
             self._restore_components(ckpt, path)
             self._restore_rng(ckpt)
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
-            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: {type(e).__name__}: "
-                                    f"{' '.join(str(e).split())[:200]}") from None
+            raise CorruptCheckpoint(
+                f"{path}: corrupt checkpoint: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+            ) from None
         progress.step, progress.elapsed = ckpt.state["step"], ckpt.state["elapsed_s"]
 
     def _restore_components(self, ckpt: Checkpoint, path: Path) -> None:
@@ -218,7 +263,9 @@ def check_resumable(recipe: Recipe, saved: dict[str, Any], path: Path) -> None:
     for key in RESUME_FIXED:
         a, b = _dig(saved, key), _dig(current, key)
         if a != b:
-            raise UserError(f"{path}: cannot resume with a different {'.'.join(key)} (checkpoint: {a!r}, recipe: {b!r})")
+            raise UserError(
+                f"{path}: cannot resume with a different {'.'.join(key)} (checkpoint: {a!r}, recipe: {b!r})"
+            )
 
 
 def _dig(table: dict, key: tuple[str, ...]) -> Any:

@@ -46,8 +46,16 @@ class StepOutputs:
 class GANUpdate:
     """Computes and applies one step's update, as a :class:`Decision` says."""
 
-    def __init__(self, recipe: Recipe, nets: Networks, opt: Optimizers, loss: Loss, penalties: list[Penalty],
-                 augment: Augmentation | None, precision: Precision):
+    def __init__(
+        self,
+        recipe: Recipe,
+        nets: Networks,
+        opt: Optimizers,
+        loss: Loss,
+        penalties: list[Penalty],
+        augment: Augmentation | None,
+        precision: Precision,
+    ):
         self.recipe, self.nets, self.opt, self.loss = recipe, nets, opt, loss
         self.penalties, self.augment, self.precision = penalties, augment, precision
         self.mid_step = False  # an optimiser has stepped in a step that has not completed
@@ -74,8 +82,9 @@ class GANUpdate:
             inputs = self._inputs(d_net, batch, fake.detach(), fake_labels, z)
             d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, decision.train_d)
             real_g = real_logits.detach() if self.loss.g_needs_real else None
-            g_loss, g_terms = self._objective("g", real_g, fake_logits, self._inputs(d_net, batch, fake, fake_labels, z),
-                                              decision.train_g)
+            g_loss, g_terms = self._objective(
+                "g", real_g, fake_logits, self._inputs(d_net, batch, fake, fake_labels, z), decision.train_g
+            )
         if decision.train_d:
             self._backward(d_loss, self.nets.D, self.opt.d, self.opt.scaler_d, retain_graph=decision.train_g)
         if decision.train_g:
@@ -104,7 +113,9 @@ class GANUpdate:
             g_loss, g_terms = self._objective("g", real_g, fake_logits.detach(), inputs, False)
         return StepOutputs(real_logits, fake_logits, d_loss, g_loss, {**terms, **g_terms})
 
-    def _g_turn(self, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def _g_turn(
+        self, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """G's loss against the (updated) D, its backward and step."""
         d_net = self.nets.d_frozen
         with self.precision.autocast():
@@ -114,8 +125,9 @@ class GANUpdate:
                 if self.loss.g_needs_real:
                     with torch.no_grad():
                         real_logits = self._d_call(d_net, batch.images, batch.labels)
-            g_loss, terms = self._objective("g", real_logits, fake_logits, self._inputs(d_net, batch, fake, fake_labels, z),
-                                            True)
+            g_loss, terms = self._objective(
+                "g", real_logits, fake_logits, self._inputs(d_net, batch, fake, fake_labels, z), True
+            )
         self._backward(g_loss, self.nets.G, self.opt.g, self.opt.scaler_g)
         self._optimizer_step(self.opt.g, self.opt.scaler_g)
         return g_loss, terms
@@ -132,7 +144,9 @@ class GANUpdate:
                 images = self.augment(images)
         return d_net(images, labels) if self.nets.D.num_classes else d_net(images)
 
-    def _discriminate(self, d_net: nn.Module, batch: Batch, fake: Tensor, fake_labels: Tensor | None) -> tuple[Tensor, Tensor]:
+    def _discriminate(
+        self, d_net: nn.Module, batch: Batch, fake: Tensor, fake_labels: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
         """Logits on real (B,) and generated (B,) images: two D passes, or one over both."""
         with blame(self.recipe.discriminator, "forward"):
             if not self.recipe.train.fused_d_pass:
@@ -141,22 +155,33 @@ class GANUpdate:
             logits = self._d_call(d_net, torch.cat([batch.images, fake]), labels)
             return logits[: len(batch.images)], logits[len(batch.images) :]
 
-    def _inputs(self, d_net: nn.Module, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor) -> PenaltyInputs:
+    def _inputs(
+        self, d_net: nn.Module, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor
+    ) -> PenaltyInputs:
         return PenaltyInputs(
             discriminator=lambda x, y=None: self._d_call(d_net, x, y),
             generator=lambda zz, y=None: self._generate(zz, y),
-            real=batch.images, fake=fake, real_labels=batch.labels, fake_labels=fake_labels, z=z,
+            real=batch.images,
+            fake=fake,
+            real_labels=batch.labels,
+            fake_labels=fake_labels,
+            z=z,
         )
 
-    def _objective(self, player: str, real_logits: Tensor | None, fake_logits: Tensor, inputs: PenaltyInputs,
-                   training: bool) -> tuple[Tensor, dict[str, Tensor]]:
+    def _objective(
+        self, player: str, real_logits: Tensor | None, fake_logits: Tensor, inputs: PenaltyInputs, training: bool
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """One player's loss (its terms summed) plus, when it trains, its penalties due on this
         update of its network (every ``every``-th, counted from 0), each scaled by its interval;
         every term by name."""
         call = "d_loss" if player == "d" else "g_loss"
         real = None if real_logits is None else real_logits.float()
         with blame(self.recipe.loss, call):
-            value = self.loss.d_loss(real, fake_logits.float()) if player == "d" else self.loss.g_loss(real, fake_logits.float())
+            value = (
+                self.loss.d_loss(real, fake_logits.float())
+                if player == "d"
+                else self.loss.g_loss(real, fake_logits.float())
+            )
         total, terms = _sum_terms(value, player)
         count = self.opt.updates[player]
         for penalty in self.penalties if training else ():
@@ -171,8 +196,13 @@ class GANUpdate:
 
     # ------------------------------------------------------------ gradients
     @staticmethod
-    def _backward(loss: Tensor, net: nn.Module, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-                  retain_graph: bool = False) -> None:
+    def _backward(
+        loss: Tensor,
+        net: nn.Module,
+        opt: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        retain_graph: bool = False,
+    ) -> None:
         """Gradients of ``loss`` for ``net``'s parameters only (the other network's are untouched)."""
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward(inputs=list(net.parameters()), retain_graph=retain_graph)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
-import torch
 import tomli_w
+import torch
 
 from ganfw.contracts import Augmentation
 from ganfw.params import ParamError, build
@@ -52,8 +52,8 @@ def shifted(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """``image`` (C, H, W) moved down by ``dy`` and right by ``dx``, zeros shifted in."""
     out = torch.zeros_like(image)
     _, h, w = image.shape
-    source = image[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = source
+    source = image[:, max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = source
     return out
 
 
@@ -83,7 +83,7 @@ def test_cutout_zeroes_one_rectangle_per_image():
         zero = result[0] == 0
         rows, cols = zero.nonzero(as_tuple=True)
         top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
-        assert zero[top:bottom + 1, left:right + 1].all() and zero.sum() == (bottom - top + 1) * (right - left + 1)
+        assert zero[top : bottom + 1, left : right + 1].all() and zero.sum() == (bottom - top + 1) * (right - left + 1)
         assert 2 <= bottom - top + 1 <= 4 and 2 <= right - left + 1 <= 4
         assert torch.equal(result[0][~zero], image[0][~zero])
         corners.add((top.item(), left.item()))
@@ -122,7 +122,8 @@ def test_color_contrast_scales_deviations_from_the_image_mean():
     images = torch.randn(64, 1, 4, 4)
     out = color(images)
     ratio = (out - out.mean(dim=(1, 2, 3), keepdim=True)).flatten(1).norm(dim=1) / (
-        images - images.mean(dim=(1, 2, 3), keepdim=True)).flatten(1).norm(dim=1)
+        images - images.mean(dim=(1, 2, 3), keepdim=True)
+    ).flatten(1).norm(dim=1)
     assert ratio.min() >= 0.5 - 1e-5 and ratio.max() <= 1.5 + 1e-5 and ratio.std() > 0.1
 
 
@@ -134,10 +135,19 @@ def test_bad_policies_are_refused(policy, message):
 
 def test_builds_through_a_recipe(tmp_path):
     path = tmp_path / "recipe.toml"
-    path.write_text(tomli_w.dumps({"generator": {"name": "mlp"}, "discriminator": {"name": "mlp"},
-                                   "augment": {"name": "diffaugment", "params": {"policy": ["color"]}}}))
+    path.write_text(
+        tomli_w.dumps(
+            {
+                "generator": {"name": "mlp"},
+                "discriminator": {"name": "mlp"},
+                "augment": {"name": "diffaugment", "params": {"policy": ["color"]}},
+            }
+        )
+    )
     recipe = load_recipe(path, load_registry())
     transform = recipe.augment.build()
     assert isinstance(transform, Augmentation) and transform.transforms == [color]
-    assert recipe.resolved()["augment"] == {"name": "diffaugment",
-                                            "params": {"policy": ["color"], "translation": 0.125, "cutout": 0.5}}
+    assert recipe.resolved()["augment"] == {
+        "name": "diffaugment",
+        "params": {"policy": ["color"], "translation": 0.125, "cutout": 0.5},
+    }

@@ -17,8 +17,9 @@ from ganfw_plugins.callbacks import EarlyStoppingParams, EMAParams
 from ganfw_plugins.callbacks.early_stopping import EarlyStopping
 from ganfw_plugins.callbacks.ema import GeneratorEMA
 
-REPORT = StepReport(step=0, d_loss=1.0, g_loss=1.0, d_real=0.5, d_fake=0.5, acc_real=0.5, acc_fake=0.5,
-                    trained_d=True, trained_g=True)
+REPORT = StepReport(
+    step=0, d_loss=1.0, g_loss=1.0, d_real=0.5, d_fake=0.5, acc_real=0.5, acc_fake=0.5, trained_d=True, trained_g=True
+)
 
 
 class TinyGenerator(Generator):

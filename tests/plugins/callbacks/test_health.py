@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from tests.helpers.cli import RECIPES, run_cli
 from ganfw.contracts import Generator, TrainerView
 from ganfw_plugins.callbacks import HealthParams
 from ganfw_plugins.callbacks.health import TrainingHealth
+from tests.helpers.cli import RECIPES, run_cli
 
 
 class View(TrainerView):
@@ -38,8 +38,18 @@ class View(TrainerView):
 
 def line(step: int, d_acc: float = 0.7, d_loss: float = 1.2, g_loss: float = 0.8) -> dict:
     """A metrics.jsonl log line (the means of the 10 steps up to ``step``)."""
-    return {"step": step, "epoch": 1, "d_loss": d_loss, "g_loss": g_loss, "d_real": 0.6, "d_fake": 0.4,
-            "acc_real": d_acc, "acc_fake": d_acc, "d_acc": d_acc, "images_per_s": 1000.0}
+    return {
+        "step": step,
+        "epoch": 1,
+        "d_loss": d_loss,
+        "g_loss": g_loss,
+        "d_real": 0.6,
+        "d_fake": 0.4,
+        "acc_real": d_acc,
+        "acc_fake": d_acc,
+        "d_acc": d_acc,
+        "images_per_s": 1000.0,
+    }
 
 
 def feed(callback: TrainingHealth, view: View, lines: list[dict]) -> list[str]:
@@ -66,7 +76,9 @@ def test_d_winning_for_three_windows_is_warned_of_once_and_again_after_it_cleare
     assert feed(callback, view, steps(140, 150, d_acc=0.93, g_loss=4.4)) == ["d-winning"]
     message = view.warnings[-1][1]
     assert "told real from fake 93% of the time over the last 150 steps" in message
-    assert "G's loss climbed from 2 to 2.48" in message  # the third window: 4 lines of 2.0, 1 of 4.4 and "optim.discriminator.lr" in message
+    assert (
+        "G's loss climbed from 2 to 2.48" in message
+    )  # the third window: 4 lines of 2.0, 1 of 4.4 and "optim.discriminator.lr" in message
     assert feed(callback, view, steps(150, 400, d_acc=0.93)) == []  # still winning: said once
     assert feed(callback, view, steps(400, 450, d_acc=0.7)) == []  # a balanced window clears it
     assert feed(callback, view, steps(450, 600, d_acc=0.9)) == ["d-winning"]
@@ -179,8 +191,18 @@ lr = 2e-3
 def train_200_steps(recipe: Path, out: Path):
     """``ganfw run RECIPE`` for one epoch of 12,800 images (200 steps of mnist_fast's 64), its
     other defaults as shipped; the result and the warning records."""
-    r = run_cli("run", str(recipe), "--set", "train.epochs=1", "--set", "data.limit=12800", "--quiet",
-                "--out", str(out), timeout=600)
+    r = run_cli(
+        "run",
+        str(recipe),
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "data.limit=12800",
+        "--quiet",
+        "--out",
+        str(out),
+        timeout=600,
+    )
     assert r.returncode == 0, r.both
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
     return r, [x for x in records if x.get("event") == "warning"]

@@ -11,8 +11,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from tests.helpers.cli import RECIPES, REPO, run_cli
 from ganfw.plugins import load_registry
+from tests.helpers.cli import RECIPES, REPO, run_cli
 from tests.helpers.venv import Venv
 
 PLUGIN = REPO / "plugins" / "external" / "ganfw-spectral"
@@ -22,7 +22,7 @@ LEFTOVERS = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist",
 
 
 def test_installed_plugin_lists_passes_its_tests_checks_and_trains_the_recipe(
-    throwaway_venv: Venv, tmp_path: Path, mnist_root: Path  # noqa: F811
+    throwaway_venv: Venv, tmp_path: Path, mnist_root: Path
 ):
     project = shutil.copytree(PLUGIN, tmp_path / "ganfw-spectral", ignore=LEFTOVERS)
     throwaway_venv.install_editable(project)

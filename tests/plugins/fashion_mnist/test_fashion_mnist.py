@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from tests.helpers.data import MNIST_FILES, read_idx_images, read_idx_labels, write_tiny_idx_root
 
 from ganfw.errors import UserError
 from ganfw.plugins import load_registry
@@ -18,6 +17,7 @@ from ganfw_plugins.fashion_mnist import ganfw_datasets
 from ganfw_plugins.fashion_mnist.dataset import FashionMNIST
 from ganfw_plugins.mnist import MNISTParams
 from ganfw_plugins.mnist.dataset import MNIST
+from tests.helpers.data import MNIST_FILES, read_idx_images, read_idx_labels, write_tiny_idx_root
 
 OFFLINE = MNISTParams(download=False)
 
@@ -30,7 +30,7 @@ def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torchvision.datasets.FashionMNIST, "download", refuse)
 
 
-def test_the_real_training_split_with_labels(fashion_mnist_root: Path) -> None:  # noqa: F811
+def test_the_real_training_split_with_labels(fashion_mnist_root: Path) -> None:
     dataset = FashionMNIST(OFFLINE, root=str(fashion_mnist_root), limit=500)
     images, labels = dataset.load(), dataset.load_labels()
     assert dataset.image_shape == (1, 28, 28) and images.shape == (500, 1, 28, 28)
@@ -42,13 +42,13 @@ def test_the_real_training_split_with_labels(fashion_mnist_root: Path) -> None: 
     assert set(labels.tolist()) == set(range(10))
 
 
-def test_all_60000_training_images(fashion_mnist_root: Path) -> None:  # noqa: F811
+def test_all_60000_training_images(fashion_mnist_root: Path) -> None:
     dataset = FashionMNIST(OFFLINE, root=str(fashion_mnist_root))
     assert dataset.load_split(train=True).shape == (60000, 28, 28)
     assert len(dataset.load_labels()) == 60000
 
 
-def test_it_is_not_mnist(fashion_mnist_root: Path, mnist_root: Path) -> None:  # noqa: F811
+def test_it_is_not_mnist(fashion_mnist_root: Path, mnist_root: Path) -> None:
     fashion = FashionMNIST(OFFLINE, root=str(fashion_mnist_root), limit=100).load()
     digits = MNIST(OFFLINE, root=str(mnist_root), limit=100).load()
     assert not torch.equal(fashion, digits)
@@ -58,24 +58,35 @@ def test_it_is_not_mnist(fashion_mnist_root: Path, mnist_root: Path) -> None:  #
 def test_class_names_are_torchvisions() -> None:
     dataset = FashionMNIST(OFFLINE)
     assert dataset.class_names == (
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
     )
     assert dataset.class_names == tuple(torchvision.datasets.FashionMNIST.classes)
     assert dataset.num_classes == 10
 
 
-def test_held_out_is_the_test_split(fashion_mnist_root: Path) -> None:  # noqa: F811
+def test_held_out_is_the_test_split(fashion_mnist_root: Path) -> None:
     split = FashionMNIST(OFFLINE, root=str(fashion_mnist_root), limit=5).held_out()
     assert split.images.shape == (10000, 1, 28, 28) and split.images.dtype == torch.float32
     assert split.images.min().item() == -1.0 and split.images.max().item() == 1.0
     raw = fashion_mnist_root / "FashionMNIST" / "raw"
-    assert torch.equal(split.images[:3, 0], FashionMNIST(OFFLINE, root=str(fashion_mnist_root)).load_split(False)[:3]
-                       .float().sub(127.5).div(127.5))
+    assert torch.equal(
+        split.images[:3, 0],
+        FashionMNIST(OFFLINE, root=str(fashion_mnist_root)).load_split(False)[:3].float().sub(127.5).div(127.5),
+    )
     assert split.labels.tolist() == read_idx_labels(raw / "t10k-labels-idx1-ubyte").tolist()
     assert torch.bincount(split.labels).tolist() == [1000] * 10
 
 
-def test_every_spec_passes_the_contract_checks(fashion_mnist_root: Path) -> None:  # noqa: F811
+def test_every_spec_passes_the_contract_checks(fashion_mnist_root: Path) -> None:
     (spec,) = ganfw_datasets()
     assert load_registry().resolve("dataset", "fashion-mnist").spec.factory == spec.factory
     check_component(spec, data_root=str(fashion_mnist_root), data_limit=30, params={"download": False})

@@ -35,11 +35,18 @@ def save(path: Path, name: str, k: int) -> None:
     jpeg = path.suffix.lower() in (".jpg", ".jpeg")
     if name == "gray":
         mode = "L" if jpeg else ["L", "LA", "I;16", "L"][k % 4]
-        image = {"L": Image.new("L", size, rgb[0]), "LA": Image.new("LA", size, (rgb[0], 255)),
-                 "I;16": Image.fromarray(np.full(size[::-1], rgb[0] * 257, dtype=np.uint16))}[mode]
+        image = {
+            "L": Image.new("L", size, rgb[0]),
+            "LA": Image.new("LA", size, (rgb[0], 255)),
+            "I;16": Image.fromarray(np.full(size[::-1], rgb[0] * 257, dtype=np.uint16)),
+        }[mode]
     else:
         image = Image.new("RGB", size, rgb)
-        image = image if jpeg else [image, image.convert("RGBA"), image.convert("P", palette=Image.Palette.ADAPTIVE), image][k % 4]
+        image = (
+            image
+            if jpeg
+            else [image, image.convert("RGBA"), image.convert("P", palette=Image.Palette.ADAPTIVE), image][k % 4]
+        )
     image.save(path, format="JPEG" if jpeg else "PNG", quality=95)
 
 
@@ -77,7 +84,7 @@ def identify(images: torch.Tensor, colours: dict[str, tuple[int, int, int]]) -> 
     """Which image of the folder each of ``images`` (M, 3, S, S) in [-1, 1] is: the nearest
     colour, checked to be within JPEG's error."""
     table = torch.tensor(list(colours.values()), dtype=torch.float32)
-    means = (images.mean(dim=(2, 3)) * 127.5 + 127.5)
+    means = images.mean(dim=(2, 3)) * 127.5 + 127.5
     distance = (means[:, None, :] - table[None]).abs().amax(dim=2)
     best = distance.argmin(dim=1)
     assert (distance[torch.arange(len(images)), best] < 6).all(), "an image is no file's colour"

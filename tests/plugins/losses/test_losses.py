@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 import tomli_w
+import torch
 
 from ganfw.contracts import Discriminator, Loss, PenaltyInputs
 from ganfw.plugins import load_registry
@@ -214,8 +214,15 @@ def _unit(shape=(1, 2, 2)) -> torch.Tensor:
 
 def inputs(d, real, fake, real_labels=None) -> PenaltyInputs:
     """What the engine hands a penalty on D's step (fake detached, D called with labels)."""
-    return PenaltyInputs(discriminator=d, generator=lambda z, y: z, real=real, fake=fake.detach(),
-                         real_labels=real_labels, fake_labels=None, z=torch.zeros(len(real), 2))
+    return PenaltyInputs(
+        discriminator=d,
+        generator=lambda z, y: z,
+        real=real,
+        fake=fake.detach(),
+        real_labels=real_labels,
+        fake_labels=None,
+        z=torch.zeros(len(real), 2),
+    )
 
 
 @pytest.mark.parametrize(("norm", "penalty"), [(2.0, 10.0), (1.0, 0.0), (0.5, 2.5)])
@@ -291,14 +298,16 @@ def test_r1_penalty_is_the_mean_squared_gradient_norm_on_the_real_batch():
 
 def recipe_with_loss(tmp_path, loss: dict):
     path = tmp_path / "recipe.toml"
-    path.write_text(tomli_w.dumps({"generator": {"name": "mlp"}, "discriminator": {"name": "mlp"}, "loss": loss}),
-                    encoding="utf-8")
+    path.write_text(
+        tomli_w.dumps({"generator": {"name": "mlp"}, "discriminator": {"name": "mlp"}, "loss": loss}), encoding="utf-8"
+    )
     return path
 
 
 def test_r1_composes_around_the_loss_its_recipe_names(tmp_path, registry):
-    recipe = load_recipe(recipe_with_loss(tmp_path, {"name": "r1", "params": {"base": {"name": "hinge"}, "every": 4}}),
-                         registry)
+    recipe = load_recipe(
+        recipe_with_loss(tmp_path, {"name": "r1", "params": {"base": {"name": "hinge"}, "every": 4}}), registry
+    )
     assert recipe.resolved()["loss"] == {"name": "r1", "params": {"base": {"name": "hinge"}, "gamma": 10.0, "every": 4}}
     loss = recipe.loss.build()
     assert isinstance(loss, R1) and isinstance(loss.base, Hinge)
@@ -321,8 +330,9 @@ def test_r1_defaults_to_non_saturating(tmp_path, registry):
 
 
 def test_a_bad_param_of_r1s_base_is_named_by_its_full_key(tmp_path, registry):
-    path = recipe_with_loss(tmp_path, {"name": "r1", "params": {"base": {"name": "non-saturating",
-                                                                         "params": {"label_smothing": 0.1}}}})
+    path = recipe_with_loss(
+        tmp_path, {"name": "r1", "params": {"base": {"name": "non-saturating", "params": {"label_smothing": 0.1}}}}
+    )
     with pytest.raises(RecipeError) as e:
         load_recipe(path, registry)
     assert e.value.key == "loss.params.base.params.label_smothing"
@@ -335,8 +345,9 @@ def test_r1_around_r1_is_refused(tmp_path, registry):
         recipe.loss.build()
 
 
-@pytest.mark.parametrize("name", ["non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp",
-                                  "relativistic", "r1"])
+@pytest.mark.parametrize(
+    "name", ["non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp", "relativistic", "r1"]
+)
 def test_losses_build_through_a_recipe(tmp_path, registry, name):
     loss = load_recipe(recipe_with_loss(tmp_path, {"name": name}), registry).loss.build()
     assert isinstance(loss, Loss)

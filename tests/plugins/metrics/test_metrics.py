@@ -10,10 +10,10 @@ import scipy.linalg
 import torch
 
 from ganfw.contracts import Embedding, Metric
+from ganfw.errors import UserError
 from ganfw.evaluation.evaluate import default_metrics
 from ganfw.plugins import load_registry
 from ganfw_plugins.metrics import ClassCoverageParams, InceptionScoreParams, KIDParams
-from ganfw.errors import UserError
 from ganfw_plugins.metrics.classes import ClassCoverage, ConditionalAccuracy, InceptionScore
 from ganfw_plugins.metrics.distances import FID, KID
 from ganfw_plugins.metrics.manifold import manifold_scores
@@ -35,13 +35,21 @@ def logits_of(labels: list[int], confidence: float = 30.0) -> Embedding:
 
 def gaussian(n: int, mean: list[float], std: list[float], seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, len(mean), generator=g, dtype=torch.float64) * torch.tensor(std, dtype=torch.float64) + torch.tensor(mean, dtype=torch.float64)
+    return torch.randn(n, len(mean), generator=g, dtype=torch.float64) * torch.tensor(
+        std, dtype=torch.float64
+    ) + torch.tensor(mean, dtype=torch.float64)
 
 
 def test_every_metric_is_a_registered_component():
     registry = load_registry()
-    assert set(registry.names("metric")) >= {"fid", "kid", "inception-score", "class-coverage", "precision-recall",
-                                             "conditional-accuracy"}
+    assert set(registry.names("metric")) >= {
+        "fid",
+        "kid",
+        "inception-score",
+        "class-coverage",
+        "precision-recall",
+        "conditional-accuracy",
+    }
     for name in registry.names("metric"):
         spec = registry.resolve("metric", name).spec
         assert isinstance(spec.load_factory()(spec.default_params()), Metric), name
@@ -151,23 +159,31 @@ def logits_of3(labels: list[int]) -> Embedding:
     return Embedding(torch.zeros(len(labels), 4), logits)
 
 
-@pytest.mark.parametrize("metric", [InceptionScore(InceptionScoreParams()), ClassCoverage(ClassCoverageParams()),
-                                    ConditionalAccuracy()], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    "metric",
+    [InceptionScore(InceptionScoreParams()), ClassCoverage(ClassCoverageParams()), ConditionalAccuracy()],
+    ids=lambda m: type(m).__name__,
+)
 def test_the_metrics_of_class_logits_need_a_judge(metric):
     """Without a judge (Inception features of unlabelled data) the logits are empty (N, 0)."""
     assert type(metric).needs_judge is True
     judgeless = Embedding(torch.zeros(20, 4), torch.zeros(20, 0), torch.zeros(20, dtype=torch.int64))
-    with pytest.raises(UserError, match=r"needs a judge of the dataset's classes \(its class logits\), and this dataset has none"):
+    with pytest.raises(
+        UserError, match=r"needs a judge of the dataset's classes \(its class logits\), and this dataset has none"
+    ):
         metric.compute(judgeless, judgeless)
     assert not getattr(FID, "needs_judge", False) and not getattr(KID, "needs_judge", False)
 
 
-@pytest.mark.parametrize("labelled, judged, left_out", [
-    (True, True, set()),
-    (False, True, {"conditional-accuracy"}),
-    (True, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
-    (False, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
-])
+@pytest.mark.parametrize(
+    "labelled, judged, left_out",
+    [
+        (True, True, set()),
+        (False, True, {"conditional-accuracy"}),
+        (True, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
+        (False, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
+    ],
+)
 def test_default_metrics_leave_out_those_that_cannot_run(labelled, judged, left_out):
     registry = load_registry()
     names = default_metrics(registry, labelled=labelled, judged=judged)
@@ -177,6 +193,7 @@ def test_default_metrics_leave_out_those_that_cannot_run(labelled, judged, left_
 # --------------------------------------------------------------------------- precision / recall
 def brute_force(fake: np.ndarray, real: np.ndarray, k: int) -> dict[str, float]:
     """The four manifold scores straight from the papers' definitions, with loops."""
+
     def radius(x):
         d = np.linalg.norm(x[:, None] - x[None], axis=2)
         return np.sort(d, axis=1)[:, k]  # column 0 is the point itself
@@ -204,7 +221,9 @@ def test_conditional_accuracy_is_the_share_read_as_asked_with_each_class_apart()
     assert result.scores == {"conditional_accuracy": pytest.approx(4 / 7)}
     assert result.details == {"per_class_accuracy": {"1": 0.75, "7": 0.5, "9": 0.0}}
     perfect = ConditionalAccuracy().compute(asked_for(list(range(10)) * 3, list(range(10)) * 3), logits_of([0]))
-    assert perfect.scores["conditional_accuracy"] == 1.0 and set(perfect.details["per_class_accuracy"].values()) == {1.0}
+    assert perfect.scores["conditional_accuracy"] == 1.0 and set(perfect.details["per_class_accuracy"].values()) == {
+        1.0
+    }
 
 
 def test_conditional_accuracy_of_a_generator_that_ignores_labels_is_chance():
@@ -216,12 +235,16 @@ def test_conditional_accuracy_of_a_generator_that_ignores_labels_is_chance():
 
 def test_conditional_accuracy_needs_labels_the_judge_knows():
     assert ConditionalAccuracy.needs_labels is True
-    with pytest.raises(UserError, match=r"conditional-accuracy: these images carry no labels \(the generator is not conditional"):
+    with pytest.raises(
+        UserError, match=r"conditional-accuracy: these images carry no labels \(the generator is not conditional"
+    ):
         ConditionalAccuracy().compute(logits_of([1, 2]), logits_of([0]))
     with pytest.raises(UserError, match=r"labels span 0\.\.12, but the judge knows 10 classes \(0\.\.9\)"):
         ConditionalAccuracy().compute(asked_for([1, 2], [0, 12]), logits_of([0]))
     with pytest.raises(ValueError, match=r"expected labels \(N,\) = \(2,\) int64"):
-        ConditionalAccuracy().compute(Embedding(torch.zeros(2, 4), torch.zeros(2, 10), torch.zeros(3, dtype=torch.int64)), logits_of([0]))
+        ConditionalAccuracy().compute(
+            Embedding(torch.zeros(2, 4), torch.zeros(2, 10), torch.zeros(3, dtype=torch.int64)), logits_of([0])
+        )
 
 
 def test_manifold_scores_match_the_definitions():

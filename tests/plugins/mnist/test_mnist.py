@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from tests.helpers.data import MNIST_FILES, read_idx_images, read_idx_labels, write_idx, write_tiny_idx_root
 
 from ganfw.contracts import Dataset, Split
 from ganfw.errors import UserError
@@ -17,12 +16,13 @@ from ganfw.paths import resolve_data_root
 from ganfw.testing import check_component
 from ganfw_plugins.mnist import MNISTParams, ganfw_datasets
 from ganfw_plugins.mnist.dataset import MNIST, resolve_root
+from tests.helpers.data import MNIST_FILES, read_idx_images, read_idx_labels, write_idx, write_tiny_idx_root
 
 OFFLINE = MNISTParams(download=False)
 
 
 @pytest.fixture(scope="module")
-def train_images(mnist_root: Path) -> torch.Tensor:  # noqa: F811
+def train_images(mnist_root: Path) -> torch.Tensor:
     return MNIST(OFFLINE, root=str(mnist_root)).load()
 
 
@@ -56,7 +56,7 @@ def test_loads_all_training_images(train_images: torch.Tensor) -> None:
     assert train_images.max().item() == 1.0
 
 
-def test_values_are_the_course_scaling_of_the_raw_bytes(train_images: torch.Tensor, mnist_root: Path) -> None:  # noqa: F811
+def test_values_are_the_course_scaling_of_the_raw_bytes(train_images: torch.Tensor, mnist_root: Path) -> None:
     raw = read_idx_images(mnist_root / "MNIST" / "raw" / "train-images-idx3-ubyte", 2)
     expected = (raw.astype(np.float32) - np.float32(127.5)) / np.float32(127.5)
     assert expected.dtype == np.float32
@@ -65,13 +65,13 @@ def test_values_are_the_course_scaling_of_the_raw_bytes(train_images: torch.Tens
     assert raw[0].max() == 255 and raw[0].min() == 0  # the check above covers both ends
 
 
-def test_limit_keeps_the_first_images(train_images: torch.Tensor, mnist_root: Path) -> None:  # noqa: F811
+def test_limit_keeps_the_first_images(train_images: torch.Tensor, mnist_root: Path) -> None:
     first = MNIST(OFFLINE, root=str(mnist_root), limit=100).load()
     assert first.shape == (100, 1, 28, 28)
     assert torch.equal(first, train_images[:100])
 
 
-def test_labels_follow_the_images_and_the_limit(mnist_root: Path) -> None:  # noqa: F811
+def test_labels_follow_the_images_and_the_limit(mnist_root: Path) -> None:
     dataset = MNIST(OFFLINE, root=str(mnist_root), limit=300)
     labels = dataset.load_labels()
     assert labels.shape == (300,) and labels.dtype == torch.int64
@@ -91,12 +91,14 @@ def test_the_key_names_the_data() -> None:
     assert MNIST(OFFLINE).key == "mnist"
 
 
-def test_held_out_is_the_whole_test_split(mnist_root: Path) -> None:  # noqa: F811
+def test_held_out_is_the_whole_test_split(mnist_root: Path) -> None:
     split = MNIST(OFFLINE, root=str(mnist_root), limit=10).held_out()  # the limit is the training slice's
     assert isinstance(split, Split)
     assert split.images.shape == (10000, 1, 28, 28) and split.images.dtype == torch.float32
     raw = mnist_root / "MNIST" / "raw"
-    expected = (read_idx_images(raw / "t10k-images-idx3-ubyte").astype(np.float32) - np.float32(127.5)) / np.float32(127.5)
+    expected = (read_idx_images(raw / "t10k-images-idx3-ubyte").astype(np.float32) - np.float32(127.5)) / np.float32(
+        127.5
+    )
     assert torch.equal(split.images[:, 0], torch.from_numpy(expected))
     assert split.labels.dtype == torch.int64
     assert split.labels.tolist() == read_idx_labels(raw / "t10k-labels-idx1-ubyte").tolist()
@@ -112,12 +114,12 @@ def test_held_out_is_read_only_when_asked_for(tmp_path: Path, no_network: None) 
     assert (split.images[0] == -1).all() and (split.images[1] == 1).all()
 
 
-def test_the_spec_passes_the_contract_checks(mnist_root: Path) -> None:  # noqa: F811
+def test_the_spec_passes_the_contract_checks(mnist_root: Path) -> None:
     (spec,) = ganfw_datasets()
     check_component(spec, data_root=str(mnist_root), data_limit=20, params={"download": False})
 
 
-def test_splits_as_stored(mnist_root: Path) -> None:  # noqa: F811
+def test_splits_as_stored(mnist_root: Path) -> None:
     dataset = MNIST(OFFLINE, root=str(mnist_root))
     test = dataset.load_split(train=False)
     assert test.shape == (10000, 28, 28) and test.dtype == torch.uint8
@@ -125,14 +127,14 @@ def test_splits_as_stored(mnist_root: Path) -> None:  # noqa: F811
     assert train.shape == (60000, 28, 28) and train.dtype == torch.uint8
 
 
-def test_the_spec_factory_builds_it(mnist_root: Path) -> None:  # noqa: F811
+def test_the_spec_factory_builds_it(mnist_root: Path) -> None:
     (spec,) = ganfw_datasets()
     dataset = spec.load_factory()(OFFLINE, root=str(mnist_root), limit=8)
     assert isinstance(dataset, MNIST)
     assert dataset.load().shape == (8, 1, 28, 28)
 
 
-def test_ganfw_data_is_honoured(mnist_root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # noqa: F811
+def test_ganfw_data_is_honoured(mnist_root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GANFW_DATA", str(mnist_root))
     dataset = MNIST(OFFLINE, limit=5)
     assert dataset.root == mnist_root

@@ -97,7 +97,10 @@ DISCRIMINATORS = [
         DCGANDiscriminator, DCGANDiscriminatorParams(widths=[8, 16], norm="layer", kernel=4), MNIST, id="dcgan-layer-k4"
     ),
     pytest.param(
-        DCGANDiscriminator, DCGANDiscriminatorParams(widths=[8], init="dcgan", dropout=0.0), (1, 13, 9), id="dcgan-odd-size"
+        DCGANDiscriminator,
+        DCGANDiscriminatorParams(widths=[8], init="dcgan", dropout=0.0),
+        (1, 13, 9),
+        id="dcgan-odd-size",
     ),
 ]
 
@@ -282,7 +285,9 @@ def test_dcgan_first_conv_matches_tensorflow_same():
     assert symmetric.shape == expected.shape and not torch.allclose(symmetric, expected, atol=1e-3)
 
 
-def _vjp_of_same_conv(x: torch.Tensor, weight: torch.Tensor, stride: int, pads: tuple[int, int, int, int]) -> torch.Tensor:
+def _vjp_of_same_conv(
+    x: torch.Tensor, weight: torch.Tensor, stride: int, pads: tuple[int, int, int, int]
+) -> torch.Tensor:
     """TF's conv2d_transpose by definition: the gradient of the padded conv, mapping the
     (H * s, W * s) input to the (H, W) ``x``, applied to ``x``."""
     n, _, h, w = x.shape
@@ -401,7 +406,6 @@ def test_models_build_through_the_registry(name):
         assert (keras_param_count(g), keras_param_count(d)) == (2_330_944, 212_865)
 
 
-
 # --- the class-conditional variants -----------------------------------------------------------
 
 K = 3
@@ -491,8 +495,12 @@ def test_conditional_dcgan_parameter_counts():
 
 @pytest.mark.parametrize(
     ("cls", "params"),
-    [(ConditionalDCGANGenerator, TINY_DCGAN_G), (ConditionalMLPGenerator, TINY_MLP_G),
-     (ConditionalDCGANDiscriminator, TINY_DCGAN_D), (ConditionalMLPDiscriminator, TINY_MLP_D)],
+    [
+        (ConditionalDCGANGenerator, TINY_DCGAN_G),
+        (ConditionalMLPGenerator, TINY_MLP_G),
+        (ConditionalDCGANDiscriminator, TINY_DCGAN_D),
+        (ConditionalMLPDiscriminator, TINY_MLP_D),
+    ],
 )
 def test_conditional_models_need_labels(cls, params):
     net = cls(params, image_shape=RGB32, num_classes=K)
@@ -526,10 +534,12 @@ def test_conditional_models_build_through_the_registry(name):
 
 @pytest.mark.parametrize(
     ("kind", "name", "params"),
-    [("generator", "cdcgan", {"latent_dim": 6, "widths": [8, 4], "kernel": 3, "embed_dim": 5}),
-     ("discriminator", "cdcgan", {"widths": [4, 8], "kernel": 3}),
-     ("generator", "cmlp", {"latent_dim": 6, "hidden": [16], "embed_dim": 5}),
-     ("discriminator", "cmlp", {"hidden": [16, 12]})],
+    [
+        ("generator", "cdcgan", {"latent_dim": 6, "widths": [8, 4], "kernel": 3, "embed_dim": 5}),
+        ("discriminator", "cdcgan", {"widths": [4, 8], "kernel": 3}),
+        ("generator", "cmlp", {"latent_dim": 6, "hidden": [16], "embed_dim": 5}),
+        ("discriminator", "cmlp", {"hidden": [16, 12]}),
+    ],
 )
 def test_conditional_models_pass_the_contract_checks(kind, name, params):
     check_component(load_registry().resolve(kind, name), RGB32, params=params, num_classes=K)

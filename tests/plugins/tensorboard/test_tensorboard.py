@@ -14,22 +14,45 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.helpers.cli import RECIPES, run_cli
 from ganfw.errors import UserError
 from ganfw.rundir import read_metrics
 from ganfw_plugins.tensorboard import TensorBoardParams, ganfw_callbacks
 from ganfw_plugins.tensorboard.callback import TensorBoardLogger
 from ganfw_plugins.tensorboard.records import scalars
+from tests.helpers.cli import RECIPES, run_cli
 
 RECIPE = {"generator": {"name": "mlp", "params": {"hidden": [8, 16]}}, "train": {"epochs": 2}}
 
-WINDOW = {"step": 10, "epoch": 1, "d_loss": 1.25, "g_loss": 0.75, "d_real": 0.6, "d_fake": 0.4, "acc_real": 0.7,
-          "acc_fake": 0.65, "stepped_d": 1.0, "stepped_g": 0.5, "images_per_s": 900.0, "d_acc": 0.675,
-          "lr_g": 0.001, "lr_d": 0.0002, "d/real": 0.5, "penalty/r1": 0.125, "d_steps": 2.0, "ema/decay": 0.999}
+WINDOW = {
+    "step": 10,
+    "epoch": 1,
+    "d_loss": 1.25,
+    "g_loss": 0.75,
+    "d_real": 0.6,
+    "d_fake": 0.4,
+    "acc_real": 0.7,
+    "acc_fake": 0.65,
+    "stepped_d": 1.0,
+    "stepped_g": 0.5,
+    "images_per_s": 900.0,
+    "d_acc": 0.675,
+    "lr_g": 0.001,
+    "lr_d": 0.0002,
+    "d/real": 0.5,
+    "penalty/r1": 0.125,
+    "d_steps": 2.0,
+    "ema/decay": 0.999,
+}
 EPOCH = {"event": "epoch", "epoch": 1, "step": 20, "seconds": 3.5, "elapsed_s": 4.0, "images_per_s": 800.0}
 EVAL = {"event": "eval", "epoch": 1, "step": 20, "n": 100, "protocol": {"dataset": "mnist"}, "eval/fid": 42.5}
-WARNING = {"event": "warning", "step": 20, "epoch": 1, "source": "health", "code": "d-winning",
-           "message": "D has been right about 99% of images; try a lower D learning rate"}
+WARNING = {
+    "event": "warning",
+    "step": 20,
+    "epoch": 1,
+    "source": "health",
+    "code": "d-winning",
+    "message": "D has been right about 99% of images; try a lower D learning rate",
+}
 
 
 @dataclass
@@ -80,10 +103,23 @@ def test_the_plugin_declares_the_callback():
 
 def test_records_become_tagged_scalars():
     assert scalars(WINDOW) == {
-        "loss/d_loss": 1.25, "loss/g_loss": 0.75, "D/d_real": 0.6, "D/d_fake": 0.4, "D/acc_real": 0.7,
-        "D/acc_fake": 0.65, "D/d_acc": 0.675, "schedule/stepped_d": 1.0, "schedule/stepped_g": 0.5,
-        "speed/images_per_s": 900.0, "lr/lr_g": 0.001, "lr/lr_d": 0.0002, "d/real": 0.5, "penalty/r1": 0.125,
-        "schedule/d_steps": 2.0, "ema/decay": 0.999}
+        "loss/d_loss": 1.25,
+        "loss/g_loss": 0.75,
+        "D/d_real": 0.6,
+        "D/d_fake": 0.4,
+        "D/acc_real": 0.7,
+        "D/acc_fake": 0.65,
+        "D/d_acc": 0.675,
+        "schedule/stepped_d": 1.0,
+        "schedule/stepped_g": 0.5,
+        "speed/images_per_s": 900.0,
+        "lr/lr_g": 0.001,
+        "lr/lr_d": 0.0002,
+        "d/real": 0.5,
+        "penalty/r1": 0.125,
+        "schedule/d_steps": 2.0,
+        "ema/decay": 0.999,
+    }
     assert scalars(EPOCH) == {"epoch/seconds": 3.5, "epoch/elapsed_s": 4.0, "epoch/images_per_s": 800.0}
     assert scalars(EVAL) == {"eval/fid": 42.5}
     assert scalars(WARNING) == scalars({"event": "stop", "step": 3, "reason": "early stopping"}) == {}
@@ -149,21 +185,43 @@ def test_without_the_package_the_callback_is_one_user_error(monkeypatch):
 
 def quick_run(out: Path, *extra: str, data: Path, pythonpath: str | None = None):
     """``ganfw run recipes/mnist_quick.toml --set output.tensorboard=true`` on 512 digits."""
-    return run_cli("run", str(RECIPES / "mnist_quick.toml"), "--set", "output.tensorboard=true",
-                   "--set", "train.epochs=2", "--set", "data.limit=512", "--set", "eval.n=100",
-                   "--out", str(out), "--quiet", *extra, pythonpath=pythonpath,
-                   env={"GANFW_DATA": str(data), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    return run_cli(
+        "run",
+        str(RECIPES / "mnist_quick.toml"),
+        "--set",
+        "output.tensorboard=true",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "data.limit=512",
+        "--set",
+        "eval.n=100",
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+        pythonpath=pythonpath,
+        env={"GANFW_DATA": str(data), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    )
 
 
-def test_a_run_with_the_switch_writes_what_metrics_jsonl_holds(tmp_path, mnist_root, reference_cache):  # noqa: F811
+def test_a_run_with_the_switch_writes_what_metrics_jsonl_holds(tmp_path, mnist_root, reference_cache):
     out = tmp_path / "run"
     result = quick_run(out, data=mnist_root)
     assert result.returncode == 0, result.both
     acc = events(out / "tensorboard")
     records = read_metrics(out / "metrics.jsonl")
     assert_scalars_match(acc, records)
-    assert {"loss/d_loss", "loss/g_loss", "D/d_real", "D/acc_fake", "lr/lr_g", "schedule/stepped_d",
-            "eval/fid", "epoch/seconds"} <= set(acc.Tags()["scalars"])
+    assert {
+        "loss/d_loss",
+        "loss/g_loss",
+        "D/d_real",
+        "D/acc_fake",
+        "lr/lr_g",
+        "schedule/stepped_d",
+        "eval/fid",
+        "epoch/seconds",
+    } <= set(acc.Tags()["scalars"])
     epoch_ends = [r["step"] for r in records if r.get("event") == "epoch"]
     assert epoch_ends == [4, 8]
     # 16 grid images of 28 x 28: 4 a row, 2 white pixels around each
@@ -173,15 +231,21 @@ def test_a_run_with_the_switch_writes_what_metrics_jsonl_holds(tmp_path, mnist_r
     assert recipe_in(recipe) == tomllib.loads((out / "recipe.toml").read_text())
 
 
-def test_asking_for_it_without_the_package_is_one_line(tmp_path, mnist_root):  # noqa: F811
+def test_asking_for_it_without_the_package_is_one_line(tmp_path, mnist_root):
     blocked = tmp_path / "site" / "tensorboard"
     blocked.mkdir(parents=True)
     (blocked / "__init__.py").write_text(  # shadows the installed package, failing as a missing one does
-        'raise ModuleNotFoundError("No module named \'tensorboard\'", name="tensorboard")\n')
+        'raise ModuleNotFoundError("No module named \'tensorboard\'", name="tensorboard")\n'
+    )
     result = quick_run(tmp_path / "run", data=mnist_root, pythonpath=str(tmp_path / "site"))
     assert result.returncode == 2, result.both
     lines = result.stderr.strip().splitlines()  # after the "run directory:" line
-    assert [line for line in lines if line.startswith("error:")] == lines[-1:] == [
-        'error: TensorBoard logging ([output] tensorboard, or the callback "tensorboard") needs the package '
-        'tensorboard: pip install "ganfw[tensorboard]"'], result.both
+    assert (
+        [line for line in lines if line.startswith("error:")]
+        == lines[-1:]
+        == [
+            'error: TensorBoard logging ([output] tensorboard, or the callback "tensorboard") needs the package '
+            'tensorboard: pip install "ganfw[tensorboard]"'
+        ]
+    ), result.both
     assert "Traceback" not in result.both and not (tmp_path / "run" / "tensorboard").exists()

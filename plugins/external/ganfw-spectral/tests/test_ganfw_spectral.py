@@ -3,16 +3,16 @@ components compute."""
 
 import math
 
+import ganfw_spectral
 import pytest
 import torch
-from torch import nn
-
-import ganfw_spectral
-from ganfw.contracts import Discriminator, PenaltyInputs
-from ganfw.testing import check_component, check_installed, plugin_specs
 from ganfw_spectral import NonSaturatingR1Params, SNDCGANParams
 from ganfw_spectral.discriminator import SNDCGANDiscriminator
 from ganfw_spectral.losses import NonSaturatingR1
+from torch import nn
+
+from ganfw.contracts import Discriminator, PenaltyInputs
+from ganfw.testing import check_component, check_installed, plugin_specs
 
 SPECS = plugin_specs(ganfw_spectral)
 
@@ -60,8 +60,17 @@ def test_r1_of_a_linear_discriminator_is_half_gamma_times_the_squared_weight_nor
         return d(images, labels)
 
     labels = torch.arange(5)
-    penalty = r1(PenaltyInputs(discriminator=discriminator, generator=None, real=real, fake=fake,
-                               real_labels=labels, fake_labels=labels, z=torch.zeros(5, 2)))
+    penalty = r1(
+        PenaltyInputs(
+            discriminator=discriminator,
+            generator=None,
+            real=real,
+            fake=fake,
+            real_labels=labels,
+            fake_labels=labels,
+            z=torch.zeros(5, 2),
+        )
+    )
     assert seen == [labels]  # D is called as the step calls it: with the real batch's labels
     expected = 0.5 * 3.0 * d.dense.weight.square().sum()
     assert penalty.item() == pytest.approx(expected.item(), rel=1e-6)

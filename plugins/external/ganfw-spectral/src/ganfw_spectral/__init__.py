@@ -20,9 +20,7 @@ GANFW_API = 2
 
 @dataclass(frozen=True)
 class SNDCGANParams:
-    widths: list[int] = param(
-        [64, 128, 256], "channels of each stage: a 3x3 conv, then a 4x4 stride-2 conv", min=1
-    )
+    widths: list[int] = param([64, 128, 256], "channels of each stage: a 3x3 conv, then a 4x4 stride-2 conv", min=1)
     top_width: int = param(512, "channels of the last 3x3 conv, before the dense layer", min=1)
     slope: float = param(0.1, "LeakyReLU negative slope", min=0.0)
     power_iterations: int = param(1, "power-iteration steps per training forward pass", min=1)
@@ -31,8 +29,9 @@ class SNDCGANParams:
 @dataclass(frozen=True)
 class NonSaturatingR1Params:
     gamma: float = param(10.0, "weight of the R1 penalty: (gamma / 2) * E ||grad D(real)||^2", min=0.0)
-    every: int = param(1, "compute R1 on every n-th D step only, scaled by n (lazy regularisation; 16 in StyleGAN2)",
-                       min=1)
+    every: int = param(
+        1, "compute R1 on every n-th D step only, scaled by n (lazy regularisation; 16 in StyleGAN2)", min=1
+    )
 
 
 @hookimpl
