@@ -8,7 +8,7 @@ Shapes: ``N`` batch, ``C, H, W`` image channels/height/width (MNIST: 1, 28, 28),
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -204,7 +204,9 @@ class StepReport:
 
     ``d_real``/``d_fake``/``acc_real``/``acc_fake``: the loss's :meth:`Loss.statistics` on D's
     pass of the step; ``terms``: every named loss term and penalty (``d/<name>``, ``g/<name>``,
-    ``penalty/<name>``) computed on the step.
+    ``penalty/<name>``) computed on the step. D's raw logits on that pass, whatever the loss makes of
+    them: ``real_sign``, the mean of ``sign(D(real))`` (ADA's overfitting heuristic r_t, Karras et
+    al. 2020), and ``real_logit``/``fake_logit``, the mean logits on real and generated images.
     """
 
     step: int
@@ -217,6 +219,9 @@ class StepReport:
     trained_d: bool
     trained_g: bool
     terms: dict[str, float] = field(default_factory=dict)
+    real_sign: float = 0.0
+    real_logit: float = 0.0
+    fake_logit: float = 0.0
 
 
 class Schedule(Stateful, ABC):
@@ -316,6 +321,19 @@ class Dataset(ABC):
         """Whether the dataset implements ``__len__`` and ``__getitem__(i) -> (image (C, H, W),
         label or -1)`` and so can be streamed."""
         return callable(getattr(type(self), "__getitem__", None)) and callable(getattr(type(self), "__len__", None))
+
+    def iterate(self, shard: int, shards: int, epoch: int, seed: int) -> Iterator[tuple[Tensor, int]]:
+        """For a dataset too large to index (tar shards, a streamed hub dataset): this process's share
+        (``shard`` of ``shards``, disjoint) of the training images of ``epoch`` in an order shuffled
+        by ``seed``, each as (image (C, H, W) float32 in [-1, 1], label or -1); the same sequence for
+        the same arguments, so a resumed run can skip what it has seen. ``__len__`` gives the total
+        count (all shards). Implement it only for such datasets (see :attr:`iterable`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not stream by iteration")
+
+    @property
+    def iterable(self) -> bool:
+        """Whether the dataset implements :meth:`iterate` (and ``__len__``)."""
+        return type(self).iterate is not Dataset.iterate and callable(getattr(type(self), "__len__", None))
 
 
 class TrainerView(ABC):
@@ -423,11 +441,14 @@ class Embedding:
         logits: (N, K) float32, the judge's class logits (K = 10 digits for MNIST).
         labels: (N,) int64, the class each generated image was asked to be (a conditional
             generator's labels); ``None`` for unconditional samples and for real images.
+        images: (N, C, H, W) float32 in [-1, 1], the images themselves, given when a metric of
+            the evaluation says :attr:`Metric.needs_images`; else ``None``.
     """
 
     features: Tensor
     logits: Tensor
     labels: Tensor | None = None
+    images: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.features.ndim != 2 or self.logits.ndim != 2 or len(self.features) != len(self.logits):
@@ -457,12 +478,18 @@ class Metric(ABC):
     Attributes:
         needs_labels: the metric reads ``generated.labels`` (the classes a conditional generator
             was asked for); it is refused for an unconditional generator before training starts.
+        needs_judge: the metric reads the judge's class ``logits``; it is left out where the
+            dataset has no judge.
+        needs_images: the metric reads ``images`` (pixel-space metrics); the evaluation then
+            passes them in both embeddings.
 
     Randomness (subsets, shuffles) must come from torch's global generator, which the caller
     seeds (and restores afterwards), so that a result depends only on its inputs and the seed.
     """
 
     needs_labels: bool = False
+    needs_judge: bool = False
+    needs_images: bool = False
 
     @abstractmethod
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
