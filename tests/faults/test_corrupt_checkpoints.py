@@ -27,7 +27,8 @@ Tensors = dict[str, torch.Tensor]
 def rewrite(path: Path, change: Callable[[Tensors, dict], None]) -> None:
     """Rewrite checkpoint ``path`` as valid safetensors after ``change(tensors, state)``."""
     with safe_open(str(path), framework="pt") as f:
-        tensors, state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118, json.loads(f.metadata()["ganfw"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not iterable
+        state = json.loads(f.metadata()["ganfw"])
     change(tensors, state)
     save_file(tensors, str(path), metadata={"ganfw": json.dumps(state)})
 
