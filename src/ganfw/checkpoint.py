@@ -26,23 +26,26 @@ from torch import nn
 from ganfw.atomic import atomic_path
 from ganfw.errors import UserError
 
-FORMAT = 2
+#: The format written; :data:`READABLE`: the formats read (format 2 kept callbacks by position:
+#: ganfw.training.old_checkpoints renames its keys).
+FORMAT = 3
+READABLE = (2, 3)
 
-#: The JSON state of a training checkpoint: key -> the type(s) its value must have.
-_TRAINING_STATE: dict[str, type | tuple[type, ...]] = {
+#: The JSON state of a training checkpoint: key -> the type(s) its value must have, by format.
+_COMMON_STATE: dict[str, type | tuple[type, ...]] = {
     "step": int,
     "elapsed_s": (int, float),
     "steps_per_epoch": int,
     "image_shape": list,
-    "schedule": dict,
     "scalers": dict,
     "updates": dict,
     "recipe": str,
     "optimizers": dict,
-    "loss": dict,
-    "augment": dict,
-    "callbacks": list,
     "sampler": str,
+}
+_TRAINING_STATE: dict[int, dict[str, type | tuple[type, ...]]] = {
+    2: {**_COMMON_STATE, "schedule": dict, "loss": dict, "augment": dict, "callbacks": list},
+    3: {**_COMMON_STATE, "parts": dict, "world": int},
 }
 #: Tensors holding learned numbers (weights, buffers, optimiser moments): all must be finite.
 _LEARNED = ("generator.", "discriminator.", "callbacks.", "optim.")
@@ -147,8 +150,11 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise CorruptCheckpoint(
             f"{path}: corrupt checkpoint: its metadata is a JSON {type(state).__name__}, not an object"
         )
-    if state.get("format") != FORMAT:
-        raise UserError(f"{path}: checkpoint format {state.get('format')!r} is not supported (expected {FORMAT})")
+    if state.get("format") not in READABLE:
+        raise UserError(
+            f"{path}: checkpoint format {state.get('format')!r} is not supported (this ganfw reads "
+            f"{' and '.join(map(str, READABLE))})"
+        )
     return Checkpoint(tensors, state)
 
 
@@ -157,7 +163,7 @@ def load_training_checkpoint(path: Path) -> Checkpoint:
     recipe that parses as TOML, finite weights and optimiser moments. Any fault is a one-line
     :class:`CorruptCheckpoint` naming the file."""
     ckpt = load_checkpoint(path)
-    for key, kind in _TRAINING_STATE.items():
+    for key, kind in _TRAINING_STATE[ckpt.state["format"]].items():
         value = ckpt.state.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise CorruptCheckpoint(

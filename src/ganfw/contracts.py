@@ -227,6 +227,11 @@ class StepReport:
 class Schedule(Stateful, ABC):
     """A balancing strategy: asked before each step, told after it."""
 
+    def begin(self, total_steps: int) -> None:
+        """Called once per process before its first step (after a resume has loaded the state),
+        with the run's length in steps: a schedule that anneals over the run (a cosine n-critic)
+        reads it here. Default: nothing."""
+
     @abstractmethod
     def decide(self, step: int) -> Decision:
         """What to update on ``step`` (0-based, counted over the whole run)."""

@@ -38,20 +38,24 @@ class Ranks:
     def distributed(self) -> bool:
         return self.world > 1
 
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise sum of ``values`` over all ranks (a no-op for one process)."""
+        if self.distributed:
+            dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        return values
+
     def mean(self, values: torch.Tensor) -> torch.Tensor:
         """The element-wise mean of ``values`` over all ranks (a no-op for one process)."""
-        if not self.distributed:
-            return values
-        dist.all_reduce(values, op=dist.ReduceOp.SUM)
-        return values / self.world
+        return self.sum(values) / self.world if self.distributed else values
 
-    def any(self, flag: bool, device: torch.device) -> bool:
-        """True on every rank if ``flag`` is true on any rank."""
+    def first(self, value: str | None) -> str | None:
+        """The first rank's non-``None`` ``value`` (by rank), on every rank (``value`` itself for one
+        process): a request made on any rank, shared."""
         if not self.distributed:
-            return flag
-        t = torch.tensor([float(flag)], device=device)
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
+            return value
+        gathered: list[str | None] = [None] * self.world
+        dist.all_gather_object(gathered, value)
+        return next((v for v in gathered if v is not None), None)
 
 
 SINGLE = Ranks()

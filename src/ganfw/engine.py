@@ -1,5 +1,6 @@
-"""Where a run starts: :func:`train` builds a :class:`~ganfw.training.loop.Trainer` for a recipe,
-resumes it when asked, and turns a failed process group into one line.
+"""Where a run starts: :func:`train` assembles a :class:`~ganfw.training.loop.Trainer` for a
+recipe (:func:`ganfw.training.assembly.assemble`), resumes it when asked, and turns a failed
+process group into one line.
 
 The loop lives in :mod:`ganfw.training.loop`, the update math in :mod:`ganfw.training.update`,
 checkpoints and resume in :mod:`ganfw.training.state`.
@@ -15,10 +16,11 @@ from ganfw.plugins import Registry, load_registry
 from ganfw.progress import Reporter
 from ganfw.recipe import Recipe
 from ganfw.rundir import RunDir, discard_if_unused
-from ganfw.training.blame import TrainingStopped
+from ganfw.training.assembly import assemble
 from ganfw.training.loop import Trainer
+from ganfw.training.stops import TrainingStopped
 
-__all__ = ["Trainer", "TrainingStopped", "train"]
+__all__ = ["Trainer", "TrainingStopped", "assemble", "train"]
 
 
 def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registry: Registry | None = None) -> bool:
@@ -28,13 +30,13 @@ def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registr
     """
     ranks, finished = ranks_from_env(), None
     try:
-        trainer = Trainer(recipe, run, reporter, ranks, registry or load_registry())
+        trainer = assemble(recipe, run, reporter, ranks, registry or load_registry())
         if resume and latest_checkpoint(run.checkpoints) is None:
             reporter.message(f"{run.path}: no checkpoint (the run stopped before its first one): starting it over")
             resume = False
         if resume:
             path = trainer.resume()
-            reporter.message(f"resuming from {path} (step {trainer.progress.step})")
+            reporter.message(f"resuming from {path} (step {trainer.step})")
         if ranks.is_main:
             write_text(run.recipe, recipe.to_toml())
         finished = trainer.fit()

@@ -145,72 +145,83 @@ def load_registry(
     disabled = set(disabled) | disabled_from_env()
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
-    registry = Registry(plugin_manager=pm)
-    packages: dict[str, tuple[str, str]] = {}
+    loader = _Loader(strict, Registry(plugin_manager=pm), pm)
+    # Same plugin name from two distributions: the built-in one wins, otherwise the first on
+    # sys.path; the other one is reported, never silently dropped.
+    eps = sorted(entry_points(group=GROUP), key=lambda e: (e.name, _package_of(e)[0] != BUILTIN_DISTRIBUTION))
+    for ep in eps:
+        if ep.name not in disabled:
+            loader.register(ep)
+    loader.collect()
+    return loader.registry
 
-    def problem(
-        plugin: str, message: str, exc: BaseException | None = None, package: tuple[str, str] | None = None
-    ) -> None:
-        if strict:
+
+@dataclass
+class _Loader:
+    """One load of the entry-point group: each plugin imported, checked and registered with
+    ``pm``; each problem recorded in ``registry`` (or raised, when ``strict``)."""
+
+    strict: bool
+    registry: Registry
+    pm: pluggy.PluginManager
+    packages: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def problem(self, plugin: str, message: str, exc: BaseException | None = None,
+                package: tuple[str, str] | None = None) -> None:  # fmt: skip
+        if self.strict:
             if exc is not None:
                 raise exc
             raise PluginError(f"plugin {plugin!r}: {message}")
-        package_text = "{} {}".format(*(package or packages.get(plugin, ("unknown", "?"))))
+        package_text = "{} {}".format(*(package or self.packages.get(plugin, ("unknown", "?"))))
         tb = "".join(traceback.format_exception(exc)) if exc is not None else ""
-        registry.problems.append(PluginProblem(plugin, package_text, _one_line(message), tb))
+        self.registry.problems.append(PluginProblem(plugin, package_text, _one_line(message), tb))
 
-    def describe_exc(exc: BaseException) -> str:
-        return f"{type(exc).__name__}: {exc}"
-
-    # Same plugin name from two distributions: the built-in one wins, otherwise the first on
-    # sys.path; the other one is reported, never silently dropped.
-    eps = sorted(
-        entry_points(group=GROUP),
-        key=lambda e: (e.name, _package_of(e)[0] != BUILTIN_DISTRIBUTION),
-    )
-    for ep in eps:
-        if ep.name in disabled:
-            continue
-        if ep.name in packages:
-            first = "{} {}".format(*packages[ep.name])
-            problem(ep.name, f"the plugin name is already taken by {first}", package=_package_of(ep))
-            continue
-        packages[ep.name] = _package_of(ep)
+    def register(self, ep: EntryPoint) -> None:
+        """Import the plugin module ``ep`` names, check its API version and hooks, register it."""
+        if ep.name in self.packages:
+            first = "{} {}".format(*self.packages[ep.name])
+            self.problem(ep.name, f"the plugin name is already taken by {first}", package=_package_of(ep))
+            return
+        self.packages[ep.name] = _package_of(ep)
         try:
             module = ep.load()
         except (Exception, SystemExit) as exc:  # any error in third-party code must not break the CLI
-            problem(ep.name, f"failed to import {ep.value!r}: {describe_exc(exc)}", exc)
-            continue
+            self.problem(ep.name, f"failed to import {ep.value!r}: {_describe(exc)}", exc)
+            return
         api = getattr(module, "GANFW_API", None)
         if api != API_VERSION:
             wrote = f"declares GANFW_API = {api!r}" if api is not None else "declares no GANFW_API (written for API 1)"
-            problem(
-                ep.name, f"{wrote}; this ganfw's plugin API is {API_VERSION} (docs/plugins.md, 'Plugin API versions')"
-            )
-            continue
+            message = f"{wrote}; this ganfw's plugin API is {API_VERSION} (docs/plugins.md, 'Plugin API versions')"
+            self.problem(ep.name, message)
+            return
         try:
-            pm.register(module, name=ep.name)
+            self.pm.register(module, name=ep.name)
         except Exception as exc:  # a hook with the wrong signature, a module registered twice
-            problem(ep.name, f"cannot register {ep.value!r}: {describe_exc(exc)}", exc)
-            continue
-        unknown = sorted(hc.name for hc in pm.get_hookcallers(module) or [] if not hc.has_spec())
+            self.problem(ep.name, f"cannot register {ep.value!r}: {_describe(exc)}", exc)
+            return
+        unknown = sorted(hc.name for hc in self.pm.get_hookcallers(module) or [] if not hc.has_spec())
         if unknown:
-            pm.unregister(name=ep.name)
+            self.pm.unregister(name=ep.name)
             close = difflib.get_close_matches(unknown[0], KINDS.values(), n=1)
             hint = f"; did you mean {close[0]}()?" if close else f"; hooks: {', '.join(KINDS.values())}"
-            problem(ep.name, f"{unknown[0]}() is not a ganfw hook{hint}")
+            self.problem(ep.name, f"{unknown[0]}() is not a ganfw hook{hint}")
 
-    for kind, hook_name in KINDS.items():
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            try:
-                specs = impl.function()
-                check_specs(specs, kind, hook_name)
-            except (Exception, SystemExit) as exc:
-                problem(impl.plugin_name, f"hook {hook_name}() failed: {describe_exc(exc)}", exc)
-                continue
-            name, version = packages[impl.plugin_name]
-            registry.components.extend(Component(spec, impl.plugin_name, name, version) for spec in specs)
-    return registry
+    def collect(self) -> None:
+        """Call every registered hook; add the specs it returns (checked) to the registry."""
+        for kind, hook_name in KINDS.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                try:
+                    specs = impl.function()
+                    check_specs(specs, kind, hook_name)
+                except (Exception, SystemExit) as exc:
+                    self.problem(impl.plugin_name, f"hook {hook_name}() failed: {_describe(exc)}", exc)
+                    continue
+                name, version = self.packages[impl.plugin_name]
+                self.registry.components.extend(Component(spec, impl.plugin_name, name, version) for spec in specs)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def check_specs(specs: object, kind: str, hook_name: str) -> None:

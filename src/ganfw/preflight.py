@@ -73,7 +73,7 @@ def check_recipe(recipe: Recipe) -> None:
     """What ``ganfw check`` can tell without the data: with ``data.limit`` set, the last batch."""
     if recipe.data_limit is None:
         return
-    from ganfw.training.components import build_network
+    from ganfw.networks import build_network
 
     root, _ = resolve_data_root(recipe.data_root)
     dataset = recipe.data.build(root=str(root), limit=recipe.data_limit)

@@ -1,6 +1,7 @@
 """Run by torchrun in tests/training/test_distributed.py: train a recipe, then every rank saves its
 final weights (parameters; batch-norm running statistics are per rank by design) to
-``<out>.rank<R>.safetensors`` so the test can compare ranks.
+``<out>.rank<R>.safetensors`` so the test can compare ranks, and the steps of the checkpoints it
+wrote, in order, to ``<out>.rank<R>.saves.json``.
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 tests/helpers/ddp_worker.py \
         RECIPE OUT [--resume] [--crash-at STEP] [--set KEY=VALUE ...]
@@ -9,6 +10,7 @@ final weights (parameters; batch-norm running statistics are per rank by design)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
+from ganfw.training import state
 
 
 def main() -> None:
@@ -45,7 +48,16 @@ def main() -> None:
         save_file({k: v.detach().contiguous() for k, v in state.items()}, f"{args.out}.rank{rank}.safetensors")
         return finished
 
+    saves: list[int] = []
+    original_save = state.save_checkpoint
+
+    def counted_save(path, *rest, **kwargs):
+        saves.append(int(path.stem.removeprefix("step_")))
+        Path(f"{args.out}.rank{rank}.saves.json").write_text(json.dumps(saves))
+        return original_save(path, *rest, **kwargs)
+
     engine.Trainer._train_step, engine.Trainer.fit = step, fit_and_dump
+    state.save_checkpoint = counted_save
     recipe = load_recipe(args.recipe, load_registry(), args.set)
     engine.train(recipe, RunDir(args.out), PlainReporter(), args.resume)
 

@@ -7,20 +7,24 @@ from pathlib import Path
 import pytest
 
 from ganfw.contracts import Decision
-from ganfw.engine import Trainer
+from ganfw.engine import assemble
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
 from ganfw.rundir import RunDir
-from ganfw.training.components import epoch_order
+from ganfw.training.data import epoch_order
 
 SEED = Path(__file__).resolve().parents[2] / "recipes" / "mnist_dcgan_seed.toml"
 
 
 @pytest.fixture(scope="module")
-def trainer(tmp_path_factory, mnist_root):
-    recipe = load_recipe(SEED, load_registry(), [f"data.root={str(mnist_root)!r}", "train.device='cpu'"])
-    return Trainer(recipe, RunDir(tmp_path_factory.mktemp("seed")), PlainReporter())
+def recipe(mnist_root):
+    return load_recipe(SEED, load_registry(), [f"data.root={str(mnist_root)!r}", "train.device='cpu'"])
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory, recipe):
+    return assemble(recipe, RunDir(tmp_path_factory.mktemp("seed")), PlainReporter())
 
 
 def keras_count(module) -> int:
@@ -29,8 +33,7 @@ def keras_count(module) -> int:
     return sum(p.numel() for p in module.parameters()) + buffers
 
 
-def test_the_course_settings(trainer):
-    recipe = trainer.recipe
+def test_the_course_settings(recipe, trainer):
     assert recipe.train.epochs == 50 and recipe.train.batch_size == 256 and not recipe.train.drop_last
     assert recipe.train.precision == "fp32"
     for net in ("generator", "discriminator"):
@@ -38,15 +41,15 @@ def test_the_course_settings(trainer):
         assert (optim.lr, optim.betas, optim.eps, optim.weight_decay) == (1e-4, [0.9, 0.999], 1e-7, 0.0)
     assert recipe.loss.ref == "non-saturating" and recipe.loss.params.label_smoothing == 0.0
     assert recipe.schedule.ref == "simultaneous"
-    assert trainer.parts.schedule.decide(0) == Decision(train_d=True, train_g=True, joint=True)
+    assert trainer.parts.schedule.obj.decide(0) == Decision(train_d=True, train_g=True, joint=True)
     assert recipe.output.samples == 16  # a 4x4 grid each epoch
 
 
-def test_every_epoch_covers_all_60000_images_in_235_steps(trainer):
+def test_every_epoch_covers_all_60000_images_in_235_steps(recipe, trainer):
     assert len(trainer.parts.data.images) == 60_000
     assert float(trainer.parts.data.images.min()) == -1.0 and float(trainer.parts.data.images.max()) == 1.0
-    assert trainer.steps_per_epoch == 235  # 234 full batches of 256 and a last one of 96
-    order = epoch_order(trainer.recipe.train.seed, 0, len(trainer.parts.data), trainer.ranks, trainer.device)
+    assert trainer.clock.steps_per_epoch == 235  # 234 full batches of 256 and a last one of 96
+    order = epoch_order(recipe.train.seed, 0, len(trainer.parts.data), trainer.ranks, trainer.device)
     assert len(order[234 * 256 :]) == 96
 
 

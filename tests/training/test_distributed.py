@@ -4,6 +4,7 @@ weights on every rank, resume, the adaptive schedule, and a crashing rank."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,11 +42,9 @@ def recipe(tmp_path, mnist_root):
     return write
 
 
-def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [*TORCHRUN, *args], capture_output=True, text=True, timeout=timeout, env={**__import__("os").environ, **env}
-    )
+def torchrun(*args: str, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", **(env or {})}
+    return subprocess.run([*TORCHRUN, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def rank_weights(out: Path) -> list[dict[str, torch.Tensor]]:
@@ -84,7 +83,7 @@ def test_ranks_end_with_identical_weights(recipe, tmp_path, schedule):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_ranks_agree(out)
     if schedule == "adaptive":  # the schedule's decisions were taken, and alike on both ranks
-        state = load_checkpoint(list_checkpoints(out / "checkpoints")[-1]).state["schedule"]
+        state = load_checkpoint(list_checkpoints(out / "checkpoints")[-1]).state["parts"]["schedule"]
         assert state, "adaptive schedule state missing"
 
 
@@ -137,3 +136,70 @@ def test_a_crashing_rank_stops_the_others_and_keeps_the_checkpoint(recipe, tmp_p
     # epoch 1's, and the last good step's (written by rank 0 before any optimiser stepped in step 7)
     kept = list_checkpoints(out / "checkpoints")
     assert [load_checkpoint(path).state["step"] for path in kept] == [4, 6]
+
+
+#: A callback that asks to stop on one rank only, after a given step.
+STOP_PLUGIN = """
+    import os
+    from dataclasses import dataclass
+
+    from ganfw.plugin import Callback, ComponentSpec, hookimpl, param
+
+    GANFW_API = 2
+
+
+    @dataclass(frozen=True)
+    class StopParams:
+        rank: int = param(1, "the rank that asks")
+        step: int = param(5, "after this step")
+
+
+    class StopOnOneRank(Callback):
+        def __init__(self, params):
+            self.params = params
+
+        def on_step_end(self, view, report):
+            if int(os.environ.get("RANK", "0")) == self.params.rank and view.step == self.params.step:
+                view.request_stop(f"rank {self.params.rank} asked after step {view.step}")
+
+
+    @hookimpl
+    def ganfw_callbacks():
+        return [ComponentSpec(name="stop-on-one-rank", kind="callback", summary="stops on one rank",
+                              factory="stop_plugin:StopOnOneRank", params=StopParams)]
+"""
+
+
+def stopped_run(proc: subprocess.CompletedProcess, out: Path) -> tuple[dict, list[int]]:
+    """The run's one ``stop`` record, and the steps of the checkpoints rank 0 wrote (rank 1 none)."""
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    (stop,) = [r for r in records if r.get("event") == "stop"]
+    assert not Path(f"{out}.rank1.saves.json").exists()  # rank 1 writes nothing
+    assert_ranks_agree(out)  # both ranks ended at the same step, in step
+    return stop, json.loads(Path(f"{out}.rank0.saves.json").read_text())
+
+
+def test_early_stopping_decided_on_rank_0_stops_every_rank(recipe, tmp_path, reference_cache):
+    """``early-stopping`` (patience 1) sees evaluations on rank 0 only; its stop after epoch 2
+    reaches rank 1 before epoch 3 starts (it hung until dist_timeout before)."""
+    out = tmp_path / "run"
+    sets = ["train.epochs=4", "eval.every=1", "eval.n=100"]
+    path = recipe()
+    path.write_text(path.read_text() + '[[callbacks]]\nname = "early-stopping"\nparams = {patience = 1, min_delta = 1e6}\n')
+    proc = torchrun(str(WORKER), str(path), str(out), *(a for s in sets for a in ("--set", s)), timeout=300)
+    stop, saves = stopped_run(proc, out)
+    assert stop["step"] == 8 and "fid" in stop["reason"]
+    assert saves == [4, 4, 8, 8]  # each epoch's checkpoint, rewritten after its evaluation; none more
+
+
+def test_a_stop_asked_on_one_rank_mid_epoch_stops_every_rank_at_the_same_step(recipe, tmp_path, plugin_site):
+    plugin_site.add("ganfw-stop", "1.0", {"stop_plugin": STOP_PLUGIN}, {"stop": "stop_plugin"})
+    out, path = tmp_path / "run", recipe()
+    path.write_text(path.read_text() + '[[callbacks]]\nname = "stop-on-one-rank"\nparams = {rank = 1, step = 5}\n')
+    env = {"PYTHONPATH": plugin_site.pythonpath}
+    proc = torchrun(str(WORKER), str(path), str(out), "--set", "train.epochs=3", env=env)
+    stop, saves = stopped_run(proc, out)
+    # Rank 1 asked after step 5; every rank learns it from step 6's reduction and stops there.
+    assert stop == {"event": "stop", "step": 6, "reason": "rank 1 asked after step 5"}
+    assert saves == [4, 4, 6]

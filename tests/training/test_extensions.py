@@ -75,7 +75,7 @@ def test_a_run_with_every_extension_resumes_bit_exactly_after_a_kill_mid_epoch(
 
     straight, split = load_file(str(newest(tmp_path / "straight"))), load_file(str(newest(tmp_path / "split")))
     assert straight.keys() == split.keys()
-    assert any(k.startswith("callbacks.0.ema.generator.") for k in straight)
+    assert any(k.startswith("callbacks.ema.generator.") for k in straight)
     for key in straight:
         assert torch.equal(straight[key], split[key]), key
     evals = [
@@ -89,11 +89,11 @@ def test_sampling_and_evaluation_use_the_ema_generator(everything, tmp_path, ref
     run = tmp_path / "run"
     assert train(everything, run, "train.epochs=1")
     ckpt = load_checkpoint(newest(run))
-    assert ckpt.state["sampler"] == "callbacks.0.ema.generator"
+    assert ckpt.state["sampler"] == "callbacks.ema.generator"
     ema = {
-        k[len("callbacks.0.ema.generator.") :]: v
+        k[len("callbacks.ema.generator.") :]: v
         for k, v in ckpt.tensors.items()
-        if k.startswith("callbacks.0.ema.generator.")
+        if k.startswith("callbacks.ema.generator.")
     }
     raw = {k[len("generator.") :]: v for k, v in ckpt.tensors.items() if k.startswith("generator.")}
     assert any(not torch.equal(ema[k], raw[k]) for k in raw if raw[k].is_floating_point())
@@ -130,7 +130,7 @@ def test_early_stopping_ends_the_run_after_its_patience(tmp_path, mnist_root, re
     assert [r["epoch"] for r in events if r["event"] == "eval"] == [1, 2]
     (stop,) = [r for r in events if r["event"] == "stop"]
     assert stop["step"] == 6 and "fid" in stop["reason"]
-    assert load_checkpoint(newest(run)).state["callbacks"][0]  # its state is checkpointed
+    assert load_checkpoint(newest(run)).state["parts"]["callbacks.early-stopping"]  # its state is checkpointed
 
 
 def test_a_conditional_run_draws_one_column_per_class(tmp_path, mnist_root):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganfw.engine import Trainer
+from ganfw.engine import assemble
 from ganfw.fast_dropout import UniformDropout, use_uniform_dropout
 from ganfw.plugins import load_registry
 from ganfw.progress import SilentReporter
@@ -64,6 +64,6 @@ def test_the_trainer_swaps_dropout_on_the_cpu_as_the_recipe_says(tmp_path, mnist
         discriminator={"name": "dcgan", "params": {"widths": [4, 8]}},
         train={"fast_dropout": fast},
     )
-    trainer = Trainer(load_recipe(path, load_registry()), RunDir(tmp_path / "run"), SilentReporter())
+    trainer = assemble(load_recipe(path, load_registry()), RunDir(tmp_path / "run"), SilentReporter())
     kinds = {type(m) for m in trainer.parts.D.modules() if isinstance(m, nn.Dropout)}
     assert kinds == ({UniformDropout} if fast else {nn.Dropout})

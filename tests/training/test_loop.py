@@ -155,7 +155,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_checkpoint(tiny, tmp_path,
 
     def nan_at_step_5(self, real):
         if self.step == 4:
-            self.parts.loss.d_loss = lambda r, f: r.mean() * float("nan")
+            self.parts.loss.obj.d_loss = lambda r, f: r.mean() * float("nan")
         return original(self, real)
 
     monkeypatch.setattr(engine.Trainer, "_train_step", nan_at_step_5)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ganfw.contracts import Batch, Decision
-from ganfw.engine import Trainer
+from ganfw.engine import assemble
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
@@ -31,7 +31,7 @@ def make_trainer(tmp_path, root, *overrides):
         optim={"generator": {"lr": 1e-3}, "discriminator": {"lr": 2e-3}},
         train={"batch_size": 16},
     )
-    return Trainer(load_recipe(path, load_registry(), list(overrides)), RunDir(tmp_path / "run"), PlainReporter())
+    return assemble(load_recipe(path, load_registry(), list(overrides)), RunDir(tmp_path / "run"), PlainReporter())
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from ganfw import artifacts
+from ganfw.blame import one_line
 from ganfw.checkpoint import checkpoint_name
 from ganfw.contracts import Dataset, Generator
 from ganfw.device import environment
@@ -20,8 +21,8 @@ from ganfw.plugins import Registry
 from ganfw.precision import PrecisionChoice
 from ganfw.progress import Reporter
 from ganfw.recipe import Recipe
-from ganfw.rundir import MetricsLog, RunDir, read_metrics
-from ganfw.training.blame import TrainingStopped, one_line
+from ganfw.rundir import RunDir, read_metrics
+from ganfw.training.stops import TrainingStopped
 
 
 def isolated_rng(device: torch.device):
@@ -31,14 +32,15 @@ def isolated_rng(device: torch.device):
 
 
 class EpochOutputs:
-    """The per-epoch files of a run directory, written by rank 0 through ``log``; evaluations
-    score against ``dataset``'s held-out split (the run's own dataset)."""
+    """The per-epoch files of a run directory, written by rank 0 (its records through ``write``:
+    metrics.jsonl and the callbacks); evaluations score against ``dataset``'s held-out split
+    (the run's own dataset)."""
 
     def __init__(
         self,
         recipe: Recipe,
         run: RunDir,
-        log: MetricsLog,
+        write: Callable[[dict[str, Any]], None],
         registry: Registry,
         device: torch.device,
         message: Callable[[str], None],
@@ -46,7 +48,7 @@ class EpochOutputs:
     ):
         from ganfw.evaluation.datasets import of_run
 
-        self.recipe, self.run, self.log, self.registry = recipe, run, log, registry
+        self.recipe, self.run, self.record, self.registry = recipe, run, write, registry
         self.device, self.message = device, message
         self.data = of_run(dataset, recipe.data, str(recipe.path))
         self.latest_grid: Tensor | None = None  # (S, C, H, W) in [-1, 1], the last grid drawn
@@ -65,7 +67,7 @@ class EpochOutputs:
         scores = None
         with isolated_rng(self.device):
             if record is not None:
-                self.log.write(record)
+                self.record(record)
             if grid is not None:
                 self._draw_grid(epoch, *grid)
             if evaluate is not None:
@@ -127,7 +129,7 @@ class EpochOutputs:
                 "(--resume redoes the evaluation)"
             ) from e
         scores = evaluation.scores
-        self.log.write(
+        self.record(
             {
                 "event": "eval",
                 "epoch": epoch,
@@ -142,7 +144,11 @@ class EpochOutputs:
 
 
 def announce(
-    reporter: Reporter, log: MetricsLog | None, choice: PrecisionChoice, device: torch.device, step: int
+    reporter: Reporter,
+    write: Callable[[dict[str, Any]], None],
+    choice: PrecisionChoice,
+    device: torch.device,
+    step: int,
 ) -> None:
     """Say where and in which precision the run trains: one line, and a ``start`` record (with
     the versions and machine: :func:`ganfw.device.environment`)."""
@@ -150,16 +156,15 @@ def announce(
     reporter.message(choice.where(device, threads))
     if choice.warning:
         reporter.message(f"warning: {choice.warning}")
-    if log:
-        log.write(
-            {
-                "event": "start",
-                "step": step,
-                "device": str(device),
-                "threads": threads,
-                "precision": choice.name,
-                "precision_requested": choice.requested,
-                "precision_reason": choice.reason,
-                "environment": environment(device),
-            }
-        )
+    write(
+        {
+            "event": "start",
+            "step": step,
+            "device": str(device),
+            "threads": threads,
+            "precision": choice.name,
+            "precision_requested": choice.requested,
+            "precision_reason": choice.reason,
+            "environment": environment(device),
+        }
+    )

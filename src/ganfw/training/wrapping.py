@@ -1,4 +1,5 @@
-"""The modules the step calls: DDP-wrapped across ranks, optionally compiled, and the optimisers."""
+"""The modules the step calls: DDP-wrapped across ranks, optionally compiled, carrying their
+precision (autocast attached to the module, as accelerate does), and the optimisers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ganfw.config import OptimizerConfig, TrainConfig
 from ganfw.contracts import Discriminator, Generator
 from ganfw.distributed import Ranks
 from ganfw.fast_dropout import use_uniform_dropout
+from ganfw.precision import Precision
 
 
 @dataclass
@@ -19,7 +21,7 @@ class Networks:
 
     ``g_train``/``d_train`` compute the gradients of their own network (DDP all-reduces them);
     ``d_frozen`` is D as seen by G's loss in sequential updates, without DDP, as no D gradient
-    is wanted there.
+    is wanted there. All three run their forward pass in the run's precision.
     """
 
     G: Generator
@@ -29,9 +31,25 @@ class Networks:
     d_frozen: nn.Module
 
 
-def wrap_networks(G: Generator, D: Discriminator, train: TrainConfig, ranks: Ranks, device: torch.device) -> Networks:
-    """DDP across ranks (with SyncBatchNorm when asked), ``torch.compile`` when asked, and on
-    the CPU with ``train.fast_dropout`` dropout layers drawing uniform masks."""
+class Autocast(nn.Module):
+    """``module`` whose forward pass runs under ``precision``'s autocast (bf16 or fp16): the
+    precision belongs to the network, not to the code that calls it."""
+
+    def __init__(self, module: nn.Module, precision: Precision):
+        super().__init__()
+        self.module, self.precision = module, precision
+
+    def forward(self, *args: torch.Tensor | None) -> torch.Tensor:
+        with self.precision.autocast():
+            return self.module(*args)
+
+
+def wrap_networks(
+    G: Generator, D: Discriminator, train: TrainConfig, ranks: Ranks, device: torch.device, precision: Precision
+) -> Networks:
+    """DDP across ranks (with SyncBatchNorm when asked), ``torch.compile`` when asked, the
+    precision attached, and on the CPU with ``train.fast_dropout`` dropout layers drawing
+    uniform masks."""
     if train.fast_dropout and device.type == "cpu":
         use_uniform_dropout(G), use_uniform_dropout(D)
     g, d = G, D
@@ -42,9 +60,13 @@ def wrap_networks(G: Generator, D: Discriminator, train: TrainConfig, ranks: Ran
             g, d = nn.SyncBatchNorm.convert_sync_batchnorm(g), nn.SyncBatchNorm.convert_sync_batchnorm(d)
         ids = [device.index] if device.type == "cuda" else None
         g, d = DDP(g, device_ids=ids), DDP(d, device_ids=ids)
-    compile_ = torch.compile if train.compile else (lambda m: m)
-    g_train, d_train = compile_(g), compile_(d)
-    return Networks(G, D, g_train, d_train, compile_(D) if ranks.distributed else d_train)
+
+    def attach(module: nn.Module) -> nn.Module:
+        compiled = torch.compile(module) if train.compile else module
+        return compiled if precision.dtype is None else Autocast(compiled, precision)
+
+    g_train, d_train = attach(g), attach(d)
+    return Networks(G, D, g_train, d_train, attach(D) if ranks.distributed else d_train)
 
 
 def adam(module: nn.Module, cfg: OptimizerConfig) -> torch.optim.Adam:

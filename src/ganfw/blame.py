@@ -1,23 +1,15 @@
-"""When training cannot go on: errors in plugin code become one line naming the component; a
-non-finite loss stops the run naming the step."""
+"""Attribution: an error raised by plugin code becomes one line naming the component, its plugin
+and package, and the call (the only path the engine uses to call into plugin code; see
+:meth:`ganfw.training.parts.Part.call`)."""
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-from ganfw.checkpoint import latest_checkpoint
-from ganfw.contracts import StepReport
 from ganfw.errors import UserError
 from ganfw.recipe import ComponentChoice, ComponentError
-
-
-class TrainingStopped(UserError):
-    """Training cannot go on (a NaN/Inf loss, a component that raised); the last good checkpoint
-    is kept."""
 
 
 def one_line(e: BaseException) -> str:
@@ -48,13 +40,3 @@ def call_checked(choice: ComponentChoice, fn: Callable[..., Any], *args: Any) ->
     except Exception as e:  # third-party code
         shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
         raise ComponentError(f"{choice.who} failed on its first input {shapes}: {one_line(e)}") from e
-
-
-def check_finite(report: StepReport, checkpoints: Path) -> None:
-    """Stop on a NaN or infinite loss, naming the step and the last good checkpoint kept."""
-    for name in ("d_loss", "g_loss"):
-        value = getattr(report, name)
-        if not math.isfinite(value):
-            last = latest_checkpoint(checkpoints)
-            kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
-            raise TrainingStopped(f"step {report.step + 1}: {name} is {value}; training stopped, {kept}")
