@@ -30,6 +30,17 @@ class R1Params:
     every: int = param(16, "lazy regularisation: compute the penalty on every n-th D step, scaled by n", min=1)
 
 
+@dataclass(frozen=True)
+class R1R2Params:
+    base: ComponentRef = component_param("loss", "relativistic", "the loss R1 and R2 are added to")
+    gamma: float = param(
+        0.05,
+        "weight of both: gamma / 2 * (E ||grad_x D(x_real)||^2 + E ||grad_x D(x_fake)||^2) (R3GAN's CIFAR-10 start)",
+        min=0.0,
+    )
+    every: int = param(1, "lazy regularisation: compute both on every n-th D step, scaled by n (R3GAN: 1)", min=1)
+
+
 def _spec(name: str, summary: str, cls: str, params: type | None = None, module: str = "objectives") -> ComponentSpec:
     return ComponentSpec(
         name=name, kind="loss", summary=summary, factory=f"ganfw_plugins.losses.{module}:{cls}", params=params
@@ -66,5 +77,12 @@ def ganfw_losses() -> list[ComponentSpec]:
             "R1",
             R1Params,
             module="composite",
+        ),
+        _spec(
+            "r1-r2",
+            "Any loss plus lazy R1 and R2 (generated-image) penalties; R3GAN with relativistic (Huang et al. 2024)",
+            "R1R2",
+            R1R2Params,
+            module="r1_r2",
         ),
     ]
