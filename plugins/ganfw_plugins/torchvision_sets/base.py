@@ -45,8 +45,9 @@ class SplitDataset(Dataset):
         limit: keep only the first ``limit`` training images; the held-out split is always whole.
     """
 
-    train_split: ClassVar[str] = "train"
-    held_split: ClassVar[str] = "test"
+    #: The names of the training and held-out splits (a subclass may set them per instance).
+    train_split: str = "train"
+    held_split: str = "test"
 
     def __init__(self, params: Any, root: str | None = None, limit: int | None = None):
         if limit is not None and limit < 1:
