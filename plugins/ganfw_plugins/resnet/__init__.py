@@ -4,8 +4,8 @@ class-conditional variants ``cresnet`` (conditional batch norm in G, a projectio
 At 32x32 the defaults are the SNGAN CIFAR-10 networks of Miyato et al. 2018 ("Spectral
 normalization for generative adversarial networks"; pfnet-research/sngan_projection): G of
 4,276,739 parameters, D of 1,053,824 (conditional on 10 classes: 4,304,387 and 1,055,104, as
-Miyato & Koyama 2018, "cGANs with projection discriminator"). Other sides from 16 to 256 take the
-channel schedule of that repository's 64, 128 and 256 px models (docs/families.md).
+Miyato & Koyama 2018, "cGANs with projection discriminator"). Other sides, from 16 to 448, take
+the channel schedule of that repository's 64, 128 and 256 px models (docs/families.md).
 """
 
 from __future__ import annotations
