@@ -55,7 +55,7 @@ def ganfw_generators() -> list[ComponentSpec]:
         _spec(
             "generator",
             "resnet",
-            "SNGAN/BigGAN residual generator: up-blocks with batch norm, 16 to 256 px (Miyato et al. 2018)",
+            "SNGAN/BigGAN residual generator: up-blocks with batch norm, 16 to 448 px (Miyato et al. 2018)",
             "ResNetGenerator",
             ResNetGeneratorParams,
             conditional=False,
