@@ -10,6 +10,15 @@ from ganfw.plugin import ComponentSpec, hookimpl, param
 GANFW_API = 2
 
 Policy = Literal["color", "translation", "cutout"]
+AdaGroup = Literal["blit", "geometric", "color", "noise", "cutout"]
+
+
+def check_policy(policy: list[str]) -> None:
+    """Refuse an empty policy, or one that names a transform twice."""
+    if not policy:
+        raise ValueError("policy is empty, which augments nothing (leave out [augment] instead)")
+    if len(set(policy)) != len(policy):
+        raise ValueError(f"policy names a transform twice: {policy}")
 
 
 @dataclass(frozen=True)
@@ -21,10 +30,25 @@ class DiffAugmentParams:
     )
 
     def __post_init__(self) -> None:
-        if not self.policy:
-            raise ValueError("policy is empty, which augments nothing (leave out [augment] instead)")
-        if len(set(self.policy)) != len(self.policy):
-            raise ValueError(f"policy names a transform twice: {self.policy}")
+        check_policy(self.policy)
+
+
+@dataclass(frozen=True)
+class AdaParams:
+    policy: list[AdaGroup] = param(
+        ["blit", "geometric", "color"], "transform groups applied in this order (ADA's default: blit, geometric, color)"
+    )
+    p: float = param(0.0, "the probability each transform is applied with at the start", min=0.0, max=1.0)
+    adaptive: bool = param(True, "adapt p to D's overfitting (false: keep p fixed)")
+    target: float = param(
+        0.6, "the r_t = E[sign(D(real))] p steers toward: p rises above it, falls below", min=0.0, max=1.0
+    )
+    interval: int = param(4, "D steps between adjustments of p (r_t is their mean)", min=1)
+    speed_kimg: float = param(500.0, "thousands of images in which p can go from 0 to 1", min=0.0, min_exclusive=True)
+    batch_size: int = param(64, "images a step counts for: the recipe's train.batch_size times the processes", min=1)
+
+    def __post_init__(self) -> None:
+        check_policy(self.policy)
 
 
 @hookimpl
@@ -36,5 +60,12 @@ def ganfw_augmentations() -> list[ComponentSpec]:
             params=DiffAugmentParams,
             summary="DiffAugment: random colour, translation and cutout, differentiable (Zhao et al. 2020)",
             factory="ganfw_plugins.augment.diffaugment:DiffAugment",
+        ),
+        ComponentSpec(
+            name="ada",
+            kind="augmentation",
+            params=AdaParams,
+            summary="ADA: flips, rotations, translations, scaling, colour; p adapts to D's overfitting (Karras et al. 2020)",
+            factory="ganfw_plugins.augment.ada:ADA",
         ),
     ]

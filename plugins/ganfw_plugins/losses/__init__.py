@@ -30,6 +30,30 @@ class R1Params:
     every: int = param(16, "lazy regularisation: compute the penalty on every n-th D step, scaled by n", min=1)
 
 
+@dataclass(frozen=True)
+class R1R2Params:
+    base: ComponentRef = component_param("loss", "relativistic", "the loss R1 and R2 are added to")
+    gamma: float = param(
+        0.05,
+        "weight of both: gamma / 2 * (E ||grad_x D(x_real)||^2 + E ||grad_x D(x_fake)||^2) (R3GAN's CIFAR-10 start)",
+        min=0.0,
+    )
+    every: int = param(1, "lazy regularisation: compute both on every n-th D step, scaled by n (R3GAN: 1)", min=1)
+
+
+@dataclass(frozen=True)
+class PathLengthParams:
+    base: ComponentRef = component_param(
+        "loss", "r1", "the loss the penalty is added to (r1: StyleGAN2's R1-regularised non-saturating loss)"
+    )
+    weight: float = param(2.0, "weight of the path-length penalty (StyleGAN2: 2; 0: left out, not computed)", min=0.0)
+    every: int = param(4, "lazy regularisation: compute the penalty on every n-th G step, scaled by n", min=1)
+    decay: float = param(
+        0.01, "decay of the running mean path length a: a += decay * (batch mean - a)", min=0.0, max=1.0
+    )
+    batch_shrink: int = param(2, "the penalty's batch is the step's divided by this (at least one image)", min=1)
+
+
 def _spec(name: str, summary: str, cls: str, params: type | None = None, module: str = "objectives") -> ComponentSpec:
     return ComponentSpec(
         name=name, kind="loss", summary=summary, factory=f"ganfw_plugins.losses.{module}:{cls}", params=params
@@ -66,5 +90,19 @@ def ganfw_losses() -> list[ComponentSpec]:
             "R1",
             R1Params,
             module="composite",
+        ),
+        _spec(
+            "r1-r2",
+            "Any loss plus lazy R1 and R2 (generated-image) penalties; R3GAN with relativistic (Huang et al. 2024)",
+            "R1R2",
+            R1R2Params,
+            module="r1_r2",
+        ),
+        _spec(
+            "path-length",
+            "Any loss plus StyleGAN2's lazy path-length penalty on G (Karras et al. 2020)",
+            "PathLength",
+            PathLengthParams,
+            module="path_length",
         ),
     ]

@@ -5,6 +5,8 @@ penalty itself can be backpropagated into D's parameters."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 from torch import Tensor
 
@@ -50,18 +52,31 @@ class GradientPenalty(Penalty):
         return self.weight * (grad_norm - 1.0).square().mean()
 
 
-class R1Penalty(Penalty):
-    """Mescheder et al. 2018, "Which training methods for GANs do actually converge?": on D's
-    steps, ``gamma / 2 * mean(||grad_x D(x)||^2)`` over the real batch ``x``; computed every
-    ``every`` D steps (lazy regularisation, Karras et al. 2020, StyleGAN2)."""
+class ZeroCentredGradientPenalty(Penalty):
+    """``gamma / 2 * mean(||grad_x D(x)||^2)`` over one batch ``x`` of D's step (its
+    :meth:`batch`), computed every ``every`` D steps (lazy regularisation, Karras et al. 2020,
+    StyleGAN2): a zero-centred gradient penalty, as R1 and R2 are."""
 
-    name = "r1"
     player = "d"
 
     def __init__(self, gamma: float, every: int):
         self.gamma = gamma
         self.every = every
 
+    @abstractmethod
+    def batch(self, inputs: PenaltyInputs) -> tuple[Tensor, Tensor | None]:
+        """The images (N, C, H, W) whose gradient is penalised, and the labels D sees with them."""
+
     def __call__(self, inputs: PenaltyInputs) -> Tensor:
-        grad = input_gradient(inputs.discriminator, inputs.real, inputs.real_labels)
+        grad = input_gradient(inputs.discriminator, *self.batch(inputs))
         return 0.5 * self.gamma * grad.flatten(1).square().sum(1).mean()
+
+
+class R1Penalty(ZeroCentredGradientPenalty):
+    """Mescheder et al. 2018, "Which training methods for GANs do actually converge?": the
+    zero-centred penalty on the real batch (with its labels)."""
+
+    name = "r1"
+
+    def batch(self, inputs: PenaltyInputs) -> tuple[Tensor, Tensor | None]:
+        return inputs.real, inputs.real_labels

@@ -1,0 +1,51 @@
+"""A loss built around another one with one more penalty (composition through a component param)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from ganfw.plugin import ComponentRef, Loss, LossValue, Penalty, UserError
+
+
+class WithPenalty(Loss):
+    """Any loss (``base``, a component param resolved by the recipe loader) plus ``penalty``.
+
+    Everything else - both players' losses, ``g_needs_real``, the statistics, the state and the
+    logged values - is the base loss's, so the penalty fits around a relativistic or a hinge loss
+    alike. Subclasses that keep state of their own extend ``state_dict``/``load_state_dict``/``log``.
+    """
+
+    def __init__(self, base: ComponentRef, penalty: Penalty):
+        if not hasattr(base, "build"):
+            raise TypeError(f"base must be a component resolved by the recipe loader, got {base!r}")
+        self.base: Loss = base.build()
+        if penalty.name in {p.name for p in self.base.penalties()}:
+            raise UserError(f"loss params.base already has a penalty named {penalty.name!r}")
+        self.penalty = penalty
+
+    @property
+    def g_needs_real(self) -> bool:  # type: ignore[override]  # the base's, whatever it is
+        return self.base.g_needs_real
+
+    def d_loss(self, real_logits: Tensor, fake_logits: Tensor) -> LossValue:
+        return self.base.d_loss(real_logits, fake_logits)
+
+    def g_loss(self, real_logits: Tensor | None, fake_logits: Tensor) -> LossValue:
+        return self.base.g_loss(real_logits, fake_logits)
+
+    def penalties(self) -> list[Penalty]:
+        return [*self.base.penalties(), self.penalty]
+
+    def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        return self.base.statistics(real_logits, fake_logits)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.base.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.base.load_state_dict(state)
+
+    def log(self) -> dict[str, float]:
+        return self.base.log()
