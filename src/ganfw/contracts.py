@@ -111,6 +111,10 @@ class PenaltyInputs:
         fake: (N, C, H, W) generated images: detached on D's step, attached to G on G's.
         real_labels, fake_labels: (N,) int64, or ``None`` for an unlabelled dataset.
         z: (N, Z) the noise ``fake`` came from.
+        generator_module: G itself (not wrapped for DDP or compiled; ``None`` where a caller has
+            no module), for penalties that need more of G than its forward: the path-length
+            penalty runs a StyleGAN2 generator's ``mapping`` and ``synthesis`` to differentiate its
+            images with respect to its intermediate latent w.
     """
 
     discriminator: DiscriminatorFn
@@ -120,6 +124,7 @@ class PenaltyInputs:
     real_labels: Tensor | None
     fake_labels: Tensor | None
     z: Tensor
+    generator_module: Generator | None = None
 
 
 class Penalty(ABC):
@@ -207,6 +212,8 @@ class StepReport:
     ``penalty/<name>``) computed on the step. D's raw logits on that pass, whatever the loss makes of
     them: ``real_sign``, the mean of ``sign(D(real))`` (ADA's overfitting heuristic r_t, Karras et
     al. 2020), and ``real_logit``/``fake_logit``, the mean logits on real and generated images.
+    ``images``: the real images the step trained on, over all ranks (the batch times the number of
+    processes): what ADA and an EMA by half-life count in.
     """
 
     step: int
@@ -222,6 +229,7 @@ class StepReport:
     real_sign: float = 0.0
     real_logit: float = 0.0
     fake_logit: float = 0.0
+    images: int = 0
 
 
 class Schedule(Stateful, ABC):

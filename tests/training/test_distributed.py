@@ -186,7 +186,9 @@ def test_early_stopping_decided_on_rank_0_stops_every_rank(recipe, tmp_path, ref
     out = tmp_path / "run"
     sets = ["train.epochs=4", "eval.every=1", "eval.n=100"]
     path = recipe()
-    path.write_text(path.read_text() + '[[callbacks]]\nname = "early-stopping"\nparams = {patience = 1, min_delta = 1e6}\n')
+    path.write_text(
+        path.read_text() + '[[callbacks]]\nname = "early-stopping"\nparams = {patience = 1, min_delta = 1e6}\n'
+    )
     proc = torchrun(str(WORKER), str(path), str(out), *(a for s in sets for a in ("--set", s)), timeout=300)
     stop, saves = stopped_run(proc, out)
     assert stop["step"] == 8 and "fid" in stop["reason"]

@@ -45,7 +45,6 @@ class AdaParams:
     )
     interval: int = param(4, "D steps between adjustments of p (r_t is their mean)", min=1)
     speed_kimg: float = param(500.0, "thousands of images in which p can go from 0 to 1", min=0.0, min_exclusive=True)
-    batch_size: int = param(64, "images a step counts for: the recipe's train.batch_size times the processes", min=1)
 
     def __post_init__(self) -> None:
         check_policy(self.policy)

@@ -5,8 +5,9 @@ adjustment in training/training_loop.py, the pipeline in training/augment.py).
 Every image D sees, real and generated, goes through the transforms of :mod:`.ada_transforms`,
 each applied with probability ``p``. D overfitting shows as confidence on the real images:
 ``r_t = E[sign(D(x_real))]`` (:attr:`ganfw.plugin.StepReport.real_sign`) near 1. Every
-``interval`` D steps, ``p`` moves by ``sign(r_t - target) * batch_size * interval / (speed_kimg
-* 1000)`` (clamped to [0, 1]): it can go from 0 to 1 in ``speed_kimg`` thousand images.
+``interval`` D steps, ``p`` moves by ``sign(r_t - target) * images / (speed_kimg * 1000)`` for the
+``images`` those steps trained on (``StepReport.images``, all ranks), clamped to [0, 1]: it can go
+from 0 to 1 in ``speed_kimg`` thousand images, whatever the batch size.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ class ADA(Augmentation):
     """The transforms of ``params.policy`` at probability :attr:`p`, which adapts to ``r_t``.
 
     State (checkpointed): ``p``, the last measured ``r_t`` (``rt``), and the sum and count of
-    ``real_sign`` over the D steps of the current interval. ``log()``: ``p`` and ``rt``.
+    ``real_sign`` and the images over the D steps of the current interval. ``log()``: ``p`` and ``rt``.
     """
 
     def __init__(self, params: AdaParams):
         self.transforms = [TRANSFORMS[name] for name in params.policy]
         self.adaptive, self.target, self.interval = params.adaptive, params.target, params.interval
-        self.step_size = params.batch_size * params.interval / (params.speed_kimg * 1000.0)
+        self.images_to_one = params.speed_kimg * 1000.0
         self.p, self.rt = params.p, 0.0
-        self.signs, self.count = 0.0, 0
+        self.signs, self.count, self.images = 0.0, 0, 0
 
     def __call__(self, images: Tensor) -> Tensor:
         """(N, C, H, W) -> (N, C, H, W); the images themselves while ``p`` is 0."""
@@ -50,18 +51,19 @@ class ADA(Augmentation):
             return
         self.signs += report.real_sign
         self.count += 1
+        self.images += report.images
         if self.count == self.interval:
             self.rt = self.signs / self.count
             direction = (self.rt > self.target) - (self.rt < self.target)
-            self.p = min(max(self.p + direction * self.step_size, 0.0), 1.0)
-            self.signs, self.count = 0.0, 0
+            self.p = min(max(self.p + direction * self.images / self.images_to_one, 0.0), 1.0)
+            self.signs, self.count, self.images = 0.0, 0, 0
 
     def log(self) -> dict[str, float]:
         return {"p": self.p, "rt": self.rt}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"p": self.p, "rt": self.rt, "signs": self.signs, "count": self.count}
+        return {"p": self.p, "rt": self.rt, "signs": self.signs, "count": self.count, "images": self.images}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.p, self.rt = float(state["p"]), float(state["rt"])
-        self.signs, self.count = float(state["signs"]), int(state["count"])
+        self.signs, self.count, self.images = float(state["signs"]), int(state["count"]), int(state["images"])

@@ -15,9 +15,28 @@ GANFW_API = 2
 @dataclass(frozen=True)
 class EMAParams:
     decay: float = param(
-        0.999, "weight of the old average on each step: ema = decay * ema + (1 - decay) * G", min=0.0, max=1.0
+        0.999,
+        "weight of the old average on each step: ema = decay * ema + (1 - decay) * G (when half_life_images "
+        "is not set)",
+        min=0.0,
+        max=1.0,
     )
     start_step: int = param(0, "steps before which the average just copies G (0: average from the first step)", min=0)
+    half_life_images: float | None = param(
+        None,
+        "half-life of the average in images trained on (all ranks): each step weighs the old average by "
+        "0.5 ** (images / half_life_images), so it means the same at any batch size (StyleGAN2: 10000); "
+        "replaces decay",
+        min=0.0,
+        min_exclusive=True,
+    )
+    rampup: float | None = param(
+        None,
+        "with half_life_images: the half-life is at most rampup x the images trained on so far, so that an "
+        "early average forgets G's first steps (StyleGAN2-ADA: 0.05)",
+        min=0.0,
+        min_exclusive=True,
+    )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from ganfw.plugin import Discriminator, ImageShape
 
 
-def _check_labels(labels: Tensor | None, n: int, num_classes: int, who: str) -> Tensor:
+def check_labels(labels: Tensor | None, n: int, num_classes: int, who: str) -> Tensor:
     """``labels`` (N,) int64 in [0, K), or a ValueError saying what was passed instead."""
     if labels is None:
         raise ValueError(f"the conditional {who} needs labels (N,) in [0, {num_classes}), got None")
@@ -64,7 +64,7 @@ class LabelEmbeddingGenerator:
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """z (N, Z), labels (N,) int64 in [0, K) -> images (N, C, H, W) in [-1, 1]."""
-        labels = _check_labels(labels, len(z), self.num_classes, "generator")
+        labels = check_labels(labels, len(z), self.num_classes, "generator")
         embedded = self.label_embedding(labels).to(z.dtype)
         return super().forward(torch.cat([z, embedded], dim=1))  # type: ignore[misc]
 
@@ -83,7 +83,7 @@ class ProjectionDiscriminator:
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         """images (N, C, H, W), labels (N,) int64 in [0, K) -> logits (N,)."""
-        labels = _check_labels(labels, len(images), self.num_classes, "discriminator")
+        labels = check_labels(labels, len(images), self.num_classes, "discriminator")
         phi = self.features(images)  # type: ignore[attr-defined]
         unconditional = self.net[-1](phi).squeeze(1)  # type: ignore[attr-defined]
         return unconditional + (self.projection(labels) * phi).sum(dim=1)

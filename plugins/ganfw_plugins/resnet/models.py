@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganfw.plugin import Generator, ImageShape
-from ganfw_plugins.dcgan.conditional import FeatureDiscriminator, ProjectionDiscriminator, _check_labels
+from ganfw_plugins.dcgan.conditional import FeatureDiscriminator, ProjectionDiscriminator, check_labels
 from ganfw_plugins.resnet import ResNetDiscriminatorParams, ResNetGeneratorParams
 from ganfw_plugins.resnet.blocks import (
     BatchNorm,
@@ -78,7 +78,7 @@ class ConditionalResNetGenerator(ResNetGenerator):
         super().__init__(params, image_shape, num_classes=num_classes)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        return super().forward(z, _check_labels(labels, len(z), self.num_classes, "generator"))
+        return super().forward(z, check_labels(labels, len(z), self.num_classes, "generator"))
 
 
 class ResNetDiscriminator(FeatureDiscriminator):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ganfw.contracts import ImageShape, Loss, Penalty, PenaltyInputs
+from ganfw.contracts import ImageShape, Loss, Penalty, PenaltyInputs, Stateful
 from ganfw.testing.contract import check_gradients, check_scalar, devices, expect, random_images, seeded
 from ganfw.testing.probes import PROBE_LATENT_DIM, ProbeDiscriminator, ProbeGenerator
 
@@ -17,16 +18,17 @@ _BATCH, _CLASSES = 4, 3
 
 def check_penalties(loss: Loss, image_shape: ImageShape = (1, 28, 28)) -> None:
     """``loss.penalties()`` is a list of :class:`ganfw.contracts.Penalty` with distinct names,
-    each keeping its contract (:func:`check_penalty`)."""
+    each keeping its contract (:func:`check_penalty`; a penalty's state, such as a running mean,
+    may live in the loss's ``state_dict``)."""
     penalties = loss.penalties()
     expect(isinstance(penalties, (list, tuple)), f"penalties() returned {type(penalties).__name__}, not a list")
     names = [getattr(p, "name", None) for p in penalties]
     expect(len(set(names)) == len(names), f"penalties() has names {names!r}, not distinct")
     for penalty in penalties:
-        check_penalty(penalty, image_shape)
+        check_penalty(penalty, image_shape, state_of=loss)
 
 
-def check_penalty(penalty: Penalty, image_shape: ImageShape = (1, 28, 28)) -> None:
+def check_penalty(penalty: Penalty, image_shape: ImageShape = (1, 28, 28), state_of: Stateful | None = None) -> None:
     """Check one penalty on every device.
 
     * it is a :class:`ganfw.contracts.Penalty` whose ``name`` is a non-empty string, ``player``
@@ -35,7 +37,9 @@ def check_penalty(penalty: Penalty, image_shape: ImageShape = (1, 28, 28)) -> No
       ``image_shape``, unlabelled and labelled (D called as ``D(images, labels)``, as the step
       does), it returns a finite scalar on the images' device that gives the parameters of its
       player's network (D's or G's) finite gradients, leaves its inputs untouched, and gives the
-      same value when called again under the same seed.
+      same value when called again under the same seed - after ``state_of`` (the loss that saves
+      the penalty's state in its ``state_dict``, if any) is given back the state it had before
+      the first call.
     """
     expect(isinstance(penalty, Penalty), f"penalty {penalty!r} is a {type(penalty).__name__}, not a Penalty")
     name = getattr(penalty, "name", None)
@@ -52,13 +56,16 @@ def check_penalty(penalty: Penalty, image_shape: ImageShape = (1, 28, 28)) -> No
     )
     for device in devices():
         for labelled in (False, True):
-            _check_call(penalty, who, image_shape, device, labelled)
+            _check_call(penalty, who, image_shape, device, labelled, state_of)
 
 
-def _check_call(penalty: Penalty, who: str, image_shape: ImageShape, device: torch.device, labelled: bool) -> None:
+def _check_call(
+    penalty: Penalty, who: str, image_shape: ImageShape, device: torch.device, labelled: bool, state_of: Stateful | None
+) -> None:
     where = f"{who} ({'labelled' if labelled else 'unlabelled'} batch, on {device.type})"
     inputs, networks = probe_inputs(penalty.player, image_shape, device, labelled)
     before = [t.detach().clone() for t in (inputs.real, inputs.fake, inputs.z)]
+    state = None if state_of is None else copy.deepcopy(state_of.state_dict())
     with seeded(0, device):
         value = penalty(inputs)
     check_scalar(where, value, device)
@@ -68,6 +75,8 @@ def _check_call(penalty: Penalty, who: str, image_shape: ImageShape, device: tor
     )
     after = (inputs.real, inputs.fake, inputs.z)
     expect(all(torch.equal(a.detach(), b) for a, b in zip(after, before)), f"{where} changed its input tensors")
+    if state_of is not None:
+        state_of.load_state_dict(state)
     with seeded(0, device):
         again = penalty(inputs)
     expect(
@@ -101,5 +110,6 @@ def probe_inputs(
         real_labels=labels,
         fake_labels=labels,
         z=z,
+        generator_module=G,
     )
     return inputs, {"d": D, "g": G}

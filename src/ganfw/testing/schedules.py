@@ -82,4 +82,5 @@ def step_report(step: int, accuracy: float, decision: Decision) -> StepReport:
         step=step, d_loss=d_loss, g_loss=g_loss, d_real=d_real, d_fake=1.0 - d_real,
         acc_real=accuracy, acc_fake=accuracy, trained_d=decision.train_d, trained_g=decision.train_g,
         terms={"d/loss": d_loss, "g/loss": g_loss},
+        real_sign=2 * accuracy - 1, real_logit=4 * accuracy - 2, fake_logit=2 - 4 * accuracy, images=64,
     )  # fmt: skip

@@ -161,7 +161,9 @@ class Trainer:
             z = parts.G.sample_latent(len(batch.images), device=self.device, generator=self.streams.noise)
         fake_labels = parts.fake_labels(len(z), self.device, self.streams.noise)
         out = self.update(batch, z, fake_labels, decision)
-        report = StepReport(step=step, trained_d=decision.train_d, trained_g=decision.train_g, **self._reduce(out))
+        images = len(batch.images) * self.ranks.world
+        report = StepReport(step=step, trained_d=decision.train_d, trained_g=decision.train_g, images=images,
+                            **self._reduce(out))  # fmt: skip
         check_finite(report, self.run.checkpoints)
         if parts.augment is not None:
             parts.augment.call("observe", report)

@@ -175,6 +175,7 @@ class GANUpdate:
             real_labels=batch.labels,
             fake_labels=fake_labels,
             z=z,
+            generator_module=self.nets.G,
         )
 
     def _objective(

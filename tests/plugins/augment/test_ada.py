@@ -35,23 +35,23 @@ def _seed():
     torch.manual_seed(0)
 
 
-def report(step: int, real_sign: float, trained_d: bool = True) -> StepReport:
+def report(step: int, real_sign: float, trained_d: bool = True, images: int = 64) -> StepReport:
     return StepReport(
         step=step, d_loss=1.0, g_loss=1.0, d_real=0.5, d_fake=0.5, acc_real=0.5, acc_fake=0.5,
-        trained_d=trained_d, trained_g=True, real_sign=real_sign,
+        trained_d=trained_d, trained_g=True, real_sign=real_sign, images=images,
     )  # fmt: skip
 
 
-def observe(ada: ADA, signs: list[float], start: int = 0) -> None:
+def observe(ada: ADA, signs: list[float], start: int = 0, images: int = 64) -> None:
     for i, sign in enumerate(signs):
-        ada.observe(report(start + i, sign))
+        ada.observe(report(start + i, sign, images=images))
 
 
 # --- the adaptation ------------------------------------------------------------------------------
 
 
 def test_p_rises_while_d_is_sure_of_the_real_images_and_reaches_1_in_500k_images():
-    ada = ADA(AdaParams(batch_size=64))  # interval 4, target 0.6, 500 kimg
+    ada = ADA(AdaParams())  # interval 4, target 0.6, 500 kimg; steps of 64 images
     step = 64 * 4 / 500_000
     observe(ada, [1.0] * 3)
     assert ada.p == 0.0  # adjusted once an interval is complete
@@ -64,10 +64,10 @@ def test_p_rises_while_d_is_sure_of_the_real_images_and_reaches_1_in_500k_images
 
 
 def test_p_falls_while_d_is_unsure_and_stops_at_0():
-    ada = ADA(AdaParams(p=0.002, batch_size=50, speed_kimg=100))  # a step of 0.002
-    observe(ada, [0.5, 0.5, 0.4, 0.6])
+    ada = ADA(AdaParams(p=0.002, speed_kimg=100))  # steps of 50 images: a change of 0.002
+    observe(ada, [0.5, 0.5, 0.4, 0.6], images=50)
     assert ada.p == 0.0 and ada.rt == pytest.approx(0.5)
-    observe(ada, [-1.0] * 8)
+    observe(ada, [-1.0] * 8, images=50)
     assert ada.p == 0.0 and ada.rt == -1.0
 
 
@@ -96,15 +96,15 @@ def test_a_fixed_p_does_not_adapt():
 
 def test_a_resume_from_the_state_continues_exactly():
     """Mid-interval state through JSON: the same p, r_t and augmented images as without the break."""
-    params = AdaParams(p=0.25, interval=3, batch_size=4000, policy=EVERY_GROUP)
+    params = AdaParams(p=0.25, interval=3, policy=EVERY_GROUP)
     signs = [1.0, 0.9, 0.7, 0.2, 1.0, 0.8, 0.9, 1.0, 0.95, 0.3, 0.85]
     whole, first = ADA(params), ADA(params)
-    observe(whole, signs)
-    observe(first, signs[:5])
+    observe(whole, signs, images=4000)
+    observe(first, signs[:5], images=4000)
     assert first.state_dict()["count"] == 2
     resumed = ADA(params)
     resumed.load_state_dict(json.loads(json.dumps(first.state_dict())))
-    observe(resumed, signs[5:], 5)
+    observe(resumed, signs[5:], 5, images=4000)
     assert resumed.state_dict() == whole.state_dict() and resumed.p != 0.25
     images = torch.rand(6, 3, 16, 16) * 2 - 1
     torch.manual_seed(7)

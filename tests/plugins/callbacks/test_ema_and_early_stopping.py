@@ -18,8 +18,9 @@ from ganfw_plugins.callbacks.early_stopping import EarlyStopping
 from ganfw_plugins.callbacks.ema import GeneratorEMA
 
 REPORT = StepReport(
-    step=0, d_loss=1.0, g_loss=1.0, d_real=0.5, d_fake=0.5, acc_real=0.5, acc_fake=0.5, trained_d=True, trained_g=True
-)
+    step=0, d_loss=1.0, g_loss=1.0, d_real=0.5, d_fake=0.5, acc_real=0.5, acc_fake=0.5, trained_d=True, trained_g=True,
+    images=64,
+)  # fmt: skip
 
 
 class TinyGenerator(Generator):
@@ -162,8 +163,32 @@ def test_ema_resumes_bit_for_bit_from_its_module_state():
 def test_ema_builds_through_the_registry_with_its_modules_only_after_setup():
     spec = load_registry().resolve("callback", "ema").spec
     callback = spec.load_factory()(spec.default_params())
-    assert isinstance(callback, Callback) and callback.decay == 0.999 and callback.start_step == 0
+    assert isinstance(callback, Callback) and callback.params == EMAParams(decay=0.999, start_step=0)
+    assert callback.beta(64) == 0.999
     assert callback.modules() == {} and callback.sampling_generator() is None
+
+
+def test_a_half_life_in_images_means_the_same_average_at_any_batch_size():
+    """StyleGAN2's beta = 0.5 ** (images / half_life): two steps of 32 images weigh the old average
+    as much as one step of 64, and half of it is gone after half_life images."""
+    by_64, by_32 = GeneratorEMA(EMAParams(half_life_images=640)), GeneratorEMA(EMAParams(half_life_images=640))
+    assert by_64.beta(64) == pytest.approx(by_32.beta(32) ** 2) == pytest.approx(0.5**0.1)
+    assert by_64.beta(64) ** 10 == pytest.approx(0.5)
+    assert GeneratorEMA(EMAParams(decay=0.9)).beta(64) == GeneratorEMA(EMAParams(decay=0.9)).beta(32) == 0.9
+
+
+def test_the_rampup_bounds_the_half_life_by_the_images_seen_and_survives_a_resume():
+    view = View(TinyGenerator())
+    callback = ema_on(view, half_life_images=10_000, rampup=0.05)
+    train_step(view, callback)  # 64 images seen: the half-life is 0.05 x 64 = 3.2 images
+    assert callback.state_dict() == {"images": 64}
+    assert callback.beta(64) == pytest.approx(0.5 ** (64 / 3.2))
+    resumed = GeneratorEMA(EMAParams(half_life_images=10_000, rampup=0.05))
+    resumed.load_state_dict(json.loads(json.dumps(callback.state_dict())))
+    assert resumed.beta(64) == callback.beta(64)
+    for _ in range(4000):  # 256,000 images: 0.05 x that is past the half-life of 10,000
+        callback.images += 64
+    assert callback.beta(64) == pytest.approx(0.5 ** (64 / 10_000))
 
 
 # --- early stopping ------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def test_the_ada_recipe_logs_p_and_r_t_as_p_adapts(tmp_path, capsys):
         "cifar10_resnet_ada",
         run,
         *on_folder(png_folder(tmp_path / "images")),
-        "--set", "augment.params.p=0.5", "--set", "augment.params.batch_size=4",
+        "--set", "augment.params.p=0.5",
         "--set", "augment.params.speed_kimg=0.2", "--set", "output.log_every=4",
     )  # fmt: skip
     logged = [(r["step"], r["augment/p"], r["augment/rt"]) for r in windows(records)]
