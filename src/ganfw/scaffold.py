@@ -104,8 +104,7 @@ def render(names: PluginNames, kinds: Sequence[str]) -> dict[str, str]:
     plugin_body = [fill(example.params) for _, example, _ in examples] + hooks
     needs = {need for _, example, _ in examples for need in example.needs}
     offers = ", ".join(f"{kind} '{names.plugin}'" for kind in kinds)
-    headers = _recipe_headers()
-    recipe = "\n\n".join(f'{headers[kind]}\nname = "{names.plugin}"' for kind in kinds)
+    recipe = "\n\n".join(_recipe_table(kind, names.plugin) for kind in kinds)
     src = f"src/{names.package}"
     return {
         "pyproject.toml": fill(PYPROJECT, offers=offers, ganfw_version=_major_minor(__version__)),
@@ -126,12 +125,15 @@ def _camel(kind: str) -> str:
     return "".join(word.capitalize() for word in kind.split("-"))
 
 
-def _recipe_headers() -> dict[str, str]:
-    """kind -> the recipe table a component of that kind goes in (``[loss]``, ``[[callbacks]]``)."""
+def _recipe_table(kind: str, name: str) -> str:
+    """How a recipe uses the component ``name`` of ``kind``: its table (``[loss]``,
+    ``[[callbacks]]``) naming it, or for a metric the ``[eval]`` list."""
+    if kind == "metric":
+        return f'[eval]\nmetrics = ["{name}"]'
     headers = {kind: f"[{section}]" for section, (kind, _) in COMPONENT_SECTIONS.items()}
     headers.update({kind: f"[{section}]" for section, kind in OPTIONAL_SECTIONS.items()})
     headers.update({kind: f"[[{section}]]" for section, kind in COMPONENT_LISTS.items()})
-    return headers
+    return f'{headers[kind]}\nname = "{name}"'
 
 
 def _filler(names: PluginNames) -> Callable[..., str]:
@@ -180,7 +182,7 @@ def _from_import(module: str, names: Sequence[str]) -> str:
 
 
 def _imports(needs: set[str], package: str, params_classes: list[str]) -> str:
-    """The import block of the components module: stdlib, torch, ganfw.contracts, the plugin."""
+    """The import block of the components module: stdlib, torch, ganfw.plugin, the plugin."""
     groups: dict[str, dict[str, list[str]]] = {}
     for name, (group, statement) in IMPORTS.items():
         if name in needs:
@@ -191,7 +193,7 @@ def _imports(needs: set[str], package: str, params_classes: list[str]) -> str:
         "\n".join(_from_import(head[len("from ") :], items) if items else head for head, items in g.items())
         for g in groups.values()
     ]
-    blocks.append(_from_import("ganfw.contracts", sorted(needs - IMPORTS.keys())))
+    blocks.append(_from_import("ganfw.plugin", sorted(needs - IMPORTS.keys())))
     blocks.append(_from_import(package, params_classes))
     return "\n\n".join(blocks)
 

@@ -21,7 +21,7 @@ class Example:
         params: the source of its params dataclass ``${Cls}<Kind>Params`` (plugin module).
         component: the source of its class ``${Cls}<Kind>`` (components module).
         needs: names the class uses that the components module must import: keys of
-            :data:`IMPORTS`, the others from ``ganfw.contracts``.
+            :data:`IMPORTS`, the others from ``ganfw.plugin`` (the plugin surface).
     """
 
     summary: str
@@ -35,6 +35,7 @@ class Example:
 #: module are merged.
 IMPORTS: dict[str, tuple[str, str]] = {
     "copy": ("stdlib", "import copy"),
+    "dataclasses": ("stdlib", "import dataclasses"),
     "math": ("stdlib", "import math"),
     "Any": ("stdlib", "from typing import Any"),
     "torch": ("torch", "import torch"),
@@ -198,8 +199,38 @@ class ${Cls}Dataset(Dataset):
         cols = (pixels >= left) & (pixels < left + side)  # (N, S)
         square = rows[:, :, None] & cols[:, None, :]  # (N, S, S)
         return square.float().mul(2).sub(1).unsqueeze(1)
+
+    def held_out(self) -> Split | None:
+        """The images evaluation scores against: the next 256 of the same kind (another seed),
+        never trained on. ``None`` would mean the dataset has none (evaluation then refuses it)."""
+        other = ${Cls}Dataset(dataclasses.replace(self.params, count=256, seed=self.params.seed + 1), root="")
+        return Split(other.load(), name="held-out")
 ''',
-        needs=("torch", "Tensor", "Dataset"),
+        needs=("dataclasses", "torch", "Tensor", "Dataset", "Split"),
+    ),
+    "metric": Example(
+        summary="Example metric: the distance between the mean features of generated and real images (edit me)",
+        params="""
+@dataclass(frozen=True)
+class ${Cls}MetricParams:
+    squared: bool = param(False, "report the squared distance")
+""",
+        component='''
+class ${Cls}Metric(Metric):
+    """``|| mean(generated features) - mean(real features) ||``: the first term of FID. Both sets
+    come as embeddings (features (N, D) in the evaluation's feature space); a metric that reads
+    the images themselves sets ``needs_images = True`` and gets ``images`` (N, C, H, W) in
+    [-1, 1] in both; one that reads the judge's class logits sets ``needs_judge = True``."""
+
+    def __init__(self, params: ${Cls}MetricParams):
+        self.squared = params.squared
+
+    def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
+        gap = (generated.features.mean(0) - reference.features.mean(0)).square().sum()
+        value = float(gap if self.squared else gap.sqrt())
+        return MetricResult({"$name": value}, {"features": int(generated.features.shape[1])})
+''',
+        needs=("Embedding", "Metric", "MetricResult"),
     ),
     "augmentation": Example(
         summary="Example augmentation: random brightness shifts, differentiable (edit me)",
@@ -293,7 +324,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganfw import ComponentSpec, hookimpl, param
+from ganfw.plugin import ComponentSpec, hookimpl, param
 
 #: The plugin API (ganfw.contracts) this module is written for: docs/plugins.md, "Plugin API versions".
 GANFW_API = 2$body'''

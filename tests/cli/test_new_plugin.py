@@ -16,7 +16,7 @@ from tests.helpers.cli import cli
 from tests.helpers.venv import Venv
 
 ALL_KINDS = list(EXAMPLES)
-KINDS_WITH_EXAMPLES = "generator, discriminator, loss, schedule, dataset, augmentation, callback, lr-schedule"
+KINDS_WITH_EXAMPLES = "generator, discriminator, loss, schedule, dataset, metric, augmentation, callback, lr-schedule"
 
 RECIPE = """
 [generator]
@@ -123,6 +123,7 @@ def test_rendered_modules_compile_and_import_exactly_what_they_use(kinds):
         if isinstance(node, ast.ImportFrom)
     }
     assert hooks_imports == {"__future__", "dataclasses", "ganfw"}  # no torch where ganfw list looks
+    assert "from ganfw.plugin import" in files[f"{src}/__init__.py"]  # the plugin surface, and nothing else
     assert '[project.entry-points.ganfw]\nmy-gan_2 = "ganfw_my_gan_2"\n' in files["pyproject.toml"]
     headers = {
         "generator": "[generator]",
@@ -134,8 +135,10 @@ def test_rendered_modules_compile_and_import_exactly_what_they_use(kinds):
         "callback": "[[callbacks]]",
         "lr-schedule": "[lr_schedule]",
     }
+    tables = {kind: f'{header}\nname = "my-gan_2"' for kind, header in headers.items()}
+    tables["metric"] = '[eval]\nmetrics = ["my-gan_2"]'  # a metric is named by the evaluation, not a section
     for kind in kinds:
-        assert f'{headers[kind]}\nname = "my-gan_2"\n' in files["README.md"]
+        assert tables[kind] + "\n" in files["README.md"]
     plugin_module = files[f"{src}/__init__.py"]
     assert "\nGANFW_API = 2\n" in plugin_module and "ganfw list --plugin my-gan_2" in files["README.md"]
 
@@ -170,7 +173,7 @@ def test_default_kind_is_one_loss_and_an_empty_directory_is_filled(tmp_path: Pat
             "plugin name 'My Plugin' is not lower-case words joined by '-' or '_' (e.g. spectral, my_losses)",
         ),
         (["ok", "--kind", "losses"], f"--kind: 'losses' is not one of {KINDS_WITH_EXAMPLES}"),
-        (["ok", "--kind", "loss", "--kind", "metric"], f"--kind: 'metric' is not one of {KINDS_WITH_EXAMPLES}"),
+        (["ok", "--kind", "loss", "--kind", "metrics"], f"--kind: 'metrics' is not one of {KINDS_WITH_EXAMPLES}"),
         (["losses"], "plugin name 'losses' is already taken by the installed ganfw {version}; choose another"),
         (["ok", "--dir", "full"], "{tmp}/full already exists and is not empty; choose another --dir"),
         (["ok", "--dir", "file.txt"], "{tmp}/file.txt already exists and is not a directory; choose another --dir"),

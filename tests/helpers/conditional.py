@@ -80,13 +80,11 @@ def write_checkpoint(run: Path, recipe: str, modules: dict[str, torch.nn.Module]
         "elapsed_s": 0.0,
         "steps_per_epoch": 1,
         "image_shape": [1, 28, 28],
-        "schedule": {},
+        "world": 1,
         "scalers": {},
         "updates": {"d": 0, "g": 0},
         "recipe": recipe,
-        "loss": {},
-        "augment": {},
-        "callbacks": [],
+        "parts": {"loss": {}, "schedule": {}},
         "sampler": "generator",
     }
     save_checkpoint(path, modules, {}, {}, {**base, **state})
