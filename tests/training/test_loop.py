@@ -127,6 +127,21 @@ def test_two_epochs_equal_one_plus_resume_plus_one(tiny, tmp_path, schedule):
     assert steps == sorted(steps), "resumed log must continue, not repeat"
 
 
+def test_a_callback_is_keyed_by_its_name_however_the_recipe_spells_it(tiny, tmp_path):
+    """Checkpoints key a callback's state and modules by its component's name (``callbacks.ema``),
+    so a resume may qualify it with its plugin (``callbacks:ema``) or not."""
+    recipe = tiny()
+    recipe.write_text(recipe.read_text() + '[[callbacks]]\nname = "ema"\nparams = {decay = 0.5}\n')
+    assert train(recipe, tmp_path / "straight", "train.epochs=2")
+    assert train(recipe, tmp_path / "split", "train.epochs=1")
+    qualified = recipe.with_name("qualified.toml")
+    qualified.write_text(recipe.read_text().replace('name = "ema"', 'name = "callbacks:ema"'))
+    assert train(qualified, tmp_path / "split", "train.epochs=2", resume=True)
+    saved = load_checkpoint(list_checkpoints(tmp_path / "split" / "checkpoints")[-1])
+    assert saved.state["sampler"] == "callbacks.ema.generator" and "callbacks.ema" in saved.state["parts"]
+    assert_same_tensors(final_weights(tmp_path / "straight"), final_weights(tmp_path / "split"))
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a scheduler's (or torchrun's) stop
 def test_interrupt_mid_epoch_saves_and_resumes_identically(tiny, tmp_path, monkeypatch, stop):
     recipe = tiny(loss="wasserstein-gp", schedule="adaptive")

@@ -132,7 +132,7 @@ class Trainer:
                 self._log_window(epoch)
             if self._interrupt and batch < spe - 1:
                 return False
-            if self._stop_asked and batch < spe - 1:
+            if self._stopping() and batch < spe - 1:
                 return self._share_stop()
             every = self.settings.checkpoint_every
             if every and clock.step % every == 0:
@@ -258,6 +258,11 @@ class Trainer:
         return self.parts.sampler(), self.streams.fixed_z, self.streams.fixed_labels
 
     # ----------------------------------------------------------------- run control
+    def _stopping(self) -> bool:
+        """Whether a callback asked to stop: one process stops after the step it asked in; under
+        torchrun every rank learns of it in the next step's reduction, and all stop after that one."""
+        return self._stop_asked or (not self.ranks.distributed and self.requests.stop_reason is not None)
+
     def _share_stop(self) -> bool:
         """Every rank learns the stop a callback asked for on any rank (with the first rank's
         reason), before another step or epoch begins (a collective: all ranks call it together).
