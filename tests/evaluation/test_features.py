@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ganfw.evaluation import datasets
+from ganfw.evaluation.cli import default_resamples
 from ganfw.evaluation.features import FeatureSpace, resolve
 from ganfw.evaluation.judge import load_judge
 from ganfw.evaluation.judges import SHIPPED
@@ -76,3 +77,9 @@ def test_auto_is_the_judge_where_the_dataset_has_one_else_inception(probe, mnist
     assert resolve("auto", datasets.from_argument("probe", load_registry())) == "inception"
     assert resolve("auto", mnist_data) == "judge"
     assert resolve("dinov2", datasets.from_argument("probe", load_registry())) == "dinov2"
+
+
+def test_fids_interval_is_bootstrapped_by_default_only_in_the_judges_small_space():
+    judge = load_judge(SHIPPED / "mnist.safetensors")
+    assert default_resamples(FeatureSpace("judge", judge)) == 200
+    assert default_resamples(FeatureSpace("inception", judge, stub_network(True))) == 0

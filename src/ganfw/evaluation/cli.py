@@ -6,7 +6,9 @@ conditional generator, uniform labels) and scored against the dataset of the rec
 the checkpoint; or a ``.npy``/``.pt``/``.png`` file of images (see
 :mod:`ganfw.evaluation.images`), of which the first ``n`` are scored against ``--dataset``.
 Without ``--metrics``, every installed metric runs, less those that need labels when the images
-have none and those that need a judge when there is none.
+have none, those that need class logits when there are none or the dataset's classes when the
+logits are Inception's (the paper protocol), and the pixel-space ones (run when asked for).
+Scores that cannot be trusted are followed by ``warning:`` lines (and ``"warnings"`` in the JSON).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ganfw.evaluation import datasets
 from ganfw.evaluation.caveats import WARNINGS
 from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.evaluate import Evaluation, default_metrics, evaluate_images
-from ganfw.evaluation.features import FEATURE_CHOICES, feature_space
+from ganfw.evaluation.features import FEATURE_CHOICES, FeatureSpace, feature_space
 from ganfw.evaluation.images import read_labelled_images
 from ganfw.evaluation.protocols import protocol_spec
 from ganfw.plugins import Registry
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from ganfw.sampling import SavedGenerator
 
 CHECKPOINT_SUFFIX = ".safetensors"
+#: FID's bootstrap resamples in the judge's feature space unless asked otherwise.
+DEFAULT_RESAMPLES = 200
 
 
 def saved_generator(target: Path, registry: Registry) -> SavedGenerator | None:
@@ -104,13 +108,14 @@ def evaluate_command(
     features: str | None,
     dataset: str | None,
     data_root: str | None,
-    bootstrap: int,
+    bootstrap: int | None,
     json_out: Path | None,
     console: Console,
     protocol: str = "quick",
 ) -> Evaluation:
-    """Score ``target`` under ``protocol`` (``n`` and ``features`` ``None``: the protocol's), print
-    a table and the warnings on ``console`` and write the JSON report to ``json_out``."""
+    """Score ``target`` under ``protocol`` (``n`` and ``features`` ``None``: the protocol's;
+    ``bootstrap`` ``None``: :func:`default_resamples`), print a table and the warnings on
+    ``console`` and write the JSON report to ``json_out``."""
     spec = protocol_spec(protocol)
     features = spec.features if features is None else features
     if features not in FEATURE_CHOICES:
@@ -145,14 +150,14 @@ def evaluate_target(
     metrics: list[str] | None,
     seed: int,
     features: str,
-    bootstrap: int,
+    bootstrap: int | None,
     protocol: str = "quick",
 ) -> Evaluation:
     """Score what ``images()`` returns - (N, C, H, W) images in [-1, 1] of ``data``'s shape and
     the (N,) int64 labels they were generated for, or ``None`` - against ``data`` under
-    ``protocol``. ``metrics`` ``None``: :func:`default_metrics` for those images. ``images`` is
-    called only once the feature space is known to exist (no judge, no weights: refused before
-    drawing)."""
+    ``protocol``. ``metrics`` ``None``: :func:`default_metrics` for those images; ``bootstrap``
+    ``None``: :func:`default_resamples`. ``images`` is called only once the feature space is
+    known to exist (no judge, no weights: refused before drawing)."""
     space = feature_space(features, data, network_logits=protocol_spec(protocol).network_logits)
     drawn, labels = images()
     names = (
@@ -170,9 +175,16 @@ def evaluate_target(
         labels=labels,
         features=space.name,
         seed=seed,
-        bootstrap=bootstrap,
+        bootstrap=default_resamples(space) if bootstrap is None else bootstrap,
         protocol=protocol,
     )
+
+
+def default_resamples(space: FeatureSpace) -> int:
+    """Resamples of FID's bootstrap interval unless asked: 200 in the judge's 128 features (about
+    2 s), none in a network's (each resample of 2048 Inception features takes seconds on a CPU:
+    ask with ``--bootstrap N``)."""
+    return DEFAULT_RESAMPLES if space.network is None else 0
 
 
 @contextlib.contextmanager
