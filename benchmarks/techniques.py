@@ -1,6 +1,6 @@
 """The effect of a technique at equal training time: each variant of a recipe trains for the same
 wall-clock budget (Ctrl-C at the budget saves a checkpoint), then its sampling generator (the EMA
-where a run has one) is scored on 10,000 images.
+where a run has one) is scored on 10,000 images (``--n``), as ``ganfw evaluate`` scores it.
 
     python benchmarks/techniques.py recipes/mnist_quick.toml --budget 60 --data ../shared/data \
         --variant baseline= --variant ema='callbacks=[{name="ema"}]' \
@@ -11,6 +11,12 @@ the seconds each took. A variant is ``NAME=OVERRIDE;OVERRIDE;...`` (each a ``--s
 as shipped). Every variant runs in turn on the same machine, one process at a time, and the
 table gives the training seconds each really had. Prints the machine line first: numbers are
 only comparable on one machine kind.
+
+``--smoke`` trains each variant one epoch on 256 images and scores 200 samples (seconds a
+variant, the same lines): it checks that the benchmark works, its numbers mean nothing.
+
+    python benchmarks/techniques.py recipes/mnist_quick.toml --data ../shared/data --smoke \
+        --variant baseline= --variant ema='callbacks=[{name="ema"}]'
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from train_step import machine_line
 
 from ganfw.artifacts import read_jsonl
 from ganfw.device import describe_machine
+
+#: ``--smoke``: (epochs, images scored, overrides that every variant starts from).
+SMOKE = (1, 200, ["data.limit=256"])
 
 
 def train_for(
@@ -52,31 +61,15 @@ def train_for(
     return epochs[-1]["elapsed_s"] if epochs else 0.0, steps[-1]["step"] if steps else 0
 
 
-def score(run: Path, metrics: str, data: str) -> dict[str, float]:
-    """The run's scores on 10,000 samples of its sampling generator (``ganfw evaluate``)."""
-    out = run / "scores.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "ganfw",
-        "evaluate",
-        str(run),
-        "--n",
-        "10000",
-        "--metrics",
-        metrics,
-        "--json",
-        str(out),
-        "--data",
-        data,
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode:
-        raise SystemExit(f"{run}: ganfw evaluate failed: {result.stderr.strip()}")
-    return json.loads(out.read_text())["scores"]
+def score(run: Path, metrics: str, data: str, n: int) -> dict[str, float]:
+    """The run's scores on ``n`` samples of its sampling generator, as ``ganfw evaluate RUN --n N
+    --metrics METRICS`` scores them (through the Python API, in this process)."""
+    from ganfw import api
+
+    return api.score(run, n=n, metrics=metrics.split(","), data_root=data, bootstrap=0).scores
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("recipe")
     parser.add_argument("--variant", action="append", required=True, metavar="NAME=SETS")
@@ -84,19 +77,28 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="data root (MNIST/raw/ below it)")
     parser.add_argument("--metrics", default="fid,precision-recall", help="metrics scored at the end")
     parser.add_argument("--epochs", type=int, help="train this many epochs instead of for --budget seconds")
+    parser.add_argument("--n", type=int, default=10_000, help="samples scored per variant")
     parser.add_argument("--runs", type=Path, help="keep the runs here (default: a temporary folder)")
+    parser.add_argument("--smoke", action="store_true", help="seconds a variant, on tiny data: check that it runs")
     args = parser.parse_args()
+    args.base = []  # overrides before every variant's own
+    if args.smoke:
+        args.epochs, args.n, args.base = SMOKE
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     print(f"# {machine_line(torch.device('cpu'))}; {describe_machine('auto', 'auto')}")
     length = f"{args.epochs} epochs" if args.epochs else f"{args.budget:.0f} s of training"
-    print(f"# {args.recipe}, {length} per variant, scored on 10,000 samples\n")
+    print(f"# {args.recipe}, {length} per variant, scored on {args.n:,} samples\n")
     root = args.runs or Path(tempfile.mkdtemp(prefix="techniques-"))
     rows = []
     for variant in args.variant:
         name, _, sets = variant.partition("=")
-        seconds, steps = train_for(
-            args.recipe, [s for s in sets.split(";") if s], root / name, args.budget, args.data, args.epochs
-        )
-        rows.append((name, steps, seconds, score(root / name, args.metrics, args.data)))
+        overrides = args.base + [s for s in sets.split(";") if s]
+        seconds, steps = train_for(args.recipe, overrides, root / name, args.budget, args.data, args.epochs)
+        rows.append((name, steps, seconds, score(root / name, args.metrics, args.data, args.n)))
         print(f"# {name}: {steps} steps, {seconds:.0f} s: {rows[-1][3]}", flush=True)
     keys = list(rows[0][3])
     print("\n| variant | steps | training s | " + " | ".join(keys) + " |")

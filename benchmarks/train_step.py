@@ -11,6 +11,11 @@ that both see the same machine state.
     python benchmarks/train_step.py --data ../shared/data
     python benchmarks/train_step.py --data ../shared/data --set train.precision=fp32
     python benchmarks/train_step.py --data ../shared/data --lever train.channels_last=false
+    python benchmarks/train_step.py --data ../shared/data --smoke    # seconds: the same lines, tiny
+
+``--smoke`` runs the same measurement on the first 64 images at batch 16, one round of one
+step (and one step for each side's peak memory): it checks that the benchmark works, its
+numbers mean nothing.
 
 Prints the machine (CPU model, vector units as torch uses them, threads), median step times,
 the ratio, peak memory (each side measured in a fresh subprocess), a row per ``--lever``, the
@@ -26,11 +31,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
+
+from ganfw.contracts import Batch
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_RECIPE = REPO / "recipes" / "mnist_dcgan_seed.toml"
@@ -38,12 +46,14 @@ SEED_RECIPE = REPO / "recipes" / "mnist_dcgan_seed.toml"
 #: fused D pass and torch.compile made the step slower on both, fast_dropout is on by default.
 FAST_PATH = ["train.precision=auto", "train.channels_last=true"]
 BATCH = 256
+#: ``--smoke``: (batch size, images kept, rounds, timed steps, steps of the peak-memory runs).
+SMOKE = (16, 64, 1, 1, 1)
 
 
 class PlainLoop:
     """The straightforward PyTorch training step: DataLoader batches, fp32, two D passes."""
 
-    def __init__(self, data_root: str, device: torch.device):
+    def __init__(self, data_root: str, device: torch.device, batch: int, limit: int | None):
         import torchvision
         from torchvision import transforms
 
@@ -56,15 +66,18 @@ class PlainLoop:
             download=False,
             transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))]),
         )
-        self.loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, drop_last=True)
+        if limit is not None:
+            dataset = torch.utils.data.Subset(dataset, range(min(limit, len(dataset))))
+        self.loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True)
         self.batches = iter(self.loader)
-        self.device = device
+        self.device, self.batch = device, batch
         self.G = DCGANGenerator(DCGANGeneratorParams(), image_shape=(1, 28, 28)).to(device)
         self.D = DCGANDiscriminator(DCGANDiscriminatorParams(), image_shape=(1, 28, 28)).to(device)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-7)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-7)
 
     def next_batch(self) -> torch.Tensor:
+        """The next (B, 1, 28, 28) batch in [-1, 1], starting a new shuffle when one runs out."""
         try:
             images, _ = next(self.batches)
         except StopIteration:
@@ -74,7 +87,7 @@ class PlainLoop:
 
     def step(self) -> None:
         real = self.next_batch()
-        z = torch.randn(BATCH, 100, device=self.device)
+        z = torch.randn(self.batch, 100, device=self.device)
         fake = self.G(z)
         real_out, fake_out = self.D(real), self.D(fake)
         g_loss = F.binary_cross_entropy_with_logits(fake_out, torch.ones_like(fake_out))
@@ -93,42 +106,75 @@ class PlainLoop:
         self.opt_d.step()
 
 
+def trainer_step(recipe, run_dir: Path, device: torch.device) -> Callable[[], None]:
+    """One ganfw training step per call, on batches of the Trainer's own data source (the
+    dataset held on ``device``, rows of one shuffle, (B, C, H, W) in [-1, 1]), cycled.
+
+    The one place this benchmark reaches inside ``ganfw.training`` (a step has no public
+    surface): it uses the ``Trainer(recipe, RunDir, reporter)`` constructor, the data source
+    ``trainer.parts.data.batches(order, batch_size, start, stop)`` and the private
+    ``trainer._train_step(batch)``. Adapt this function when those change.
+    """
+    from ganfw.engine import Trainer
+    from ganfw.progress import SilentReporter
+    from ganfw.rundir import RunDir
+
+    trainer = Trainer(recipe, RunDir(run_dir), SilentReporter())
+    data, batch = trainer.parts.data, recipe.train.batch_size
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(recipe.train.seed)).to(device)
+
+    def batches() -> Iterator[Batch]:
+        while True:
+            yield from data.batches(order, batch, 0, len(order) // batch)
+
+    stream = batches()
+    return lambda: trainer._train_step(next(stream))
+
+
 class GanfwLoop:
     """ganfw's own training step on the seed recipe (data resident as one tensor)."""
 
-    def __init__(self, data_root: str, overrides: list[str], run_dir: Path):
-        from ganfw.engine import Trainer
+    def __init__(self, args: argparse.Namespace, overrides: list[str], run_dir: Path, device: torch.device):
         from ganfw.plugins import load_registry
-        from ganfw.progress import PlainReporter
+        from ganfw.precision import resolve_precision
         from ganfw.recipe import load_recipe
-        from ganfw.rundir import RunDir
 
-        recipe = load_recipe(SEED_RECIPE, load_registry(), [f"data.root={json.dumps(data_root)}", *overrides])
-        self.trainer = Trainer(recipe, RunDir(run_dir), PlainReporter())
-        self.order = torch.randperm(len(self.trainer.images), device=self.trainer.device)
-        self.batch = 0
+        sets = [f"data.root={json.dumps(args.data)}", *sizes(args), *overrides]
+        recipe = load_recipe(SEED_RECIPE, load_registry(), sets)
+        self.step = trainer_step(recipe, run_dir, device)
+        #: the precision the run resolved (``resolve_precision`` caches it per machine)
+        self.precision_line = resolve_precision(recipe.train.precision, device).line()
 
-    def step(self) -> None:
-        n = len(self.order) // BATCH
-        index = self.order[(self.batch % n) * BATCH : (self.batch % n + 1) * BATCH]
-        self.trainer._train_step(self.trainer.images[index])
-        self.batch += 1
+
+def sizes(args: argparse.Namespace) -> list[str]:
+    """The recipe overrides that give ganfw the plain loop's batch size and images."""
+    return [f"train.batch_size={args.batch}"] + ([] if args.limit is None else [f"data.limit={args.limit}"])
 
 
 def build(variant: str, args: argparse.Namespace, device: torch.device):
     if variant == "plain":
-        return PlainLoop(args.data, device)
-    return GanfwLoop(args.data, FAST_PATH + args.set, Path("/tmp/ganfw-bench-run"))
+        return PlainLoop(args.data, device, args.batch, args.limit)
+    return GanfwLoop(args, FAST_PATH + args.set, Path("/tmp/ganfw-bench-run"), device)
 
 
-def peak_memory_mib(variant: str, args: argparse.Namespace) -> float:
-    """Peak memory of a fresh process running a few steps of ``variant`` (peak RSS on the CPU,
-    torch and its libraries included; peak allocated memory on CUDA)."""
-    cmd = [sys.executable, __file__, "--data", args.data, "--only", variant, "--steps", "3"]
-    for s in args.set:
-        cmd += ["--set", s]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return float(out.strip().splitlines()[-1])
+def peak_memories_mib(args: argparse.Namespace) -> dict[str, float]:
+    """Peak memory of each side in a fresh process running ``args.memory_steps`` steps (peak RSS
+    on the CPU, torch and its libraries included; peak allocated memory on CUDA). The two
+    processes run at the same time: each one's peak is its own."""
+    procs = {}
+    for variant in ("plain", "ganfw"):
+        cmd = [sys.executable, __file__, "--data", args.data, "--only", variant, "--steps", str(args.memory_steps)]
+        cmd += ["--batch", str(args.batch)] + ([] if args.limit is None else ["--limit", str(args.limit)])
+        for s in args.set:
+            cmd += ["--set", s]
+        procs[variant] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peaks = {}
+    for variant, proc in procs.items():
+        out, err = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"the {variant} side's memory run failed (exit {proc.returncode}): {err.strip()[-2000:]}")
+        peaks[variant] = float(out.strip().splitlines()[-1])
+    return peaks
 
 
 def measure_only(args: argparse.Namespace, device: torch.device) -> None:
@@ -188,7 +234,7 @@ def cpu_peak_gflops() -> dict[str, float]:
     return peaks
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("GANFW_DATA", "../shared/data"), help="MNIST root")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
@@ -201,8 +247,19 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="also time ganfw with this one option changed (repeatable; a row each)",
     )
+    parser.add_argument("--smoke", action="store_true", help="a few seconds on tiny data: check that it runs")
     parser.add_argument("--only", choices=["plain", "ganfw"], help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--batch", type=int, default=BATCH, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-steps", type=int, default=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.batch, args.limit, args.repeats, args.steps, args.memory_steps = SMOKE
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if args.only:
         measure_only(args, device)
@@ -211,20 +268,21 @@ def main() -> None:
     loops = {"plain": build("plain", args, device), "ganfw": build("ganfw", args, device)}
     for i, lever in enumerate(args.lever):  # the ganfw configuration with one option changed
         loops[f"ganfw {lever}"] = GanfwLoop(
-            args.data, FAST_PATH + args.set + [lever], Path(f"/tmp/ganfw-bench-lever{i}")
+            args, FAST_PATH + args.set + [lever], Path(f"/tmp/ganfw-bench-lever{i}"), device
         )
     median = time_interleaved(loops, args, device)
     print(machine_line(device))
     print(
-        f"device: {device}, batch {BATCH}, {args.repeats} rounds x {args.steps} steps, "
-        f"ganfw options: {' '.join(FAST_PATH + args.set)}; {loops['ganfw'].trainer.precision_choice.line()}"
+        f"device: {device}, batch {args.batch}, {args.repeats} rounds x {args.steps} steps, "
+        f"ganfw options: {' '.join(FAST_PATH + args.set)}; {loops['ganfw'].precision_line}"
     )
+    peaks = peak_memories_mib(args)
     for name in ("plain", "ganfw"):
         print(
-            f"{name:>6}: median {median[name] * 1e3:8.1f} ms/step  {BATCH / median[name]:7.1f} images/s  "
-            f"peak memory {peak_memory_mib(name, args):7.0f} MiB"
+            f"{name:>6}: median {median[name] * 1e3:8.1f} ms/step  {args.batch / median[name]:7.1f} images/s  "
+            f"peak memory {peaks[name]:7.0f} MiB"
         )
-    for name in loops.keys() - {"plain", "ganfw"}:
+    for name in list(loops)[2:]:
         print(
             f"  lever: {name}: median {median[name] * 1e3:8.1f} ms/step, "
             f"{median['plain'] / median[name]:.2f}x plain ({median['ganfw'] / median[name]:.2f}x ganfw)"

@@ -18,7 +18,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it is given the mode a plain ``open`` would
     (0666 less the umask), fsync'd and renamed to ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    On an exception the temporary file is removed and ``path`` is left untouched. An ``OSError``
+    about the temporary file, or about no file (a write that failed: a full disk, a file size
+    limit), is raised naming ``path``.
     """
     path = Path(path)
     check_target(path)
@@ -36,14 +38,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(e, OSError) and e.filename == tmp:
+        if isinstance(e, OSError) and e.filename in (None, tmp):
             raise naming(e, path) from e
         raise
 
 
 def naming(error: OSError, path: Path) -> OSError:
     """``error`` (of its own type) about ``path``, the file the user asked for, rather than the
-    temporary file beside it."""
+    temporary file beside it. A writer that gave no reason (numpy's ``1000 requested and 218
+    written``) wrote short: its reason is said to be that."""
+    if error.strerror is None:
+        return OSError(errno.EIO, f"could not be written whole ({error}; is the disk full?)", str(path))
     return type(error)(error.errno, error.strerror, str(path))
 
 
@@ -53,8 +58,9 @@ def check_target(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), path.parent)
-        raise NotADirectoryError(errno.ENOTDIR, "is a file, not a directory", str(blocker)) from None
+        blocker = next((p for p in reversed(path.parents) if os.path.lexists(p) and not p.is_dir()), path.parent)
+        what = "is a file" if blocker.exists() else "is a symbolic link that leads nowhere (or in a loop)"
+        raise NotADirectoryError(errno.ENOTDIR, f"{what}, not a directory", str(blocker)) from None
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(path))
 
@@ -66,7 +72,7 @@ def current_umask() -> int:
     return mask
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
+def write_bytes(path: str | Path, data: bytes | memoryview) -> None:
     """Atomically replace ``path`` with ``data``."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

@@ -10,12 +10,16 @@ This module must not import torch.
 
 from __future__ import annotations
 
+import errno
 import importlib.resources
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ganfw.atomic import write_text
 from ganfw.errors import UserError
+from ganfw.paths import shown, user_path
 
 SUFFIX = ".toml"
 #: A full stop that ends a sentence: before a capital or the end (not in "2.5", "speed.md", "et al. 2018").
@@ -79,19 +83,32 @@ def recipe_argument(text: str) -> Path:
     """The recipe file a ``ganfw run|check RECIPE`` argument means: an existing file wins, then
     a bundled recipe of that name (with or without ``.toml``), else ``Path(text)`` (whose loading
     then reports the file as not found)."""
-    path = Path(text)
-    if path.is_file():
+    path = user_path(text, "RECIPE")
+    if _is_file(path):
         return path
     recipe = find_bundled(text)
     return recipe.path if recipe else path
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` names a file; ``False`` also when the OS refuses to look (a name too
+    long, a forbidden folder): reading the file then says why."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def recipe_file(text: str) -> Path:
     """:func:`recipe_argument`, refusing (one line, listing the bundled recipes) a name that is
     neither a file nor a bundled recipe."""
     path = recipe_argument(text)
-    if not path.exists():
-        raise UserError(f"{text}: {missing_recipe_message('recipe file not found')}")
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise UserError(f"{shown(text)}: {missing_recipe_message('recipe file not found')}") from None
+    except OSError:
+        pass  # reading it says why (a name too long, a forbidden folder)
     return path
 
 
@@ -102,8 +119,8 @@ def resolve_extends(referrer: Path, value: str) -> Path:
     (``"mnist_dcgan"`` or ``"mnist_dcgan.toml"``); else the relative path, so that loading reports
     the missing base recipe under the name the user wrote.
     """
-    local = referrer.parent / value
-    if local.is_file():
+    local = referrer.parent / user_path(value, f"{shown(referrer)}: extends")
+    if _is_file(local):
         return local
     recipe = find_bundled(value)
     return recipe.path if recipe else local
@@ -113,19 +130,22 @@ def copy_recipe(name: str, dest: Path | None, force: bool) -> Path:
     """Copy the bundled recipe ``name`` to ``dest`` and return the file written.
 
     ``dest`` defaults to ``./NAME.toml``; a directory gets ``NAME.toml`` inside. An existing file
-    is only replaced with ``force``. The copy's ``extends`` (a bundled name) still resolves
-    wherever it is put.
+    is only replaced with ``force``, atomically (a temporary file beside it, renamed over it): a
+    write that fails (a full disk, a file size limit) leaves the old file as it was. The copy's
+    ``extends`` (a bundled name) still resolves wherever it is put.
     """
     recipe = find_bundled(name)
     if recipe is None:
         raise UserError(f"{name}: no bundled recipe has that name ({_listing()})")
-    target = Path(recipe.name + SUFFIX) if dest is None else dest
-    if target.is_dir():
-        target = target / (recipe.name + SUFFIX)
-    if target.exists() and not force:
-        raise UserError(f"{target} already exists; pass --force to overwrite it")
+    target = Path(recipe.name + SUFFIX) if dest is None else user_path(dest, "FILE")
     try:
-        target.write_text(recipe.path.read_text(encoding="utf-8"), encoding="utf-8")
+        if target.is_dir():
+            target = target / (recipe.name + SUFFIX)
+        if target.exists() and not force:
+            raise UserError(f"{shown(target)} already exists; pass --force to overwrite it")
+        if not target.parent.is_dir():  # a folder is not created for a copy
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+        write_text(target, recipe.path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise UserError(f"{target}: cannot write the recipe: {e.strerror or e}") from None
+        raise UserError(f"{shown(target)}: cannot write the recipe: {e.strerror or e}") from None
     return target

@@ -11,7 +11,9 @@ needs nothing else.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -49,6 +51,9 @@ _TRAINING_STATE: dict[int, dict[str, type | tuple[type, ...]]] = {
 }
 #: Tensors holding learned numbers (weights, buffers, optimiser moments): all must be finite.
 _LEARNED = ("generator.", "discriminator.", "callbacks.", "optim.")
+#: What Adam (every network's optimiser) keeps for each parameter it has stepped: the step count
+#: and the two moments, each of the parameter's shape (``max_exp_avg_sq`` too with ``amsgrad``).
+ADAM_STEP, ADAM_MOMENTS = "step", ("exp_avg", "exp_avg_sq")
 
 
 class CorruptCheckpoint(UserError):
@@ -131,7 +136,20 @@ def save_checkpoint(
     tensors.update({f"extra.{k}": v for k, v in extra.items()})
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"ganfw": json.dumps(state)})
+        try:
+            save_file(tensors, str(tmp), metadata={"ganfw": json.dumps(state)})
+        except SafetensorError as e:  # safetensors' own error for what the OS refused: a full disk
+            raise os_error(e, tmp) from e
+
+
+def os_error(error: SafetensorError, path: Path) -> OSError:
+    """The ``OSError`` behind a failed safetensors write (``I/O error: No space left on device
+    (os error 28)``), naming ``path``; ``EIO`` with safetensors' message when it names none."""
+    found = re.search(r"os error (\d+)|code: (\d+)", str(error))
+    if found is None:
+        return OSError(errno.EIO, " ".join(str(error).split()), str(path))
+    code = int(found.group(1) or found.group(2))
+    return OSError(code, os.strerror(code), str(path))
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
@@ -143,8 +161,10 @@ def load_checkpoint(path: Path) -> Checkpoint:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not iterable
         state = json.loads(meta["ganfw"])
-    except (SafetensorError, OSError, ValueError, KeyError) as e:
-        reason = "no ganfw metadata" if isinstance(e, KeyError) else f"{type(e).__name__}: {' '.join(str(e).split())}"
+    except (SafetensorError, OSError, ValueError, KeyError, RecursionError) as e:
+        reason = (
+            "no ganfw metadata" if isinstance(e, KeyError) else f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        )
         raise CorruptCheckpoint(f"{path}: not a readable ganfw checkpoint ({reason})") from None
     if not isinstance(state, dict):
         raise CorruptCheckpoint(
@@ -152,10 +172,16 @@ def load_checkpoint(path: Path) -> Checkpoint:
         )
     if state.get("format") not in READABLE:
         raise UserError(
-            f"{path}: checkpoint format {state.get('format')!r} is not supported (this ganfw reads "
+            f"{path}: checkpoint format {_brief(state.get('format'))} is not supported (this ganfw reads "
             f"{' and '.join(map(str, READABLE))})"
         )
     return Checkpoint(tensors, state)
+
+
+def _brief(value: Any, length: int = 60) -> str:
+    """``repr(value)``, cut to ``length`` characters: a value read from a file, for a message."""
+    text = repr(value)
+    return text if len(text) <= length else text[: length - 3] + "..."
 
 
 def load_training_checkpoint(path: Path) -> Checkpoint:
@@ -172,11 +198,12 @@ def load_training_checkpoint(path: Path) -> Checkpoint:
             )
     shape = ckpt.state["image_shape"]
     if len(shape) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: image_shape {shape!r} is not 3 positive integers")
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: image_shape {_brief(shape)} is not 3 positive integers")
     try:
         ckpt.recipe = tomllib.loads(ckpt.state["recipe"])
-    except tomllib.TOMLDecodeError as e:
-        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: its embedded recipe is not TOML ({e})") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as e:
+        reason = e if isinstance(e, tomllib.TOMLDecodeError) else "nested too deeply"
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: its embedded recipe is not TOML ({reason})") from None
     for key, tensor in ckpt.tensors.items():
         if key.startswith(_LEARNED) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CorruptCheckpoint(f"{path}: corrupt checkpoint: tensor {key} holds non-finite values (NaN or inf)")
@@ -204,20 +231,30 @@ def load_module(module: nn.Module, ckpt: Checkpoint, prefix: str, path: Path) ->
 
 
 def check_optimizer(ckpt: Checkpoint, name: str, params: list[torch.Tensor], path: Path) -> dict[str, Any]:
-    """The ``state_dict`` of optimiser ``name``, its moments checked against ``params``' shapes."""
+    """The ``state_dict`` of optimiser ``name`` (Adam), checked against ``params``: each
+    parameter's state it holds has the step count and every moment Adam reads, each a tensor of
+    the parameter's shape (a :class:`CorruptCheckpoint` otherwise, so that ``--resume`` falls back
+    to an older checkpoint rather than failing inside the optimiser's step)."""
     try:
         state = ckpt.optimizer_state(name)
+        amsgrad = any(group.get("amsgrad") for group in state["param_groups"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CorruptCheckpoint(
             f"{path}: corrupt checkpoint: optimiser {name!r} state unreadable ({type(e).__name__}: {e})"
         ) from None
+    moments = (*ADAM_MOMENTS, "max_exp_avg_sq") if amsgrad else ADAM_MOMENTS
     for index, fields in state["state"].items():
-        for field, value in fields.items():
-            if (
-                isinstance(value, torch.Tensor)
-                and value.ndim
-                and (index >= len(params) or value.shape != params[index].shape)
-            ):
+        if not 0 <= index < len(params):
+            raise CorruptCheckpoint(
+                f"{path}: corrupt checkpoint: optim.{name}.{index} is the state of a parameter "
+                f"the {name} does not have (it has {len(params)})"
+            )
+        missing = [field for field in (ADAM_STEP, *moments) if field not in fields]
+        if missing:
+            raise CorruptCheckpoint(f"{path}: corrupt checkpoint: it lacks optim.{name}.{index}.{missing[0]}")
+        for field in moments:
+            value = fields[field]
+            if not isinstance(value, torch.Tensor) or value.shape != params[index].shape:
                 raise CorruptCheckpoint(
                     f"{path}: corrupt checkpoint: optim.{name}.{index}.{field} does not match "
                     f"the {name}'s parameter {index}"

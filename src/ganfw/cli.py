@@ -10,16 +10,19 @@ import json
 import logging
 import sys
 import traceback
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganfw.errors import UserError
+from ganfw.errors import UserError, printable
 from ganfw.params import describe
+from ganfw.paths import refused, shown
 from ganfw.plugins import Component, Registry, load_registry
 from ganfw.specs import KINDS
 from ganfw.version import __version__
@@ -46,7 +49,7 @@ def registry() -> Registry:
     if _State.registry is None:
         _State.registry = load_registry(disabled=_State.disabled)
         for problem in _State.registry.problems:
-            err.print(f"[yellow]warning:[/] {escape(problem.line())}")
+            err.print(f"[yellow]warning:[/] {escape(printable(problem.line()))}")
             if _State.verbose and problem.traceback:
                 err.print(problem.traceback, markup=False)
         if _State.registry.problems and not _State.verbose:
@@ -55,11 +58,48 @@ def registry() -> Registry:
 
 
 def fail(message: str) -> typer.Exit:
-    """Print ``error: message`` on stderr, as one line whatever the message holds, and return
-    the exit (status 2) to raise."""
-    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
-    err.print(f"[red]error:[/] {escape(one_line)}")
+    """Print ``error: message`` on stderr, as one line whatever the message holds (control
+    characters escaped: :func:`ganfw.errors.printable`), and return the exit (status 2) to raise."""
+    err.print(f"[red]error:[/] {escape(printable(message))}")
     return typer.Exit(2)
+
+
+def say(line: str) -> None:
+    """Print ``line`` on stderr verbatim (no markup), its control characters escaped: a path
+    or a name a user chose may hold any."""
+    err.print(printable(line), markup=False)
+
+
+#: The largest seed an option takes (as ``train.seed``): torch and numpy take it, and so do the
+#: seeds derived from it.
+MAX_SEED = 2**62
+
+
+def _check_seed(seed: int, option: str = "--seed") -> None:
+    """A seed must be an integer from 0 to :data:`MAX_SEED`: one line otherwise."""
+    if not 0 <= seed <= MAX_SEED:
+        raise fail(f"{option} {seed}: a seed is an integer from 0 to 2**62")
+
+
+class _OneValueEach(typer.core.TyperCommand):
+    """A command whose options that take one value refuse to be given twice (``--n 5 --n 6``
+    would silently mean 6), in one line; options that repeat (``--set``, ``--metrics``) do."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        _, _, order = self.make_parser(ctx).parse_args(args=list(args))
+        counts = Counter(
+            p for p in order if isinstance(p, typer.core.TyperOption) and not (p.multiple or p.is_flag or p.count)
+        )
+        for option, times in counts.items():
+            if times > 1:
+                name = max(option.opts, key=len)
+                raise UserError(f"{name} is given {times} times; it takes one value, so give it once")
+        return super().parse_args(ctx, args)
+
+
+def command(name: str | None = None) -> Any:
+    """``@app.command``, with options given twice refused (:class:`_OneValueEach`)."""
+    return app.command(name, cls=_OneValueEach)
 
 
 def _version(value: bool) -> None:
@@ -99,6 +139,14 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+class _EscapingFormatter(logging.Formatter):
+    """Each record one line, its control characters escaped: plugins log file and class names
+    (the image folder's skipped files), which may hold any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def _show_plugin_logs(verbose: bool) -> None:
     """Plugins' warnings go to stderr as bare lines; with ``-v`` their details (INFO) too. The
     loggers are those of the packages the ``ganfw`` entry points name (read without importing)."""
@@ -108,7 +156,7 @@ def _show_plugin_logs(verbose: bool) -> None:
         logger = logging.getLogger(package)
         if not logger.handlers:
             handler = _StderrHandler()
-            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.setFormatter(_EscapingFormatter("%(message)s"))
             logger.addHandler(handler)
             logger.propagate = False
         logger.setLevel(logging.INFO if verbose else logging.WARNING)
@@ -140,7 +188,7 @@ def _nothing_found(name: str | None, kind: str | None, plugin: str | None) -> st
     )
 
 
-@app.command("list")
+@command("list")
 def list_components(
     name: str | None = typer.Argument(None, help="Only components of this name (or plugin:name)."),
     kind: str | None = typer.Option(None, "--kind", "-k", help=f"Only one kind: {', '.join(KINDS)}."),
@@ -241,7 +289,7 @@ RecipeArgument = typer.Argument(
 )
 
 
-@app.command("recipes")
+@command("recipes")
 def list_recipes(as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table.")) -> None:
     """List the recipes installed with ganfw: run one by name (ganfw run NAME), or copy it to edit (ganfw cp NAME)."""
     from ganfw.bundled import bundled_recipes
@@ -258,7 +306,7 @@ def list_recipes(as_json: bool = typer.Option(False, "--json", help="Print a JSO
     out.print(table)
 
 
-@app.command("cp")
+@command("cp")
 def copy_recipe(
     name: str = typer.Argument(..., help="A bundled recipe (ganfw recipes)."),
     dest: Path | None = typer.Argument(
@@ -270,10 +318,10 @@ def copy_recipe(
     from ganfw.bundled import copy_recipe as copy
 
     path = copy(name, dest, force)
-    err.print(f"copied {name} to {path}: edit it, then ganfw run {path}", markup=False)
+    say(f"copied {name} to {shown(path)}: edit it, then ganfw run {shown(path)}")
 
 
-@app.command()
+@command()
 def check(
     recipe: str = RecipeArgument,
     overrides: list[str] = SetOption,
@@ -289,13 +337,13 @@ def check(
 
     check_recipe(resolved)
 
-    print(f"# {recipe}: resolved recipe (valid)")
+    print(f"# {shown(recipe)}: resolved recipe (valid)")
     print(f"# on this machine: {describe_machine(resolved.train.device, resolved.train.precision)}")
     print(f"# data root: {_data_root_line(resolved.data_root)}")
     print(resolved.to_toml(), end="")
 
 
-@app.command()
+@command()
 def run(
     recipe: str = RecipeArgument,
     overrides: list[str] = SetOption,
@@ -320,11 +368,11 @@ def run(
 
     reporter = SilentReporter() if not ranks.is_main else PlainReporter() if quiet else RichReporter()
     if ranks.is_main:
-        err.print(f"run directory: {run_dir.path}", markup=False)
+        say(f"run directory: {run_dir.path}")
     if not train(resolved, run_dir, reporter, resume, registry()):
         raise typer.Exit(130)
     if ranks.is_main:
-        err.print(f"done: {run_dir.path}", markup=False)
+        say(f"done: {run_dir.path}")
 
 
 def _check_n(n: int) -> None:
@@ -333,7 +381,7 @@ def _check_n(n: int) -> None:
         raise fail(f"--n {n}: ask for 1 image or more")
 
 
-@app.command()
+@command()
 def sample(
     target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
     n: int = typer.Option(16, "--n", "-n", help="How many images (1 or more)."),
@@ -357,13 +405,14 @@ def sample(
     from ganfw.sampling import FORMATS, sample_to_file
 
     if out.suffix.lower() not in FORMATS:
-        raise fail(f"--out {out}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
+        raise fail(f"--out {shown(out)}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
     _check_n(n)
+    _check_seed(seed)
     check_target(out)  # before drawing the images
-    err.print(sample_to_file(target, registry(), n=n, out=out, seed=seed, label=label), markup=False)
+    say(sample_to_file(target, registry(), n=n, out=out, seed=seed, label=label))
 
 
-@app.command()
+@command()
 def interpolate(
     target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
     out: Path = typer.Option(
@@ -390,15 +439,15 @@ def interpolate(
     """Latent walks: spherical interpolation between seeded noise vectors, as an animated GIF or a PNG strip."""
     from ganfw.interpolate import interpolate_to_file
 
-    err.print(
+    _check_seed(seed)
+    say(
         interpolate_to_file(
             target, registry(), n=n, keyframes=keyframes, frames=frames, seed=seed, label=label, out=out, fps=fps
-        ),
-        markup=False,
+        )
     )
 
 
-@app.command()
+@command()
 def report(
     target: Path = typer.Argument(..., metavar="RUN", help="A run directory."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Where to write the page (default: RUN/report.html)."),
@@ -406,10 +455,10 @@ def report(
     """Write one self-contained HTML page of a run (recipe, grids of every epoch, curves, scores, warnings, environment)."""
     from ganfw.report import write_report
 
-    err.print(f"wrote {write_report(target, out)}", markup=False)
+    say(f"wrote {write_report(target, out)}")
 
 
-@app.command()
+@command()
 def evaluate(
     target: Path = typer.Argument(
         ...,
@@ -418,11 +467,11 @@ def evaluate(
         "[-1, 1] or uint8, with the labels ganfw sample saves beside them) or a PNG grid.",
     ),
     n: int = typer.Option(10000, "--n", "-n", help="Images to draw from a generator (or the first N of a file)."),
-    metrics: str | None = typer.Option(
-        None,
+    metrics: list[str] = typer.Option(
+        [],
         "--metrics",
         "-m",
-        help="Comma-separated metric names (default: all installed, less those that need "
+        help="Metric names, comma-separated or repeated (-m fid -m kid) (default: all installed, less those that need "
         "labels, such as conditional-accuracy, when the images have none, and those that need a judge when there is none).",
     ),
     seed: int = typer.Option(
@@ -459,13 +508,14 @@ def evaluate(
     from ganfw.evaluation.cli import evaluate_command
 
     _check_n(n)
+    _check_seed(seed)
     if bootstrap < 0:
         raise fail(f"--bootstrap {bootstrap}: ask for 0 resamples (no interval) or more")
     evaluate_command(
         target,
         registry(),
         n=n,
-        metrics=metrics,
+        metrics=",".join(metrics) if metrics else None,
         seed=seed,
         features=features,
         dataset=dataset,
@@ -476,7 +526,7 @@ def evaluate(
     )
 
 
-@app.command("train-judge")
+@command("train-judge")
 def train_judge(
     dataset: str = typer.Argument(
         ...,
@@ -504,6 +554,7 @@ def train_judge(
 
     if epochs < 1:
         raise fail(f"--epochs {epochs}: train for 1 epoch or more")
+    _check_seed(seed)
     line = train_judge_command(
         dataset,
         registry(),
@@ -511,12 +562,12 @@ def train_judge(
         seed=seed,
         out=out_path,
         data_root=data,
-        log=lambda text: err.print(text, markup=False),
+        log=say,
     )
     out.print(line, markup=False, soft_wrap=True)
 
 
-@app.command("new-plugin")
+@command("new-plugin")
 def new_plugin(
     name: str = typer.Argument(..., help="Plugin name: lower-case words joined by - or _ (e.g. spectral)."),
     kinds: list[str] = typer.Option(
@@ -530,7 +581,7 @@ def new_plugin(
     print(next_steps(create_plugin(name, kinds, directory), name))
 
 
-@app.command()
+@command()
 def doctor(
     probe_seconds: float = typer.Option(
         3.0, "--probe-seconds", min=0.0, help="Time to spend timing training steps (0: none)."
@@ -550,7 +601,7 @@ def main(argv: list[str] | None = None) -> None:
         if _State.verbose and e.__cause__ is not None:  # e.g. what a plugin's factory raised
             err.print("".join(traceback.format_exception(e.__cause__)), markup=False, end="")
         raise SystemExit(fail(str(e)).exit_code) from None
-    except OSError as e:  # writing outputs: a full disk, a read-only or missing place
+    except OSError as e:  # the last resort for a path: a full disk, a name too long, no permission...
         if _State.verbose:
             err.print("".join(traceback.format_exception(e)), markup=False, end="")
-        raise SystemExit(fail(f"{e.filename or 'ganfw'}: {e.strerror or e}").exit_code) from None
+        raise SystemExit(fail(refused(e, "ganfw")).exit_code) from None

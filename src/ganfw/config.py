@@ -10,17 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ganfw.params import param
+from ganfw.params import ParamError, param
 
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    """Adam settings of one network (``[optim.generator]``, ``[optim.discriminator]``)."""
+    """Adam settings of one network (``[optim.generator]``, ``[optim.discriminator]``), in the
+    ranges ``torch.optim.Adam`` accepts (``ganfw check`` refuses what a run would)."""
 
     lr: float = param(2e-4, "learning rate", min=0.0, min_exclusive=True)
-    betas: list[float] = param([0.5, 0.999], "Adam (beta1, beta2)", min=0.0, max=1.0, length=2)
+    betas: list[float] = param([0.5, 0.999], "Adam (beta1, beta2), each below 1", min=0.0, max=1.0, length=2)
     eps: float = param(1e-8, "Adam epsilon", min=0.0, min_exclusive=True)
     weight_decay: float = param(0.0, "L2 weight decay", min=0.0)
+
+    def __post_init__(self) -> None:
+        for i, beta in enumerate(self.betas):
+            if beta >= 1.0:  # param's max is inclusive; Adam's is not
+                raise ParamError(f"betas[{i}]", f"{beta!r} is out of range (Adam takes 0 <= beta < 1)")
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,9 @@ class TrainConfig:
         True, "on the CPU, draw dropout masks from uniform noise (same distribution, about 2.5x faster than nn.Dropout)"
     )
     sync_batchnorm: bool = param(False, "under torchrun: batch-norm statistics over all ranks (SyncBatchNorm, CUDA)")
-    dist_timeout: float = param(300.0, "under torchrun: seconds a rank waits for the others before failing", min=1.0)
+    dist_timeout: float = param(
+        300.0, "under torchrun: seconds a rank waits for the others before failing", min=1.0, max=604800.0
+    )
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ class OutputConfig:
     """``[output]``: what the run directory receives and how often."""
 
     dir: str = param("runs", "parent of new run directories (relative to the working directory)")
-    samples: int = param(16, "fixed noise vectors drawn as the per-epoch grid (a square number)", min=1)
+    samples: int = param(16, "fixed noise vectors drawn as the per-epoch grid (a square number)", min=1, max=10000)
     gif: bool = param(True, "assemble training.gif from the per-epoch grids")
     log_every: int = param(10, "write a metrics.jsonl line every N steps", min=1)
     checkpoint_every: int = param(0, "also checkpoint every N steps (0: at the end of each epoch only)", min=0)

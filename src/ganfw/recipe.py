@@ -4,7 +4,9 @@ Loading happens in three stages, each able to fail with a :class:`RecipeError` t
 file and the dotted key (and the ``--set`` that supplied the value):
 
 1. :func:`load_tables` reads the file and the chain of files it ``extends`` and deep-merges them
-   (tables merged, everything else - arrays included - replaced by the extending file);
+   (tables merged, everything else - arrays included - replaced by the extending file; a table
+   whose ``name`` the extending file changes, such as ``[generator]``, leaves the base's
+   ``params`` behind: they were the other component's);
 2. :func:`apply_overrides` applies ``--set a.b.c=value`` (value parsed as TOML, else a string);
 3. :func:`validate` checks every key against the schema in :mod:`ganfw.config` and the
    components' declared params, and returns a :class:`Recipe`.
@@ -28,6 +30,7 @@ from ganfw import config
 from ganfw.bundled import missing_recipe_message, resolve_extends
 from ganfw.errors import UserError
 from ganfw.params import ParamError, as_dict, build, component_kind, unknown_key_message
+from ganfw.paths import read_user_file, refused, resolved, shown, user_path
 from ganfw.plugins import Component, LookupProblem, Registry
 
 Key = tuple[str, ...]
@@ -77,22 +80,28 @@ class Tables:
 
 
 def _read_toml(path: Path, referrer: str | None) -> dict[str, Any]:
+    """The TOML tables of the recipe file ``path`` (``referrer``: the recipe that ``extends`` it),
+    read as :func:`ganfw.paths.read_user_file` reads (a regular file or a pipe with a writer, of
+    a recipe's size)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_user_file(path).decode("utf-8")
     except FileNotFoundError:
         if referrer:  # the mistake is in the extending file's ``extends``
             raise RecipeError(
-                referrer, "extends", missing_recipe_message(f"the base recipe {path} does not exist")
+                referrer, "extends", missing_recipe_message(f"the base recipe {shown(path)} does not exist")
             ) from None
-        raise RecipeError(str(path), "", "recipe file not found") from None
+        raise RecipeError(shown(path), "", "recipe file not found") from None
     except (OSError, UnicodeDecodeError) as e:
+        reason = f"not UTF-8 text ({e.reason} at byte {e.start})" if isinstance(e, UnicodeDecodeError) else refused(e)
         if referrer:
-            raise RecipeError(referrer, "extends", f"cannot read the base recipe {path}: {e}") from None
-        raise RecipeError(str(path), "", f"cannot read the recipe: {e}") from None
+            raise RecipeError(referrer, "extends", f"cannot read the base recipe: {reason}") from None
+        raise RecipeError(
+            shown(path), "", f"cannot read the recipe: {reason.removeprefix(shown(path) + ': ')}"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise RecipeError(str(path), "", f"invalid TOML: {e}") from None
+        raise RecipeError(shown(path), "", f"invalid TOML: {e}") from None
 
 
 def _merge(base: dict, top: dict, origin: dict[Key, str], source: str, prefix: Key = ()) -> None:
@@ -100,12 +109,30 @@ def _merge(base: dict, top: dict, origin: dict[Key, str], source: str, prefix: K
         path = prefix + (key,)
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             origin[path] = source
+            if _renamed(base[key], value):
+                _drop(base[key], "params", origin, path)
             _merge(base[key], value, origin, source, path)
         else:
             base[key] = _copy(value)
-            for stale in [k for k in origin if k[: len(path)] == path]:
-                del origin[stale]
+            _forget(origin, path)
             _mark(value, origin, source, path)
+
+
+def _renamed(base: dict, top: dict) -> bool:
+    """Whether the extending table ``top`` names another component than ``base`` does: then the
+    base's ``params`` (those of the component no longer used) do not follow."""
+    return "name" in top and "name" in base and top["name"] != base["name"]
+
+
+def _drop(table: dict, key: str, origin: dict[Key, str], prefix: Key) -> None:
+    """Remove ``table[key]`` and what ``origin`` records of it."""
+    table.pop(key, None)
+    _forget(origin, prefix + (key,))
+
+
+def _forget(origin: dict[Key, str], path: Key) -> None:
+    for stale in [k for k in origin if k[: len(path)] == path]:
+        del origin[stale]
 
 
 def _mark(value: Any, origin: dict[Key, str], source: str, path: Key) -> None:
@@ -126,16 +153,16 @@ def _copy(value: Any) -> Any:
 def load_tables(path: str | Path) -> Tables:
     """Read ``path`` and every file it ``extends`` (a file relative to the extending one, else a
     bundled recipe's name: :func:`ganfw.bundled.resolve_extends`), merged."""
-    root = Path(path)
+    root = user_path(path, "recipe")
     chain: list[tuple[Path, dict[str, Any]]] = []
     current, referrer = root, None
     seen: list[Path] = []
     while True:
-        resolved = current.resolve()
-        if resolved in seen:
-            cycle = " -> ".join(str(p) for p in [*seen, resolved])
+        real = resolved(current)
+        if real in seen:
+            cycle = " -> ".join(str(p) for p in [*seen, real])
             raise RecipeError(str(chain[-1][0]), "extends", f"extends forms a cycle: {cycle}")
-        seen.append(resolved)
+        seen.append(real)
         table = _read_toml(current, referrer)
         chain.append((current, table))
         parent = table.get("extends")
@@ -155,6 +182,8 @@ def load_tables(path: str | Path) -> Tables:
 
 def parse_override(text: str) -> tuple[Key, Any]:
     """``"train.epochs=5"`` -> ``(("train", "epochs"), 5)``; a value that is not TOML is a string."""
+    if "\n" in text or "\r" in text:
+        raise RecipeError("--set", "", f"{text!r} holds a line break; a --set gives one key=value on one line")
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not _SET_KEY.fullmatch(key):
@@ -384,6 +413,7 @@ def _optional_components(tables: Tables, registry: Registry) -> dict[str, Any]:
 
 def validate(tables: Tables, registry: Registry) -> Recipe:
     """Check every key of a merged recipe; return the :class:`Recipe`."""
+    _refuse_nul_bytes(tables, tables.data, ())
     known = {*config.COMPONENT_SECTIONS, *config.OPTIONAL_SECTIONS, *config.COMPONENT_LISTS, *config.SETTINGS, "optim"}
     for key in tables.data:
         if key not in known:
@@ -432,6 +462,19 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
         optim=optim,
         **settings,
     )
+
+
+def _refuse_nul_bytes(tables: Tables, value: Any, key: Key) -> None:
+    """Refuse a string holding a NUL byte anywhere in the recipe (TOML writes one as ``"\\u0000"``):
+    a recipe's strings name files and components, and no file or name can hold one."""
+    if isinstance(value, str) and "\0" in value:
+        raise tables.error(key, f"{value!r} holds a NUL byte (\\x00), which no path or name can")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _refuse_nul_bytes(tables, v, key + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _refuse_nul_bytes(tables, v, key[:-1] + (f"{key[-1]}[{i}]",))
 
 
 def _observers(

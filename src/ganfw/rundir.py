@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ganfw.atomic import write_text
 from ganfw.errors import UserError
+from ganfw.paths import shown, user_path
 
 if TYPE_CHECKING:  # this module must not import torch (ganfw report reads run directories)
     from ganfw.distributed import Ranks
@@ -92,7 +93,7 @@ def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
     """``<parent>/<recipe stem>-<YYYYmmdd-HHMMSS>`` (suffixed if that already exists), created
     and locked."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(parent) / f"{recipe_path.stem}-{stamp}"
+    base = user_path(parent, "output.dir") / f"{recipe_path.stem}-{stamp}"
     path, n = base, 1
     while True:
         try:
@@ -102,7 +103,7 @@ def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
             n += 1
             path = base.with_name(f"{base.name}-{n}")
         except OSError as e:
-            raise UserError(f"{path}: cannot create the run directory ({e.strerror})") from None
+            raise UserError(f"{shown(path)}: cannot create the run directory ({e.strerror})") from None
     lock_run_dir(path)
     return RunDir(path)
 
@@ -148,7 +149,7 @@ def lock_run_dir(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as e:
-        raise UserError(f"{e.filename or path}: cannot use as a run directory ({e.strerror})") from None
+        raise UserError(f"{shown(e.filename or path)}: cannot use as a run directory ({e.strerror})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -227,13 +228,18 @@ class MetricsLog:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The records of ``metrics.jsonl``; a line that is not a JSON object with an integer
-    ``step`` (a write torn by a kill, a stray edit) is dropped, never fatal."""
+    """The records of ``metrics.jsonl`` (see :func:`parse_metrics`)."""
+    return parse_metrics(path.read_text(encoding="utf-8", errors="replace"))
+
+
+def parse_metrics(text: str) -> list[dict[str, Any]]:
+    """The records of the text of a ``metrics.jsonl``; a line that is not a JSON object with an
+    integer ``step`` (a write torn by a kill, a stray edit) is dropped, never fatal."""
     records = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text.splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             continue
         if isinstance(record, dict) and isinstance(record.get("step"), int):
             records.append(record)

@@ -7,6 +7,7 @@ outputs carry the labels too (see :func:`write_images`).
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from ganfw import artifacts
-from ganfw.atomic import atomic_path
+from ganfw.atomic import atomic_path, write_bytes
 from ganfw.checkpoint import Checkpoint, CorruptCheckpoint, latest_checkpoint, load_module, load_training_checkpoint
 from ganfw.contracts import Generator
 from ganfw.errors import UserError
@@ -290,8 +291,9 @@ def write_images(
         value: Any = images.contiguous()
         if labels is not None:
             value = {"images": value, "labels": labels.to(torch.int64), "class_names": list(class_names)}
-        with atomic_path(out) as tmp:
-            torch.save(value, tmp)
+        buffer = io.BytesIO()  # torch.save reports a full disk as a RuntimeError: write the bytes ourselves
+        torch.save(value, buffer)
+        write_bytes(out, buffer.getbuffer())
     elif suffix == ".npy":
         _save_npy(images.numpy().astype(np.float32), out)
         if labels is not None:

@@ -81,19 +81,22 @@ def test_run_directory_and_its_checkpoint_give_the_same_scores(capsys, reference
     from_run = report(capsys, str(run_dir), "--n", "200", "--seed", "3", tmp_path=tmp_path)
     assert set(from_run["scores"]) == SCORES
     assert from_run["protocol"] == {
+        "protocol": "quick",
         "dataset": "mnist",
         "split": "test",
         "features": "judge",
         "extractor": "judge:mnist",
         "extractor_hash": judge_hash(),
+        "resize": None,
+        "classifier": "judge:mnist",
         "judge_hash": judge_hash(),
         "n_real": 10000,
         "n_generated": 200,
         "seed": 3,
     }
-    assert from_run["details"]["class-coverage"]["missing_classes"] == sorted(
-        from_run["details"]["class-coverage"]["missing_classes"]
-    )
+    coverage = from_run["details"]["class-coverage"]
+    assert coverage["missing_classes"] == sorted(coverage["missing_classes"])  # by name: the digits "0" .. "9"
+    assert list(coverage["class_shares"]) == [str(d) for d in range(10)]
     checkpoint = list_checkpoints(run_dir / "checkpoints")[-1]
     from_checkpoint = report(capsys, str(checkpoint), "--n", "200", "--seed", "3", tmp_path=tmp_path)
     assert from_checkpoint["scores"] == from_run["scores"]
@@ -312,7 +315,7 @@ BAD = {
     "features": (
         lambda t: _write(t, "ok.npy", np.zeros((20, 28, 28), np.uint8)),
         ["--features", "clip"],
-        "--features: unknown feature space 'clip'; choose one of judge, inception",
+        "--features: unknown feature space 'clip'; choose one of auto, judge, inception, dinov2",
     ),
     "too few": (
         lambda t: _write(t, "few.npy", np.zeros((9, 28, 28), np.uint8)),
@@ -340,7 +343,8 @@ def test_bad_input_is_one_line_and_status_2(capsys, reference_cache, tiny_site, 
     make_target, options, message = BAD[case]
     monkeypatch.syspath_prepend(str(tiny_site))
     target = run_dir if case == "generator of another shape" else make_target(tmp_path)
-    code, out, err = evaluate(capsys, str(target), "--dataset", "mnist", *options)
+    dataset = [] if "--dataset" in options else ["--dataset", "mnist"]
+    code, out, err = evaluate(capsys, str(target), *dataset, *options)
     assert code == 2, (out, err)
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert message in err
@@ -348,7 +352,8 @@ def test_bad_input_is_one_line_and_status_2(capsys, reference_cache, tiny_site, 
 
 
 def test_inception_features_fail_offline_with_one_line(tmp_path, cache_home):
-    """Weights not on disk and no network: the download fails and says so, in one line."""
+    """Weights not on disk and no network: the download fails and says where to put which file,
+    in one line."""
     refuse = "http://127.0.0.1:9"  # nothing listens on the discard port: every download fails
     env = {
         **WIDE,
@@ -360,6 +365,8 @@ def test_inception_features_fail_offline_with_one_line(tmp_path, cache_home):
         "HTTP_PROXY": refuse,
         "no_proxy": "",
         "NO_PROXY": "",
+        "GANFW_WEIGHTS": "",
+        "GANFW_OFFLINE": "",
     }
     images = tmp_path / "digits.npy"
     np.save(images, np.zeros((20, 28, 28), np.uint8))
@@ -371,7 +378,10 @@ def test_inception_features_fail_offline_with_one_line(tmp_path, cache_home):
     assert lines[0].startswith(
         "error: Inception weights are not available offline: downloading weights-inception-2015-12-05-6726825d.pth failed"
     )
-    assert str(tmp_path / "torch" / "hub" / "checkpoints") in lines[0]
+    assert lines[0].endswith(
+        "; put weights-inception-2015-12-05-6726825d.pth (from https://github.com/toshas/torch-fidelity/releases/"
+        f"download/v0.2.0/weights-inception-2015-12-05-6726825d.pth) in {cache_home / 'ganfw' / 'weights'}"
+    )
 
 
 def test_evaluate_help_does_not_import_torch():
@@ -428,7 +438,7 @@ def test_labels_saved_by_ganfw_sample_are_read_back(
     assert scores["scores"]["conditional_accuracy"] == 1.0 and scores["details"]["conditional-accuracy"] == {
         "per_class_accuracy": {"7": 1.0}
     }
-    assert scores["details"]["class-coverage"]["missing_classes"] == [d for d in range(10) if d != 7]
+    assert scores["details"]["class-coverage"]["missing_classes"] == [str(d) for d in range(10) if d != 7]
     if suffix == ".npy":  # without its labels file, a .npy is unlabelled images
         (tmp_path / "sevens.labels.npy").unlink()
         assert (

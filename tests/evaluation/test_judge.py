@@ -71,7 +71,7 @@ def test_judge_training_is_deterministic_given_the_seed(train_digits, mnist_root
 # --------------------------------------------------------------------------- reference cache
 def test_reference_features_are_cached_under_the_dataset_and_judge_hash(reference_cache, mnist_data, monkeypatch):
     space = feature_space("judge", mnist_data)
-    path = reference.cache_path(space, mnist_data)
+    path = reference.cache_path(space.key, mnist_data, "held-out")
     assert path.is_file() and path.parent == reference_cache / "ganfw" / "reference"
     assert path.name == f"mnist-judge-{hashlib.sha256(MNIST_JUDGE.read_bytes()).hexdigest()[:16]}.safetensors"
 
@@ -86,7 +86,7 @@ def test_reference_features_are_cached_under_the_dataset_and_judge_hash(referenc
 def test_a_corrupt_cache_file_is_computed_again(tmp_path, monkeypatch, mnist_data):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     space = feature_space("judge", mnist_data)
-    path = reference.cache_path(space, mnist_data)
+    path = reference.cache_path(space.key, mnist_data, "held-out")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not safetensors")
     computed = reference.reference_embedding(space, mnist_data)

@@ -16,6 +16,7 @@ import torch
 from ganfw import engine
 from ganfw.evaluation import inception
 from ganfw.evaluation.judge import judge_images, load_judge, read_info
+from ganfw.evaluation.network import Network
 from ganfw.plugins import load_registry
 from ganfw.progress import PlainReporter
 from ganfw.recipe import load_recipe
@@ -100,11 +101,14 @@ def test_a_judge_trained_by_the_command_scores_a_dataset_of_another_shape(capsys
     real = report(capsys, tmp_path, str(tmp_path / "real.npy"), "--dataset", "tiny", "--seed", "4")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert real["protocol"] == {
+        "protocol": "quick",
         "dataset": "tiny",
         "split": "held-out",
         "features": "judge",
         "extractor": "judge:tiny",
         "extractor_hash": digest,
+        "resize": None,
+        "classifier": "judge:tiny",
         "judge_hash": digest,
         "n_real": 150,
         "n_generated": 150,
@@ -135,11 +139,14 @@ def test_a_run_on_the_dataset_is_scored_against_it_with_its_protocol(capsys, tin
     evals = [r for r in read_metrics(run / "metrics.jsonl") if r.get("event") == "eval"]
     digest = hashlib.sha256((tiny_plugin / "ganfw" / "judges" / "tiny.safetensors").read_bytes()).hexdigest()
     assert len(evals) == 1 and evals[0]["protocol"] == {
+        "protocol": "quick",
         "dataset": "tiny",
         "split": "held-out",
         "features": "judge",
         "extractor": "judge:tiny",
         "extractor_hash": digest,
+        "resize": None,
+        "classifier": "judge:tiny",
         "judge_hash": digest,
         "n_real": 150,
         "n_generated": 40,
@@ -206,13 +213,20 @@ def test_unlabelled_data_has_no_judge_and_scores_through_inception(capsys, tiny_
         "score it with --features inception"
     )
     # Inception without the network: the images' channel means stand in for its features.
-    monkeypatch.setattr(inception, "load_inception", lambda: None)
-    monkeypatch.setattr(inception, "inception_features", lambda images: images.mean((2, 3)))
+    channel_means = Network(
+        "inception",
+        Path(inception.WEIGHTS.name),
+        "0" * 64,
+        inception.RESIZE,
+        lambda px: (px.float().mean((2, 3)), None),
+    )
+    monkeypatch.setattr(inception, "load_inception", lambda: channel_means)
     scores = report(capsys, tmp_path, str(tmp_path / "images.npy"), "--dataset", recipe, "--features", "inception")
     assert set(scores["scores"]) == {"fid", "kid", "kid_std", "precision", "recall", "density", "coverage"}
     assert (
-        scores["protocol"]["extractor"] == f"inception:{inception.WEIGHTS_NAME}"
+        scores["protocol"]["extractor"] == f"inception:{inception.WEIGHTS.name}"
         and scores["protocol"]["judge_hash"] is None
+        and scores["protocol"]["classifier"] is None
     )
     assert one_error(
         capsys,

@@ -1,5 +1,6 @@
-"""Fault injection (issue 11), corrupted checkpoints: ``ganfw sample`` and ``ganfw evaluate`` refuse each with one line
-naming the file; ``--resume`` falls back to the previous intact checkpoint and says so."""
+"""Fault injection (issues 11 and 19), corrupted checkpoints: ``ganfw sample`` and ``ganfw evaluate`` refuse each
+with one line naming the file; ``--resume`` falls back to the previous intact checkpoint and says so, also when
+what is wrong only the optimiser would notice (a missing Adam moment)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,14 @@ def recipe_not_toml(t: Tensors, s: dict) -> None:
     s["recipe"] = "[generator\nname = "
 
 
+def missing_adam_moment(t: Tensors, s: dict) -> None:
+    del t["optim.discriminator.0.exp_avg"]
+
+
+def adam_moment_a_scalar(t: Tensors, s: dict) -> None:
+    t["optim.generator.1.exp_avg_sq"] = torch.zeros(())
+
+
 CORRUPTIONS = {
     "nan-weights": (nan_weights, "non-finite"),
     "missing-tensor": (missing_tensor, "lacks generator."),
@@ -65,6 +74,14 @@ CORRUPTIONS = {
     "truncated": (None, "not a readable ganfw checkpoint"),
     "random-bytes": (None, "not a readable ganfw checkpoint"),
 }
+
+
+#: What only the optimiser reads: sampling and evaluation never notice, a resume must.
+OPTIMIZER_CORRUPTIONS = {
+    "missing-adam-moment": (missing_adam_moment, "it lacks optim.discriminator.0.exp_avg"),
+    "adam-moment-a-scalar": (adam_moment_a_scalar, "optim.generator.1.exp_avg_sq does not match"),
+}
+EVERY_CORRUPTION = {**CORRUPTIONS, **OPTIMIZER_CORRUPTIONS}
 
 
 def corrupt(path: Path, kind: str) -> None:
@@ -79,7 +96,7 @@ def corrupt(path: Path, kind: str) -> None:
     elif kind == "metadata-not-an-object":
         rewrite_raw(path, "[1, 2, 3]")
     else:
-        rewrite(path, CORRUPTIONS[kind][0])
+        rewrite(path, EVERY_CORRUPTION[kind][0])
 
 
 def rewrite_raw(path: Path, metadata: str) -> None:
@@ -106,7 +123,7 @@ def broken(trained, tmp_path, request):
     shutil.copytree(trained[0], run)
     newest = run / "checkpoints" / checkpoint_name(4)
     corrupt(newest, request.param)
-    return run, newest, trained[1], CORRUPTIONS[request.param][1]
+    return run, newest, trained[1], EVERY_CORRUPTION[request.param][1]
 
 
 def one_error_line(stderr: str) -> str:
@@ -129,7 +146,7 @@ def test_sample_and_evaluate_refuse_a_corrupt_checkpoint(broken, capsys, referen
     assert not (run / "x.npy").exists()
 
 
-@pytest.mark.parametrize("broken", list(CORRUPTIONS), indirect=True)
+@pytest.mark.parametrize("broken", list(EVERY_CORRUPTION), indirect=True)
 def test_resume_falls_back_to_the_previous_checkpoint(broken, capsys):
     run, newest, recipe, reason = broken
     resumed = load_recipe(recipe, load_registry(), ["train.epochs=3"])

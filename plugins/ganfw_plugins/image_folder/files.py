@@ -34,18 +34,25 @@ class Listing:
     def key(self) -> str:
         """``image-folder-`` and 8 hex digits of a hash of the folder and its file list: the same
         folder with the same files has the same key, on every machine that mounts it there."""
-        digest = hashlib.sha256("\n".join((str(self.folder), *self.files)).encode()).hexdigest()
+        digest = hashlib.sha256(os.fsencode("\n".join((str(self.folder), *self.files)))).hexdigest()
         return f"image-folder-{digest[:8]}"
 
 
 def resolve_folder(path: str) -> Path:
-    """The recipe's ``data.params.path`` as an existing folder (resolved), or a one-line error."""
+    """The recipe's ``data.params.path`` as an existing folder (resolved: absolute, links
+    followed), or a one-line error, also when the OS refuses to look (a name too long, a loop of
+    links, no permission)."""
     if not path.strip():
         raise UserError("image-folder needs data.params.path: the folder of your PNG/JPEG images")
-    folder = Path(path).expanduser().resolve()
-    if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise UserError(f"image folder {folder} {what} (data.params.path = {path!r})")
+    try:
+        folder = Path(os.path.realpath(Path(path).expanduser()))
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise UserError(f"image folder {folder} {what} (data.params.path = {path!r})")
+        os.listdir(folder)
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise UserError(f"image folder {path!r} cannot be read: {reason} (data.params.path)") from None
     return folder
 
 
@@ -74,8 +81,16 @@ def _image_files(folder: Path) -> list[str]:
         seen.add(real)
         subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
         relative = Path(directory).relative_to(folder)
-        found += [(relative / n).as_posix() for n in names if not n.startswith(".") and n.lower().endswith(SUFFIXES)]
+        found += [(relative / n).as_posix() for n in names if _is_image_file(directory, n)]
     return found
+
+
+def _is_image_file(directory: str, name: str) -> bool:
+    """Whether ``name`` in ``directory`` is taken as an image: not hidden, a PNG/JPEG ending, a
+    regular file (or a link to one: a FIFO or a device of that name is never opened)."""
+    return (
+        not name.startswith(".") and name.lower().endswith(SUFFIXES) and os.path.isfile(os.path.join(directory, name))
+    )
 
 
 def split(listing: Listing, fraction: float) -> tuple[list[int], list[int]]:
@@ -83,7 +98,7 @@ def split(listing: Listing, fraction: float) -> tuple[list[int], list[int]]:
     (by a hash of the file's relative path). Each class gives its first ``round(fraction * n)``
     files in that order, keeping at least one for training, to the held-out part: the split
     depends only on the file names, and adding a file moves at most one other."""
-    order = sorted(range(len(listing.files)), key=lambda i: hashlib.sha256(listing.files[i].encode()).digest())
+    order = sorted(range(len(listing.files)), key=lambda i: hashlib.sha256(os.fsencode(listing.files[i])).digest())
     held = []
     for label in sorted(set(listing.labels)):
         members = [i for i in order if listing.labels[i] == label]

@@ -1,10 +1,12 @@
-"""Plugin ``metrics``: sample-quality metrics in the eyes of the dataset's judge.
+"""Plugin ``metrics``: sample-quality metrics in the eyes of the dataset's judge, of Inception
+or of DINOv2, and one in pixel space.
 
 Every metric compares generated images with the reference set (the dataset's held-out split,
-such as the MNIST test digits), both as the judge (or Inception) sees them
-(:class:`ganfw.contracts.Embedding`); ``ganfw evaluate`` and training-time evaluation compute
-that view once and hand it to each metric. docs/metrics.md gives each score's floor (real vs
-real), ceiling (noise) and how to read it.
+such as the MNIST test digits, or its training images in the paper protocol), both as the
+feature space sees them (:class:`ganfw.contracts.Embedding`); ``ganfw evaluate`` and
+training-time evaluation compute that view once and hand it to each metric. A metric warns in
+its details (``"warnings"``) where its scores cannot be trusted. docs/metrics.md gives each
+score's floor (real vs real), ceiling (noise) and how to read it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ class PrecisionRecallParams:
     k: int = param(5, "neighbours that set the radius of each image's ball on its manifold", min=1)
 
 
+@dataclass(frozen=True)
+class SlicedWassersteinParams:
+    patch: int = param(7, "side of the square patches compared, in pixels (0: whole images)", min=0)
+    patches: int = param(16, "patches drawn from each image", min=1)
+    directions: int = param(128, "random unit directions the patches are projected onto", min=1)
+
+
 def _spec(name: str, summary: str, factory: str, params: type | None = None) -> ComponentSpec:
     return ComponentSpec(
         name=name, kind="metric", summary=summary, factory=f"ganfw_plugins.metrics.{factory}", params=params
@@ -50,18 +59,18 @@ def ganfw_metrics() -> list[ComponentSpec]:
     return [
         _spec(
             "fid",
-            "Frechet distance of judge features to the held-out split (0 = same Gaussian statistics)",
+            "Frechet distance of the features to the reference set (0 = same Gaussian statistics)",
             "distances:FID",
         ),
         _spec(
             "kid",
-            "Kernel (polynomial MMD^2, unbiased) distance of judge features to the held-out split",
+            "Kernel (polynomial MMD^2, unbiased) distance of the features to the reference set",
             "distances:KID",
             KIDParams,
         ),
         _spec(
             "inception-score",
-            "Inception Score from the judge's class probabilities (1 .. K classes)",
+            "Inception Score from the class probabilities (the judge's; Inception's in the paper protocol)",
             "classes:InceptionScore",
             InceptionScoreParams,
         ),
@@ -78,8 +87,14 @@ def ganfw_metrics() -> list[ComponentSpec]:
         ),
         _spec(
             "precision-recall",
-            "k-NN manifold precision/recall and density/coverage against the held-out split",
+            "k-NN manifold precision/recall and density/coverage against the reference set",
             "manifold:PrecisionRecall",
             PrecisionRecallParams,
+        ),
+        _spec(
+            "sliced-wasserstein",
+            "Sliced Wasserstein distance of image patches to the reference images (pixel space, no network)",
+            "pixels:SlicedWasserstein",
+            SlicedWassersteinParams,
         ),
     ]

@@ -1,24 +1,31 @@
-"""Metrics of the judge's class predictions on generated images: the Inception Score (Salimans
-et al. 2016, computed by torchmetrics from the judge's logits), the class coverage (by hand:
-no library offers it) and, for a class-conditional generator, the conditional accuracy.
+"""Metrics of a classifier's predictions on generated images: the Inception Score (Salimans et
+al. 2016, as the original code and torch-fidelity compute it), the class coverage (by hand: no
+library offers it) and, for a class-conditional generator, the conditional accuracy.
 
-Logits: (N, K) rows of :class:`ganfw.contracts.Embedding` (K = 10 for MNIST's digits); labels:
-(N,) int64. Each needs the dataset's judge (``needs_judge``): without one (``--features
-inception`` on unlabelled data) the logits are empty and they refuse to run.
+Logits: (N, K) rows of :class:`ganfw.contracts.Embedding` (K = 10 for MNIST's digits, from the
+dataset's judge; K = 1008 from Inception's ImageNet head in the paper protocol); labels: (N,)
+int64. Each needs class logits (``needs_judge``): without them (``--features inception`` on
+unlabelled data) the logits are empty and they refuse to run. The class coverage and the
+conditional accuracy also read the logits as the dataset's classes (``needs_classes``); they
+report classes by index, which evaluation shows by name.
+
+Each warns (``details["warnings"]``) below the images it needs: 100 a group for the Inception
+Score, 20 a class for the class coverage.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
-from torchmetrics.image.inception import InceptionScore as _TorchmetricsIS
 
 from ganfw.plugin import Embedding, Metric, MetricResult, UserError
 
 from . import ClassCoverageParams, InceptionScoreParams
-from .precomputed import Precomputed, quiet
+
+#: Images per group below which the Inception Score reads low.
+IS_GROUP_MIN = 100
+#: Images per class below which a class may look missing by chance.
+COVERAGE_CLASS_MIN = 20
 
 
 def judge_logits(name: str, generated: Embedding) -> Tensor:
@@ -32,10 +39,26 @@ def judge_logits(name: str, generated: Embedding) -> Tensor:
     return generated.logits
 
 
+def inception_score(logits: Tensor, splits: int) -> tuple[float, float]:
+    """``exp(E_x KL(p(y|x) || p(y)))`` of ``logits`` (N, K) in ``splits`` consecutive groups (the
+    i-th: rows ``i N // splits`` to ``(i + 1) N // splits``), in float64: the groups' mean and
+    their standard deviation (over groups, population): the formula of Salimans et al.'s code and
+    torch-fidelity's ``isc_features_to_metric``."""
+    p, log_p = logits.double().softmax(1), logits.double().log_softmax(1)
+    n, scores = len(logits), []
+    for i in range(splits):
+        part = slice(i * n // splits, (i + 1) * n // splits)
+        marginal = p[part].mean(0, keepdim=True)
+        scores.append((p[part] * (log_p[part] - marginal.log())).sum(1).mean().exp())
+    groups = torch.stack(scores)
+    return groups.mean().item(), groups.std(correction=0).item()
+
+
 class InceptionScore(Metric):
-    """``exp(E_x KL(p(y|x) || p(y)))`` in groups of the generated images: 1 when every image gets
-    the same class distribution (or the judge is unsure of all), K (10) when the images are
-    confidently classified and every class equally frequent. Scores ``is`` and ``is_std``."""
+    """The Inception Score of the generated images, shuffled (torch's global generator) and
+    scored in ``splits`` groups (:func:`inception_score`): 1 when every image gets the same class
+    distribution (or the classifier is unsure of all), K (10) when the images are confidently
+    classified and every class equally frequent. Scores ``is`` and ``is_std``."""
 
     needs_judge = True
 
@@ -44,11 +67,15 @@ class InceptionScore(Metric):
 
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
         logits = judge_logits("inception-score", generated)
-        with quiet():
-            score = _TorchmetricsIS(feature=Precomputed(logits.shape[1]), splits=min(self.params.splits, len(logits)))
-            score.update(logits)
-            mean, std = score.compute()
-        return MetricResult({"is": float(mean), "is_std": 0.0 if math.isnan(std) else float(std)})
+        splits = min(self.params.splits, len(logits))
+        mean, std = inception_score(logits[torch.randperm(len(logits))], splits)
+        warnings = []
+        if len(logits) < IS_GROUP_MIN * splits:
+            warnings.append(
+                f"groups of {len(logits) // splits} images ({len(logits)} in {splits}): the score reads low in small "
+                f"groups; it needs at least {IS_GROUP_MIN * splits} images"
+            )
+        return MetricResult({"is": mean, "is_std": std}, {"warnings": warnings} if warnings else {})
 
 
 class ClassCoverage(Metric):
@@ -56,9 +83,10 @@ class ClassCoverage(Metric):
     entropy in bits (``coverage_entropy``: log2(K) = 3.32 for MNIST's 10 digits when all are
     equally frequent, 0 when one class is all there is) and the number of classes whose share is
     below ``missing_below / K`` (``classes_missing``). Details: ``missing_classes`` (indices)
-    and ``class_shares``."""
+    and ``class_shares`` (one per class)."""
 
     needs_judge = True
+    needs_classes = True
 
     def __init__(self, params: ClassCoverageParams):
         self.params = params
@@ -71,10 +99,13 @@ class ClassCoverage(Metric):
         present = shares[shares > 0]
         entropy = -(present * present.log2()).sum().item() + 0.0  # + 0.0 turns -0.0 into 0.0
         missing = [c for c in range(classes) if shares[c] < self.params.missing_below / classes]
-        return MetricResult(
-            {"coverage_entropy": entropy, "classes_missing": float(len(missing))},
-            {"missing_classes": missing, "class_shares": [round(s, 4) for s in shares.tolist()]},
-        )
+        details = {"missing_classes": missing, "class_shares": [round(s, 4) for s in shares.tolist()]}
+        if len(logits) < COVERAGE_CLASS_MIN * classes:
+            details["warnings"] = [
+                f"{len(logits)} images for {classes} classes: a class can look missing by chance below "
+                f"{COVERAGE_CLASS_MIN} images a class; it needs at least {COVERAGE_CLASS_MIN * classes}"
+            ]
+        return MetricResult({"coverage_entropy": entropy, "classes_missing": float(len(missing))}, details)
 
 
 class ConditionalAccuracy(Metric):
@@ -92,6 +123,7 @@ class ConditionalAccuracy(Metric):
     #: Only meaningful for images generated from labels.
     needs_labels = True
     needs_judge = True
+    needs_classes = True
 
     def __init__(self, params: None = None):
         """It takes no params (the factory is called with ``None``)."""

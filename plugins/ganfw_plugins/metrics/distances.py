@@ -1,7 +1,10 @@
 """Distances between the distributions of generated and reference features, by torchmetrics:
-FID (Heusel et al. 2017) and KID (Binkowski et al. 2018).
+FID (Heusel et al. 2017) and KID (Binkowski et al. 2018). In Inception's features they are the
+published FID and KID; in DINOv2's, FID is FD-DINOv2 (Stein et al. 2023).
 
 Features: (N, D) generated and (M, D) reference rows of :class:`ganfw.contracts.Embedding`.
+Each warns (``details["warnings"]``) below the images it needs: D + 1 a set for FID (fewer
+make a covariance singular), a whole subset a set for KID.
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ class FID(Metric):
         fid = FrechetInceptionDistance(feature=Precomputed(reference.features.shape[1]))
         fid.update(reference.features, real=True)
         fid.update(generated.features, real=False)
-        return MetricResult({"fid": float(fid.compute())})
+        dim, warnings = generated.features.shape[1], []
+        for count, which in ((len(generated.features), "generated"), (len(reference.features), "reference")):
+            if count <= dim:
+                warnings.append(
+                    f"{count} {which} images for {dim}-dimensional features: their covariance is singular and FID "
+                    f"reads far too high; it needs at least {dim + 1} images a set"
+                )
+        return MetricResult({"fid": float(fid.compute())}, {"warnings": warnings} if warnings else {})
 
 
 class KID(Metric):
@@ -46,4 +56,11 @@ class KID(Metric):
             kid.update(reference.features, real=True)
             kid.update(generated.features, real=False)
             mean, std = kid.compute()
-        return MetricResult({"kid": float(mean), "kid_std": float(std)})
+        details = {}
+        if size < self.params.subset_size:
+            details["warnings"] = [
+                f"subsets of {size} images, not {self.params.subset_size} ({len(generated.features)} generated, "
+                f"{len(reference.features)} reference): KID stays unbiased but spreads widely; its subsets need at "
+                f"least {self.params.subset_size} images a set"
+            ]
+        return MetricResult({"kid": float(mean), "kid_std": float(std)}, details)

@@ -4,8 +4,10 @@ The generated features are resampled with replacement, ``resamples`` times from 
 seeded by ``seed``, and each resample's Fréchet distance to the (fixed) reference statistics is
 computed. A resample repeats some images, which inflates FID by about the same amount every
 time; so the interval is the central ``level`` share of the resampled FIDs, shifted by their
-mean excess over the point estimate (a bias-corrected percentile interval; its low end is
+mean excess over the point estimate (a bias-corrected percentile interval; both ends are
 clamped at 0, as FID cannot be negative): it measures the spread, centred where the score is.
+On very few images the excess can exceed the spread and push the whole interval to [0, 0];
+evaluation then warns that the interval says nothing (:mod:`ganfw.evaluation.caveats`).
 
 Features: (N, D) generated, (M, D) reference; computed in float64.
 """
@@ -77,4 +79,4 @@ def fid_interval(
     tail = (1 - level) / 2
     low, high = torch.quantile(fids, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
     excess = fids.mean().item() - point
-    return Interval(max(low - excess, 0.0), high - excess, level, resamples, seed)
+    return Interval(max(low - excess, 0.0), max(high - excess, 0.0), level, resamples, seed)

@@ -6,7 +6,9 @@ conditional generator, uniform labels) and scored against the dataset of the rec
 the checkpoint; or a ``.npy``/``.pt``/``.png`` file of images (see
 :mod:`ganfw.evaluation.images`), of which the first ``n`` are scored against ``--dataset``.
 Without ``--metrics``, every installed metric runs, less those that need labels when the images
-have none and those that need a judge when there is none.
+have none, those that need class logits when there are none or the dataset's classes when the
+logits are Inception's (the paper protocol), and the pixel-space ones (run when asked for).
+Scores that cannot be trusted are followed by ``warning:`` lines (and ``"warnings"`` in the JSON).
 """
 
 from __future__ import annotations
@@ -25,16 +27,20 @@ from torch import Tensor
 from ganfw.atomic import atomic_path
 from ganfw.errors import UserError
 from ganfw.evaluation import datasets
+from ganfw.evaluation.caveats import WARNINGS
 from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.evaluate import Evaluation, default_metrics, evaluate_images
-from ganfw.evaluation.features import FEATURE_SPACES, feature_space
+from ganfw.evaluation.features import FEATURE_CHOICES, FeatureSpace, feature_space
 from ganfw.evaluation.images import read_labelled_images
+from ganfw.evaluation.protocols import protocol_spec
 from ganfw.plugins import Registry
 
 if TYPE_CHECKING:
     from ganfw.sampling import SavedGenerator
 
 CHECKPOINT_SUFFIX = ".safetensors"
+#: FID's bootstrap resamples in the judge's feature space unless asked otherwise.
+DEFAULT_RESAMPLES = 200
 
 
 def saved_generator(target: Path, registry: Registry) -> SavedGenerator | None:
@@ -96,33 +102,42 @@ def evaluate_command(
     target: Path,
     registry: Registry,
     *,
-    n: int,
+    n: int | None,
     metrics: str | None,
     seed: int,
-    features: str,
+    features: str | None,
     dataset: str | None,
     data_root: str | None,
-    bootstrap: int,
+    bootstrap: int | None,
     json_out: Path | None,
     console: Console,
+    protocol: str = "quick",
 ) -> Evaluation:
-    """Score ``target``, print a table on ``console`` and write the JSON report to ``json_out``."""
-    if features not in FEATURE_SPACES:
-        raise UserError(f"--features: unknown feature space {features!r}; choose one of {', '.join(FEATURE_SPACES)}")
+    """Score ``target`` under ``protocol`` (``n`` and ``features`` ``None``: the protocol's;
+    ``bootstrap`` ``None``: :func:`default_resamples`), print a table and the warnings on
+    ``console`` and write the JSON report to ``json_out``."""
+    spec = protocol_spec(protocol)
+    features = spec.features if features is None else features
+    if features not in FEATURE_CHOICES:
+        raise UserError(f"--features: unknown feature space {features!r}; choose one of {', '.join(FEATURE_CHOICES)}")
     with report_file(json_out) as write_report:
         saved = saved_generator(target, registry)
         data = target_data(target, saved, registry, dataset, data_root)
         names = None if metrics is None else [m.strip() for m in metrics.split(",") if m.strip()]
+        count = spec.n if n is None else n
         evaluation = evaluate_target(
             data,
             registry,
-            lambda: target_images(target, saved, data, n, seed),
+            lambda: target_images(target, saved, data, count, seed),
             metrics=names,
             seed=seed,
             features=features,
             bootstrap=bootstrap,
+            protocol=protocol,
         )
         console.print(render(evaluation, str(target)))
+        for line in evaluation.warnings:
+            console.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
         write_report({"target": str(target), **evaluation.as_json()})
     return evaluation
 
@@ -135,18 +150,41 @@ def evaluate_target(
     metrics: list[str] | None,
     seed: int,
     features: str,
-    bootstrap: int,
+    bootstrap: int | None,
+    protocol: str = "quick",
 ) -> Evaluation:
     """Score what ``images()`` returns - (N, C, H, W) images in [-1, 1] of ``data``'s shape and
-    the (N,) int64 labels they were generated for, or ``None`` - against ``data``. ``metrics``
-    ``None``: :func:`default_metrics` for those images. ``images`` is called only once the
-    feature space is known to exist (no judge, no weights: refused before drawing)."""
-    judged = feature_space(features, data).judge is not None
+    the (N,) int64 labels they were generated for, or ``None`` - against ``data`` under
+    ``protocol``. ``metrics`` ``None``: :func:`default_metrics` for those images; ``bootstrap``
+    ``None``: :func:`default_resamples`. ``images`` is called only once the feature space is
+    known to exist (no judge, no weights: refused before drawing)."""
+    space = feature_space(features, data, network_logits=protocol_spec(protocol).network_logits)
     drawn, labels = images()
-    names = metrics if metrics is not None else default_metrics(registry, labelled=labels is not None, judged=judged)
-    return evaluate_images(
-        drawn, names, registry, data, labels=labels, features=features, seed=seed, bootstrap=bootstrap
+    names = (
+        metrics
+        if metrics is not None
+        else default_metrics(
+            registry, labelled=labels is not None, judged=space.classifier is not None, classes=bool(space.class_names)
+        )
     )
+    return evaluate_images(
+        drawn,
+        names,
+        registry,
+        data,
+        labels=labels,
+        features=space.name,
+        seed=seed,
+        bootstrap=default_resamples(space) if bootstrap is None else bootstrap,
+        protocol=protocol,
+    )
+
+
+def default_resamples(space: FeatureSpace) -> int:
+    """Resamples of FID's bootstrap interval unless asked: 200 in the judge's 128 features (about
+    2 s), none in a network's (each resample of 2048 Inception features takes seconds on a CPU:
+    ask with ``--bootstrap N``)."""
+    return DEFAULT_RESAMPLES if space.network is None else 0
 
 
 @contextlib.contextmanager
@@ -165,8 +203,10 @@ def render(evaluation: Evaluation, target: str) -> Table:
     title says what was measured against what (the protocol)."""
     p = evaluation.protocol
     table = Table(
-        title=f"{escape(target)}: {p.n_generated} images vs {escape(p.dataset)} {p.split} ({p.n_real}), "
-        f"{escape(p.extractor)} {(p.extractor_hash or '')[:12]} features, seed {p.seed}, {evaluation.seconds:.1f} s",
+        title=f"{escape(target)}, {p.protocol} protocol: {p.n_generated} images vs {escape(p.dataset)} {p.split} "
+        f"({p.n_real}), {escape(p.extractor)} {(p.extractor_hash or '')[:12]} features"
+        + (f" ({escape(p.resize)})" if p.resize else "")
+        + f", seed {p.seed}, {evaluation.seconds:.1f} s",
         title_justify="left",
     )
     for column, justify in (("metric", "left"), ("score", "left"), ("value", "right")):
@@ -178,7 +218,8 @@ def render(evaluation: Evaluation, target: str) -> Table:
                 ci = evaluation.intervals[key]
                 table.add_row("", f"{key} {ci.level:.0%} interval", f"{ci.low:.4g} .. {ci.high:.4g}", style="dim")
         for key, value in result.details.items():
-            table.add_row("", escape(key), escape(show(value)), style="dim")
+            if key != WARNINGS:  # printed under the table
+                table.add_row("", escape(key), escape(show(value)), style="dim")
     return table
 
 

@@ -3,7 +3,9 @@ held-out split once, run each metric (seeded), gather the scores with their prot
 
 Two entry points: :func:`evaluate_images` (``ganfw evaluate``) and :func:`evaluate_generator`
 (training-time evaluation, which logs the scores as ``eval/<key>``); :func:`prepare` checks,
-before training, that a run's dataset can be scored.
+before training, that a run's dataset can be scored. Both measure under a protocol
+(:mod:`ganfw.evaluation.protocols`: ``quick`` or ``paper``) and return the scores with warnings
+where they cannot be trusted (:mod:`ganfw.evaluation.caveats`).
 """
 
 from __future__ import annotations
@@ -19,38 +21,15 @@ from ganfw.contracts import Embedding, Generator, Metric, MetricResult
 from ganfw.distributed import process_local
 from ganfw.errors import UserError
 from ganfw.evaluation.bootstrap import Interval, fid_interval
+from ganfw.evaluation.caveats import gather, name_classes
 from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.features import FeatureSpace, feature_space
+from ganfw.evaluation.protocols import Protocol, protocol_spec
 from ganfw.evaluation.reference import Reference, reference_embedding
 from ganfw.plugins import Component, LookupProblem, Registry
 
 #: Fewer images than this make every metric meaningless (and some undefined).
 MIN_IMAGES = 10
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """What a score was measured against and how: only scores of equal protocols (bar
-    ``n_generated``, with care) compare.
-
-    Attributes:
-        dataset: the dataset key; ``split``: its held-out split (``"test"`` or ``"held-out"``).
-        features: ``"judge"`` or ``"inception"``; ``extractor``/``extractor_hash``: the feature
-            network and its weights' hash; ``judge_hash``: the judge of the class logits
-            (``None``: none).
-        n_real, n_generated: reference and generated images; ``seed``: of the noise and the
-            metrics' randomness.
-    """
-
-    dataset: str
-    split: str
-    features: str
-    extractor: str
-    extractor_hash: str | None
-    judge_hash: str | None
-    n_real: int
-    n_generated: int
-    seed: int
 
 
 @dataclass(frozen=True)
@@ -63,6 +42,7 @@ class Evaluation:
         protocol: what the scores were measured against (:class:`Protocol`).
         seconds: wall time of embedding and scoring.
         intervals: confidence intervals by score key (``fid``, when a bootstrap was asked for).
+        warnings: lines saying which scores cannot be trusted and why, each led by its metric.
     """
 
     scores: dict[str, float]
@@ -70,6 +50,7 @@ class Evaluation:
     protocol: Protocol
     seconds: float
     intervals: dict[str, Interval] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def details(self) -> dict[str, dict[str, Any]]:
@@ -83,6 +64,7 @@ class Evaluation:
             "seconds": round(self.seconds, 3),
             "scores": self.scores,
             "intervals": {key: interval.as_json() for key, interval in self.intervals.items()},
+            "warnings": self.warnings,
             "details": self.details,
         }
 
@@ -102,42 +84,63 @@ def build_metrics(names: list[str], registry: Registry) -> dict[str, Metric]:
     return metrics
 
 
+def needs(component: Component, what: str) -> bool:
+    """Whether a metric's class says ``needs_<what> = True``: ``labels`` (only meaningful for
+    images generated from labels: ``conditional-accuracy``), ``judge`` (reads class logits:
+    ``inception-score``), ``classes`` (reads them as the dataset's classes: ``class-coverage``)
+    or ``images`` (reads pixels: ``sliced-wasserstein``)."""
+    return bool(getattr(component.spec.load_factory(), f"needs_{what}", False))
+
+
 def needs_labels(component: Component) -> bool:
-    """Whether a metric only means something for images generated from labels (its class says
-    ``needs_labels = True``, as ``conditional-accuracy`` does)."""
-    return bool(getattr(component.spec.load_factory(), "needs_labels", False))
+    """Whether a metric only means something for images generated from labels."""
+    return needs(component, "labels")
 
 
 def needs_judge(component: Component) -> bool:
-    """Whether a metric reads the judge's class logits (its class says ``needs_judge = True``,
-    as ``inception-score`` does): without a judge it cannot run."""
-    return bool(getattr(component.spec.load_factory(), "needs_judge", False))
+    """Whether a metric reads class logits (without a classifier it cannot run)."""
+    return needs(component, "judge")
 
 
-def default_metrics(registry: Registry, labelled: bool, judged: bool = True) -> list[str]:
-    """Every installed metric, less those that need labels when the images have none and those
-    that need a judge when there is none."""
+def default_metrics(registry: Registry, labelled: bool, judged: bool = True, classes: bool = True) -> list[str]:
+    """Every installed metric, less those that need labels when the images have none, those that
+    need class logits when there are none (``judged``) or the dataset's classes when the logits
+    are not the judge's (``classes``), and the pixel-space ones (which read the reference images
+    from the dataset: they run when asked for)."""
     components = {name: registry.resolve("metric", name) for name in registry.names("metric")}
     return [
-        name for name, c in components.items() if (labelled or not needs_labels(c)) and (judged or not needs_judge(c))
+        name
+        for name, c in components.items()
+        if (labelled or not needs(c, "labels"))
+        and (judged or not needs(c, "judge"))
+        and (classes or not needs(c, "classes"))
+        and not needs(c, "images")
     ]
 
 
 def prepare(
-    data: EvalData, metric_names: list[str], registry: Registry, features: str = "judge"
+    data: EvalData, metric_names: list[str], registry: Registry, features: str = "judge", protocol: str = "quick"
 ) -> tuple[FeatureSpace, Reference]:
-    """The feature space and the embedded held-out split of ``data`` (cached), after checking
-    that every metric of ``metric_names`` can run: without a judge, or without a held-out split,
-    a :class:`UserError` says so before any image is drawn."""
-    space = feature_space(features, data)
-    if space.judge is None:
-        for name in metric_names:
-            if needs_judge(registry.resolve("metric", name)):
-                raise UserError(
-                    f"metric {name!r} needs a judge of the dataset's classes (its class logits), and the "
-                    f"dataset {data.describe()} has none: leave it out"
-                )
-    return space, reference_embedding(space, data)
+    """The feature space and the embedded real images of ``data`` under ``protocol`` (cached;
+    with the images themselves when a metric reads pixels), after checking that every metric of
+    ``metric_names`` can run: without class logits, or without a held-out split, a
+    :class:`UserError` says so before any image is drawn."""
+    spec = protocol_spec(protocol)
+    space = feature_space(features, data, network_logits=spec.network_logits)
+    components = {name: registry.resolve("metric", name) for name in metric_names}
+    for name, component in components.items():
+        if needs(component, "judge") and space.classifier is None:
+            raise UserError(
+                f"metric {name!r} needs a judge of the dataset's classes (its class logits), and the "
+                f"dataset {data.describe()} has none: leave it out"
+            )
+        if needs(component, "classes") and space.network_logits:
+            raise UserError(
+                f"metric {name!r} reads the dataset's classes, but under the {protocol} protocol the class "
+                f"logits are {space.classifier}'s ImageNet classes: leave it out, or use the quick protocol"
+            )
+    images = any(needs(c, "images") for c in components.values())
+    return space, reference_embedding(space, data, spec.reference, images=images)
 
 
 def evaluate_images(
@@ -150,14 +153,46 @@ def evaluate_images(
     features: str = "judge",
     seed: int = 0,
     bootstrap: int = 0,
+    protocol: str = "quick",
 ) -> Evaluation:
     """Score ``images`` (N, C, H, W) in [-1, 1], generated for ``labels`` (N,) int64 (or
-    ``None``: unlabelled), against the held-out split of ``data``; with ``bootstrap`` > 0, FID
-    gets a 95 % interval from that many resamples (:mod:`ganfw.evaluation.bootstrap`).
+    ``None``: unlabelled), against ``data`` under ``protocol`` (its held-out split, or for
+    ``paper`` its training images) in the feature space ``features``; with ``bootstrap`` > 0,
+    FID gets a 95 % interval from that many resamples (:mod:`ganfw.evaluation.bootstrap`).
 
     Each metric runs with torch's global generator seeded by ``seed`` (and restored afterwards),
     so equal inputs give equal scores and a training run's random stream is left untouched.
     """
+    check_images(images, labels, data)
+    with process_local():
+        metrics = build_metrics(metric_names, registry)
+        start = time.perf_counter()
+        space, reference = prepare(data, metric_names, registry, features, protocol)
+        generated = space.embed(images, labels, keep_images=reference.embedding.images is not None)
+        scores, results = _score(generated, reference, metrics, seed)
+        intervals = {}
+        if bootstrap and "fid" in scores:
+            intervals["fid"] = fid_interval(
+                generated.features, reference.embedding.features, scores["fid"], resamples=bootstrap, seed=seed
+            )
+    record = Protocol(
+        protocol,
+        data.key,
+        reference.split,
+        space.name,
+        **space.extractor(),
+        n_real=len(reference.embedding.features),
+        n_generated=len(images),
+        seed=seed,
+    )
+    named = {name: MetricResult(r.scores, name_classes(r.details, space.class_names)) for name, r in results.items()}
+    seconds = time.perf_counter() - start
+    return Evaluation(scores, named, record, seconds, intervals, gather(results, intervals, scores))
+
+
+def check_images(images: Tensor, labels: Tensor | None, data: EvalData) -> None:
+    """Refuse images (N, C, H, W) not of ``data``'s shape, fewer than :data:`MIN_IMAGES`, or
+    labels other than (N,) int64."""
     shape = tuple(data.dataset.image_shape)
     if images.ndim != 4 or tuple(images.shape[1:]) != shape:
         raise UserError(
@@ -170,27 +205,6 @@ def evaluate_images(
         raise UserError(
             f"expected one int64 label per image, ({len(images)},), got {labels.dtype} {tuple(labels.shape)}"
         )
-    with process_local():
-        metrics = build_metrics(metric_names, registry)
-        start = time.perf_counter()
-        space, reference = prepare(data, metric_names, registry, features)
-        generated = space.embed(images, labels)
-        scores, results = _score(generated, reference, metrics, seed)
-        intervals = {}
-        if bootstrap and "fid" in scores:
-            intervals["fid"] = fid_interval(
-                generated.features, reference.embedding.features, scores["fid"], resamples=bootstrap, seed=seed
-            )
-    protocol = Protocol(
-        data.key,
-        reference.split,
-        space.name,
-        **space.extractor(),
-        n_real=len(reference.embedding.features),
-        n_generated=len(images),
-        seed=seed,
-    )
-    return Evaluation(scores, results, protocol, time.perf_counter() - start, intervals)
 
 
 def _score(
@@ -233,7 +247,8 @@ def evaluate_generator(
     """Sample ``n`` images from ``generator`` (in eval mode, without gradients, from noise
     seeded by ``seed``, and for a conditional generator uniform labels drawn from the same
     stream; its train/eval mode is restored) and score them against ``data`` (the run's own
-    dataset); ``.scores`` are flat floats such as ``{"fid": ..., "kid": ...}``.
+    dataset) in the feature space ``features`` (``judge``, ``inception``, ``dinov2``, or ``auto``
+    as ``eval.features`` says); ``.scores`` are flat floats such as ``{"fid": ..., "kid": ...}``.
 
     Global RNG states (the CPU's and the generator's device's) are left as they were, whatever
     the metrics or the judge's first construction draw.

@@ -1,57 +1,73 @@
-"""Inception-v3 pool3 features (2048 per image), for numbers comparable to papers.
+"""Inception-v3 pool3 features (2048 per image) and logits, computed exactly as torch-fidelity
+computes them: the numbers behind published FIDs.
 
-The network is torch-fidelity's port of the TensorFlow FID Inception (the one behind published
-FIDs), through torchmetrics. Its weights are downloaded once into torch's hub cache
-(``$TORCH_HOME/hub/checkpoints``); without them and without a network it fails with one line.
-Grey or RGB images of any size; slow on a CPU: every image is resized to 299x299.
+The network is torch-fidelity's own (``FeatureExtractorInceptionV3``, its port of the TensorFlow
+FID Inception of 2015-12-05, https://github.com/toshas/torch-fidelity), loaded from the weights
+file it publishes, ``weights-inception-2015-12-05-6726825d.pth`` (found by
+:mod:`ganfw.evaluation.weights`: ``$GANFW_WEIGHTS``, ``~/.cache/ganfw/weights/``, torch hub's
+checkpoints). What it is given and how it resizes is torch-fidelity's too:
+
+- quantisation: images in [-1, 1] become uint8 by ``round(x * 127.5 + 127.5)`` (as ``ganfw
+  sample`` writes them; StyleGAN's ``x * 127.5 + 128`` truncated differs only on exact halves),
+  grey ones copied to three channels;
+- resizing: inside the network, on the uint8 values as floats, to 299x299 by torch-fidelity's
+  bilinear interpolation written to match TensorFlow 1.x (``align_corners=False``, no
+  half-pixel offset, no antialiasing): the ``torch-fidelity`` mode. clean-fid's ``clean`` mode
+  (PIL bicubic with antialiasing, Parmar et al. 2022) gives other numbers and is not offered;
+- normalisation ``(x - 128) / 128``; features: the 2048 average-pooled activations before the
+  classifier (``pool3``, torch-fidelity's ``"2048"``); logits: its 1008 ImageNet logits without
+  bias (``"logits_unbiased"``, which its Inception Score reads).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from ganfw.errors import UserError
+from ganfw.evaluation.network import Network
+from ganfw.evaluation.weights import WeightsFile, find_weights, sha256
 
-#: The weights file torch-fidelity downloads; its name identifies the network in caches.
-WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
-#: The start of that file's SHA-256, as torch.hub names (and checks) downloads.
-WEIGHTS_HASH = WEIGHTS_NAME.rsplit("-", 1)[-1].removesuffix(".pth")
+WEIGHTS = WeightsFile(
+    "weights-inception-2015-12-05-6726825d.pth",
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
+    "Inception",
+)
+#: How images reach the network's 299x299 input (named in score protocols).
+RESIZE = "torch-fidelity: uint8, bilinear as TensorFlow 1.x to 299x299 inside the network"
 
 
-@lru_cache(maxsize=1)
-def load_inception() -> torch.nn.Module:
-    """The Inception feature extractor; :class:`UserError` when torch-fidelity is missing or the
-    weights cannot be had."""
+def load_inception() -> Network:
+    """Inception's features and logits from the weights file found on this machine; a
+    :class:`UserError` of one line when torch-fidelity is missing or the weights cannot be had."""
     try:
-        import torch_fidelity  # noqa: F401 - only to tell a missing package from missing weights
-        from torchmetrics.image.fid import NoTrainInceptionV3
+        import torch_fidelity  # noqa: F401
     except ImportError:
         raise UserError(
             "--features inception needs the package torch-fidelity: pip install 'ganfw[inception]'"
         ) from None
-    noise = io.StringIO()  # torch.hub's download messages; the error below says what matters
+    path = find_weights(WEIGHTS)
+    stat = path.stat()
+    return _load(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=2)
+def _load(path: str, mtime_ns: int, size: int) -> Network:
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
     try:
-        with contextlib.redirect_stderr(noise), contextlib.redirect_stdout(noise):
-            return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"])
-    except OSError as e:  # URLError, a refused connection, a disk error
-        hub = torch.hub.get_dir()
-        raise UserError(
-            f"Inception weights are not available offline: downloading {WEIGHTS_NAME} failed "
-            f"({' '.join(str(e).split())}); put that file in {hub}/checkpoints/"
-        ) from None
+        net = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=path
+        )
+    except (RuntimeError, OSError, EOFError, ValueError) as e:  # not a state dict of this network
+        raise UserError(f"{path}: not torch-fidelity's Inception weights ({' '.join(str(e).split())[:300]})") from None
 
+    @torch.no_grad()
+    def features(pixels: Tensor) -> tuple[Tensor, Tensor]:
+        """(N, 3, H, W) uint8 -> pool3 features (N, 2048), logits (N, 1008), float32."""
+        return net(pixels)
 
-@torch.no_grad()
-def inception_features(images: Tensor, batch: int = 100) -> Tensor:
-    """``images`` (N, C, H, W) in [-1, 1], C = 1 or 3 -> pool3 features (N, 2048) float32:
-    they become RGB uint8, which the network resizes to 299x299."""
-    if images.shape[1] not in (1, 3):
-        raise UserError(f"--features inception reads grey or RGB images, not {images.shape[1]} channels")
-    net = load_inception()
-    pixels = images.mul(127.5).add(127.5).round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1)
-    return torch.cat([net(chunk).float() for chunk in pixels.split(batch)])
+    return Network("inception", Path(path), sha256(Path(path)), RESIZE, features)

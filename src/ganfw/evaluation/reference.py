@@ -1,10 +1,12 @@
 """The reference set: the dataset's held-out split (``Dataset.held_out()``, e.g. the MNIST test
-digits) as a feature space sees it, computed once and cached on disk.
+digits; the quick protocol) or its training images (the paper protocol) as a feature space sees
+them, computed once and cached on disk.
 
 The cache is ``$XDG_CACHE_HOME/ganfw/reference/`` (else ``~/.cache/ganfw/reference/``), one
-safetensors file per dataset key and feature space key (which holds the judge weights' hash), so
-new weights or another dataset never meet stale features. Files are written atomically; an
-unreadable one is computed again.
+safetensors file per dataset key, split and feature space key (which holds the networks'
+weights' hashes), so new weights or another dataset never meet stale features; the images
+themselves (uint8), for metrics that read pixels, in one more file per dataset and split. Files
+are written atomically; an unreadable one is computed again.
 """
 
 from __future__ import annotations
@@ -16,19 +18,23 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ganfw.artifacts import to_uint8
 from ganfw.atomic import atomic_path
 from ganfw.contracts import Embedding, Split
 from ganfw.errors import UserError
 from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.features import FeatureSpace
+from ganfw.evaluation.images import from_uint8
 from ganfw.evaluation.judges import file_name
 from ganfw.paths import user_cache_dir
 
 
 @dataclass(frozen=True)
 class Reference:
-    """The held-out split as a feature space sees it: ``embedding`` (M rows) and the split's
-    name (``"test"`` for a dataset's own test set, else ``"held-out"``)."""
+    """The real images scored against, as a feature space sees them: ``embedding`` (M rows,
+    with the images (M, C, H, W) in [-1, 1] when a metric reads pixels) and the split's name
+    (``"test"`` for a dataset's own test set, ``"held-out"`` for images set aside from training,
+    ``"train"`` for the training images of the paper protocol)."""
 
     embedding: Embedding
     split: str
@@ -39,28 +45,66 @@ def cache_dir() -> Path:
     return user_cache_dir() / "reference"
 
 
-def cache_path(space: FeatureSpace, data: EvalData) -> Path:
-    return cache_dir() / f"{file_name(data.key).removesuffix('.safetensors')}-{space.key}.safetensors"
+def cache_path(key: str, data: EvalData, split: str) -> Path:
+    """The cache file of ``data``'s ``split`` (``"held-out"`` or ``"train"``) under ``key``."""
+    part = "" if split == "held-out" else f"-{split}"
+    return cache_dir() / f"{file_name(data.key).removesuffix('.safetensors')}{part}-{key}.safetensors"
 
 
-def reference_embedding(space: FeatureSpace, data: EvalData) -> Reference:
-    """The held-out split of ``data`` embedded by ``space``: features (M, D), logits (M, K);
-    the dataset is only read when the cache lacks them."""
-    path = cache_path(space, data)
+def reference_embedding(
+    space: FeatureSpace, data: EvalData, split: str = "held-out", images: bool = False
+) -> Reference:
+    """``data``'s ``split`` (``"held-out"``: its held-out split; ``"train"``: its training images)
+    embedded by ``space``: features (M, D), logits (M, K), and with ``images`` the images too; the
+    dataset is only read when the cache lacks them."""
+    cached = _read(cache_path(space.key, data, split), ("features", "logits"))
+    pixels = _read(cache_path("images", data, split), ("images",)) if images else None
+    if cached is None or (images and pixels is None):
+        real = real_images(data, split)
+        if cached is None:
+            embedded = space.embed(real.images)
+            cached = {"features": embedded.features, "logits": embedded.logits, "split": real.name}
+            _write(cache_path(space.key, data, split), cached, real.name, data.key)
+        if images and pixels is None:
+            pixels = {"images": to_uint8(real.images), "split": real.name}
+            _write(cache_path("images", data, split), pixels, real.name, data.key)
+    embedding = Embedding(cached["features"], cached["logits"], images=from_uint8(pixels["images"]) if images else None)
+    return Reference(embedding, cached["split"])
+
+
+def _read(path: Path, names: tuple[str, ...]) -> dict | None:
+    """The tensors ``names`` and the split's name in the cache file ``path``; ``None`` when it is
+    missing or unreadable."""
     try:
         with safe_open(str(path), framework="pt") as f:
-            return Reference(Embedding(f.get_tensor("features"), f.get_tensor("logits")), f.metadata()["split"])
+            return {**{name: f.get_tensor(name) for name in names}, "split": f.metadata()["split"]}
     except (FileNotFoundError, SafetensorError, OSError, KeyError, TypeError, ValueError):
-        pass
-    split = held_out(data)
-    reference = Reference(space.embed(split.images), split_name(split))
+        return None
+
+
+def _write(path: Path, tensors: dict, split: str, dataset: str) -> None:
     with atomic_path(path) as tmp:
         save_file(
-            {"features": reference.embedding.features.contiguous(), "logits": reference.embedding.logits.contiguous()},
+            {k: v.contiguous() for k, v in tensors.items() if isinstance(v, torch.Tensor)},
             str(tmp),
-            metadata={"split": reference.split, "dataset": data.key},
+            metadata={"split": split, "dataset": dataset},
         )
-    return reference
+
+
+def real_images(data: EvalData, split: str) -> Split:
+    """``data``'s held-out split (checked) or, for ``"train"``, its training images."""
+    if split == "held-out":
+        return held_out(data)
+    return Split(training_images(data), name="train")
+
+
+def training_images(data: EvalData) -> torch.Tensor:
+    """All the training images of ``data`` (N, C, H, W) in [-1, 1]: :meth:`Dataset.load`, or
+    for a dataset streamed by iteration the one pass of its epoch 0."""
+    dataset = data.dataset
+    if dataset.iterable:
+        return torch.stack([image for image, _ in dataset.iterate(0, 1, 0, 0)])
+    return dataset.load()
 
 
 def split_name(split: Split) -> str:

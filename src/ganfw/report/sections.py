@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from ganfw.report.charts import line_chart, series_of
@@ -63,9 +62,9 @@ def recipe(run: RunRecords) -> str:
     return section("recipe", "Recipe", f"<pre>{escape(run.recipe)}</pre>")
 
 
-def data_uri(path: Path) -> str:
-    """A PNG file as a ``data:`` URI."""
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def data_uri(png: bytes) -> str:
+    """A PNG file's bytes as a ``data:`` URI."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def samples(run: RunRecords) -> str:
@@ -74,9 +73,9 @@ def samples(run: RunRecords) -> str:
         return section("samples", "Samples", empty("No sample grid has been written yet."))
     last = len(run.grids) - 1
     frames = "".join(
-        f'<img class="frame" src="{data_uri(path)}" alt="samples after epoch {epoch}" data-epoch="{epoch}"'
+        f'<img class="frame" src="{data_uri(png)}" alt="samples after epoch {epoch}" data-epoch="{epoch}"'
         f"{'' if i == last else ' hidden'}>"
-        for i, (epoch, path) in enumerate(run.grids)
+        for i, (epoch, png) in enumerate(run.grids)
     )
     controls = (
         f'<div class="controls"><button id="play" type="button">Play</button>'

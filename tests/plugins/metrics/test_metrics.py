@@ -49,6 +49,7 @@ def test_every_metric_is_a_registered_component():
         "class-coverage",
         "precision-recall",
         "conditional-accuracy",
+        "sliced-wasserstein",
     }
     for name in registry.names("metric"):
         spec = registry.resolve("metric", name).spec
@@ -176,18 +177,21 @@ def test_the_metrics_of_class_logits_need_a_judge(metric):
 
 
 @pytest.mark.parametrize(
-    "labelled, judged, left_out",
+    "labelled, judged, classes, left_out",
     [
-        (True, True, set()),
-        (False, True, {"conditional-accuracy"}),
-        (True, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
-        (False, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
+        (True, True, True, set()),
+        (False, True, True, {"conditional-accuracy"}),
+        (True, True, False, {"conditional-accuracy", "class-coverage"}),  # Inception's classifier (paper)
+        (True, False, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
+        (False, False, False, {"conditional-accuracy", "inception-score", "class-coverage"}),
     ],
 )
-def test_default_metrics_leave_out_those_that_cannot_run(labelled, judged, left_out):
+def test_default_metrics_leave_out_those_that_cannot_run(labelled, judged, classes, left_out):
+    """... and the pixel-space ones, which read the reference images from the dataset."""
     registry = load_registry()
-    names = default_metrics(registry, labelled=labelled, judged=judged)
-    assert set(registry.names("metric")) - set(names) == left_out and len(names) == len(set(names))
+    names = default_metrics(registry, labelled=labelled, judged=judged, classes=classes)
+    assert set(registry.names("metric")) - set(names) == left_out | {"sliced-wasserstein"}
+    assert len(names) == len(set(names))
 
 
 # --------------------------------------------------------------------------- precision / recall
