@@ -25,6 +25,7 @@ achieved FLOP rate against the CPU's estimated peaks, and last a line ``speedup:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -107,25 +108,25 @@ class PlainLoop:
 
 
 def trainer_step(recipe, run_dir: Path, device: torch.device) -> Callable[[], None]:
-    """One ganfw training step per call, on batches of the Trainer's own data source (the
-    dataset held on ``device``, rows of one shuffle, (B, C, H, W) in [-1, 1]), cycled.
+    """One ganfw training step per call, on the batches of the Trainer's own data source (the
+    dataset held on ``device``: epoch after epoch, (B, C, H, W) in [-1, 1]).
 
     The one place this benchmark reaches inside ``ganfw.training`` (a step has no public
-    surface): it uses the ``Trainer(recipe, RunDir, reporter)`` constructor, the data source
-    ``trainer.parts.data.batches(order, batch_size, start, stop)`` and the private
-    ``trainer._train_step(batch)``. Adapt this function when those change.
+    surface): it builds the Trainer with ``ganfw.engine.assemble(recipe, RunDir, reporter)``, reads
+    the data source ``trainer.parts.data.batches(epoch, start, stop)`` and the epoch length
+    ``trainer.clock.steps_per_epoch``, and calls the private ``trainer._train_step(batch)``. Adapt
+    this function when those change.
     """
-    from ganfw.engine import Trainer
+    from ganfw.engine import assemble
     from ganfw.progress import SilentReporter
     from ganfw.rundir import RunDir
 
-    trainer = Trainer(recipe, RunDir(run_dir), SilentReporter())
-    data, batch = trainer.parts.data, recipe.train.batch_size
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(recipe.train.seed)).to(device)
+    trainer = assemble(recipe, RunDir(run_dir), SilentReporter())
+    steps = trainer.clock.steps_per_epoch
 
     def batches() -> Iterator[Batch]:
-        while True:
-            yield from data.batches(order, batch, 0, len(order) // batch)
+        for epoch in itertools.count():
+            yield from trainer.parts.data.batches(epoch, 0, steps)
 
     stream = batches()
     return lambda: trainer._train_step(next(stream))

@@ -15,7 +15,6 @@ from typing import Any
 import torch
 from PIL import Image
 from torch import Tensor
-from torchvision.utils import make_grid
 
 from ganfw.atomic import atomic_path
 
@@ -48,6 +47,8 @@ def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: 
     if len(pixels) == 1:  # make_grid returns a lone image without its padding
         grid = torch.nn.functional.pad(pixels[0], (padding,) * 4, value=PAD_VALUE)
     else:
+        from torchvision.utils import make_grid  # imported here: torchvision's import costs seconds
+
         grid = make_grid(pixels, nrow=nrow, padding=padding, pad_value=PAD_VALUE)  # (3, H', W')
     if images.shape[1] == 1:
         picture = Image.fromarray(grid[0].numpy(), mode="L")

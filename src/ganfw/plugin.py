@@ -27,6 +27,8 @@ from ganfw.version import API_VERSION
 
 if TYPE_CHECKING:
     from ganfw.artifacts import PAD_VALUE, to_uint8
+    from ganfw.blame import one_line
+    from ganfw.checkpoint import latest_checkpoint
     from ganfw.contracts import (
         Augmentation,
         Batch,
@@ -84,6 +86,8 @@ _LAZY = {
     "PAD_VALUE": "ganfw.artifacts",
     "to_uint8": "ganfw.artifacts",
     "noise": "ganfw.sampling",
+    "latest_checkpoint": "ganfw.checkpoint",
+    "one_line": "ganfw.blame",
     "write_report": "ganfw.report",
 }
 
@@ -122,7 +126,9 @@ __all__ = [
     "TrainerView",
     # helpers the built-in plugins use
     "PAD_VALUE",
+    "latest_checkpoint",
     "noise",
+    "one_line",
     "to_uint8",
     "write_report",
 ]

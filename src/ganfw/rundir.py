@@ -8,6 +8,7 @@
 <run>/checkpoints/step_00000235.safetensors ...   see ganfw.checkpoint
 <run>/report.html                 the run on one self-contained page ([output] report)
 <run>/tensorboard/                TensorBoard event files ([output] tensorboard)
+<run>/mlruns/, <run>/wandb/, <run>/metrics.csv   the trackers' records (the mlflow, wandb and csv callbacks)
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class RunDir:
 
 #: What a run writes into its directory: anything else there is the user's and never touched.
 RUN_FILES = {
+    "mlruns",
+    "wandb",
+    "metrics.csv",
     "recipe.toml",
     "metrics.jsonl",
     "samples",

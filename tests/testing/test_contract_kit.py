@@ -57,8 +57,14 @@ MNIST_SHAPE = (1, 28, 28)
 #: Datasets of files the suite cannot download: held to their contract on small files written in
 #: their exact formats, in tests/plugins/<plugin>/.
 FILE_DATASETS = {"torchvision_sets", "hf_datasets", "webdataset_shards"}
+#: Callbacks whose state names a run in a store of the run directory (an MLflow or W&B run): the
+#: kit resumes into a fresh directory, where that run is not; tests/plugins/trackers resume them in
+#: place, as ``--resume`` does.
+TRACKERS = {"trackers"}
 BUILTINS = [
-    c for c in load_registry().components if c.package == BUILTIN_DISTRIBUTION and c.plugin not in FILE_DATASETS
+    c
+    for c in load_registry().components
+    if c.package == BUILTIN_DISTRIBUTION and c.plugin not in FILE_DATASETS | TRACKERS
 ]
 #: Narrow widths for the families whose reference widths take seconds a check (tests/plugins/<name>
 #: checks them at their own sizes).

@@ -11,10 +11,9 @@ from typing import Any
 
 from torch import Tensor
 
-from ganfw.plugin import UserError
+from ganfw.plugin import UserError, one_line
 from ganfw_plugins.hf_datasets import HFDatasetParams
 from ganfw_plugins.image_folder.dataset import decode
-from ganfw_plugins.mnist.idx import _one_line
 from ganfw_plugins.torchvision_sets.images import dataset_key
 
 #: At most this many shards when a saved dataset is streamed (shards are what ranks and
@@ -99,7 +98,7 @@ class HFSource:
         try:
             return decode(cell, self.params.resolution, self.params.channels)
         except Exception as e:
-            raise UserError(f"hf-dataset: an image of {self.where} cannot be decoded: {_one_line(e)}") from None
+            raise UserError(f"hf-dataset: an image of {self.where} cannot be decoded: {one_line(e)}") from None
 
     def _saved(self, split: str) -> Any:
         datasets = datasets_module()
@@ -109,7 +108,7 @@ class HFSource:
             saved = datasets.load_from_disk(str(self.folder))
         except Exception as e:
             raise UserError(
-                f"hf-dataset: {self.folder} holds no dataset saved with save_to_disk: {_one_line(e)}"
+                f"hf-dataset: {self.folder} holds no dataset saved with save_to_disk: {one_line(e)}"
             ) from None
         if not isinstance(saved, datasets.DatasetDict):
             return saved if split == self.params.split else None
@@ -124,7 +123,7 @@ class HFSource:
             return datasets.load_dataset(p.name, p.config or None, split=split, streaming=streaming)
         except Exception as e:
             raise UserError(
-                f"hf-dataset: datasets.load_dataset({p.name!r}, split={split!r}) failed: {_one_line(e)}"
+                f"hf-dataset: datasets.load_dataset({p.name!r}, split={split!r}) failed: {one_line(e)}"
             ) from None
 
     def _checked(self, table: Any, split: str) -> Any:

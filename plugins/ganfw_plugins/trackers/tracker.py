@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from ganfw.plugin import Callback, TrainerView, UserError
+from ganfw.plugin import Callback, TrainerView, UserError, latest_checkpoint
 from ganfw_plugins.tensorboard.callback import SAMPLES_TAG, sample_grid
 from ganfw_plugins.tensorboard.records import scalars, warning_text
 
@@ -40,12 +40,6 @@ def recipe_name(run_dir: Path) -> str:
     ``mnist_quick``; a directory named by ``--out`` gives its own name."""
     match = _STAMPED.fullmatch(run_dir.name)
     return match.group(1) if match else run_dir.name
-
-
-def final_checkpoint(run_dir: Path) -> Path | None:
-    """The newest checkpoint of the run (``checkpoints/step_<8 digits>.safetensors``), or ``None``."""
-    found = sorted((run_dir / "checkpoints").glob("step_" + "[0-9]" * 8 + ".safetensors"))
-    return found[-1] if found else None
 
 
 def grid_pixels(samples: Tensor) -> np.ndarray:
@@ -132,7 +126,7 @@ class Tracker(Callback, ABC):
     def on_run_end(self, view: TrainerView) -> None:
         if not self.live:
             return
-        if self.log_checkpoint_at_end and (path := final_checkpoint(Path(view.run_dir))) is not None:
+        if self.log_checkpoint_at_end and (path := latest_checkpoint(Path(view.run_dir) / "checkpoints")) is not None:
             self.log_checkpoint(path, view.step)
         self.close(self.stopped or view.step >= view.total_steps)
         self.live = False

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
-from ganfw.plugin import Dataset, Split, UserError
+from ganfw.plugin import Dataset, Split, UserError, one_line
 from ganfw_plugins.image_folder.dataset import decode
-from ganfw_plugins.mnist.idx import _one_line, to_unit_range
+from ganfw_plugins.mnist.idx import to_unit_range
 from ganfw_plugins.torchvision_sets.images import dataset_key
 from ganfw_plugins.torchvision_sets.shares import worker_share
 from ganfw_plugins.webdataset_shards import WebDatasetParams
@@ -131,7 +131,7 @@ class WebDataset(Dataset):
         try:
             pixels = decode(io.BytesIO(data), self.params.resolution, self.params.channels)
         except Exception as e:
-            raise UserError(f"webdataset: sample {sample['__key__']} of {sample['__url__']}: {_one_line(e)}") from None
+            raise UserError(f"webdataset: sample {sample['__key__']} of {sample['__url__']}: {one_line(e)}") from None
         return to_unit_range(pixels)
 
     def _label(self, sample: dict[str, Any]) -> int:

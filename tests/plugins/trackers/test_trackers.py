@@ -14,7 +14,7 @@ import ganfw_plugins.trackers as trackers
 from ganfw.artifacts import save_grid
 from ganfw.testing import check_installed, plugin_specs
 from ganfw.testing.probes import FakeTrainerView, ProbeDiscriminator, ProbeGenerator
-from ganfw_plugins.trackers.tracker import Tracker, final_checkpoint, grid_pixels, recipe_name
+from ganfw_plugins.trackers.tracker import Tracker, grid_pixels, recipe_name
 from tests.plugins.trackers.runs import PNG_SCALE, grid_cells
 
 
@@ -28,14 +28,6 @@ def test_the_recipe_name_is_the_run_directory_name_less_its_date():
     assert recipe_name(Path("runs/mnist_quick-20260101-120000")) == "mnist_quick"
     assert recipe_name(Path("runs/mnist_quick-20260101-120000-3")) == "mnist_quick"  # a second run that second
     assert recipe_name(Path("runs/my-experiment")) == "my-experiment"  # --out names it
-
-
-def test_the_final_checkpoint_is_the_newest_step(tmp_path):
-    assert final_checkpoint(tmp_path) is None
-    (tmp_path / "checkpoints").mkdir()
-    for name in ("step_00000090.safetensors", "step_00000100.safetensors", ".step_00000110.safetensors.x.tmp"):
-        (tmp_path / "checkpoints" / name).touch()
-    assert final_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step_00000100.safetensors"
 
 
 def test_grid_pixels_lay_out_the_images_as_the_runs_png_grid(tmp_path):

@@ -80,7 +80,7 @@ def test_the_reader_stops_at_a_torn_end(direct_log, tmp_path):
 def logs_of(tracked: TrackedRun) -> tuple[str, list[Path]]:
     """The W&B run id the checkpoint keeps (the ``wandb`` callback's state) and its logs."""
     state = load_training_checkpoint(latest_checkpoint(tracked.path / "checkpoints")).state
-    run_id = state["callbacks"][1]["run_id"]
+    run_id = state["parts"]["callbacks.wandb"]["run_id"]
     return run_id, run_logs(tracked.path / "wandb", run_id)
 
 
