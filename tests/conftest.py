@@ -30,7 +30,7 @@ from tests.helpers.data import DataMissing, session_data_root  # noqa: E402
 
 pytest_plugins = ["tests.helpers.data", "tests.helpers.evaluation", "tests.helpers.conditional", "tests.helpers.venv"]
 
-settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=200, print_blob=True)
 settings.register_profile(
     "explore",
     derandomize=False,

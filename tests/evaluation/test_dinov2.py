@@ -104,7 +104,7 @@ def pixels(n: int, size: int, seed: int) -> Tensor:
 
 
 def test_features_are_dinov2s_through_torch_fidelitys_preprocessing(checkpoint):
-    model = dinov2.build(dict(checkpoint), SMALL, "checkpoint")
+    model = dinov2.build(dict(checkpoint), SMALL, "checkpoint")  # on the CPU, as the reference
     expected = torch_fidelity_extractor(ReferenceViT(checkpoint, heads=6))
     for batch in (pixels(3, 16, seed=1), pixels(2, 300, seed=2)):  # up- and downsampled to 224
         with torch.no_grad():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from torch_fidelity.metric_isc import isc_features_to_metric
 from ganfw.evaluation import datasets
 from ganfw.evaluation.cli import evaluate_command
 from ganfw.evaluation.inception import RESIZE, load_inception
+from ganfw.evaluation.network import network_device
 from ganfw.evaluation.weights import sha256
 from ganfw.plugins import load_registry
 from ganfw.sampling import draw, load_saved
@@ -49,10 +51,14 @@ class Pixels(Dataset):
         return self.pixels[i]
 
 
-def fidelity_network(weights: Path) -> FeatureExtractorInceptionV3:
-    return FeatureExtractorInceptionV3(
+def fidelity_network(weights: Path) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """torch-fidelity's Inception from ``weights``, on the device ganfw's runs on (the same kernels):
+    uint8 (N, 3, H, W) -> pool3 features (N, 2048), logits (N, 1008) on the CPU."""
+    device = network_device()
+    net = FeatureExtractorInceptionV3(
         "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=str(weights)
-    )
+    ).to(device)
+    return lambda pixels: tuple(out.cpu() for out in net(pixels.to(device)))
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +105,7 @@ def test_ganfw_evaluate_run_equals_torch_fidelity_calculate_metrics(
         fid=True,
         feature_extractor="inception-v3-compat",
         feature_extractor_weights_path=str(offline_weights),
-        cuda=False,
+        cuda=network_device().type == "cuda",  # where ganfw's network runs
         cache=False,
         save_cpu_ram=True,  # no data-loading worker processes
         verbose=False,

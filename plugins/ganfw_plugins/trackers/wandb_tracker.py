@@ -51,6 +51,9 @@ class WandbTracker(Tracker):
     - summary: ``warning/<code>`` (the latest of each code) and ``stop``, with their step;
     - the artifact ``checkpoint-<run id>`` (type ``model``): the newest checkpoint when a process
       ends, aliased ``step-<n>`` (the file is referenced where it is, not copied to a cache).
+
+    When a process's part of the run ends, W&B is shut down in that process (``wandb.teardown``:
+    its files are then complete on disk; another W&B run still open in the process ends too).
     """
 
     def __init__(self, params: WandbParams):
@@ -62,6 +65,7 @@ class WandbTracker(Tracker):
         self.params = params
         # wandb's calls, not the module: the contract kit deep-copies callbacks, modules cannot be.
         self.wandb_init, self.wandb_image, self.wandb_artifact = wandb.init, wandb.Image, wandb.Artifact
+        self.wandb_teardown = wandb.teardown
         self.run: Any = None
         self.dir: Path | None = None
 
@@ -101,4 +105,7 @@ class WandbTracker(Tracker):
 
     def close(self, finished: bool) -> None:
         self.run.finish(exit_code=0 if finished else 1)
+        # finish() returns before wandb's service has written the transaction log out; a resume
+        # reads it (logged_steps). Ending the service waits for it (a later run starts another).
+        self.wandb_teardown()
         self.run = None

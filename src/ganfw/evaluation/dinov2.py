@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganfw.errors import UserError
-from ganfw.evaluation.network import Network
+from ganfw.evaluation.network import Network, network_device
 from ganfw.evaluation.weights import WeightsFile, find_weights, sha256
 
 WEIGHTS = WeightsFile(
@@ -68,7 +68,7 @@ def _load(path: str, mtime_ns: int, size: int) -> Network:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and I/O errors of a broken file
         raise UserError(f"{path}: not a readable weights file ({' '.join(str(e).split())[:300]})") from None
-    model = build(state, ARCHITECTURE, path)
+    model = build(state, ARCHITECTURE, path).to(network_device())
     return Network("dinov2", Path(path), sha256(Path(path)), RESIZE, lambda pixels: (forward(model, pixels), None))
 
 
@@ -106,8 +106,9 @@ def resize_positions(pos_embed: Tensor, grid: int, offset: float = 0.1) -> Tenso
 
 @torch.no_grad()
 def forward(model: nn.Module, pixels: Tensor) -> Tensor:
-    """(N, 3, H, W) uint8 -> class-token features (N, D) float32 (see the module docstring)."""
-    return model(preprocess(pixels))
+    """(N, 3, H, W) uint8 -> class-token features (N, D) float32 (see the module docstring), on
+    the model's device."""
+    return model(preprocess(pixels.to(next(model.parameters()).device)))
 
 
 def preprocess(pixels: Tensor) -> Tensor:
@@ -115,5 +116,5 @@ def preprocess(pixels: Tensor) -> Tensor:
     from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 
     x = interpolate_bilinear_2d_like_tensorflow1x(pixels.float(), size=(SIZE, SIZE), align_corners=False)
-    mean, std = (torch.tensor([255 * c for c in v]).view(1, 3, 1, 1) for v in (MEAN, STD))
+    mean, std = (torch.tensor([255 * c for c in v], device=pixels.device).view(1, 3, 1, 1) for v in (MEAN, STD))
     return (x - mean) / std

@@ -97,11 +97,6 @@ def needs_labels(component: Component) -> bool:
     return needs(component, "labels")
 
 
-def needs_judge(component: Component) -> bool:
-    """Whether a metric reads class logits (without a classifier it cannot run)."""
-    return needs(component, "judge")
-
-
 def default_metrics(registry: Registry, labelled: bool, judged: bool = True, classes: bool = True) -> list[str]:
     """Every installed metric, less those that need labels when the images have none, those that
     need class logits when there are none (``judged``) or the dataset's classes when the logits

@@ -12,8 +12,6 @@ Every problem is a one-line :class:`UserError`. Results: (N, C, H, W) float32 in
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +77,7 @@ def _load_pt(path: Path) -> tuple[Tensor, Tensor | None]:
     """The images of a ``.pt`` file and its labels: one tensor, or a dict of ``images`` and ``labels``."""
     try:
         value = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+    except Exception as e:  # on a malformed file torch.load raises almost anything (UnicodeDecodeError, ...)
         raise UserError(f"{path}: not a readable .pt tensor file ({' '.join(str(e).split())})") from None
     if isinstance(value, dict) and isinstance(value.get("images"), Tensor) and isinstance(value.get("labels"), Tensor):
         return value["images"], value["labels"]
@@ -143,7 +141,7 @@ def read_grid(path: Path, shape: ImageShape, scale: int = 4, padding: int = 2) -
     try:
         with Image.open(path) as picture:
             pixels = torch.from_numpy(np.array(picture.convert("L" if channels == 1 else "RGB")))  # (H', W'[, 3]) uint8
-    except (UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as e:
         raise UserError(f"{path}: not a readable PNG ({' '.join(str(e).split())})") from None
     pixels = pixels.reshape(*pixels.shape[:2], -1).permute(2, 0, 1)  # (C, H', W')
     height, width = pixels.shape[1:]

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from ganfw.errors import UserError
-from ganfw.evaluation.network import Network
+from ganfw.evaluation.network import Network, network_device
 from ganfw.evaluation.weights import WeightsFile, find_weights, sha256
 
 WEIGHTS = WeightsFile(
@@ -61,13 +61,13 @@ def _load(path: str, mtime_ns: int, size: int) -> Network:
     try:
         net = FeatureExtractorInceptionV3(
             "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=path
-        )
+        ).to(device := network_device())
     except (RuntimeError, OSError, EOFError, ValueError) as e:  # not a state dict of this network
         raise UserError(f"{path}: not torch-fidelity's Inception weights ({' '.join(str(e).split())[:300]})") from None
 
     @torch.no_grad()
     def features(pixels: Tensor) -> tuple[Tensor, Tensor]:
         """(N, 3, H, W) uint8 -> pool3 features (N, 2048), logits (N, 1008), float32."""
-        return net(pixels)
+        return net(pixels.to(device))
 
     return Network("inception", Path(path), sha256(Path(path)), RESIZE, features)

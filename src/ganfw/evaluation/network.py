@@ -4,7 +4,9 @@
 Images reach every such network the same way: (N, C, H, W) in [-1, 1] are quantised to uint8
 with :func:`ganfw.artifacts.to_uint8` (``round(x * 127.5 + 127.5)``, what ``ganfw sample``
 writes), grey images copied to three channels, and handed over in batches; resizing and
-normalisation happen inside the network's own function.
+normalisation happen inside the network's own function. The networks run on the GPU when there
+is one (:func:`network_device`), as torch-fidelity does: the paper protocol's 100,000 images
+take hours on a CPU.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from ganfw.errors import UserError
 BATCH = 64
 
 
+def network_device() -> torch.device:
+    """Where feature networks run: the first CUDA device when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 @dataclass(frozen=True)
 class Network:
     """A feature network loaded from its weights file.
@@ -31,8 +38,8 @@ class Network:
         name: ``"inception"`` or ``"dinov2"``.
         weights: the weights file; ``hash``: its SHA-256.
         resize: how images reach its input size (a score's protocol names it).
-        run: (B, 3, H, W) uint8 -> features (B, D) float32 and logits (B, K) float32, or ``None``
-            when the network has no classifier.
+        run: (B, 3, H, W) uint8 on the CPU -> features (B, D) float32 and logits (B, K) float32
+            (on the network's device), or ``None`` when the network has no classifier.
     """
 
     name: str

@@ -256,6 +256,14 @@ def test_a_missing_or_unset_path_is_one_error(tmp_path) -> None:
         build(tmp_path / "file.png")
 
 
+@pytest.mark.parametrize("name, reason", [("n" * 5000, "File name too long"), ("a\0b", "embedded null byte")])
+def test_a_path_the_os_cannot_take_is_one_error(tmp_path, name, reason) -> None:
+    """A name too long, or a NUL byte (which a recipe refuses before: this is the Python API)."""
+    with pytest.raises(UserError) as caught:
+        build(tmp_path / name)
+    assert str(caught.value).endswith(f"cannot be read: {reason} (data.params.path)") and "\0" not in str(caught.value)
+
+
 # --- streaming ---------------------------------------------------------------------------------
 
 

@@ -12,13 +12,16 @@ import pytest
 from PIL import Image
 
 from ganfw.rundir import read_metrics
+from ganfw.testing.probes import FakeTrainerView, ProbeDiscriminator, ProbeGenerator
 from ganfw_plugins.tensorboard.records import scalars
 from tests.helpers.cli import run_cli
 from tests.helpers.recipes import tiny_recipe
 
 #: Environment of a run in a test: W&B offline, silent and kept out of the home directory; no
-#: MLflow server from the environment (``MLFLOW_TRACKING_URI`` is dropped).
-DROPPED = ("MLFLOW_TRACKING_URI", "WANDB_API_KEY", "WANDB_BASE_URL")
+#: MLflow server or W&B account from the environment, and no W&B service of this process (wandb
+#: exports ``WANDB_SERVICE`` for child processes to share its service: a child's exit then tears
+#: down what the tests' own runs use).
+DROPPED = ("MLFLOW_TRACKING_URI", "WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_SERVICE")
 
 
 def tracker_env(home: Path) -> dict[str, str]:
@@ -28,6 +31,26 @@ def tracker_env(home: Path) -> dict[str, str]:
         "WANDB_SILENT": "true",
         **{f"WANDB_{name}_DIR": str(home / name.lower()) for name in ("CONFIG", "CACHE", "DATA", "ARTIFACT")},
     }
+
+
+#: A health warning's record (docs/architecture.md lists the records).
+WARNING = {
+    "event": "warning",
+    "step": 3,
+    "epoch": 1,
+    "source": "health",
+    "code": "d-winning",
+    "message": "D is right about 99% of images",
+}
+
+
+def probe_view(run_dir: Path, step: int = 0, is_main: bool = True) -> FakeTrainerView:
+    """A stand-in trainer view over probe networks at ``step`` of 8 (4 an epoch), writing into
+    ``run_dir`` (created)."""
+    run_dir.mkdir(exist_ok=True)
+    view = FakeTrainerView(ProbeGenerator((1, 8, 8)), ProbeDiscriminator((1, 8, 8)), run_dir)
+    view.step, view.epoch, view.is_main = step, step // view.steps_per_epoch, is_main
+    return view
 
 
 #: The run directory's name: how ganfw names a new run of the recipe ``tiny``.

@@ -11,22 +11,13 @@ import pytest
 
 from ganfw.plugins import load_registry
 from ganfw.testing import check_component
-from ganfw.testing.probes import FakeTrainerView, ProbeDiscriminator, ProbeGenerator
 from ganfw_plugins.tensorboard.records import scalars
 from ganfw_plugins.trackers.csv_log import CsvLog
-from tests.plugins.trackers.runs import TrackedRun
+from tests.plugins.trackers.runs import WARNING, TrackedRun, probe_view
 
 WINDOW = {"step": 10, "epoch": 1, "d_loss": 1.25, "g_loss": 0.75, "d/real": 0.5}
 EPOCH = {"event": "epoch", "epoch": 1, "step": 20, "seconds": 3.5, "elapsed_s": 4.0}
 EVAL = {"event": "eval", "epoch": 1, "step": 20, "n": 100, "protocol": {"dataset": "mnist"}, "eval/fid": 42.5}
-WARNING = {"event": "warning", "step": 20, "epoch": 1, "source": "health", "code": "d-winning", "message": "..."}
-
-
-def view_of(run_dir: Path, step: int = 0, is_main: bool = True) -> FakeTrainerView:
-    run_dir.mkdir(exist_ok=True)
-    view = FakeTrainerView(ProbeGenerator((1, 8, 8)), ProbeDiscriminator((1, 8, 8)), run_dir)
-    view.step, view.is_main = step, is_main
-    return view
 
 
 def table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -36,7 +27,7 @@ def table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def run_through(run_dir: Path, records: list[dict], step: int = 0, is_main: bool = True) -> CsvLog:
-    log, view = CsvLog(), view_of(run_dir, step, is_main)
+    log, view = CsvLog(), probe_view(run_dir, step, is_main)
     log.on_run_start(view)
     for record in records:
         log.on_log(view, record)

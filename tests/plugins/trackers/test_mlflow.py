@@ -17,10 +17,23 @@ from PIL import Image
 from ganfw.errors import UserError
 from ganfw.plugins import load_registry
 from ganfw.testing import check_component
-from ganfw.testing.probes import FakeTrainerView, ProbeDiscriminator, ProbeGenerator
 from ganfw_plugins.trackers import MlflowParams
 from ganfw_plugins.trackers.mlflow_tracker import MlflowTracker, artifact_location, flatten
-from tests.plugins.trackers.runs import CUT, RUN_NAME, TrackedRun, expected_numbers, grid_cells
+from tests.plugins.trackers.runs import (
+    CUT,
+    RUN_NAME,
+    WARNING,
+    TrackedRun,
+    expected_numbers,
+    grid_cells,
+    probe_view,
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite store for this module's tests (MLflow takes seconds to create its tables)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
 
 
 def the_run(run_dir: Path) -> tuple[MlflowClient, object]:
@@ -94,8 +107,7 @@ def test_each_epoch_grid_and_each_final_checkpoint_is_an_artifact(tracked: Track
 
 
 @pytest.mark.slow
-def test_the_contract_kit_passes_with_a_shared_store(tmp_path):
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_the_contract_kit_passes_with_a_shared_store(store):
     check_component(load_registry().resolve("callback", "mlflow"), params={"tracking_uri": store})
     client = MlflowClient(tracking_uri=store)
     (run,) = client.search_runs([client.get_experiment_by_name("whole").experiment_id])
@@ -103,13 +115,27 @@ def test_the_contract_kit_passes_with_a_shared_store(tmp_path):
 
 
 @pytest.mark.slow
-def test_resuming_a_run_missing_from_the_store_is_one_line(tmp_path):
-    tracker = MlflowTracker(MlflowParams(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"))
+def test_warnings_and_a_stop_are_tags_and_a_stop_finishes_the_run(store, tmp_path):
+    tracker, view = (
+        MlflowTracker(MlflowParams(tracking_uri=store, log_checkpoint=False)),
+        probe_view(tmp_path / "run", 3),
+    )
+    tracker.on_run_start(view)
+    tracker.on_log(view, WARNING)
+    tracker.on_log(view, {"event": "stop", "step": 3, "reason": "early stopping: fid did not improve"})
+    tracker.on_run_end(view)  # step 3 of 8: not the end, but stopped
+    run = MlflowClient(tracking_uri=store).get_run(tracker.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["warning/d-winning/3"] == "**d-winning** (epoch 1, health): D is right about 99% of images"
+    assert run.data.tags["stop/3"] == "early stopping: fid did not improve"
+
+
+@pytest.mark.slow
+def test_resuming_a_run_missing_from_the_store_is_one_line(store, tmp_path):
+    tracker = MlflowTracker(MlflowParams(tracking_uri=store))
     tracker.load_state_dict({"run_id": "0123456789abcdef"})
-    (tmp_path / "run").mkdir()
-    view = FakeTrainerView(ProbeGenerator((1, 8, 8)), ProbeDiscriminator((1, 8, 8)), tmp_path / "run")
     with pytest.raises(UserError, match="the MLflow run 0123456789abcdef that this checkpoint continues is not in"):
-        tracker.on_run_start(view)
+        tracker.on_run_start(probe_view(tmp_path / "run", 2))
 
 
 def test_without_the_package_the_callback_is_one_user_error(monkeypatch):

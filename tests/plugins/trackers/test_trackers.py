@@ -13,9 +13,9 @@ from PIL import Image
 import ganfw_plugins.trackers as trackers
 from ganfw.artifacts import save_grid
 from ganfw.testing import check_installed, plugin_specs
-from ganfw.testing.probes import FakeTrainerView, ProbeDiscriminator, ProbeGenerator
+from ganfw.testing.probes import FakeTrainerView
 from ganfw_plugins.trackers.tracker import Tracker, grid_pixels, recipe_name
-from tests.plugins.trackers.runs import PNG_SCALE, grid_cells
+from tests.plugins.trackers.runs import PNG_SCALE, WARNING, grid_cells, probe_view
 
 
 def test_the_plugin_declares_three_callbacks():
@@ -72,57 +72,52 @@ class Scripted(Tracker):
         self.calls.append(("close", finished))
 
 
-def view_of(run_dir: Path, step: int, is_main: bool = True) -> FakeTrainerView:
-    view = FakeTrainerView(ProbeGenerator((1, 8, 8)), ProbeDiscriminator((1, 8, 8)), run_dir, 2, 2)
-    view.step, view.epoch, view.is_main = step, step // 2, is_main
-    view.latest_samples = torch.zeros(4, 1, 8, 8)
-    return view
-
-
 def drive(tracker: Scripted, view: FakeTrainerView, steps: range) -> None:
-    """on_run_start, each step's log line (and each epoch's record and grid), on_run_end."""
+    """on_run_start, then each step's log line (and at an epoch's end its record and grid),
+    on_run_end."""
     tracker.on_run_start(view)
     for step in steps:
-        view.step, view.epoch = step, step // 2
+        view.step, view.epoch = step, step // view.steps_per_epoch
         tracker.on_log(view, {"step": step, "epoch": view.epoch + 1, "d_loss": 1.0, "g_loss": 2.0})
-        if step % 2 == 0:
+        if step % view.steps_per_epoch == 0:
             tracker.on_log(view, {"event": "epoch", "epoch": view.epoch, "step": step, "seconds": 0.5})
+            view.latest_samples = torch.zeros(4, 1, 8, 8)
             tracker.on_epoch_end(view)
     tracker.on_run_end(view)
 
 
 def test_a_resumed_tracker_skips_the_steps_it_holds(tmp_path):
     (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / "step_00000004.safetensors").touch()
+    (tmp_path / "checkpoints" / "step_00000008.safetensors").touch()
     first = Scripted()
-    drive(first, view_of(tmp_path, 0), range(1, 4))  # cut after step 3: 2 of 4 steps
+    drive(first, probe_view(tmp_path), range(1, 6))  # killed after step 5 of 8
     assert first.state_dict() == {"run_id": "run-1"}
     assert first.calls[-1] == ("close", False)
-    resumed = Scripted(held={"loss/d_loss": 3, "loss/g_loss": 3, "epoch/seconds": 2, "samples": 2})
+    resumed = Scripted(held={"loss/d_loss": 5, "loss/g_loss": 5, "epoch/seconds": 4, "samples": 4})
     resumed.load_state_dict(first.state_dict())
-    drive(resumed, view_of(tmp_path, 2), range(3, 5))  # from the checkpoint at step 2 to the end
+    drive(resumed, probe_view(tmp_path, 4), range(5, 9))  # from the checkpoint at step 4 to the end
     assert resumed.calls == [
         ("open", "run-1"),
-        ("metrics", 4, ["loss/d_loss", "loss/g_loss"]),  # step 3 is held
-        ("metrics", 4, ["epoch/seconds"]),
-        ("grid", 4, 2, (22, 22)),  # 4 grey 8 x 8 images, 2 a row, 2 pixels around each
-        ("checkpoint", "step_00000004.safetensors", 4),
+        ("metrics", 6, ["loss/d_loss", "loss/g_loss"]),  # step 5 is held
+        ("metrics", 7, ["loss/d_loss", "loss/g_loss"]),
+        ("metrics", 8, ["loss/d_loss", "loss/g_loss"]),
+        ("metrics", 8, ["epoch/seconds"]),
+        ("grid", 8, 2, (22, 22)),  # 4 grey 8 x 8 images, 2 a row, 2 pixels around each
+        ("checkpoint", "step_00000008.safetensors", 8),
         ("close", True),
     ]
 
 
 def test_warnings_and_a_stop_are_notes_and_a_stop_finishes(tmp_path):
-    tracker, view = Scripted(), view_of(tmp_path, 1)
+    tracker, view = Scripted(), probe_view(tmp_path, 3)
     tracker.on_run_start(view)
-    tracker.on_log(
-        view, {"event": "warning", "step": 1, "epoch": 1, "source": "health", "code": "d-winning", "message": "m"}
-    )
-    tracker.on_log(view, {"event": "stop", "step": 1, "reason": "early stopping"})
+    tracker.on_log(view, WARNING)
+    tracker.on_log(view, {"event": "stop", "step": 3, "reason": "early stopping"})
     tracker.on_run_end(view)
-    assert tracker.calls == [("open", None), ("note", "warning/d-winning", 1), ("note", "stop", 1), ("close", True)]
+    assert tracker.calls == [("open", None), ("note", "warning/d-winning", 3), ("note", "stop", 3), ("close", True)]
 
 
 def test_other_ranks_call_no_tracker(tmp_path):
     tracker = Scripted()
-    drive(tracker, view_of(tmp_path, 0, is_main=False), range(1, 5))
+    drive(tracker, probe_view(tmp_path, is_main=False), range(1, 9))
     assert tracker.calls == [] and tracker.state_dict() == {"run_id": None}

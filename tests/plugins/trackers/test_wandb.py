@@ -6,6 +6,7 @@ package."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from ganfw.testing import check_component
 from ganfw_plugins.trackers import WandbParams
 from ganfw_plugins.trackers.wandb_log import BLOCK, history, items, last_steps, records, run_logs
 from ganfw_plugins.trackers.wandb_tracker import WandbTracker, has_api_key, resolve_mode
-from tests.plugins.trackers.runs import RUN_NAME, TrackedRun, expected_numbers, grid_cells
+from tests.plugins.trackers.runs import DROPPED, RUN_NAME, WARNING, TrackedRun, expected_numbers, grid_cells, probe_view
 
 #: A config value longer than two blocks of the log: its record is cut into first, middle and last chunks.
 LONG = "0123456789" * (BLOCK // 4)
@@ -47,6 +48,7 @@ def direct_log(tmp_path_factory) -> Path:
         run.log({"loss/d": 1.5}, step=1)
         run.log({"loss/d": 2.5, "eval/fid": 40.0}, step=2)
         run.finish()
+        wandb.teardown()  # finish() returns before the log is written out; the service's end waits for it
     (log,) = run_logs(folder / "wandb", run.id)
     return log
 
@@ -135,6 +137,20 @@ def test_each_final_checkpoint_is_a_model_artifact(tracked: TrackedRun):
 
 
 @pytest.mark.slow
+def test_warnings_and_a_stop_are_in_the_summary_and_a_stop_finishes_the_run(tmp_path):
+    tracker, view = WandbTracker(WandbParams(log_checkpoint=False)), probe_view(tmp_path / "run", 3)
+    tracker.on_run_start(view)
+    tracker.on_log(view, WARNING)
+    tracker.on_log(view, {"event": "stop", "step": 3, "reason": "early stopping: fid did not improve"})
+    tracker.on_run_end(view)  # step 3 of 8: not the end, but stopped
+    logs = run_logs(tmp_path / "run" / "wandb", tracker.run_id)
+    summary = {k: v for update in of_kind(logs, "summary") for k, v in items(update.update).items()}
+    assert summary["warning/d-winning"] == "step 3: **d-winning** (epoch 1, health): D is right about 99% of images"
+    assert summary["stop"] == "step 3: early stopping: fid did not improve"
+    assert [e.exit_code for e in of_kind(logs, "exit")] == [0]
+
+
+@pytest.mark.slow
 def test_the_contract_kit_passes():
     check_component(load_registry().resolve("callback", "wandb"))
 
@@ -168,8 +184,13 @@ def test_wandb_sync_would_upload_both_logs_into_the_run(tracked: TrackedRun):
     """``wandb sync RUN/wandb/offline-run-*`` (docs/tracking.md) finds the two logs of the run."""
     _, logs = logs_of(tracked)
     folders = [str(p.parent) for p in logs]
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED}
     sync = subprocess.run(
-        [sys.executable, "-m", "wandb", "sync", "--dry-run", *folders], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "wandb", "sync", "--dry-run", *folders],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert sync.returncode == 0, sync.stdout + sync.stderr
     listed = [line.split()[-1] for line in (sync.stdout + sync.stderr).splitlines() if line.endswith(".wandb")]
