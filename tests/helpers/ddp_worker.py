@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 from pathlib import Path
 
 from safetensors.torch import save_file
@@ -30,6 +31,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--crash-at", type=int, help="rank 1 raises at this step")
+    parser.add_argument("--signal-at", type=int, help="send --signal to this process after this step")
+    parser.add_argument("--signal", default="SIGINT", help="SIGINT, SIGTERM, SIGUSR1 or SIGKILL")
+    parser.add_argument("--signal-rank", type=int, help="only this rank signals itself (default: every rank)")
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args()
     rank = int(os.environ["RANK"])
@@ -39,13 +43,16 @@ def main() -> None:
     def step(self, real):
         if rank == 1 and self.step == args.crash_at:
             raise SystemExit("rank 1 crashes on purpose")
-        return original_step(self, real)
+        report = original_step(self, real)
+        if self.step == args.signal_at and args.signal_rank in (None, rank):
+            os.kill(os.getpid(), getattr(signal, args.signal))  # as a terminal, a scheduler or the kernel would
+        return report
 
     def fit_and_dump(self):
         finished = original_fit(self)
-        state = {f"generator.{k}": v for k, v in self.parts.G.named_parameters()}
-        state.update({f"discriminator.{k}": v for k, v in self.parts.D.named_parameters()})
-        save_file({k: v.detach().contiguous() for k, v in state.items()}, f"{args.out}.rank{rank}.safetensors")
+        weights = {f"generator.{k}": v for k, v in self.parts.G.named_parameters()}
+        weights.update({f"discriminator.{k}": v for k, v in self.parts.D.named_parameters()})
+        save_file({k: v.detach().contiguous() for k, v in weights.items()}, f"{args.out}.rank{rank}.safetensors")
         return finished
 
     saves: list[int] = []

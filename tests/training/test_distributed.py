@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--np
 #: and after issue 14 alike; never with one process). A test failing with it is run again, and
 #: pytest's summary says so.
 GLOO_ABORT = "terminate called without an active exception"
-pytestmark = pytest.mark.flaky(reruns=2, only_rerun=[GLOO_ABORT])
+pytestmark = [pytest.mark.distributed, pytest.mark.flaky(reruns=2, only_rerun=[GLOO_ABORT])]
 
 
 @pytest.fixture
@@ -205,3 +206,63 @@ def test_a_stop_asked_on_one_rank_mid_epoch_stops_every_rank_at_the_same_step(re
     # Rank 1 asked after step 5; every rank learns it from step 6's reduction and stops there.
     assert stop == {"event": "stop", "step": 6, "reason": "rank 1 asked after step 5"}
     assert saves == [4, 4, 6]
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        ("SIGINT", None),  # Ctrl-C in the terminal: every rank gets it
+        ("SIGUSR1", None),  # a scheduler's warning before its time limit (SLURM)
+        ("SIGKILL", 1),  # one rank killed outright; torchrun stops the other
+    ],
+    ids=["ctrl-c", "sigusr1", "sigkill-one-rank"],
+)
+def test_a_stopped_two_process_run_resumes_to_the_weights_of_an_uninterrupted_one(recipe, tmp_path, how):
+    """Every rank's random streams (noise, dropout, augmentation) and the data order are in the
+    checkpoint, so two processes stopped and resumed end bit for bit where two uninterrupted ones do."""
+    name, rank = how
+    sets = ["--set", "output.checkpoint_every=2", "--set", "augment.name='diffaugment'"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert torchrun(str(WORKER), str(recipe()), str(straight), *sets).returncode == 0
+    signal_args = ["--signal-at", "5", "--signal", name, *(["--signal-rank", str(rank)] if rank is not None else [])]
+    first = torchrun(str(WORKER), str(recipe()), str(split), *sets, *signal_args)
+    assert first.returncode != 0
+    resumed = torchrun(str(WORKER), str(recipe()), str(split), "--resume", *sets)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for r in (0, 1):
+        a, b = load_file(f"{straight}.rank{r}.safetensors"), load_file(f"{split}.rank{r}.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a), f"rank {r} differs"
+
+
+def two_nodes(*args: str, timeout: float = 300) -> list[subprocess.CompletedProcess]:
+    """Run ``args`` as two torchrun "nodes" of one process each, meeting through the c10d
+    rendezvous on loopback (as two machines would through the first one's address)."""
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    node = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
+            "--rdzv_backend=c10d", f"--rdzv_endpoint=127.0.0.1:{port}", "--rdzv_id=ganfw-test"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([*node, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]  # fmt: skip
+    return [subprocess.CompletedProcess(p.args, p.wait(timeout), *p.communicate()) for p in procs]
+
+
+def test_two_nodes_on_loopback_train_one_run_and_resume_exactly(recipe, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    for proc in two_nodes(str(WORKER), str(recipe()), str(straight)):
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_ranks_agree(straight)
+    assert [c.name for c in list_checkpoints(straight / "checkpoints")] == [
+        "step_00000004.safetensors",
+        "step_00000008.safetensors",
+    ]  # one run directory, written once: rank 0's node writes, the other reads nothing back
+    records = (straight / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["epoch"] for r in records if '"event": "epoch"' in r] == [1, 2]
+    for proc in two_nodes(str(WORKER), str(recipe()), str(split), "--set", "train.epochs=1"):
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    for proc in two_nodes(str(WORKER), str(recipe()), str(split), "--resume"):
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    for r in (0, 1):
+        a, b = load_file(f"{straight}.rank{r}.safetensors"), load_file(f"{split}.rank{r}.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a), f"rank {r} differs"

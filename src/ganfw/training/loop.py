@@ -41,8 +41,9 @@ from ganfw.training.streams import Streams
 from ganfw.training.update import GANUpdate, StepOutputs
 from ganfw.training.view import Clock, LiveView, Requests, RunFacts
 
-#: Signals that end training after the current step, with a checkpoint.
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Signals that end training after the current step, with a checkpoint: Ctrl-C, a scheduler's or
+#: torchrun's stop, and SLURM's warning before a time limit (``--signal=USR1@90``).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 
 
 @dataclass(frozen=True)
@@ -291,8 +292,8 @@ class Trainer:
         return False
 
     def _request_interrupt(self, signum: int, frame: Any) -> None:
-        """Ctrl-C, or SIGTERM (a scheduler's or torchrun's stop): checkpoint after this step; a
-        second one stops at once."""
+        """Ctrl-C, SIGTERM (a scheduler's or torchrun's stop) or SIGUSR1 (a scheduler's warning):
+        checkpoint after this step; a second one stops at once."""
         if self._interrupt:
             raise KeyboardInterrupt
         self._interrupt = True
