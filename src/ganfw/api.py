@@ -39,6 +39,7 @@ from ganfw.evaluation.cli import evaluate_target, saved_generator, target_data, 
 from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.evaluate import Evaluation
 from ganfw.evaluation.images import to_images, to_labels
+from ganfw.evaluation.protocols import protocol_spec
 from ganfw.plugins import Registry, load_registry
 from ganfw.progress import PlainReporter, Reporter, RichReporter, SilentReporter
 from ganfw.recipe import Recipe
@@ -298,13 +299,14 @@ def score(
     target: ImageArray | Samples | LoadedGenerator | Run | PathLike,
     *,
     dataset: PathLike | None = None,
-    n: int = 10000,
+    n: int | None = None,
     metrics: Sequence[str] | None = None,
     labels: ImageArray | None = None,
     seed: int = 0,
-    features: Literal["judge", "inception"] = "judge",
-    bootstrap: int = 200,
+    features: Literal["auto", "judge", "inception", "dinov2"] | None = None,
+    bootstrap: int | None = None,
     data_root: PathLike | None = None,
+    protocol: Literal["quick", "paper"] = "quick",
 ) -> Scores:
     """Score images against a dataset's held-out split, as ``ganfw evaluate`` does.
 
@@ -314,17 +316,22 @@ def score(
             drawn (uniform classes when conditional); or a ``.npy``/``.pt``/``.png`` file.
         dataset: a dataset name (``"mnist"``) or a recipe file; needed for images, else the
             checkpoint's recipe's.
-        n: images to draw from a generator, or the first ``n`` of the images.
+        n: images to draw from a generator, or the first ``n`` of the images (default: the
+            protocol's, 10,000 quick, 50,000 paper).
         metrics: metric names (default: every installed one that applies).
         labels: (N,) int class indices the images were generated for (conditional accuracy).
         seed: of the noise, the metrics' random subsets and the bootstrap.
-        features: ``"judge"`` (the dataset's classifier) or ``"inception"``.
-        bootstrap: resamples for FID's 95 % interval (0: none).
+        features: ``"judge"`` (the dataset's classifier), ``"inception"`` (as torch-fidelity),
+            ``"dinov2"`` (FD-DINOv2) or ``"auto"`` (default: the protocol's).
+        bootstrap: resamples for FID's 95 % interval (0: none; default: 200 in the judge's
+            features, none in a network's).
         data_root: where the dataset's files are (default: ``data.root``, ``GANFW_DATA``, the
             user cache).
+        protocol: ``"quick"`` (the held-out split) or ``"paper"`` (the training set, as papers
+            report; docs/metrics.md).
     """
-    check_count(n)
-    if bootstrap < 0:
+    n, features = _protocol_defaults(protocol, n, features)
+    if bootstrap is not None and bootstrap < 0:
         raise UserError(f"bootstrap={bootstrap}: ask for 0 resamples (no interval) or more")
     root = None if data_root is None else os.fspath(data_root)
     name = None if dataset is None else os.fspath(dataset)
@@ -345,7 +352,16 @@ def score(
         seed=seed,
         features=features,
         bootstrap=bootstrap,
+        protocol=protocol,
     )
+
+
+def _protocol_defaults(protocol: str, n: int | None, features: str | None) -> tuple[int, str]:
+    """``n`` and ``features``, or the ``protocol``'s where ``None``; ``n`` checked."""
+    spec = protocol_spec(protocol)
+    n = spec.n if n is None else n
+    check_count(n)
+    return n, spec.features if features is None else features
 
 
 def _in_memory(

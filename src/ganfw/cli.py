@@ -381,6 +381,19 @@ def _check_n(n: int) -> None:
         raise fail(f"--n {n}: ask for 1 image or more")
 
 
+#: ``--best``: a run directory's best checkpoint instead of its newest.
+BestOption = typer.Option(
+    False, "--best", help="Use the run's best checkpoint (kept by [output] keep_best), not its newest."
+)
+
+
+def _best(target: Path, best: bool) -> Path:
+    """``target``, or with ``--best`` the best checkpoint of the run directory ``target``."""
+    from ganfw.training.best import best_checkpoint
+
+    return best_checkpoint(target) if best else target
+
+
 @command()
 def sample(
     target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
@@ -399,6 +412,7 @@ def sample(
         "generator draws classes uniformly. With a conditional generator, .npy writes the labels (int64) "
         "beside the images (sevens.npy -> sevens.labels.npy) and .pt a dict {images, labels, class_names}.",
     ),
+    best: bool = BestOption,
 ) -> None:
     """Draw images from a trained generator (of one class, or of each class, when it is conditional)."""
     from ganfw.atomic import check_target
@@ -409,7 +423,7 @@ def sample(
     _check_n(n)
     _check_seed(seed)
     check_target(out)  # before drawing the images
-    say(sample_to_file(target, registry(), n=n, out=out, seed=seed, label=label))
+    say(sample_to_file(_best(target, best), registry(), n=n, out=out, seed=seed, label=label))
 
 
 @command()
@@ -458,61 +472,86 @@ def report(
     say(f"wrote {write_report(target, out)}")
 
 
+EvalTarget = typer.Argument(
+    ...,
+    help="A run directory, a checkpoint (a conditional generator draws uniform classes), or images: .npy/.pt "
+    "(N x C x H x W, or N x H x W for grey images, floats in [-1, 1] or uint8, with the labels ganfw sample saves "
+    "beside them) or a PNG grid.",
+)
+EvalMetrics = typer.Option(
+    [],
+    "--metrics",
+    "-m",
+    help="Metric names, comma-separated or repeated (-m fid -m kid) (default: all installed, less those that need "
+    "labels, such as conditional-accuracy, when the images have none, and those that need a judge when there is none).",
+)
+EvalDataset = typer.Option(
+    None,
+    "--dataset",
+    "-d",
+    metavar="DATASET_OR_RECIPE",
+    help="The data to score against (its held-out split, seen by its judge): a dataset name or a recipe file. "
+    "Needed for image files; a run or checkpoint uses its recipe's.",
+)
+EvalFeatures = typer.Option(
+    None,
+    "--features",
+    help="Feature space: auto, judge (the dataset's), inception (torch-fidelity's Inception, as papers) or dinov2 "
+    "(FD-DINOv2); default: the protocol's. Weights: $GANFW_WEIGHTS, ~/.cache/ganfw/weights, torch hub's checkpoints.",
+)
+EvalProtocol = typer.Option(
+    "quick",
+    "--protocol",
+    help="quick: the held-out split, the judge, 10,000 images; paper: 50,000 images against the training set in "
+    "Inception's features, IS from Inception's classifier (docs/metrics.md).",
+)
+EvalData = typer.Option(
+    None,
+    "--data",
+    help="Data root of the dataset, read once to cache its reference features (default: the recipe's data.root, "
+    "GANFW_DATA, then the user cache).",
+)
+EvalBootstrap = typer.Option(
+    None,
+    "--bootstrap",
+    help="Resamples of the generated images for FID's 95% confidence interval (0: none; default: 200 in the "
+    "judge's features, 0 in a network's).",
+)
+
+
 @command()
 def evaluate(
-    target: Path = typer.Argument(
-        ...,
-        help="A run directory, a checkpoint (a conditional generator draws uniform "
-        "classes), or images: .npy/.pt (N x C x H x W, or N x H x W for grey images, floats in "
-        "[-1, 1] or uint8, with the labels ganfw sample saves beside them) or a PNG grid.",
-    ),
-    n: int = typer.Option(10000, "--n", "-n", help="Images to draw from a generator (or the first N of a file)."),
-    metrics: list[str] = typer.Option(
-        [],
-        "--metrics",
-        "-m",
-        help="Metric names, comma-separated or repeated (-m fid -m kid) (default: all installed, less those that need "
-        "labels, such as conditional-accuracy, when the images have none, and those that need a judge when there is none).",
-    ),
+    target: Path = EvalTarget,
+    n: int | None = typer.Option(
+        None,
+        "--n",
+        "-n",
+        help="Images to draw from a generator (or the first N of a file); default: the protocol's, 10,000 / 50,000.",
+    ),  # fmt: skip
+    metrics: list[str] = EvalMetrics,
     seed: int = typer.Option(
         0, "--seed", help="Seed of the noise, of the metrics' random subsets and of the bootstrap."
     ),
-    dataset: str | None = typer.Option(
-        None,
-        "--dataset",
-        "-d",
-        metavar="DATASET_OR_RECIPE",
-        help="The data to score against (its held-out split, seen "
-        "by its judge): a dataset name or a recipe file. Needed for image files; a run or checkpoint uses its recipe's.",
-    ),
-    features: str = typer.Option(
-        "judge",
-        "--features",
-        help="Feature space of fid/kid/precision-recall: judge (the "
-        "dataset's) or inception (any grey or RGB images; weights downloaded on first use).",
-    ),
-    data: str | None = typer.Option(
-        None,
-        "--data",
-        help="Data root of the dataset, read once to cache its held-out "
-        "features (default: the recipe's data.root, GANFW_DATA, then the user cache).",
-    ),
-    bootstrap: int = typer.Option(
-        200, "--bootstrap", help="Resamples of the generated images for FID's 95% confidence interval (0: none)."
-    ),
+    dataset: str | None = EvalDataset,
+    features: str | None = EvalFeatures,
+    protocol: str = EvalProtocol,
+    data: str | None = EvalData,
+    bootstrap: int | None = EvalBootstrap,
     json_out: Path | None = typer.Option(
         None, "--json", help="Also write the scores and their protocol to this JSON file."
     ),
+    best: bool = BestOption,
 ) -> None:
-    """Score generated images against their dataset's held-out split (FID with a bootstrap interval, KID, IS, class coverage, precision/recall, conditional accuracy)."""
+    """Score generated images against their dataset (FID with a bootstrap interval, KID, IS, class coverage, precision/recall, conditional accuracy), by the quick or the paper protocol."""
     from ganfw.evaluation.cli import evaluate_command
 
-    _check_n(n)
+    if n is not None:
+        _check_n(n)
     _check_seed(seed)
-    if bootstrap < 0:
+    if bootstrap is not None and bootstrap < 0:
         raise fail(f"--bootstrap {bootstrap}: ask for 0 resamples (no interval) or more")
     evaluate_command(
-        target,
+        _best(target, best),
         registry(),
         n=n,
         metrics=",".join(metrics) if metrics else None,
@@ -523,6 +562,7 @@ def evaluate(
         bootstrap=bootstrap,
         json_out=json_out,
         console=out,
+        protocol=protocol,
     )
 
 

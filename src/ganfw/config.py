@@ -80,6 +80,11 @@ class OutputConfig:
         "keep <run>/report.html, a self-contained page of the run, up to date after each "
         "epoch (the report callback; also: ganfw report RUN)",
     )
+    keep_best: str = param(
+        "",
+        "an [eval] score to keep the best checkpoint by, in <run>/checkpoints/best.safetensors (fid, kid, swd: "
+        "lower is better; any other: higher); ganfw sample/evaluate RUN --best use it ('': none)",
+    )
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,11 @@ class EvalConfig:
         1000, "generated samples per evaluation (FID reads higher at 1,000 than at 10,000: docs/metrics.md)", min=10
     )
     metrics: list[str] = param(["fid"], "metric components to compute (ganfw list --kind metric)")
+    features: Literal["auto", "judge", "inception", "dinov2"] = param(
+        "auto",
+        "feature space of the scores: auto (the dataset's judge when it has one, else inception), judge, inception "
+        "or dinov2 (docs/metrics.md)",
+    )
 
     def due(self, epoch: int) -> bool:
         """Whether training evaluates after ``epoch`` (1-based)."""

@@ -303,7 +303,9 @@ class Dataset(ABC):
         image_shape: ``(C, H, W)``.
         class_names: one name per class (``("0", ..., "9")``); empty for an unlabelled dataset.
         key: what the data is (``"mnist"``, ``"fashion-mnist"``, ``"image-folder-1a2b3c4d"``):
-            judges are matched to datasets and scores labelled by it. Empty: the recipe's name.
+            judges are matched to datasets and scores labelled by it; two parameterisations that
+            give different images need different keys. Empty: the component's name, followed by
+            a short hash of its params when they are not the defaults.
     """
 
     image_shape: ImageShape
@@ -495,6 +497,9 @@ class Metric(ABC):
             dataset has no judge.
         needs_images: the metric reads ``images`` (pixel-space metrics); the evaluation then
             passes them in both embeddings.
+        needs_classes: the metric reads ``logits`` as the dataset's classes (class coverage,
+            conditional accuracy); it is refused where the logits are Inception's (the paper
+            protocol's).
 
     Randomness (subsets, shuffles) must come from torch's global generator, which the caller
     seeds (and restores afterwards), so that a result depends only on its inputs and the seed.
@@ -503,6 +508,7 @@ class Metric(ABC):
     needs_labels: bool = False
     needs_judge: bool = False
     needs_images: bool = False
+    needs_classes: bool = False
 
     @abstractmethod
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:

@@ -62,7 +62,8 @@ def check_evaluation(recipe: Recipe, registry: Registry, dataset: Dataset, condi
             )
     try:
         with torch.random.fork_rng(devices=[]):  # a cold cache's embedding must not move training's stream
-            prepare(of_run(dataset, recipe.data, str(recipe.path)), recipe.eval.metrics, registry)
+            data = of_run(dataset, recipe.data, str(recipe.path))
+            prepare(data, recipe.eval.metrics, registry, features=recipe.eval.features)
     except UserError as e:
         raise UserError(
             f"{recipe.path}: [eval] cannot score this run (set eval.every = 0 to train without): {e}"

@@ -16,15 +16,19 @@ from ganfw.plugins import Registry
 from ganfw.specs import KINDS
 from tests.helpers.cli import RECIPES, REPO, WIDE, cli, make_distribution, run_cli
 
+#: What every install lists (issue 21: the ResNet and StyleGAN2 families, ADA, R2 and path length, the
+#: field's datasets, the trackers).
 REQUIRED = {
-    "generator": {"mlp", "dcgan", "cmlp", "cdcgan"},
-    "discriminator": {"mlp", "dcgan", "cmlp", "cdcgan"},
-    "loss": {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp"},
+    "generator": {"mlp", "dcgan", "cmlp", "cdcgan", "resnet", "cresnet", "stylegan2", "cstylegan2"},
+    "discriminator": {"mlp", "dcgan", "cmlp", "cdcgan", "resnet", "cresnet", "stylegan2", "cstylegan2"},
+    "loss": {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp", "r1", "r1-r2", "path-length"},
     "schedule": {"simultaneous", "alternating", "n-critic", "adaptive"},
-    "dataset": {"mnist", "fashion-mnist", "image-folder"},
-    "metric": {"fid", "kid", "inception-score", "class-coverage", "precision-recall", "conditional-accuracy"},
-    "augmentation": {"diffaugment"},
-    "callback": {"ema", "early-stopping"},
+    "dataset": {"mnist", "fashion-mnist", "image-folder", "cifar10", "cifar100", "stl10", "celeba", "lsun",
+                "hf-dataset", "webdataset"},  # fmt: skip
+    "metric": {"fid", "kid", "inception-score", "class-coverage", "precision-recall", "conditional-accuracy",
+               "sliced-wasserstein"},  # fmt: skip
+    "augmentation": {"diffaugment", "ada"},
+    "callback": {"ema", "early-stopping", "health", "report", "mlflow", "wandb", "csv"},
     "lr-schedule": {"constant", "cosine", "linear-decay"},
 }
 KIND_ORDER = list(KINDS)

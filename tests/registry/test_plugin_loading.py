@@ -25,7 +25,9 @@ from tests.helpers.cli import RECIPES, WIDE, PluginSite, loss_plugin_source
 from tests.helpers.recipes import tiny_recipe
 
 RECIPE = str(RECIPES / "mnist_dcgan.toml")
-BUILTIN_LOSSES = {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp", "relativistic", "r1"}
+BUILTIN_LOSSES = {
+    "non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp", "relativistic", "r1", "r1-r2", "path-length"
+}  # fmt: skip
 
 
 def warnings_of(stderr: str) -> list[str]:
@@ -547,7 +549,7 @@ def test_registry_resolve_and_names(site):
     assert set(reg.clashes()) == {("loss", "non-saturating")}
     with pytest.raises(LookupProblem, match="offered by several plugins"):
         reg.resolve("loss", "non-saturating")
-    with pytest.raises(LookupProblem, match=r"unknown generator 'fancy'; available: cdcgan, cmlp, dcgan, mlp"):
+    with pytest.raises(LookupProblem, match=r"unknown generator 'fancy'; available: cdcgan, cmlp, cresnet, cstylegan2, dcgan, mlp, resnet, stylegan2$"):
         reg.resolve("generator", "fancy")
     with pytest.raises(
         LookupProblem,

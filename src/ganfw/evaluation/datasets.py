@@ -6,11 +6,14 @@ root that :func:`ganfw.paths.resolve_data_root` gives.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ganfw.contracts import Dataset
 from ganfw.errors import UserError
+from ganfw.params import as_dict
 from ganfw.paths import resolve_data_root
 from ganfw.plugins import LookupProblem, Registry
 from ganfw.recipe import ComponentChoice, load_recipe
@@ -22,8 +25,8 @@ class EvalData:
 
     Attributes:
         dataset: the component, built with its whole training set (no ``data.limit``).
-        key: ``dataset.key``, else the dataset component's name: judges and reference features
-            are looked up by it, and scores are labelled with it.
+        key: ``dataset.key``, else :func:`default_key`: judges and reference features are
+            looked up by it, and scores are labelled with it.
         source: how to name it on the command line again (a recipe file or a dataset name),
             for hints such as "run ``ganfw train-judge <source>``".
     """
@@ -41,7 +44,20 @@ class EvalData:
 
 def of_run(dataset: Dataset, choice: ComponentChoice, source: str) -> EvalData:
     """The dataset a run built from the recipe section ``choice`` (``source``: the recipe file)."""
-    return EvalData(dataset, dataset.key or choice.component.spec.name, source)
+    return EvalData(dataset, dataset.key or default_key(choice), source)
+
+
+def default_key(choice: ComponentChoice) -> str:
+    """The key of a dataset that sets none: the component's name, followed by a short hash of its
+    params when they are not the defaults - so that two parameterisations (another image size,
+    another subset) never share a judge or cached reference features."""
+    name, spec = choice.component.spec.name, choice.component.spec
+    params = {} if choice.params is None else as_dict(choice.params)
+    defaults = {} if spec.params is None else as_dict(spec.default_params())
+    if params == defaults:
+        return name
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{name}-{digest[:8]}"
 
 
 def build(choice: ComponentChoice, root: str | None, source: str) -> EvalData:

@@ -119,6 +119,11 @@ def held_out(data: EvalData) -> Split:
         raise UserError(
             f"the dataset {data.describe()} has no held-out split to score against (its held_out() gives None)"
         )
+    if not isinstance(split, Split):
+        raise UserError(
+            f"the dataset {data.key!r} broke its contract: held_out() gave a {type(split).__name__}, "
+            "expected a ganfw.plugin.Split (images, labels, name) or None"
+        )
     images, shape = split.images, tuple(data.dataset.image_shape)
     if (
         not isinstance(images, torch.Tensor)

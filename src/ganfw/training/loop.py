@@ -226,7 +226,7 @@ class Trainer:
         """The epoch's outputs (rank 0), then the callbacks; a callback's state changed by an
         evaluation (or an observer's by its epoch-end checks) is saved by rewriting the epoch's
         checkpoint."""
-        start, observed = time.perf_counter(), self._observer_state()
+        start, observed, scores = time.perf_counter(), self._observer_state(), None
         if outputs is not None:
             drawn = self._grid_inputs()
             scores = outputs.write(epoch, self.clock.step, record, drawn,
@@ -237,10 +237,20 @@ class Trainer:
                 self._dispatch("on_evaluation", scores)
         self._dispatch("on_epoch_end")
         self.clock.elapsed += time.perf_counter() - start  # counted in the next checkpoint
-        changed = self.parts.callbacks or observed != self._observer_state()
+        best = self._best(scores)
+        changed = self.parts.callbacks or best or observed != self._observer_state()
         if changed and self.clock.step % self.clock.steps_per_epoch == 0:
-            self.state.save(self.clock, self.window, force=True)
+            path = self.state.save(self.clock, self.window, force=True)
+            if best:
+                self.reporter.message(f"best {self.state.best.score} so far: {self.state.best.keep(path)}")
         self.reporter.epoch_end(epoch, self.settings.epochs)
+
+    def _best(self, scores: dict[str, float] | None) -> bool:
+        """Whether this epoch's evaluation is the best so far by ``[output] keep_best`` (rank 0)."""
+        keeper = self.state.best
+        if keeper is None or scores is None:
+            return False
+        return keeper.consider(scores, self.clock.step)
 
     def _observer_state(self) -> str:
         """The observers' state as JSON text (a snapshot: state dicts may share live objects)."""

@@ -119,8 +119,9 @@ class EpochOutputs:
         cfg = self.recipe.eval
         try:
             evaluation = evaluate_generator(
-                generator, cfg.metrics, cfg.n, self.registry, self.data, seed=self.recipe.train.seed
-            )
+                generator, cfg.metrics, cfg.n, self.registry, self.data, seed=self.recipe.train.seed,
+                features=cfg.features,
+            )  # fmt: skip
         except Exception as e:  # a metric plugin's code, the data, the disk
             reason = str(e) if isinstance(e, UserError) else one_line(e)
             raise TrainingStopped(
@@ -137,9 +138,12 @@ class EpochOutputs:
                 "n": cfg.n,
                 "protocol": asdict(evaluation.protocol),
                 **{f"eval/{k}": round(v, 6) for k, v in scores.items()},
+                **({"warnings": evaluation.warnings} if evaluation.warnings else {}),
             }
         )
         self.message(f"epoch {epoch}: " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+        for line in evaluation.warnings:
+            self.message(f"warning: epoch {epoch}: {line}")
         return scores
 
 

@@ -37,6 +37,7 @@ from ganfw.errors import UserError
 from ganfw.recipe import Recipe
 from ganfw.rundir import RunDir
 from ganfw.training import streams as rng
+from ganfw.training.best import BestCheckpoint
 from ganfw.training.old_checkpoints import upgrade
 from ganfw.training.parts import Parts
 from ganfw.training.records import Window
@@ -62,6 +63,8 @@ class RunState:
         self.parts, self.opt, self.streams, self.precision = parts, opt, streams, precision
         self.saved_step: int | None = None  # the step of the last checkpoint written or loaded
         self._saved_streams: list[rng.RankStates] = []  # every rank's, at saved_step
+        keep = recipe.output.keep_best
+        self.best = BestCheckpoint(keep) if keep and recipe.eval.every else None
 
     def modules(self) -> dict[str, nn.Module]:
         """Every module a checkpoint holds, by prefix."""
@@ -109,6 +112,7 @@ class RunState:
             "sampler": self.sampler_prefix(),
             "parts": {part.key: part.call("state_dict") for part in self.parts.stateful()},
             "log_window": window.state_dict(),
+            "best": None if self.best is None else self.best.state_dict(),
             "scalers": {"generator": self.opt.scaler_g.state_dict(), "discriminator": self.opt.scaler_d.state_dict()},
             "updates": dict(self.opt.updates),
             "recipe": self.recipe.to_toml(),
@@ -162,6 +166,8 @@ class RunState:
             self._restore_parts(ckpt, path)
             if ckpt.state["step"] == step:
                 window.load_state_dict(ckpt.state.get("log_window") or Window().state_dict())
+            if self.best is not None and ckpt.state.get("best"):
+                self.best.load_state_dict(ckpt.state["best"])
             self._restore_streams(ckpt, step, say)
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
             raise CorruptCheckpoint(
