@@ -23,10 +23,27 @@ REQUIRED = {
     "discriminator": {"mlp", "dcgan", "cmlp", "cdcgan", "resnet", "cresnet", "stylegan2", "cstylegan2"},
     "loss": {"non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp", "r1", "r1-r2", "path-length"},
     "schedule": {"simultaneous", "alternating", "n-critic", "adaptive"},
-    "dataset": {"mnist", "fashion-mnist", "image-folder", "cifar10", "cifar100", "stl10", "celeba", "lsun",
-                "hf-dataset", "webdataset"},  # fmt: skip
-    "metric": {"fid", "kid", "inception-score", "class-coverage", "precision-recall", "conditional-accuracy",
-               "sliced-wasserstein"},  # fmt: skip
+    "dataset": {
+        "mnist",
+        "fashion-mnist",
+        "image-folder",
+        "cifar10",
+        "cifar100",
+        "stl10",
+        "celeba",
+        "lsun",
+        "hf-dataset",
+        "webdataset",
+    },  # fmt: skip
+    "metric": {
+        "fid",
+        "kid",
+        "inception-score",
+        "class-coverage",
+        "precision-recall",
+        "conditional-accuracy",
+        "sliced-wasserstein",
+    },  # fmt: skip
     "augmentation": {"diffaugment", "ada"},
     "callback": {"ema", "early-stopping", "health", "report", "mlflow", "wandb", "csv"},
     "lr-schedule": {"constant", "cosine", "linear-decay"},

@@ -549,11 +549,14 @@ def test_registry_resolve_and_names(site):
     assert set(reg.clashes()) == {("loss", "non-saturating")}
     with pytest.raises(LookupProblem, match="offered by several plugins"):
         reg.resolve("loss", "non-saturating")
-    with pytest.raises(LookupProblem, match=r"unknown generator 'fancy'; available: cdcgan, cmlp, cresnet, cstylegan2, dcgan, mlp, resnet, stylegan2$"):
+    with pytest.raises(
+        LookupProblem,
+        match=r"unknown generator 'fancy'; available: cdcgan, cmlp, cresnet, cstylegan2, dcgan, mlp, resnet, stylegan2$",
+    ):
         reg.resolve("generator", "fancy")
     with pytest.raises(
         LookupProblem,
-        match=r"unknown metric 'fancy'; available: class-coverage, conditional-accuracy, fid, inception-score, kid, precision-recall$",
+        match=r"unknown metric 'fancy'; available: class-coverage, conditional-accuracy, fid, inception-score, kid, precision-recall, sliced-wasserstein$",
     ):
         reg.resolve("metric", "fancy")
     with pytest.raises(LookupProblem, match=r"unknown metric 'fid'; available: \(none installed\)"):
