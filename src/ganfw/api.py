@@ -31,7 +31,7 @@ from ganfw import engine, rundir
 from ganfw import recipe as recipes
 from ganfw.bundled import recipe_file
 from ganfw.checkpoint import latest_checkpoint, list_checkpoints
-from ganfw.contracts import Generator
+from ganfw.contracts import Generator, as_image_shape
 from ganfw.distributed import Ranks, ranks_from_env
 from ganfw.errors import UserError
 from ganfw.evaluation import datasets
@@ -330,7 +330,7 @@ def score(
         protocol: ``"quick"`` (the held-out split) or ``"paper"`` (the training set, as papers
             report; docs/metrics.md).
     """
-    n, features = _protocol_defaults(protocol, n, features)
+    n, space = _protocol_defaults(protocol, n, features)
     if bootstrap is not None and bootstrap < 0:
         raise UserError(f"bootstrap={bootstrap}: ask for 0 resamples (no interval) or more")
     root = None if data_root is None else os.fspath(data_root)
@@ -350,7 +350,7 @@ def score(
         images,
         metrics=None if metrics is None else list(metrics),
         seed=seed,
-        features=features,
+        features=space,
         bootstrap=bootstrap,
         protocol=protocol,
     )
@@ -374,11 +374,12 @@ def _in_memory(
             "images need dataset=, the data to score them against (a dataset name such as 'mnist', or a recipe file)"
         )
     data = datasets.from_argument(dataset, registry(), root)
-    if isinstance(target, Samples):
-        target, labels = target.images, target.labels if labels is None else labels
+    pixels = target.images if isinstance(target, Samples) else target
+    if isinstance(target, Samples) and labels is None:
+        labels = target.labels
 
     def images() -> tuple[Tensor, Tensor | None]:
-        checked = to_images(torch.as_tensor(target).detach().cpu(), "images", tuple(data.dataset.image_shape))
+        checked = to_images(torch.as_tensor(pixels).detach().cpu(), "images", as_image_shape(data.dataset.image_shape))
         given = None if labels is None else to_labels(torch.as_tensor(labels).cpu(), len(checked), "labels")
         return checked[:n], None if given is None else given[:n]
 
@@ -391,5 +392,7 @@ def check_count(n: int) -> None:
         raise UserError(f"n={n}: ask for 1 image or more")
 
 
-def _path(target: Run | PathLike) -> Path:
+def _path(target: LoadedGenerator | Run | PathLike) -> Path:
+    if isinstance(target, LoadedGenerator):
+        return target.saved.path
     return target.path if isinstance(target, Run) else Path(os.fspath(target))

@@ -131,7 +131,7 @@ class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time of each record."""
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter
@@ -330,14 +330,14 @@ def check(
     from ganfw.bundled import recipe_file
     from ganfw.recipe import load_recipe
 
-    recipe = recipe_file(recipe)
-    resolved = load_recipe(recipe, registry(), overrides)
+    path = recipe_file(recipe)
+    resolved = load_recipe(path, registry(), overrides)
     from ganfw.device import describe_machine
     from ganfw.preflight import check_recipe
 
     check_recipe(resolved)
 
-    print(f"# {shown(recipe)}: resolved recipe (valid)")
+    print(f"# {shown(path)}: resolved recipe (valid)")
     print(f"# on this machine: {describe_machine(resolved.train.device, resolved.train.precision)}")
     print(f"# data root: {_data_root_line(resolved.data_root)}")
     print(resolved.to_toml(), end="")

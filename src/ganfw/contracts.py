@@ -20,6 +20,12 @@ from ganfw.version import API_VERSION as API_VERSION  # the version of these con
 ImageShape = tuple[int, int, int]
 
 
+def as_image_shape(shape: Any) -> ImageShape:
+    """``shape`` (any sequence of three ints: a list from JSON, ``Tensor.shape[1:]``) as ``(C, H, W)``."""
+    channels, height, width = (int(n) for n in shape)
+    return channels, height, width
+
+
 class Stateful:
     """State that survives a checkpoint, and numbers for ``metrics.jsonl``.
 

@@ -23,6 +23,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -92,6 +93,14 @@ class ParamInfo:
     doc: str
 
 
+def _default(f: dataclasses.Field[Any]) -> Any:
+    """A declared param's default (from its factory for a list)."""
+    if f.default is dataclasses.MISSING:
+        factory: Callable[[], Any] = f.default_factory  # type: ignore[assignment]
+        return factory()
+    return f.default
+
+
 def describe(cls: type | None) -> list[ParamInfo]:
     """The declared parameters of a params dataclass, in declaration order."""
     if cls is None:
@@ -99,7 +108,7 @@ def describe(cls: type | None) -> list[ParamInfo]:
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        default = _default(f)
         doc = f.metadata.get("doc", "")
         bounds = _bounds_text(f.metadata)
         kind = component_kind(f)
@@ -176,7 +185,7 @@ def check_declaration(cls: type) -> None:
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise TypeError(f"parameter {f.name!r} has no default")
         _check_supported(f.name, hints[f.name])
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        default = _default(f)
         if default is None and _allows_none(hints[f.name]):
             continue
         try:

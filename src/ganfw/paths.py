@@ -149,7 +149,8 @@ def _too_large(limit: int) -> OSError:
 
 def _read_regular(fd: int, limit: int) -> bytes:
     os.set_blocking(fd, True)
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while size <= limit:
         chunk = os.read(fd, min(1 << 20, limit + 1 - size))
         if not chunk:
@@ -165,7 +166,8 @@ def _drain(fd: int, limit: int) -> bytes:
     silence for :data:`PIPE_WAIT_S` is the error."""
     poller = select.poll()
     poller.register(fd, select.POLLIN)
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     deadline = time.monotonic() + PIPE_WAIT_S
     while True:
         left = deadline - time.monotonic()

@@ -20,6 +20,7 @@ import dataclasses
 import math
 import re
 import tomllib
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -345,7 +346,7 @@ def _choice(
     kind: str,
     table: Any,
     default: str | None = None,
-    extra: set[str] = frozenset(),
+    extra: AbstractSet[str] = frozenset(),
 ) -> ComponentChoice:
     """Resolve the component table at ``key`` (``{name, params}``, or just a name where a param
     holds a component) and validate its params, nested components included."""
@@ -418,7 +419,7 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
     for key in tables.data:
         if key not in known:
             raise tables.error((key,), unknown_key_message(key, known))
-    components = {s: _component(tables, registry, s) for s in config.COMPONENT_SECTIONS}
+    components: dict[str, Any] = {s: _component(tables, registry, s) for s in config.COMPONENT_SECTIONS}
     components.update(_optional_components(tables, registry))
 
     data = tables.data.get("data", {})

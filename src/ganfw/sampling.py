@@ -82,7 +82,7 @@ def load_saved(target: Path, registry: Registry, device: str = "cpu") -> SavedGe
     else G), rebuilt from the recipe stored with it, with the dataset's class names."""
     path = checkpoint_of(target)
     ckpt = load_training_checkpoint(path)  # metadata types, TOML recipe, finite weights
-    recipe = validate(Tables(path, ckpt.recipe, {}, {}), registry)
+    recipe = validate(Tables(path, ckpt.recipe or {}, {}, {}), registry)
     num_classes, class_names, prefix = _labelling(ckpt, path)
     context: dict[str, Any] = {"image_shape": tuple(ckpt.state["image_shape"])}
     if recipe.generator.conditional:

@@ -19,12 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 from torch import Tensor
 
 from ganfw.atomic import atomic_path
+from ganfw.contracts import as_image_shape
 from ganfw.errors import UserError
 from ganfw.evaluation import datasets
 from ganfw.evaluation.caveats import WARNINGS
@@ -94,7 +95,7 @@ def target_images(
 
         samples = draw(saved.generator, n, seed, source=str(saved.path))
         return samples.images, samples.labels
-    images, labels = read_labelled_images(target, tuple(data.dataset.image_shape))
+    images, labels = read_labelled_images(target, as_image_shape(data.dataset.image_shape))
     return images[:n], None if labels is None else labels[:n]
 
 
@@ -195,7 +196,11 @@ def report_file(path: Path | None) -> Iterator[Callable[[dict], None]]:
         yield lambda report: None
         return
     with atomic_path(path) as tmp:
-        yield lambda report: tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+        def write(report: dict) -> None:
+            tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+        yield write
 
 
 def render(evaluation: Evaluation, target: str) -> Table:
@@ -209,7 +214,8 @@ def render(evaluation: Evaluation, target: str) -> Table:
         + f", seed {p.seed}, {evaluation.seconds:.1f} s",
         title_justify="left",
     )
-    for column, justify in (("metric", "left"), ("score", "left"), ("value", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("metric", "left"), ("score", "left"), ("value", "right"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for name, result in evaluation.results.items():
         for i, (key, value) in enumerate(result.scores.items()):

@@ -11,7 +11,7 @@ them say so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor
@@ -49,7 +49,7 @@ class FeatureSpace:
     @property
     def classifier(self) -> str | None:
         """The network of the class logits, as protocols name it; ``None`` when there are none."""
-        if self.network_logits:
+        if self.network_logits and self.network is not None:
             return self.network.extractor
         return None if self.judge is None else f"judge:{self.judge.info.dataset}"
 
@@ -67,11 +67,13 @@ class FeatureSpace:
         logits = "-logits" if self.network_logits else ""
         return f"{self.name}-{self.network.hash[:16]}{logits}" + (f"-{judge}" if judge else "")
 
-    def extractor(self) -> dict[str, str | None]:
+    def extractor(self) -> dict[str, Any]:
         """The feature extractor, its weights' hash and resizing, and the classifier of the class
         logits (a score's protocol)."""
         judge = None if self.judge is None else self.judge.hash
         if self.network is None:
+            if self.judge is None:
+                raise UserError("a feature space needs the dataset's judge or a feature network")
             name, digest, resize = f"judge:{self.judge.info.dataset}", judge, None
         else:
             name, digest, resize = self.network.extractor, self.network.hash, self.network.resize
@@ -96,6 +98,8 @@ class FeatureSpace:
                 logits = network_logits
         if logits is None:
             logits = torch.empty(len(images), 0)
+        if features is None:
+            raise UserError("a feature space needs the dataset's judge or a feature network")
         return Embedding(features, logits, labels, images if keep_images else None)
 
 

@@ -58,8 +58,10 @@ class JudgeNet(nn.Module):
             nn.Linear(64 * (height // 8) * (width // 8), FEATURES),
             nn.ReLU(),
         )
+        self.classes = classes
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(FEATURES, classes))
         #: Multiplies the features; :func:`calibrate` sets it so that their mean square is 1.
+        self.feature_scale: Tensor
         self.register_buffer("feature_scale", torch.ones(()))
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
@@ -167,5 +169,5 @@ def judge_images(net: JudgeNet, images: Tensor, batch: int = 1000) -> tuple[Tens
         features.append(f.cpu())
         logits.append(logit.cpu())
     if not features:
-        return torch.empty(0, FEATURES), torch.empty(0, net.head[-1].out_features)
+        return torch.empty(0, FEATURES), torch.empty(0, net.classes)
     return torch.cat(features), torch.cat(logits)

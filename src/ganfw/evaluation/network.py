@@ -63,6 +63,7 @@ class Network:
             f, logit = self.run(to_uint8(chunk).expand(-1, 3, -1, -1).contiguous())
             features.append(f.float().cpu())
             logits.append(None if logit is None else logit.float().cpu())
-        if not features or logits[0] is None:
+        known = [logit for logit in logits if logit is not None]
+        if not features or len(known) < len(logits):
             return (torch.cat(features) if features else torch.empty(0, 0)), None
-        return torch.cat(features), torch.cat(logits)
+        return torch.cat(features), torch.cat(known)

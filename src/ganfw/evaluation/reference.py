@@ -68,7 +68,8 @@ def reference_embedding(
         if images and pixels is None:
             pixels = {"images": to_uint8(real.images), "split": real.name}
             _write(cache_path("images", data, split), pixels, real.name, data.key)
-    embedding = Embedding(cached["features"], cached["logits"], images=from_uint8(pixels["images"]) if images else None)
+    pixel_images = from_uint8(pixels["images"]) if images and pixels is not None else None
+    embedding = Embedding(cached["features"], cached["logits"], images=pixel_images)
     return Reference(embedding, cached["split"])
 
 

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganfw.contracts import as_image_shape
 from ganfw.errors import UserError
 from ganfw.evaluation.datasets import EvalData
 from ganfw.evaluation.judge import JudgeInfo, JudgeNet, calibrate, judge_images, save_judge
@@ -75,7 +76,7 @@ def train(
     :func:`calibrate` its features on the same (unaugmented) images."""
     torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
-    net = JudgeNet(tuple(images.shape[1:]), classes).to(memory_format=torch.channels_last)
+    net = JudgeNet(as_image_shape(images.shape[1:]), classes).to(memory_format=torch.channels_last)
     autocast = Precision(precision, torch.device("cpu"))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = epochs * math.ceil(len(images) / batch_size)
@@ -125,7 +126,7 @@ def train_and_save(
     net = train(images, labels, data.dataset.num_classes, seed=seed, epochs=epochs, precision=precision, log=log)
     info = JudgeInfo(
         dataset=data.key,
-        image_shape=tuple(data.dataset.image_shape),
+        image_shape=as_image_shape(data.dataset.image_shape),
         classes=tuple(data.dataset.class_names),
         accuracy=round(accuracy(net, split.images, split.labels), 4),
         split=split_name(split),

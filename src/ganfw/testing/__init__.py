@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ganfw.contracts import ImageShape
+from ganfw.contracts import ImageShape, as_image_shape
 from ganfw.paths import resolve_data_root
 from ganfw.plugins import Component
 from ganfw.specs import ComponentSpec
@@ -145,5 +145,5 @@ def check_component(
         params = resolve_params(spec, params)
         if spec.kind in _CHECKS:
             root = str(resolve_data_root(data_root)[0])
-            context = _Context(tuple(image_shape), num_classes, root, data_limit)
+            context = _Context(as_image_shape(image_shape), num_classes, root, data_limit)
             _CHECKS[spec.kind](factory, params, context, spec.conditional)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ganfw.contracts import Dataset, Split
-from ganfw.testing.contract import check_tensor, expect
+from ganfw.testing.contract import ContractError, check_tensor, expect
 
 
 def check_dataset(dataset: Dataset, limit: int | None = None) -> None:
@@ -59,6 +59,7 @@ def _check_labels(dataset: Dataset, n: int) -> None:
     if not names:
         expect(labels is None, "load_labels() returned labels, but class_names is empty (an unlabelled dataset)")
         return
-    expect(labels is not None, f"load_labels() returned None for a dataset with {len(names)} class names")
+    if labels is None:
+        raise ContractError(f"load_labels() returned None for a dataset with {len(names)} class names")
     check_tensor("load_labels()", labels, (n,), dtype=torch.int64, low=0, high=len(names) - 1)
     expect(labels.device.type == "cpu", f"load_labels() returned labels on {labels.device}, expected the CPU")

@@ -105,7 +105,7 @@ def loss_terms(loss: Loss, player: str, real: Tensor, fake: Tensor, case: str) -
             value = loss.g_loss(real.detach() if loss.g_needs_real else None, fake)
     terms = _terms(name, value, real.device)
     inputs = (real, fake) if player == "d" else (fake,)
-    check_gradients(name, sum(terms.values()), inputs, every=True)
+    check_gradients(name, torch.stack(list(terms.values())).sum(), inputs, every=True)
     return {k: v.detach() for k, v in terms.items()}
 
 

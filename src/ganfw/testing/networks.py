@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ganfw.checkpoint import load_checkpoint, save_checkpoint
-from ganfw.contracts import Discriminator, Generator, ImageShape
+from ganfw.contracts import Discriminator, Generator, ImageShape, as_image_shape
 from ganfw.testing.contract import ContractError, check_gradients, check_tensor, devices, expect, random_images
 
 
@@ -142,12 +142,13 @@ def _num_classes(module: Generator | Discriminator, num_classes: int | None) -> 
     return k
 
 
-def _check_labels_matter(module: nn.Module, inputs: Sequence[Tensor], what: str) -> None:
+def _check_labels_matter(module: Generator | Discriminator, inputs: Sequence[Tensor], what: str) -> None:
     """In eval mode, shifting every label to the next class changes the outputs."""
     first, labels = inputs
     module.eval()
     with torch.no_grad():
-        changed = not torch.equal(module(first, labels), module(first, (labels + 1) % module.num_classes))
+        classes = module.num_classes
+        changed = not torch.equal(module(first, labels), module(first, (labels + 1) % classes))
     expect(changed, f"{what} do not depend on the labels (a conditional component must use them)")
 
 
@@ -211,7 +212,7 @@ def _image_shape(module: Generator | Discriminator, image_shape: ImageShape | No
     )
     if image_shape is not None:
         expect(shape == tuple(image_shape), f"image_shape is {shape}, but it was built for {tuple(image_shape)}")
-    return shape
+    return as_image_shape(shape)
 
 
 def _parameters(module: nn.Module) -> list[nn.Parameter]:

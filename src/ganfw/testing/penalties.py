@@ -75,7 +75,7 @@ def _check_call(
     )
     after = (inputs.real, inputs.fake, inputs.z)
     expect(all(torch.equal(a.detach(), b) for a, b in zip(after, before)), f"{where} changed its input tensors")
-    if state_of is not None:
+    if state_of is not None and state is not None:
         state_of.load_state_dict(state)
     with seeded(0, device):
         again = penalty(inputs)

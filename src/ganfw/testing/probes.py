@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganfw.contracts import Discriminator, Generator, ImageShape, TrainerView
+from ganfw.contracts import Discriminator, Generator, ImageShape, TrainerView, as_image_shape
 
 #: The probe generator's ``latent_dim``.
 PROBE_LATENT_DIM = 4
@@ -32,7 +32,7 @@ class ProbeDiscriminator(Discriminator):
 
     def __init__(self, image_shape: ImageShape, num_classes: int = 0):
         super().__init__()
-        self.image_shape = tuple(image_shape)
+        self.image_shape = as_image_shape(image_shape)
         self.num_classes = num_classes
         self.net = _built_with_seed_zero(
             lambda: nn.Sequential(nn.Flatten(), nn.Linear(math.prod(image_shape), 16), nn.Tanh(), nn.Linear(16, 1))
@@ -51,7 +51,7 @@ class ProbeGenerator(Generator):
     def __init__(self, image_shape: ImageShape):
         super().__init__()
         self.latent_dim = PROBE_LATENT_DIM
-        self.image_shape = tuple(image_shape)
+        self.image_shape = as_image_shape(image_shape)
         self.net = _built_with_seed_zero(
             lambda: nn.Sequential(
                 nn.Linear(PROBE_LATENT_DIM, math.prod(image_shape)), nn.Tanh(), nn.Unflatten(1, image_shape)

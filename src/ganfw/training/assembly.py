@@ -6,10 +6,11 @@ random streams, checkpoint state and what callbacks see. Nothing here runs a ste
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 
+from ganfw.contracts import Discriminator, Generator, ImageShape
 from ganfw.device import resolve_device
 from ganfw.distributed import Ranks, join, rank_device, ranks_from_env
 from ganfw.networks import build_network, check_networks
@@ -90,10 +91,10 @@ def build_parts(recipe: Recipe, ranks: Ranks, device: torch.device) -> Parts:
     root, _ = resolve_data_root(recipe.data_root)
     dataset = Part("data", recipe.data, recipe.data.build(root=str(root), limit=recipe.data_limit))
     data = data_source(recipe, dataset.obj, ranks, device, fmt)
-    shape = tuple(dataset.obj.image_shape)
-    G = build_network(recipe.generator, dataset.obj, shape).to(device, memory_format=fmt)  # type: ignore[arg-type]
-    D = build_network(recipe.discriminator, dataset.obj, shape).to(device, memory_format=fmt)  # type: ignore[arg-type]
-    check_networks((recipe.generator, recipe.discriminator), G, D, shape, device)  # type: ignore[arg-type]
+    shape: ImageShape = tuple(dataset.obj.image_shape)
+    G = cast(Generator, build_network(recipe.generator, dataset.obj, shape).to(device).to(memory_format=fmt))
+    D = cast(Discriminator, build_network(recipe.discriminator, dataset.obj, shape).to(device).to(memory_format=fmt))
+    check_networks((recipe.generator, recipe.discriminator), G, D, shape, device)
     loss = Part("loss", recipe.loss, recipe.loss.build())
     penalties = list(loss.call("penalties"))
     schedule = Part("schedule", recipe.schedule, recipe.schedule.build())

@@ -89,7 +89,7 @@ class Streamed(Shuffled):
         plan = [rows.tolist() for rows in self.plan(epoch, start, stop)]
         # A private generator: the loader seeds its workers from it, not from torch's global
         # stream, whose draws (dropout, augmentation) must not depend on how batches are read.
-        loader = torch.utils.data.DataLoader(
+        loader: torch.utils.data.DataLoader[tuple[Tensor, Tensor]] = torch.utils.data.DataLoader(
             self.dataset,  # type: ignore[arg-type]
             batch_sampler=plan,
             num_workers=self.workers,

@@ -241,8 +241,8 @@ class Trainer:
         changed = self.parts.callbacks or best or observed != self._observer_state()
         if changed and self.clock.step % self.clock.steps_per_epoch == 0:
             path = self.state.save(self.clock, self.window, force=True)
-            if best:
-                self.reporter.message(f"best {self.state.best.score} so far: {self.state.best.keep(path)}")
+            if best and (keeper := self.state.best) is not None:
+                self.reporter.message(f"best {keeper.score} so far: {keeper.keep(path)}")
         self.reporter.epoch_end(epoch, self.settings.epochs)
 
     def _best(self, scores: dict[str, float] | None) -> bool:

@@ -30,7 +30,6 @@ from ganfw.contracts import (
     LRSchedule,
     Penalty,
     Schedule,
-    Stateful,
 )
 from ganfw.recipe import ComponentChoice
 from ganfw.training.data import DataSource
@@ -122,7 +121,7 @@ class Parts:
         """Every callback in the order hooks are called: the recipe's ``[[callbacks]]``, then the observers."""
         return [*self.callbacks, *self.observers]
 
-    def stateful(self) -> Iterator[Part[Stateful]]:
+    def stateful(self) -> Iterator[Part[Any]]:
         """Every part whose state a checkpoint keeps, by key: the loss, the schedule, the
         augmentation, the callbacks and the observers."""
         yield self.loss
@@ -131,7 +130,7 @@ class Parts:
             yield self.augment
         yield from self.hooked
 
-    def logged(self) -> Iterator[tuple[Part[Stateful], str]]:
+    def logged(self) -> Iterator[tuple[Part[Any], str]]:
         """The parts whose ``log()`` joins each log line, with their key prefix: the schedule's
         counters un-prefixed, ``loss/``, ``augment/``, ``<callback name>/``."""
         for part in self.stateful():

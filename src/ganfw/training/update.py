@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ganfw.contracts import Augmentation, Batch, Decision, Loss, LossValue, Penalty, PenaltyInputs
+from ganfw.contracts import (
+    Augmentation,
+    Batch,
+    Decision,
+    Discriminator,
+    Generator,
+    Loss,
+    LossValue,
+    Penalty,
+    PenaltyInputs,
+)
 from ganfw.training.parts import Part
 from ganfw.training.phase import StepPhase
 from ganfw.training.wrapping import Networks
@@ -59,8 +69,8 @@ class Players:
     """The parts the update calls into: G and D (for attribution; the modules called are the
     :class:`Networks`), the loss and its penalties, the augmentation."""
 
-    generator: Part[nn.Module]
-    discriminator: Part[nn.Module]
+    generator: Part[Generator]
+    discriminator: Part[Discriminator]
     loss: Part[Loss]
     penalties: list[Penalty]
     augment: Part[Augmentation] | None
@@ -167,9 +177,12 @@ class GANUpdate:
     def _inputs(
         self, d_net: nn.Module, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor
     ) -> PenaltyInputs:
+        def discriminator(images: Tensor, labels: Tensor | None = None) -> Tensor:
+            return self._d_call(d_net, images, labels)
+
         return PenaltyInputs(
-            discriminator=lambda x, y=None: self._d_call(d_net, x, y),
-            generator=lambda zz, y=None: self._generate(zz, y),
+            discriminator=discriminator,
+            generator=self._generate,
             real=batch.images,
             fake=fake,
             real_labels=batch.labels,

@@ -52,7 +52,8 @@ def wrap_networks(
     uniform masks."""
     if train.fast_dropout and device.type == "cpu":
         use_uniform_dropout(G), use_uniform_dropout(D)
-    g, d = G, D
+    g: nn.Module = G
+    d: nn.Module = D
     if ranks.distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -62,7 +63,7 @@ def wrap_networks(
         g, d = DDP(g, device_ids=ids), DDP(d, device_ids=ids)
 
     def attach(module: nn.Module) -> nn.Module:
-        compiled = torch.compile(module) if train.compile else module
+        compiled: nn.Module = torch.compile(module) if train.compile else module  # type: ignore[assignment]
         return compiled if precision.dtype is None else Autocast(compiled, precision)
 
     g_train, d_train = attach(g), attach(d)
@@ -71,6 +72,6 @@ def wrap_networks(
 
 def adam(module: nn.Module, cfg: OptimizerConfig) -> torch.optim.Adam:
     """Adam over ``module``'s parameters with the recipe's settings."""
-    return torch.optim.Adam(
-        module.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
-    )
+    beta1, beta2 = cfg.betas
+    return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=(beta1, beta2), eps=cfg.eps,
+                            weight_decay=cfg.weight_decay)  # fmt: skip
