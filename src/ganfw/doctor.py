@@ -1,9 +1,11 @@
 """``ganfw doctor``: what this machine offers ganfw, as text to paste into a bug report.
 
     versions     ganfw, python, torch, torchvision, every plugin (and the ones that failed)
-    devices      the CPU (model, vector units, torch's capability, threads), CUDA devices, MPS
-    precisions   which of bf16 / fp16 each device runs natively, and what ``auto`` picks
-                 (where a timed probe decides, measured afresh and cached for the next runs)
+    devices      the CPU (model, vector units, torch's capability, threads), CUDA devices, MPS;
+                 a CUDA build of torch where no GPU is visible (and its libraries' size)
+    precisions   which of bf16 / fp16 each device runs natively, and what ``auto`` picks;
+                 where a timed probe decides, the cached probe, its age, the load it was
+                 measured under and how to measure again (``reprobe``: measure now)
     data         where the MNIST / Fashion-MNIST files are looked for, and whether they are there
     step probe   a few seconds of training steps of the course's DCGAN (batch 64) in each
                  candidate precision: images per second, and the ratio to fp32
@@ -16,12 +18,13 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from importlib import metadata
 from pathlib import Path
 
 from ganfw.paths import user_cache_dir
 from ganfw.plugins import Registry
-from ganfw.precision import cpu_flags, cpu_model, cpu_vector_isa, resolve_precision
+from ganfw.precision import PrecisionChoice, Probe, cache_path, cpu_flags, cpu_model, cpu_vector_isa, resolve_precision
 from ganfw.version import __version__
 
 Print = Callable[[str], None]
@@ -29,10 +32,15 @@ Print = Callable[[str], None]
 #: The IDX files torchvision's layout keeps under ``<root>/<Dataset>/raw/``.
 DATASETS = {"MNIST": "train-images-idx3-ubyte", "FashionMNIST": "train-images-idx3-ubyte"}
 PROBE_BATCH = 64
+#: PyTorch's index of CPU-only wheels (no CUDA libraries).
+CPU_WHEELS = "https://download.pytorch.org/whl/cpu"
+#: How to measure the precision probe again.
+REPROBE = "ganfw doctor --reprobe"
 
 
-def report(registry: Registry, probe_seconds: float, say: Print) -> None:
-    """Print every section (see the module docstring)."""
+def report(registry: Registry, probe_seconds: float, say: Print, reprobe: bool = False) -> None:
+    """Print every section (see the module docstring); ``reprobe``: time the precision probe
+    again (replacing the cached one where the machine is quiet) instead of showing the cached one."""
     import torch
 
     say(
@@ -41,12 +49,12 @@ def report(registry: Registry, probe_seconds: float, say: Print) -> None:
     )
     _plugins(registry, say)
     devices = _devices(say)
-    _precisions(devices, say)
+    choices = {device: _precisions(device, reprobe, say) for device in devices}
     _data(say)
     if probe_seconds > 0:
         for device in devices:
             try:
-                _step_probe(registry, device, probe_seconds / len(devices), say)
+                _step_probe(registry, device, choices[device], probe_seconds / len(devices), say)
             except Exception as e:
                 say(f"{device} step probe failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
 
@@ -83,20 +91,72 @@ def _devices(say: Print) -> list:
             p = torch.cuda.get_device_properties(i)
             say(f"cuda:{i}: {p.name}, compute capability {p.major}.{p.minor}, {p.total_memory / 2**30:.1f} GiB")
             devices.append(torch.device("cuda", i))
+    elif torch.version.cuda:
+        say(_unused_cuda(torch.version.cuda, cuda_library_bytes()))
     else:
-        say(f"cuda: none available (torch built for CUDA {torch.version.cuda or '-'})")
+        say("cuda: none available (a CPU-only build of torch)")
     if torch.backends.mps.is_available():
         say("mps: available")
         devices.append(torch.device("mps"))
     return devices
 
 
-def _precisions(devices: list, say: Print) -> None:
-    for device in devices:
-        say(f"{device}: {resolve_precision('auto', device, refresh=True).line()}")
-        for name in ("bf16", "fp16"):
-            choice = resolve_precision(name, device, refresh=name == "fp16")
-            say(f"  {name}: {'slow here: ' + choice.warning if choice.warning else choice.reason}")
+def _unused_cuda(version: str, size: int) -> str:
+    """The line for a CUDA build of torch where no GPU is visible: its libraries' ``size`` (bytes)
+    and the CPU-only install."""
+    return (
+        f"cuda: none available, but torch is a CUDA build (CUDA {version}) whose CUDA libraries take "
+        f"{size / 1e9:.1f} GB; where no GPU will be used, the CPU-only build is enough: "
+        f"pip install torch torchvision --index-url {CPU_WHEELS}"
+    )
+
+
+def cuda_library_bytes(dists: Iterable[metadata.Distribution] | None = None) -> int:
+    """Bytes on disk of the installed CUDA libraries: the files of the ``nvidia-*`` and ``cuda-*``
+    distributions (``dists``: these instead of the installed ones)."""
+    total = 0
+    for dist in metadata.distributions() if dists is None else dists:
+        if (dist.metadata["Name"] or "").lower().startswith(("nvidia-", "cuda-")):
+            for file in dist.files or ():
+                path = Path(file.locate())
+                total += path.stat().st_size if path.is_file() else 0
+    return total
+
+
+def _precisions(device, reprobe: bool, say: Print) -> dict[str, PrecisionChoice]:
+    """Print what ``auto`` picks on ``device`` and why, the probe behind it, and what bf16 and
+    fp16 would do; return the choices by precision (``auto``, ``bf16``, ``fp16``)."""
+    auto = resolve_precision("auto", device, refresh=reprobe)
+    say(f"{device}: {auto.line()}")
+    if auto.probe is not None:
+        say(f"  probe: {_probe_line(auto.probe)}")
+    choices = {"auto": auto}
+    for name in ("bf16", "fp16"):  # bf16's probe was just taken for auto, where it needed one
+        choices[name] = choice = resolve_precision(name, device, refresh=reprobe and name == "fp16")
+        say(f"  {name}: {'slow here: ' + choice.warning if choice.warning else choice.reason}")
+    return choices
+
+
+def _probe_line(probe: Probe) -> str:
+    """Where ``auto``'s probe comes from, how old it is and how to measure it again."""
+    if not probe.trusted:
+        return (
+            f"not cached, as the machine was busy ({'; '.join(probe.doubts())}): runs take the guess and "
+            f"probe again until a probe is quiet"
+        )
+    when = f"cached {_age(time.time() - probe.measured_at)} ago" if probe.cached else "measured now, cached"
+    return f"{when} in {cache_path()} ({probe.conditions()}); to measure again: {REPROBE}, or delete that file"
+
+
+def _age(seconds: float) -> str:
+    """``seconds`` in words: 40 s, 12 min, 5 h, 1 day, 3 days."""
+    if seconds >= 86400:
+        days = round(seconds / 86400)
+        return f"{days} day{'s' if days > 1 else ''}"
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(seconds, 0):.0f} s"
 
 
 def _data(say: Print) -> None:
@@ -107,9 +167,11 @@ def _data(say: Print) -> None:
         say(f"data ({source}): {root.absolute()}: " + (", ".join(found) + " found" if found else "no dataset files"))
 
 
-def _step_probe(registry: Registry, device, seconds: float, say: Print) -> None:
-    """Time training steps of the default DCGAN on random images in each candidate precision."""
-    candidates = _candidates(device)
+def _step_probe(registry: Registry, device, choices: dict[str, PrecisionChoice], seconds: float, say: Print) -> None:
+    """Time training steps of the default DCGAN on random images in fp32 and each reduced
+    precision that has a fast path on ``device`` (``choices``; a slow one could take many
+    seconds a step)."""
+    candidates = ["fp32"] + [name for name in ("bf16", "fp16") if not choices[name].warning]
     rates = {name: _steps_per_second(registry, device, name, seconds / len(candidates)) for name in candidates}
     fp32 = rates["fp32"]
     skipped = {"bf16", "fp16"} - set(candidates)
@@ -118,12 +180,6 @@ def _step_probe(registry: Registry, device, seconds: float, say: Print) -> None:
         + ", ".join(f"{name} {rate * PROBE_BATCH:.0f} images/s ({rate / fp32:.2f}x)" for name, rate in rates.items())
         + (f"; not timed (no fast path): {', '.join(sorted(skipped))}" if skipped else "")
     )
-
-
-def _candidates(device) -> list[str]:
-    """fp32, and each reduced precision that has a fast path on ``device`` (a slow one could
-    take many seconds a step)."""
-    return ["fp32"] + [name for name in ("bf16", "fp16") if not resolve_precision(name, device).warning]
 
 
 def _steps_per_second(registry: Registry, device, precision_name: str, seconds: float) -> float:

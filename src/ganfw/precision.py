@@ -10,7 +10,13 @@
 A CPU's native support is read from its feature flags (``/proc/cpuinfo``). Where they say
 nothing (another OS, another architecture) or cannot tell (vector bf16 without AMX), a timed
 probe of one DCGAN layer pair's training step decides (about 0.3 s), cached per machine in
-``$XDG_CACHE_HOME/ganfw/precision.json``.
+``$XDG_CACHE_HOME/ganfw/precision.json`` (:func:`cache_path`).
+
+A probe taken on a busy machine is not trusted (:meth:`Probe.doubts`): the load average before
+it, the CPU time other processes took during it and the spread of its repeats are measured. A
+probe disturbed by a burst is repeated once after a pause (not where the load average says the
+machine stays busy); one still disturbed is never cached: the run takes the hardware's guess
+(bf16 where the CPU has vector bf16 units, else fp32) and says so, and the next run probes again.
 
 Only :func:`resolve_precision`, :func:`probe_speedup` and :class:`Precision` import torch.
 """
@@ -21,8 +27,9 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +44,16 @@ if TYPE_CHECKING:
 REDUCED = ("bf16", "fp16")
 #: A reduced precision counts as fast where the probe finds it this much faster than fp32.
 FAST_ENOUGH = 1.2
+#: A reading this far below 1 (5x slower than fp32) stands even on a busy machine: no load turns
+#: it into a fast path (the probe does not time such a precision past its first step).
+DECISIVE = 0.2
+#: Cores' worth of other work a probe tolerates beyond the cores its threads leave free.
+BACKGROUND_CORES = 0.25
+#: A probe whose typical repeat (the median) is this much slower than its fastest was disturbed.
+MAX_SPREAD = 0.25
+#: Probes at most in one run: a disturbed one is repeated once, after a pause.
+PROBE_TRIES = 2
+REPROBE_PAUSE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,7 @@ class PrecisionChoice:
     name: str  # fp32 | bf16 | fp16
     reason: str
     warning: str | None = None  # an explicit reduced precision without a fast path
+    probe: Probe | None = None  # the timed probe behind the choice, where one was needed
 
     def line(self) -> str:
         if self.requested == "auto":
@@ -112,7 +130,124 @@ def cpu_native(dtype_name: str, flags: frozenset[str] | None, capability: str) -
     return False, f"this CPU has no native {dtype_name} ({cpu_vector_isa(flags, capability)})"
 
 
+# ----------------------------------------------------------------------- the machine's load
+def load_average() -> float | None:
+    """The 1-minute load average (processes running or waiting to run, this one included), or
+    None where the OS does not give one."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
+
+
+@dataclass(frozen=True)
+class CpuClock:
+    """One reading of the clocks a probe's load is measured with, in seconds."""
+
+    wall: float  # time.perf_counter()
+    own: float  # CPU time of this process, all its threads
+    machine: float | None  # CPU time of every process since boot (/proc/stat); None off Linux
+
+    def others_since(self, start: CpuClock) -> float | None:
+        """Cores' worth of CPU time that other processes took between ``start`` and this reading."""
+        if self.machine is None or start.machine is None or self.wall <= start.wall:
+            return None
+        return max(0.0, (self.machine - start.machine) - (self.own - start.own)) / (self.wall - start.wall)
+
+
+def cpu_clock() -> CpuClock:
+    """Read the clocks now (the machine's CPU time from ``/proc/stat``'s first line: user, nice,
+    system, irq, softirq and steal time)."""
+    machine = None
+    with contextlib.suppress(OSError, ValueError), open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in f.readline().split()[1:9])
+        machine = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return CpuClock(time.perf_counter(), time.process_time(), machine)
+
+
 # ----------------------------------------------------------------------- the timed probe
+@dataclass(frozen=True)
+class Probe:
+    """One timed probe of a reduced precision against fp32, and the machine's load while it ran.
+
+    ``speedup``: fp32 time / reduced time (above 1 the reduced precision is faster; 0: autocast
+    to it fails). ``spread``: how much slower the typical (median) repeat was than the fastest,
+    the worse of the two precisions (0.1: 10 %). ``others``: cores' worth of CPU time other
+    processes took during it; ``average``: the 1-minute load average before it (None: unknown).
+    ``cores``: the machine's logical cores; ``threads``: the probe's (torch's). ``measured_at``:
+    seconds since the epoch; ``cached``: read from the cache.
+    """
+
+    speedup: float
+    spread: float = 0.0
+    others: float | None = None
+    average: float | None = None
+    cores: int = 1
+    threads: int = 1
+    measured_at: float = field(default_factory=time.time)
+    cached: bool = False
+
+    @property
+    def free(self) -> float:
+        """Cores' worth of other work the probe tolerates: the cores its threads leave free, and
+        a little background."""
+        return max(self.cores - self.threads, 0) + BACKGROUND_CORES
+
+    @property
+    def sustained(self) -> bool:
+        """Whether the load average (less one for this process) says the machine is busy: a
+        second probe a moment later would be no quieter."""
+        return self.average is not None and self.average - 1 > self.free
+
+    def doubts(self) -> list[str]:
+        """Why this probe cannot be trusted, in words (empty: the machine was quiet)."""
+        doubts = [f"load average {self.average:.1f} on {self.cores} cores"] if self.sustained else []
+        if self.others is not None and self.others > self.free:
+            doubts.append(f"other processes took {self.others:.1f} cores during the probe")
+        if self.spread > MAX_SPREAD:
+            doubts.append(f"its repeats varied by {self.spread:.0%}")
+        return doubts
+
+    @property
+    def trusted(self) -> bool:
+        """Quiet, or so far below fp32 (or failing) that no load explains it."""
+        return self.speedup < DECISIVE or not self.doubts()
+
+    def conditions(self) -> str:
+        """The load it was measured under, in words."""
+        if not self.speedup:
+            return "autocast failed: nothing timed"
+        parts = [f"{self.threads} threads on {self.cores} cores"]
+        if self.average is not None:
+            parts.append(f"load average {self.average:.1f}")
+        if self.others is not None:
+            parts.append(f"other processes {self.others:.1f} cores")
+        return ", ".join([*parts, f"repeats within {self.spread:.0%}"])
+
+    def cache_entry(self) -> dict[str, float | int | None]:
+        entry = asdict(self)
+        del entry["cached"]
+        return entry
+
+    @classmethod
+    def from_cache(cls, entry: object) -> Probe | None:
+        """The trusted probe a cache entry holds, or None for anything else (a bare number, from
+        before probes measured the load, is measured again)."""
+        if not isinstance(entry, dict):
+            return None
+        values = {f.name: entry.get(f.name) for f in fields(cls) if f.name != "cached"}
+        numbers = [v for name, v in values.items() if v is not None or name not in ("others", "average")]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+            return None
+        probe = cls(**values, cached=True)  # type: ignore[arg-type]
+        return probe if probe.trusted else None
+
+
+def cache_path() -> Path:
+    """Where probes are cached: ``precision.json`` in the user cache."""
+    return user_cache_dir() / "precision.json"
+
+
 def _machine_key(device: torch.device, dtype_name: str) -> str:
     import torch
 
@@ -121,12 +256,13 @@ def _machine_key(device: torch.device, dtype_name: str) -> str:
     return f"{device.type}|{name}|{isa}|{torch.get_num_threads()} threads|torch {torch.__version__}|{dtype_name}"
 
 
-def _measure(device: torch.device, dtype_name: str) -> float:
-    """fp32 time / reduced-precision time of one layer pair of a DCGAN's training step - a
-    transposed convolution (128 -> 64 channels, 5x5, 7x7 -> 14x14), batch norm, a convolution
-    back to 7x7 and a linear layer, forward and backward at batch 64 - timed alternately: above
-    1 the reduced precision is faster. (Smaller layers mislead: their time is overhead.) A
-    reduced precision 5x slower than fp32 on its first step is not timed further."""
+def _time_steps(device: torch.device, dtype_name: str) -> tuple[list[float], list[float]]:
+    """Seconds of fp32 and of reduced-precision steps of one layer pair of a DCGAN's training
+    step - a transposed convolution (128 -> 64 channels, 5x5, 7x7 -> 14x14), batch norm, a
+    convolution back to 7x7 and a linear layer, forward and backward at batch 64 - timed
+    alternately. (Smaller layers mislead: their time is overhead.) A reduced precision 5x slower
+    than fp32 on its first step (which includes its warm-up) is not timed further; otherwise that
+    first step is left out."""
     import torch
     from torch import nn
 
@@ -153,62 +289,149 @@ def _measure(device: torch.device, dtype_name: str) -> float:
         return time.perf_counter() - t0
 
     step(False)  # warm-up: kernel selection, allocator
-    fp32, reduced = [step(False)], [step(True)]  # the first reduced step includes its warm-up
-    if reduced[0] < 5 * fp32[0]:  # close enough to need a careful look
+    fp32, reduced = [step(False)], [step(True)]
+    if reduced[0] < 1 / DECISIVE * fp32[0]:  # close enough to need a careful look
         for _ in range(4):
             fp32.append(step(False))
             reduced.append(step(True))
-    # The fastest of each: other work on the machine only ever adds time.
-    return min(fp32) / min(reduced[1:] or reduced)
+    return fp32, reduced[1:] or reduced
 
 
-def probe_speedup(device: torch.device, dtype_name: str, refresh: bool = False) -> float:
-    """How much faster ``dtype_name`` autocast runs than fp32 on ``device`` (0.02 = 50x slower),
-    measured once per machine and torch version, then read from the cache (``refresh``:
-    measure again, and cache the new value)."""
+def _measure(device: torch.device, dtype_name: str) -> Probe:
+    """Time the probe (:func:`_time_steps`) and, on the CPU, the machine's load around it (a GPU's
+    probe is judged by its spread alone). The fastest step of each precision counts: other work
+    only ever adds time."""
+    import torch
+
+    on_cpu = device.type == "cpu"
+    average, start = load_average() if on_cpu else None, cpu_clock()
+    fp32, reduced = _time_steps(device, dtype_name)
+    others = cpu_clock().others_since(start) if on_cpu else None
+    spread = max(statistics.median(times) / min(times) - 1 for times in (fp32, reduced))
+    return Probe(
+        speedup=round(min(fp32) / min(reduced), 4),
+        spread=round(spread, 4),
+        others=None if others is None else round(others, 3),
+        average=None if average is None else round(average, 2),
+        cores=os.cpu_count() or 1,
+        threads=torch.get_num_threads(),
+    )
+
+
+def _probe(device: torch.device, dtype_name: str) -> Probe:
+    """Measure; where the probe was disturbed by a passing burst (not by a load average that
+    says the machine stays busy), measure once more after a pause."""
+    for attempt in range(PROBE_TRIES):
+        if attempt:
+            time.sleep(REPROBE_PAUSE_S)
+        try:
+            probe = _measure(device, dtype_name)
+        except RuntimeError:  # autocast to this dtype is not supported on this device at all
+            return Probe(0.0)
+        if probe.trusted or probe.sustained:
+            break
+    return probe
+
+
+def probe_speedup(device: torch.device, dtype_name: str, refresh: bool = False) -> Probe:
+    """How much faster ``dtype_name`` autocast runs than fp32 on ``device``, measured once per
+    machine and torch version, then read from the cache (``refresh``: measure again). Only a
+    trusted probe is cached (and replaces the cached one): an untrusted one is returned for this
+    run alone, and the next run probes again."""
     key = _machine_key(device, dtype_name)
-    path = user_cache_dir() / "precision.json"
     try:
-        cache = json.loads(path.read_text())
+        cache = json.loads(cache_path().read_text())
         if not isinstance(cache, dict):
             cache = {}
     except (OSError, ValueError):
         cache = {}
-    if isinstance(cache.get(key), (int, float)) and not refresh:
-        return float(cache[key])
-    try:
-        speedup = round(_measure(device, dtype_name), 4)
-    except RuntimeError:  # autocast to this dtype is not supported on this device at all
-        speedup = 0.0
-    cache[key] = speedup
-    with contextlib.suppress(OSError):  # a read-only home only costs the next run a probe
-        write_text(path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
-    return speedup
+    cached = None if refresh else Probe.from_cache(cache.get(key))
+    if cached is not None:
+        return cached
+    probe = _probe(device, dtype_name)
+    if probe.trusted:
+        cache[key] = probe.cache_entry()
+        with contextlib.suppress(OSError):  # a read-only home only costs the next run a probe
+            write_text(cache_path(), json.dumps(cache, indent=1, sort_keys=True) + "\n")
+    return probe
 
 
 # ----------------------------------------------------------------------- resolution
-def _native(device: torch.device, dtype_name: str, refresh: bool) -> tuple[bool, str, float | None]:
-    """(fast here, why, measured speedup over fp32 or None) for ``dtype_name`` on ``device``:
-    from the hardware where it is conclusive, else from :func:`probe_speedup`."""
+def _hardware(device: torch.device, dtype_name: str) -> tuple[bool | None, str]:
+    """Whether ``device`` runs ``dtype_name`` natively and fast, from the hardware alone: (True
+    or False, why) where that is conclusive, else (None, the CPU's vector units for it, or "")."""
     import torch
 
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
         gpu = f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor})"
         if dtype_name == "fp16" or major >= 8:
-            return True, f"{gpu} has native {dtype_name}", None
-        return False, f"{gpu} has no native bf16", None
-    native, has = None, ""
-    if device.type == "cpu":
-        native, has = cpu_native(dtype_name, cpu_flags(), torch.backends.cpu.get_cpu_capability())
-    if native is not None:
-        return native, has if not native else f"this CPU has native {dtype_name} ({has})", None
-    speedup = probe_speedup(device, dtype_name, refresh)
+            return True, f"{gpu} has native {dtype_name}"
+        return False, f"{gpu} has no native bf16"
+    if device.type != "cpu":
+        return None, ""
+    native, has = cpu_native(dtype_name, cpu_flags(), torch.backends.cpu.get_cpu_capability())
+    return native, f"this CPU has native {dtype_name} ({has})" if native else has
+
+
+def _busy(probe: Probe) -> str:
+    return "" if probe.trusted else f" while the machine was busy ({'; '.join(probe.doubts())})"
+
+
+def _measured(device: torch.device, dtype_name: str, has: str, refresh: bool) -> tuple[Probe, str]:
+    """The probe of ``dtype_name`` on ``device`` (whose CPU ``has`` these units) and what it
+    says, in words."""
+    probe = probe_speedup(device, dtype_name, refresh)
     has = f"this CPU has {has}, and " if has else ""
-    if not speedup:
-        return False, f"{has}{dtype_name} autocast fails on this {device.type}", speedup
-    verdict = f"{speedup:.1f}x faster" if speedup >= 1 else f"{1 / speedup:.1f}x slower"
-    return speedup >= FAST_ENOUGH, f"{has}{dtype_name} measured {verdict} than fp32 on this {device.type}", speedup
+    if not probe.speedup:
+        return probe, f"{has}{dtype_name} autocast fails on this {device.type}"
+    s = probe.speedup
+    verdict = f"{s:.1f}x faster" if s >= 1 else f"{1 / s:.1f}x slower"
+    return probe, f"{has}{dtype_name} measured {verdict} than fp32 on this {device.type}{_busy(probe)}"
+
+
+def _auto(device: torch.device, refresh: bool) -> PrecisionChoice:
+    """``auto``: bf16 where it is native (or a trusted probe finds it fast enough); where the
+    probe is not trusted, the hardware's guess: bf16 where the CPU has vector bf16 units (the
+    speed page measures 1.7-2.0x on AVX512-BF16 without AMX), else fp32."""
+    native, why = _hardware(device, "bf16")
+    probe = None
+    if native is None:
+        has = why
+        probe, why = _measured(device, "bf16", has, refresh)
+        native = probe.speedup >= FAST_ENOUGH
+        if not probe.trusted:
+            native = bool(has)
+            guess = f"the guess for {has} (bf16)" if has else "the safe guess (fp32)"
+            why += f", so this run takes {guess} and the next run probes again"
+    if native:
+        return PrecisionChoice("auto", "bf16", why, probe=probe)
+    if device.type == "cuda":
+        return PrecisionChoice("auto", "fp16", f"{why}; fp16 with loss scaling instead")
+    return PrecisionChoice("auto", "fp32", why, probe=probe)
+
+
+def _explicit(requested: str, device: torch.device, refresh: bool) -> PrecisionChoice:
+    """``bf16`` or ``fp16`` as asked; without a fast path, with a warning that gives the
+    measured slowdown; refused where autocast to it fails."""
+    native, why = _hardware(device, requested)
+    if native:
+        return PrecisionChoice(requested, requested, why)
+    if native is None:
+        probe, why = _measured(device, requested, why, refresh)
+    else:  # no fast path: how slow it is, for the warning
+        probe = probe_speedup(device, requested, refresh)
+        if 0 < probe.speedup < 1:
+            why += f", and {requested} measured {1 / probe.speedup:.1f}x slower than fp32 here{_busy(probe)}"
+    if not probe.speedup:
+        raise UserError(f'train.precision = {requested!r}: {why}; use "auto" or "fp32"')
+    if probe.speedup >= 1:  # no warning where it is not slower
+        return PrecisionChoice(requested, requested, why, probe=probe)
+    warning = (
+        f"train.precision = {requested!r} on {device.type}: {why}; "
+        f'set train.precision = "auto" (or "fp32") for this machine\'s fast path'
+    )
+    return PrecisionChoice(requested, requested, why, warning, probe)
 
 
 def resolve_precision(requested: str, device: torch.device, refresh: bool = False) -> PrecisionChoice:
@@ -217,25 +440,8 @@ def resolve_precision(requested: str, device: torch.device, refresh: bool = Fals
     if requested == "fp32":
         return PrecisionChoice(requested, "fp32", "no autocast")
     if requested in REDUCED:
-        native, why, speedup = _native(device, requested, refresh)
-        if speedup is None and not native:
-            speedup = probe_speedup(device, requested, refresh)
-            why += f", and {requested} measured {1 / speedup:.1f}x slower than fp32 here" if 0 < speedup < 1 else ""
-        if not speedup and not native:
-            raise UserError(f'train.precision = {requested!r}: {why}; use "auto" or "fp32"')
-        if native or speedup >= 1:  # no warning where it is not slower
-            return PrecisionChoice(requested, requested, why)
-        warning = (
-            f"train.precision = {requested!r} on {device.type}: {why}; "
-            f'set train.precision = "auto" (or "fp32") for this machine\'s fast path'
-        )
-        return PrecisionChoice(requested, requested, why, warning)
-    native_bf16, why, _ = _native(device, "bf16", refresh)
-    if native_bf16:
-        return PrecisionChoice("auto", "bf16", why)
-    if device.type == "cuda":
-        return PrecisionChoice("auto", "fp16", f"{why}; fp16 with loss scaling instead")
-    return PrecisionChoice("auto", "fp32", why)
+        return _explicit(requested, device, refresh)
+    return _auto(device, refresh)
 
 
 class Precision:

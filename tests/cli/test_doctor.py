@@ -7,6 +7,7 @@ import torch
 from ganfw import __version__, precision
 from ganfw.doctor import report
 from ganfw.plugins import load_registry
+from ganfw.precision import Probe
 from tests.helpers.cli import run_cli
 
 
@@ -38,7 +39,7 @@ def test_doctor_reports_versions_devices_precisions_data_and_step_speed(tmp_path
 def _report(monkeypatch, tmp_path, probe_seconds: float, disabled: frozenset[str] = frozenset()) -> list[str]:
     """``ganfw doctor``'s lines, in-process (the precision probe answers 1.5 untimed)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(precision, "_measure", lambda device, dtype: 1.5)
+    monkeypatch.setattr(precision, "_measure", lambda device, dtype: Probe(1.5))
     lines: list[str] = []
     report(load_registry(disabled=set(disabled)), probe_seconds, lines.append)
     return lines

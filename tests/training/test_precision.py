@@ -11,7 +11,7 @@ import torch
 from ganfw import precision
 from ganfw.checkpoint import load_checkpoint
 from ganfw.errors import UserError
-from ganfw.precision import cpu_native, resolve_precision
+from ganfw.precision import Probe, cpu_native, resolve_precision
 from tests.helpers.cli import run_cli
 from tests.helpers.recipes import tiny_recipe
 
@@ -53,7 +53,7 @@ def machine(monkeypatch, tmp_path):
     def pretend(flags, capability="AVX512", speedup=1.0):
         monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
         monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
-        monkeypatch.setattr(precision, "_measure", lambda device, dtype: probes.append(dtype) or speedup)
+        monkeypatch.setattr(precision, "_measure", lambda device, dtype: probes.append(dtype) or Probe(speedup))
         return probes
 
     return pretend
@@ -95,7 +95,8 @@ def test_auto_measures_where_the_flags_say_nothing(machine, tmp_path):
     assert resolve_precision("auto", CPU).name == "bf16"  # read from the cache, not measured again
     assert probes == ["bf16"]
     cached = json.loads((tmp_path / "cache" / "ganfw" / "precision.json").read_text())
-    assert list(cached.values()) == [2.5] and "torch " + torch.__version__ in next(iter(cached))
+    [(key, entry)] = cached.items()
+    assert entry["speedup"] == 2.5 and "torch " + torch.__version__ in key
 
 
 def test_a_slow_probe_means_fp32(machine):
@@ -120,8 +121,8 @@ def test_explicit_bf16_without_a_fast_path_runs_and_warns_with_the_slowdown(mach
 
 def test_the_real_probe_measures_a_ratio(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    speedup = precision.probe_speedup(CPU, "bf16")
-    assert 0 < speedup < 100 and json.loads((tmp_path / "ganfw" / "precision.json").read_text())
+    probe = precision.probe_speedup(CPU, "bf16")
+    assert 0 < probe.speedup < 100 and (tmp_path / "ganfw" / "precision.json").exists() == probe.trusted
 
 
 def test_an_unwritable_cache_only_costs_a_probe(machine, tmp_path):
@@ -163,10 +164,11 @@ def test_a_run_on_an_avx2_machine_trains_in_fp32_and_says_so(tmp_path, mnist_roo
 
 def test_a_run_records_what_auto_chose_on_this_machine(tmp_path, mnist_root, monkeypatch):
     stderr, start, state = _run_auto(tmp_path, mnist_root, {})
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the run's probe, if it measured one
-    expected = resolve_precision("auto", CPU)
-    assert f"precision auto -> {expected.name}: {expected.reason}" in stderr
-    assert start["precision"] == state["precision"] == expected.name
+    assert f"precision auto -> {start['precision']}: {start['precision_reason']}" in stderr
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the run's probe, where it cached one
+    monkeypatch.setattr(precision, "_measure", lambda device, dtype: Probe(1.0, spread=1.0))  # never trusted
+    monkeypatch.setattr(precision, "REPROBE_PAUSE_S", 0.0)
+    assert start["precision"] == state["precision"] == resolve_precision("auto", CPU).name
 
 
 def test_check_shows_the_resolution(tmp_path, mnist_root):
@@ -197,4 +199,4 @@ def test_the_probe_counts_an_autocast_error_as_unsupported(monkeypatch, tmp_path
         raise RuntimeError("autocast: bf16 is not supported on this device")
 
     monkeypatch.setattr(precision, "_measure", unsupported)
-    assert precision.probe_speedup(CPU, "bf16") == 0.0
+    assert precision.probe_speedup(CPU, "bf16").speedup == 0.0
