@@ -626,11 +626,14 @@ def doctor(
     probe_seconds: float = typer.Option(
         3.0, "--probe-seconds", min=0.0, help="Time to spend timing training steps (0: none)."
     ),
+    reprobe: bool = typer.Option(
+        False, "--reprobe", help="Time the precision probe again (replacing its cached result) instead of showing it."
+    ),
 ) -> None:
     """Describe this machine for a bug report: versions, devices, CPU, precisions, data, step speed."""
     from ganfw.doctor import report
 
-    report(registry(), probe_seconds, print)
+    report(registry(), probe_seconds, print, reprobe=reprobe)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -187,13 +187,12 @@ def _steps_per_second(registry: Registry, device, precision_name: str, seconds: 
     import torch
     import torch.nn.functional as F
 
-    from ganfw.params import build
     from ganfw.precision import Precision
 
     nets = []
     for kind in ("generator", "discriminator"):
         spec = registry.resolve(kind, "dcgan").spec
-        nets.append(spec.load_factory()(build(spec.params, {}), image_shape=(1, 28, 28)).to(device))
+        nets.append(spec.load_factory()(spec.default_params(), image_shape=(1, 28, 28)).to(device))
     G, D = nets
     opt = torch.optim.Adam([*G.parameters(), *D.parameters()], lr=1e-4)
     precision = Precision(precision_name, device)

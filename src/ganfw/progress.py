@@ -24,10 +24,13 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+from ganfw.errors import printable
 
 #: The bar is shown only with this many columns to spare, and is at most BAR_WIDTH wide.
 MIN_BAR, BAR_WIDTH = 10, 40
@@ -56,7 +59,7 @@ def fit(parts: list[tuple[int, Text] | None], width: int, bar: Callable[[int], T
     important first, each that still fits; the bar (``bar(width)``) fills what is left, up to
     :data:`BAR_WIDTH`, where that is at least :data:`MIN_BAR`. The most important part is always
     kept (cut short where even it does not fit)."""
-    used, kept = -len(SEPARATOR), set()
+    used, kept = -len(SEPARATOR), set[int]()
     for rank, text in sorted((part for part in parts if part is not None), key=lambda part: part[0]):
         need = len(SEPARATOR) + text.cell_len
         if used + need <= width or not kept:
@@ -125,7 +128,7 @@ class RichReporter:
     def __init__(self, console: Console | None = None, get_time: Callable[[], float] | None = None) -> None:
         self.console = console or Console(stderr=True, log_path=False)
         self.progress = Progress(_LineColumn(), console=self.console, get_time=get_time)
-        self.task = None
+        self.task: TaskID | None = None
         self.alert = ""  # the latest training-health warning's code, kept on the line
 
     def start(self, total: int, done: int, steps_per_epoch: int) -> None:
@@ -137,16 +140,17 @@ class RichReporter:
         )
 
     def update(self, step: int, record: dict[str, Any]) -> None:
-        self.progress.update(self.task, completed=step, epoch=record["epoch"], record=record, alert=self.alert)
+        if self.task is not None:
+            self.progress.update(self.task, completed=step, epoch=record["epoch"], record=record, alert=self.alert)
 
     def epoch_end(self, epoch: int, epochs: int) -> None:
         self.progress.console.log(f"epoch {epoch}/{epochs} done")
 
     def message(self, text: str) -> None:
-        self.progress.console.log(text)
+        self.progress.console.log(escape(printable(text)))
 
     def warning(self, code: str, text: str) -> None:
-        self.progress.console.log(f"[yellow]warning[/] ({escape(code)}): {escape(text)}")
+        self.progress.console.log(f"[yellow]warning[/] ({escape(printable(code))}): {escape(printable(text))}")
         self.alert = code
         if self.task is not None:
             self.progress.update(self.task, alert=code)
@@ -164,7 +168,7 @@ class PlainReporter:
         self.total = 0
 
     def _print(self, text: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] {printable(text)}", file=sys.stderr, flush=True)
 
     def start(self, total: int, done: int, steps_per_epoch: int) -> None:
         self.total = total

@@ -121,14 +121,16 @@ def ganfw_datasets():
 def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A site directory holding the ``tiny`` dataset plugin (put it on sys.path to use it); beside
     it, ``probed/``: a user cache in which the precision probe (``train.precision = "auto"``, as
-    ``ganfw train-judge`` asks for) has run on the CPU - seconds on a busy machine, once a session."""
-    from ganfw.precision import resolve_precision
+    ``ganfw train-judge`` asks for) has run on the CPU, once a session: the probe reads as a quiet
+    machine's (a busy one's is never cached, and every test would probe again)."""
+    from ganfw import precision
 
     site = tmp_path_factory.mktemp("tiny") / "site"
     make_distribution(site, "ganfw-tiny", "0.1", {"ganfw_tiny_plugin": TINY_PLUGIN})
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(site.parent / "probed"))
-        resolve_precision("auto", torch.device("cpu"))
+        mp.setattr(precision, "_measure", lambda device, dtype: precision.Probe(1.5))
+        precision.resolve_precision("auto", torch.device("cpu"))
     return site
 
 
