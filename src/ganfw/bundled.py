@@ -5,12 +5,18 @@ The top-level ``recipes/`` folder of the checkout is installed as the package ``
 here with :mod:`importlib.resources`. A bundled recipe is named by its file name without
 ``.toml``: ``ganfw run mnist_fast``, ``ganfw cp mnist_fast my.toml``, ``extends = "mnist_dcgan"``.
 
+A recipe that uses components from a plugin package not installed with ganfw says so in its
+leading comment, on a line of its own: ``# requires: ganfw-spectral (how to install it)``.
+``ganfw recipes`` shows it, and a recipe whose components cannot be found names the package
+(:func:`missing_requirement`).
+
 This module must not import torch.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib.metadata
 import importlib.resources
 import os
 import re
@@ -24,16 +30,42 @@ from ganfw.paths import shown, user_path
 SUFFIX = ".toml"
 #: A full stop that ends a sentence: before a capital or the end (not in "2.5", "speed.md", "et al. 2018").
 _SENTENCE_END = re.compile(r"\.(?=\s+[A-Z]|$)")
+#: The leading comment's line naming a plugin package the recipe needs: ``# requires: NAME (HOW)``.
+_REQUIRES = re.compile(r"#\s*requires:\s*(?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\((?P<how>.*)\))?\s*$")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A plugin package a recipe needs that ganfw does not install: its distribution name
+    (``ganfw-spectral``) and how to get it (``pip install ...``; may be "")."""
+
+    package: str
+    how: str
+
+    @property
+    def installed(self) -> bool:
+        """Whether a distribution of that name is installed in this environment."""
+        try:
+            importlib.metadata.distribution(self.package)
+        except importlib.metadata.PackageNotFoundError:
+            return False
+        return True
+
+    def needed_by(self, recipe: str) -> str:
+        """``the recipe NAME needs the plugin package P: HOW``."""
+        return f"the recipe {recipe} needs the plugin package {self.package}" + (f": {self.how}" if self.how else "")
 
 
 @dataclass(frozen=True)
 class BundledRecipe:
-    """One shipped recipe: ``name`` (file name without ``.toml``), its installed ``path``, and
-    ``summary``, the first line of the file's leading comment ("" when it has none)."""
+    """One shipped recipe: ``name`` (file name without ``.toml``), its installed ``path``,
+    ``summary``, the first sentence of the file's leading comment ("" when it has none), and
+    the plugin package it ``requires`` beyond ganfw (``None``: none)."""
 
     name: str
     path: Path
     summary: str
+    requires: Requirement | None = None
 
 
 def recipes_dir() -> Path:
@@ -41,15 +73,35 @@ def recipes_dir() -> Path:
     return Path(str(importlib.resources.files("ganfw.recipes")))
 
 
-def _summary(text: str) -> str:
-    """The first sentence of the comment block that opens ``text`` (its lines joined, without
-    their ``#``), "" when there is none."""
-    words: list[str] = []
+def _leading_comment(text: str) -> list[str]:
+    """The lines of the comment block that opens ``text``, stripped."""
+    lines = []
     for line in text.splitlines():
         stripped = line.strip()
-        if not stripped.startswith("#") or (words and not stripped.lstrip("#").strip()):
+        if not stripped.startswith("#"):
             break
-        words += stripped.lstrip("#").split()
+        lines.append(stripped)
+    return lines
+
+
+def requirement(text: str) -> Requirement | None:
+    """The plugin package the recipe ``text`` declares it needs (``# requires: ...`` in its
+    leading comment), if any."""
+    for line in _leading_comment(text):
+        if found := _REQUIRES.fullmatch(line):
+            return Requirement(found["package"], (found["how"] or "").strip())
+    return None
+
+
+def _summary(text: str) -> str:
+    """The first sentence of the comment block that opens ``text`` (its lines joined, without
+    their ``#``; a ``# requires:`` line left out), "" when there is none."""
+    words: list[str] = []
+    for stripped in _leading_comment(text):
+        if words and not stripped.lstrip("#").strip():
+            break
+        if not _REQUIRES.fullmatch(stripped):
+            words += stripped.lstrip("#").split()
     comment = " ".join(words)
     end = _SENTENCE_END.search(comment)
     return comment[: end.end()] if end else comment
@@ -57,10 +109,22 @@ def _summary(text: str) -> str:
 
 def bundled_recipes() -> list[BundledRecipe]:
     """Every shipped recipe, sorted by name."""
-    return [
-        BundledRecipe(path.stem, path, _summary(path.read_text(encoding="utf-8")))
-        for path in sorted(recipes_dir().glob(f"*{SUFFIX}"))
-    ]
+    recipes = []
+    for path in sorted(recipes_dir().glob(f"*{SUFFIX}")):
+        text = path.read_text(encoding="utf-8")
+        recipes.append(BundledRecipe(path.stem, path, _summary(text), requirement(text)))
+    return recipes
+
+
+def missing_requirement(path: Path) -> str | None:
+    """When the recipe file at ``path`` needs a plugin package that is not installed: "the
+    recipe NAME needs the plugin package P: HOW", to end the error its unknown components
+    raise; else ``None``."""
+    try:
+        needs = requirement(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None if needs is None or needs.installed else needs.needed_by(path.stem)
 
 
 def find_bundled(name: str) -> BundledRecipe | None:

@@ -55,6 +55,13 @@ class TrainConfig:
     dist_timeout: float = param(
         300.0, "under torchrun: seconds a rank waits for the others before failing", min=1.0, max=604800.0
     )
+    accumulate: int = param(
+        1,
+        "split each step's batch into this many micro-batches whose gradients add up to one update (less memory; "
+        "batch norm, minibatch statistics and batch-averaged losses see each micro-batch)",
+        min=1,
+        max=1024,
+    )
 
 
 @dataclass(frozen=True)

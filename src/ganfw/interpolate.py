@@ -16,15 +16,11 @@ import torch
 from torch import Tensor
 
 from ganfw import artifacts
-from ganfw.atomic import check_target
 from ganfw.contracts import Generator
-from ganfw.errors import UserError
 from ganfw.plugins import Registry
+from ganfw.sample_args import check_walk
 from ganfw.sampling import ALL_CLASSES, check_count, labels_for, load_saved, noise, render
 
-FORMATS = (".gif", ".png")
-#: GIF frame times are whole hundredths of a second: 50 frames a second is the most it can say.
-MAX_FPS = 50
 #: Two latents whose angle has a sine below this are interpolated along the straight line.
 PARALLEL = 1e-6
 
@@ -89,27 +85,6 @@ def write_walks(images: Tensor, out: Path, fps: int, columns: int | None) -> Non
         artifacts.save_gif(grids, out, duration_ms=round(1000 / fps))
 
 
-def check_arguments(out: Path, n: int, keyframes: int, frames: int, fps: int) -> None:
-    """Refuse, in one line, an output format other than :data:`FORMATS`, counts out of range and
-    an ``out`` that cannot be a file (``OSError``), before any image is drawn."""
-    if out.suffix.lower() not in FORMATS:
-        raise UserError(f"--out {out}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
-    for flag, value, least in (
-        ("--n", n, 1),
-        ("--keyframes", keyframes, 2),
-        ("--frames", frames, 1),
-        ("--fps", fps, 1),
-    ):
-        if value < least:
-            raise UserError(f"{flag} {value}: must be at least {least}")
-    if fps > MAX_FPS:
-        raise UserError(
-            f"--fps {fps}: a GIF shows at most {MAX_FPS} frames a second (its frame times are "
-            "whole hundredths of a second)"
-        )
-    check_target(out)
-
-
 def interpolate_to_file(
     target: Path,
     registry: Registry,
@@ -129,7 +104,7 @@ def interpolate_to_file(
     ``all`` (n rounded up to a multiple of the K classes, walk ``i`` of class ``i % K``, the GIF
     grid K columns wide, as ``ganfw sample --label all``), or ``None`` (uniform classes).
     """
-    check_arguments(out, n, keyframes, frames, fps)
+    check_walk(out, n, keyframes, frames, fps)
     saved = load_saved(target, registry)
     labels, columns = labels_for(label, n, saved)
     walks = n if labels is None else len(labels)

@@ -89,8 +89,11 @@ RUN_FILES = {
 
 #: Lock files held by this process (kept open: the lock lasts until the process ends, however).
 _HELD: list[int] = []
-#: Run directories this process created (see :func:`discard_if_unused`).
-_CREATED: set[Path] = set()
+#: The folders this process created for each run directory, the run directory first, then the
+#: parents it needed (see :func:`discard_if_unused`).
+_CREATED: dict[Path, list[Path]] = {}
+#: ``--resume auto``: continue the run when its directory holds a checkpoint, else start it.
+AUTO = "auto"
 
 
 def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
@@ -98,7 +101,7 @@ def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
     and locked."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = user_path(parent, "output.dir") / f"{recipe_path.stem}-{stamp}"
-    path, n = base, 1
+    path, n, missing = base, 1, _missing_folders(base.parent)
     while True:
         try:
             path.mkdir(parents=True)
@@ -108,8 +111,18 @@ def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
             path = base.with_name(f"{base.name}-{n}")
         except OSError as e:
             raise UserError(f"{shown(path)}: cannot create the run directory ({e.strerror})") from None
+    _CREATED[path] = [path, *missing]
     lock_run_dir(path)
     return RunDir(path)
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and its parents that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def open_run_dir(
@@ -121,14 +134,35 @@ def open_run_dir(
     flags: tuple[str, str] = ("--out DIR", "--resume"),
 ) -> RunDir:
     """Where a run of the recipe at ``recipe_path`` writes: ``out``, claimed (and locked on rank
-    0), else a new directory under ``parent``. ``flags``: how the caller names ``out`` and
-    ``resume`` in messages."""
+    0), else a new directory under ``parent``. ``resume``: as :func:`resuming` decides it.
+    ``flags``: how the caller names ``out`` and ``resume`` in messages."""
     out_flag, resume_flag = flags
     if resume and out is None:
         raise UserError(f"{resume_flag} needs {out_flag}, the run directory to continue")
     if ranks.distributed and out is None:
         raise UserError(f"under torchrun, pass {out_flag} so that every rank uses the same run directory")
     return claim_run_dir(out, resume, lock=ranks.is_main) if out is not None else new_run_dir(parent, recipe_path)
+
+
+def resuming(out: Path | None, resume: bool | str, flags: tuple[str, str] = ("--out DIR", "--resume")) -> bool:
+    """Whether a run into ``out`` continues: ``resume`` true; or :data:`AUTO` and ``out`` holds
+    a checkpoint (a job scheduler resubmitting one command: the first submission starts the
+    run, the next ones continue it). Every rank under torchrun decides alike: no checkpoint is
+    written before all ranks have joined."""
+    out_flag, resume_flag = flags
+    if resume != AUTO:
+        return bool(resume)
+    if out is None:
+        raise UserError(f"{resume_flag} {AUTO} needs {out_flag}, the run directory to continue or start")
+    return has_checkpoint(RunDir(out))
+
+
+def has_checkpoint(run: RunDir) -> bool:
+    """Whether ``run`` holds a checkpoint file (intact or not: resuming reads the newest intact one)."""
+    try:
+        return any(run.checkpoints.glob("step_*.safetensors"))
+    except OSError:  # not a folder, not readable: claiming the directory says why
+        return False
 
 
 @contextlib.contextmanager
@@ -148,7 +182,7 @@ def lock_run_dir(path: Path) -> None:
     """Take ``<path>/.lock`` (an exclusive ``flock``, released when this process ends, even by a
     kill): a second run into the same directory refuses instead of interleaving with this one."""
     if not path.exists():
-        _CREATED.add(path)
+        _CREATED.setdefault(path, [path, *_missing_folders(path.parent)])
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
@@ -166,12 +200,15 @@ def lock_run_dir(path: Path) -> None:
 
 
 def discard_if_unused(path: Path) -> None:
-    """Remove ``path`` if this process created it and it holds nothing but the lock (a run that
-    failed before writing anything leaves no directory behind)."""
+    """Remove ``path`` if this process created it and it holds nothing but the lock, and the
+    parents created for it that are left empty (a run refused before training leaves no
+    directory behind: not ``runs/<recipe>-<time>/``, nor ``runs/``)."""
     try:
-        if path in _CREATED and [p.name for p in path.iterdir()] == [".lock"]:
-            (path / ".lock").unlink()
-            path.rmdir()
+        if path not in _CREATED or [p.name for p in path.iterdir()] != [".lock"]:
+            return
+        (path / ".lock").unlink()
+        for folder in _CREATED.pop(path):
+            folder.rmdir()  # OSError once a folder holds something else
     except OSError:
         pass
 
@@ -193,7 +230,7 @@ def claim_run_dir(path: Path, resume: bool, lock: bool = True) -> RunDir:
         raise UserError(refusal)
     if lock:
         lock_run_dir(path)
-    checkpointed = any(run.checkpoints.glob("step_*.safetensors"))
+    checkpointed = has_checkpoint(run)
     if not resume and checkpointed:
         raise UserError(refusal)
     if lock:

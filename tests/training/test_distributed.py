@@ -266,3 +266,12 @@ def test_two_nodes_on_loopback_train_one_run_and_resume_exactly(recipe, tmp_path
     for r in (0, 1):
         a, b = load_file(f"{straight}.rank{r}.safetensors"), load_file(f"{split}.rank{r}.safetensors")
         assert all(torch.equal(a[k], b[k]) for k in a), f"rank {r} differs"
+
+
+def test_accumulated_steps_keep_the_ranks_in_step(recipe, tmp_path):
+    """``train.accumulate = 2`` under torchrun: each rank sums two micro-batches' gradients and DDP
+    all-reduces them once, after the second; every rank ends with the same weights."""
+    out = tmp_path / "run"
+    proc = torchrun(str(WORKER), str(recipe()), str(out), "--set", "train.accumulate=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_ranks_agree(out)

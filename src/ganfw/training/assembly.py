@@ -49,7 +49,9 @@ def assemble(recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | Non
     opt = Optimizers(adam(parts.G, recipe.optim["generator"]), adam(parts.D, recipe.optim["discriminator"]),
                      precision.scaler(), precision.scaler())  # fmt: skip
     phase = StepPhase()
-    settings = UpdateSettings(recipe.optim["generator"].lr, recipe.optim["discriminator"].lr, train.fused_d_pass)
+    settings = UpdateSettings(
+        recipe.optim["generator"].lr, recipe.optim["discriminator"].lr, train.fused_d_pass, train.accumulate
+    )
     players = Players(parts.generator, parts.discriminator, parts.loss, parts.penalties, parts.augment)
     streams = open_streams(train.seed, recipe.output.samples, ranks, device, parts)
     spe = steps_per_epoch(recipe, len(parts.data), ranks.world, (parts.G, parts.D))

@@ -8,6 +8,7 @@ documented in docs/plugins.md ("Inside a step").
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -32,12 +33,14 @@ from ganfw.training.wrapping import Networks
 
 @dataclass(frozen=True)
 class UpdateSettings:
-    """What the update needs of the recipe: each network's base learning rate and whether D
-    sees real and generated images in one pass."""
+    """What the update needs of the recipe: each network's base learning rate, whether D sees
+    real and generated images in one pass, and in how many micro-batches a step's gradients are
+    accumulated (``train.accumulate``)."""
 
     lr_g: float
     lr_d: float
     fused_d_pass: bool = False
+    accumulate: int = 1
 
 
 @dataclass
@@ -76,9 +79,44 @@ class Players:
     augment: Part[Augmentation] | None
 
 
+@dataclass(frozen=True)
+class Micro:
+    """One micro-batch of a step (the whole batch when nothing accumulates): real images and
+    labels, noise (b, Z), the labels G draws for (b,), and its share ``weight`` = b / B of the batch."""
+
+    batch: Batch
+    z: Tensor
+    fake_labels: Tensor | None
+    weight: float
+
+
+def micro_batches(batch: Batch, z: Tensor, fake_labels: Tensor | None, parts: int) -> list[Micro]:
+    """The step's batch in ``parts`` micro-batches of (nearly) equal size, in order."""
+    if parts == 1:
+        return [Micro(batch, z, fake_labels, 1.0)]
+    n = len(batch.images)
+    pieces = [torch.tensor_split(t, parts) if t is not None else [None] * parts
+              for t in (batch.images, batch.labels, z, fake_labels)]  # fmt: skip
+    return [Micro(Batch(images, labels), zz, fl, len(images) / n) for images, labels, zz, fl in zip(*pieces)
+            if len(images)]  # fmt: skip
+
+
+@dataclass
+class _Pass:
+    """What one micro-batch's D pass and losses gave (logits (b,), losses, terms), weighted."""
+
+    real_logits: Tensor
+    fake_logits: Tensor
+    d_loss: Tensor
+    g_loss: Tensor | None = None
+    terms: dict[str, Tensor] = field(default_factory=dict)
+
+
 class GANUpdate:
     """Computes and applies one step's update, as a :class:`Decision` says; tells ``phase`` when
-    an optimiser first steps."""
+    an optimiser first steps. With ``settings.accumulate = K`` each network's gradient is summed
+    over K micro-batches (each loss weighted by its share of the batch; DDP all-reduces only on
+    the last) before its optimiser steps once."""
 
     def __init__(self, settings: UpdateSettings, nets: Networks, opt: Optimizers, players: Players, phase: StepPhase):
         self.settings, self.nets, self.opt, self.players, self.phase = settings, nets, opt, players, phase
@@ -91,66 +129,74 @@ class GANUpdate:
                 group["lr"] = lr * factor
 
     def __call__(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision) -> StepOutputs:
+        micros = micro_batches(batch, z, fake_labels, self.settings.accumulate)
         update = self._joint if decision.joint else self._sequential
-        return update(batch, z, fake_labels, decision)
+        return update(micros, decision)
 
     # ------------------------------------------------------------ the two update orders
-    def _joint(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision) -> StepOutputs:
+    def _joint(self, micros: list[Micro], decision: Decision) -> StepOutputs:
         """Both losses from one forward pass; both networks step on gradients taken at the same
         state (G's gradient flows through the not-yet-updated D)."""
         d_net = self.nets.d_train if decision.train_d else self.nets.d_frozen
-        with torch.set_grad_enabled(decision.train_g):
-            fake = self._generate(z, fake_labels)
-        real_logits, fake_logits = self._discriminate(d_net, batch, fake, fake_labels)
-        inputs = self._inputs(d_net, batch, fake.detach(), fake_labels, z)
-        d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, decision.train_d)
-        real_g = real_logits.detach() if self.loss.g_needs_real else None
-        g_inputs = self._inputs(d_net, batch, fake, fake_labels, z)
-        g_loss, g_terms = self._objective("g", real_g, fake_logits, g_inputs, decision.train_g)
-        if decision.train_d:
-            self._backward(d_loss, self.nets.D, self.opt.d, self.opt.scaler_d, retain_graph=decision.train_g)
-        if decision.train_g:
-            self._backward(g_loss, self.nets.G, self.opt.g, self.opt.scaler_g)
-        if decision.train_d:
-            self._optimizer_step(self.opt.d, self.opt.scaler_d)
-        if decision.train_g:
-            self._optimizer_step(self.opt.g, self.opt.scaler_g)
-        return StepOutputs(real_logits, fake_logits, d_loss, g_loss, {**terms, **g_terms})
-
-    def _sequential(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision) -> StepOutputs:
-        """D steps on a detached fake batch, then G steps against the updated D."""
-        with torch.set_grad_enabled(decision.train_g):
-            fake = self._generate(z, fake_labels)
-        with torch.set_grad_enabled(decision.train_d):
-            real_logits, fake_logits = self._discriminate(self.nets.d_train, batch, fake.detach(), fake_labels)
-            inputs = self._inputs(self.nets.d_train, batch, fake.detach(), fake_labels, z)
+        self._zero(decision)
+        passes = []
+        for i, m in enumerate(micros):
+            last = i == len(micros) - 1
+            with torch.set_grad_enabled(decision.train_g):
+                fake = self._generate(m.z, m.fake_labels)
+            real_logits, fake_logits = self._discriminate(d_net, m.batch, fake, m.fake_labels)
+            inputs = self._inputs(d_net, m.batch, fake.detach(), m.fake_labels, m.z)
             d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, decision.train_d)
-        if decision.train_d:
-            self._backward(d_loss, self.nets.D, self.opt.d, self.opt.scaler_d)
-            self._optimizer_step(self.opt.d, self.opt.scaler_d)
-        if decision.train_g:
-            g_loss, g_terms = self._g_turn(batch, fake, fake_labels, z)
-        else:
             real_g = real_logits.detach() if self.loss.g_needs_real else None
-            g_loss, g_terms = self._objective("g", real_g, fake_logits.detach(), inputs, False)
-        return StepOutputs(real_logits, fake_logits, d_loss, g_loss, {**terms, **g_terms})
+            g_inputs = self._inputs(d_net, m.batch, fake, m.fake_labels, m.z)
+            g_loss, g_terms = self._objective("g", real_g, fake_logits, g_inputs, decision.train_g)
+            if decision.train_d:
+                self._backward(d_loss, m.weight, "d", last, retain_graph=decision.train_g)
+            if decision.train_g:
+                self._backward(g_loss, m.weight, "g", last)
+            passes.append(_Pass(real_logits, fake_logits, d_loss, g_loss, {**terms, **g_terms}))
+        self._step(decision.train_d, decision.train_g)
+        return _combined(passes, micros)
 
-    def _g_turn(
-        self, batch: Batch, fake: Tensor, fake_labels: Tensor | None, z: Tensor
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """G's loss against the (updated) D, its backward and step."""
+    def _sequential(self, micros: list[Micro], decision: Decision) -> StepOutputs:
+        """D steps on detached generated images, then G steps against the updated D."""
+        self._zero(decision)
+        passes, fakes = [], []
+        for i, m in enumerate(micros):
+            with torch.set_grad_enabled(decision.train_g):
+                fake = self._generate(m.z, m.fake_labels)
+            fakes.append(fake)
+            with torch.set_grad_enabled(decision.train_d):
+                real_logits, fake_logits = self._discriminate(self.nets.d_train, m.batch, fake.detach(), m.fake_labels)
+                inputs = self._inputs(self.nets.d_train, m.batch, fake.detach(), m.fake_labels, m.z)
+                d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, decision.train_d)
+            if decision.train_d:
+                self._backward(d_loss, m.weight, "d", i == len(micros) - 1)
+            passes.append(_Pass(real_logits, fake_logits, d_loss, terms=terms))
+        self._step(decision.train_d, False)
+        for i, (m, fake, p) in enumerate(zip(micros, fakes, passes)):
+            if decision.train_g:
+                p.g_loss, g_terms = self._g_turn(m, fake)
+                self._backward(p.g_loss, m.weight, "g", i == len(micros) - 1)
+            else:
+                real_g = p.real_logits.detach() if self.loss.g_needs_real else None
+                inputs = self._inputs(self.nets.d_train, m.batch, fake.detach(), m.fake_labels, m.z)
+                p.g_loss, g_terms = self._objective("g", real_g, p.fake_logits.detach(), inputs, False)
+            p.terms.update(g_terms)
+        self._step(False, decision.train_g)
+        return _combined(passes, micros)
+
+    def _g_turn(self, m: Micro, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """G's loss on one micro-batch against the (updated) D."""
         d_net = self.nets.d_frozen
         with self.players.discriminator.blame("forward"):
-            fake_logits = self._d_call(d_net, fake, fake_labels)
+            fake_logits = self._d_call(d_net, fake, m.fake_labels)
             real_logits = None
             if self.loss.g_needs_real:
                 with torch.no_grad():
-                    real_logits = self._d_call(d_net, batch.images, batch.labels)
-        inputs = self._inputs(d_net, batch, fake, fake_labels, z)
-        g_loss, terms = self._objective("g", real_logits, fake_logits, inputs, True)
-        self._backward(g_loss, self.nets.G, self.opt.g, self.opt.scaler_g)
-        self._optimizer_step(self.opt.g, self.opt.scaler_g)
-        return g_loss, terms
+                    real_logits = self._d_call(d_net, m.batch.images, m.batch.labels)
+        inputs = self._inputs(d_net, m.batch, fake, m.fake_labels, m.z)
+        return self._objective("g", real_logits, fake_logits, inputs, True)
 
     # ------------------------------------------------------------ calls into components
     def _generate(self, z: Tensor, labels: Tensor | None) -> Tensor:
@@ -210,27 +256,55 @@ class GANUpdate:
                     term = penalty(inputs).float()
                 terms[f"penalty/{penalty.name}"] = term
                 total = total + penalty.every * term
-        if training:
-            self.opt.updates[player] = count + 1
         return total, terms
 
     # ------------------------------------------------------------ gradients
-    @staticmethod
-    def _backward(
-        loss: Tensor,
-        net: nn.Module,
-        opt: torch.optim.Optimizer,
-        scaler: torch.amp.GradScaler,
-        retain_graph: bool = False,
-    ) -> None:
-        """Gradients of ``loss`` for ``net``'s parameters only (the other network's are untouched)."""
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward(inputs=list(net.parameters()), retain_graph=retain_graph)
+    def _zero(self, decision: Decision) -> None:
+        """Clear the gradients of the networks that train on this step."""
+        for trains, opt in ((decision.train_d, self.opt.d), (decision.train_g, self.opt.g)):
+            if trains:
+                opt.zero_grad(set_to_none=True)
 
-    def _optimizer_step(self, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
-        self.phase.updating()  # until the step completes, the state is no step's
-        scaler.step(opt)
-        scaler.update()
+    def _backward(self, loss: Tensor, weight: float, player: str, last: bool, retain_graph: bool = False) -> None:
+        """Add the gradient of one micro-batch's ``loss`` (times its ``weight``) to ``player``'s
+        parameters only (the other network's are untouched); under DDP the gradients are
+        all-reduced with the last micro-batch's alone."""
+        net, scaler = (self.nets.D, self.opt.scaler_d) if player == "d" else (self.nets.G, self.opt.scaler_g)
+        ddp = self.nets.ddp.get(player)
+        with ddp.no_sync() if ddp is not None and not last else contextlib.nullcontext():  # type: ignore[operator]
+            scaled = loss if weight == 1.0 else loss * weight
+            scaler.scale(scaled).backward(inputs=list(net.parameters()), retain_graph=retain_graph)
+
+    def _step(self, train_d: bool, train_g: bool) -> None:
+        """Step the optimisers of the networks that trained, D first; count their updates."""
+        for trains, player, opt, scaler in ((train_d, "d", self.opt.d, self.opt.scaler_d),
+                                            (train_g, "g", self.opt.g, self.opt.scaler_g)):  # fmt: skip
+            if trains:
+                self.phase.updating()  # until the step completes, the state is no step's
+                scaler.step(opt)
+                scaler.update()
+                self.opt.updates[player] += 1
+
+
+def _combined(passes: list[_Pass], micros: list[Micro]) -> StepOutputs:
+    """One step's outputs from its micro-batches: logits concatenated, losses and terms averaged
+    by each micro-batch's share (the passes themselves when there is one)."""
+    if len(passes) == 1:
+        p = passes[0]
+        return StepOutputs(p.real_logits, p.fake_logits, p.d_loss, p.g_loss, p.terms)  # type: ignore[arg-type]
+    weights = [m.weight for m in micros]
+
+    def mean(values: list[Tensor]) -> Tensor:
+        return torch.stack([w * v.detach() for w, v in zip(weights, values)]).sum()
+
+    terms = {key: mean([p.terms[key] for p in passes]) for key in passes[0].terms}
+    return StepOutputs(
+        torch.cat([p.real_logits.detach() for p in passes]),
+        torch.cat([p.fake_logits.detach() for p in passes]),
+        mean([p.d_loss for p in passes]),
+        mean([p.g_loss for p in passes]),  # type: ignore[misc]
+        terms,
+    )
 
 
 def _sum_terms(value: LossValue, player: str) -> tuple[Tensor, dict[str, Tensor]]:

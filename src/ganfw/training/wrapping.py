@@ -3,7 +3,7 @@ precision (autocast attached to the module, as accelerate does), and the optimis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -21,7 +21,9 @@ class Networks:
 
     ``g_train``/``d_train`` compute the gradients of their own network (DDP all-reduces them);
     ``d_frozen`` is D as seen by G's loss in sequential updates, without DDP, as no D gradient
-    is wanted there. All three run their forward pass in the run's precision.
+    is wanted there. All three run their forward pass in the run's precision. ``ddp``: the
+    DistributedDataParallel wrappers by player (``"g"``, ``"d"``), empty for one process (an
+    accumulating step turns their gradient sync off but for its last micro-batch).
     """
 
     G: Generator
@@ -29,6 +31,7 @@ class Networks:
     g_train: nn.Module
     d_train: nn.Module
     d_frozen: nn.Module
+    ddp: dict[str, nn.Module] = field(default_factory=dict)
 
 
 class Autocast(nn.Module):
@@ -67,7 +70,8 @@ def wrap_networks(
         return compiled if precision.dtype is None else Autocast(compiled, precision)
 
     g_train, d_train = attach(g), attach(d)
-    return Networks(G, D, g_train, d_train, attach(D) if ranks.distributed else d_train)
+    ddp = {"g": g, "d": d} if ranks.distributed else {}
+    return Networks(G, D, g_train, d_train, attach(D) if ranks.distributed else d_train, ddp)
 
 
 def adam(module: nn.Module, cfg: OptimizerConfig) -> torch.optim.Adam:
