@@ -27,12 +27,19 @@ def to_uint8(images: Tensor) -> Tensor:
     return images.detach().to("cpu", torch.float32).mul(127.5).add(127.5).round().clamp(0, 255).to(torch.uint8)
 
 
-def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: int = 4, padding: int = 2) -> None:
-    """Save images as one PNG grid.
+def save_grid(
+    images: Tensor,
+    path: str | Path,
+    nrow: int | None = None,
+    scale: int = 4,
+    padding: int = 2,
+    image_format: str = "PNG",
+) -> None:
+    """Save images as one grid, a PNG (or a JPEG of quality 95: ``image_format="JPEG"``).
 
     Args:
         images: (N, C, H, W) in [-1, 1], ``C`` 1 (grayscale) or 3 (RGB).
-        path: the PNG to write.
+        path: the file to write.
         nrow: images per row; ``None``: a square-ish grid, ``ceil(sqrt(N))`` (16 -> 4x4).
         scale: each pixel becomes a ``scale`` x ``scale`` block (nearest neighbour).
         padding: pixels of :data:`PAD_VALUE` around every cell (the image is
@@ -55,7 +62,7 @@ def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: 
     else:
         picture = Image.fromarray(grid.permute(1, 2, 0).contiguous().numpy(), mode="RGB")
     with atomic_path(path) as tmp:
-        picture.save(tmp, format="PNG")
+        picture.save(tmp, format=image_format, **({"quality": 95} if image_format == "JPEG" else {}))
 
 
 def save_gif(frames: Sequence[str | Path], path: str | Path, duration_ms: int = 200) -> None:

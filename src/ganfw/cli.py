@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import sys
 import traceback
 from collections import Counter
@@ -27,7 +28,25 @@ from ganfw.plugins import Component, Registry, load_registry
 from ganfw.specs import KINDS
 from ganfw.version import __version__
 
+
+def _flags_untyped(params: list[Any]) -> list[Any]:
+    """``params`` with the flags' type column left blank in ``--help`` (typer shows ``<bool>``
+    for a flag, which takes no value)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Group(typer.core.TyperGroup):
+    """``ganfw`` itself: its flags (``--verbose``, ``--version``) shown without a type."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_untyped(super().get_params(ctx))
+
+
 app = typer.Typer(
+    cls=_Group,
     help="ganfw: a plugin-based GAN framework for PyTorch.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -81,11 +100,38 @@ def _check_seed(seed: int, option: str = "--seed") -> None:
         raise fail(f"{option} {seed}: a seed is an integer from 0 to 2**62")
 
 
+#: Options that may be given alone or with one word after them: ``--resume`` (continue the
+#: run) or ``--resume auto`` (continue it if it has a checkpoint, else start it).
+OPTIONAL_VALUES = {"--resume": ("auto",)}
+#: The value an option of :data:`OPTIONAL_VALUES` takes when it is given alone.
+ALONE = "yes"
+
+
+def _optional_values(args: list[str]) -> list[str]:
+    """``args`` with each option of :data:`OPTIONAL_VALUES` joined to its value
+    (``--resume auto`` -> ``--resume=auto``), or given :data:`ALONE` when no such value
+    follows it (``--resume --quiet``, ``--resume RECIPE``)."""
+    result, rest = [], list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            return [*result, arg, *rest]
+        if arg in OPTIONAL_VALUES:
+            arg += "=" + (rest.pop(0) if rest and rest[0] in OPTIONAL_VALUES[arg] else ALONE)
+        result.append(arg)
+    return result
+
+
 class _OneValueEach(typer.core.TyperCommand):
     """A command whose options that take one value refuse to be given twice (``--n 5 --n 6``
-    would silently mean 6), in one line; options that repeat (``--set``, ``--metrics``) do."""
+    would silently mean 6), in one line; options that repeat (``--set``, ``--metrics``) do.
+    Its flags show no type in ``--help``; ``--resume`` takes an optional value."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_untyped(super().get_params(ctx))
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        args = _optional_values(args)
         _, _, order = self.make_parser(ctx).parse_args(args=list(args))
         counts = Counter(
             p for p in order if isinstance(p, typer.core.TyperOption) and not (p.multiple or p.is_flag or p.count)
@@ -296,14 +342,23 @@ def list_recipes(as_json: bool = typer.Option(False, "--json", help="Print a JSO
 
     found = bundled_recipes()
     if as_json:
-        print(json.dumps([{"name": r.name, "summary": r.summary, "path": str(r.path)} for r in found], indent=2))
+        rows = [
+            {"name": r.name, "summary": r.summary, "path": str(r.path), "requires": r.requires and vars(r.requires)}
+            for r in found
+        ]
+        print(json.dumps(rows, indent=2))
         return
     table = Table(title="bundled recipes (ganfw run NAME, ganfw cp NAME FILE)", title_justify="left")
     table.add_column("name", no_wrap=True)
     table.add_column("summary", overflow="fold")
+    table.add_column("needs", overflow="fold")
     for r in found:
-        table.add_row(r.name, escape(r.summary))
+        needs = "" if r.requires is None else r.requires.package + ("" if r.requires.installed else " (not installed)")
+        table.add_row(r.name, escape(r.summary), escape(needs))
     out.print(table)
+    for r in found:
+        if r.requires is not None and not r.requires.installed:
+            out.print(escape(r.requires.needed_by(r.name)), soft_wrap=True)
 
 
 @command("cp")
@@ -326,21 +381,35 @@ def check(
     recipe: str = RecipeArgument,
     overrides: list[str] = SetOption,
 ) -> None:
-    """Validate a recipe and print it fully resolved, with the device, precision and data root it gets here."""
-    from ganfw.bundled import recipe_file
-    from ganfw.recipe import load_recipe
-
-    path = recipe_file(recipe)
-    resolved = load_recipe(path, registry(), overrides)
+    """Validate a recipe, look at its data and print it fully resolved, with the device, precision and data it gets here."""
+    path, resolved = _load_recipe(recipe, overrides)
     from ganfw.device import describe_machine
     from ganfw.preflight import check_recipe
 
-    check_recipe(resolved)
+    data = check_recipe(resolved)
 
     print(f"# {shown(path)}: resolved recipe (valid)")
     print(f"# on this machine: {describe_machine(resolved.train.device, resolved.train.precision)}")
-    print(f"# data root: {_data_root_line(resolved.data_root)}")
+    if data.uses_root:
+        print(f"# data root: {_data_root_line(resolved.data_root)}")
+    print(f"# data: {printable(data.summary.line() if data.summary else data.unread)}")
     print(resolved.to_toml(), end="")
+
+
+def _load_recipe(recipe: str, overrides: list[str]) -> tuple[Path, Any]:
+    """The recipe file a ``RECIPE`` argument names, and the recipe loaded from it with the
+    overrides; an error of a recipe that needs a plugin package not installed names it."""
+    from ganfw.bundled import missing_requirement, recipe_file
+    from ganfw.recipe import load_recipe
+
+    path = recipe_file(recipe)
+    try:
+        return path, load_recipe(path, registry(), overrides)
+    except UserError as e:
+        needs = missing_requirement(path)
+        if needs is None:
+            raise
+        raise UserError(f"{e}; {needs}") from e
 
 
 @command()
@@ -348,31 +417,77 @@ def run(
     recipe: str = RecipeArgument,
     overrides: list[str] = SetOption,
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default: <output.dir>/<recipe>-<time>)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
+    resume: str | None = typer.Option(
+        None,
+        "--resume",
+        metavar="[auto]",
+        help="Continue the run in --out from its newest checkpoint; --resume auto: continue it if --out holds a "
+        "checkpoint, else start it there (a job scheduler can resubmit the same command).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain log lines instead of a progress bar."),
 ) -> None:
     """Train a recipe; outputs go to a run directory (see README: "The run directory")."""
-    from ganfw.bundled import recipe_file
-    from ganfw.recipe import load_recipe
-    from ganfw.rundir import open_run_dir
+    from ganfw.rundir import AUTO, open_run_dir, resuming
 
-    recipe_path = recipe_file(recipe)
-    resolved = load_recipe(recipe_path, registry(), overrides)
+    if resume not in (None, ALONE, AUTO):
+        raise fail(f"--resume={resume}: give --resume alone (continue the run in --out) or --resume {AUTO}")
+    recipe_path, resolved = _load_recipe(recipe, overrides)
     from ganfw.distributed import ranks_from_env
-
-    ranks = ranks_from_env()
-    run_dir = open_run_dir(out, resume, resolved.output.dir, recipe_path, ranks)
-
-    from ganfw.engine import train
+    from ganfw.engine import train  # imported before the run directory is made: nothing to undo if it fails
     from ganfw.progress import PlainReporter, RichReporter, SilentReporter
 
+    ranks = ranks_from_env()
+    continuing = resuming(out, resume == ALONE or resume)
+    run_dir = open_run_dir(out, continuing, resolved.output.dir, recipe_path, ranks)
     reporter = SilentReporter() if not ranks.is_main else PlainReporter() if quiet else RichReporter()
-    if ranks.is_main:
-        say(f"run directory: {run_dir.path}")
-    if not train(resolved, run_dir, reporter, resume, registry()):
+    fresh = " (--resume auto: no checkpoint there yet, so the run starts)" if resume == AUTO and not continuing else ""
+    if not train(resolved, run_dir, _Announcing(reporter, run_dir.path, ranks.is_main, fresh), continuing, registry()):
+        if ranks.is_main:
+            say(f"to continue: {resume_command(run_dir.path)}")
         raise typer.Exit(130)
     if ranks.is_main:
         say(f"done: {run_dir.path}")
+
+
+def resume_command(run: Path) -> str:
+    """The command that continues the run in ``run`` with its own resolved recipe (its ``--set``
+    overrides included): ``ganfw run RUN/recipe.toml --out RUN --resume``."""
+    return f"ganfw run {shlex.quote(str(run / 'recipe.toml'))} --out {shlex.quote(str(run))} --resume"
+
+
+class _Announcing:
+    """A reporter that says ``run directory: PATH`` (on rank 0) before the first thing it shows,
+    once the run is put together (data read, networks built): a run refused before training
+    names no directory, and leaves none behind (:func:`ganfw.rundir.discard_if_unused`)."""
+
+    def __init__(self, reporter: Any, path: Path, main: bool, note: str = "") -> None:
+        self.reporter, self.line, self.pending = reporter, f"run directory: {path}{note}", main
+
+    def _announce(self) -> None:
+        if self.pending:
+            self.pending = False
+            say(self.line)
+
+    def start(self, total: int, done: int, steps_per_epoch: int) -> None:
+        self._announce()
+        self.reporter.start(total, done, steps_per_epoch)
+
+    def message(self, text: str) -> None:
+        self._announce()
+        self.reporter.message(text)
+
+    def warning(self, code: str, text: str) -> None:
+        self._announce()
+        self.reporter.warning(code, text)
+
+    def update(self, step: int, record: dict[str, Any]) -> None:
+        self.reporter.update(step, record)
+
+    def epoch_end(self, epoch: int, epochs: int) -> None:
+        self.reporter.epoch_end(epoch, epochs)
+
+    def close(self) -> None:
+        self.reporter.close()
 
 
 def _check_n(n: int) -> None:
@@ -399,7 +514,7 @@ def sample(
     target: Path = typer.Argument(..., help="A run directory or a checkpoint file."),
     n: int = typer.Option(16, "--n", "-n", help="How many images (1 or more)."),
     out: Path = typer.Option(
-        ..., "--out", "-o", help="Output file: .png (grid), .pt or .npy (N x C x H x W floats in [-1, 1])."
+        ..., "--out", "-o", help="Output file: .png or .jpg (a grid), .pt or .npy (N x C x H x W floats in [-1, 1])."
     ),
     seed: int = typer.Option(0, "--seed", help="Noise seed."),
     label: str | None = typer.Option(
@@ -415,14 +530,13 @@ def sample(
     best: bool = BestOption,
 ) -> None:
     """Draw images from a trained generator (of one class, or of each class, when it is conditional)."""
-    from ganfw.atomic import check_target
-    from ganfw.sampling import FORMATS, sample_to_file
+    from ganfw.sample_args import check_sample
 
-    if out.suffix.lower() not in FORMATS:
-        raise fail(f"--out {shown(out)}: unsupported format {out.suffix!r}; use one of {', '.join(FORMATS)}")
+    check_sample(target, out)  # before torch is imported
     _check_n(n)
     _check_seed(seed)
-    check_target(out)  # before drawing the images
+    from ganfw.sampling import sample_to_file
+
     say(sample_to_file(_best(target, best), registry(), n=n, out=out, seed=seed, label=label))
 
 
@@ -451,9 +565,13 @@ def interpolate(
     fps: int = typer.Option(12, "--fps", help="GIF frames per second (1 to 50)."),
 ) -> None:
     """Latent walks: spherical interpolation between seeded noise vectors, as an animated GIF or a PNG strip."""
+    from ganfw.sample_args import check_source, check_walk
+
+    check_walk(out, n, keyframes, frames, fps)  # before torch is imported
+    check_source(target)
+    _check_seed(seed)
     from ganfw.interpolate import interpolate_to_file
 
-    _check_seed(seed)
     say(
         interpolate_to_file(
             target, registry(), n=n, keyframes=keyframes, frames=frames, seed=seed, label=label, out=out, fps=fps

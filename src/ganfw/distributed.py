@@ -61,6 +61,19 @@ class Ranks:
 SINGLE = Ranks()
 
 
+def average_gradients(module: torch.nn.Module) -> None:
+    """Replace each gradient of ``module``'s parameters by its mean over the ranks, in one
+    all-reduce of all of them (what DDP's hooks do, for a gradient summed outside them)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads or not dist.is_initialized():
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= dist.get_world_size()
+    for grad, mean in zip(grads, flat.split([g.numel() for g in grads])):
+        grad.copy_(mean.view_as(grad))
+
+
 def ranks_from_env() -> Ranks:
     """The ranks torchrun describes in the environment, or :data:`SINGLE`."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -1,9 +1,12 @@
 """Recipe values that validate one by one but cannot work together, found before training
-(by ``ganfw check`` and by ``ganfw run`` before its first step)."""
+(by ``ganfw check`` and by ``ganfw run`` before its first step), and what the recipe's dataset
+holds (:class:`DataSummary`: ``ganfw check`` inspects it, ``ganfw run`` says it in one line)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -12,7 +15,10 @@ from ganfw.contracts import Dataset
 from ganfw.errors import UserError
 from ganfw.paths import resolve_data_root
 from ganfw.plugins import Registry
-from ganfw.recipe import Recipe
+from ganfw.recipe import ComponentChoice, Recipe
+
+#: How many class names a summary shows before "...".
+SHOWN_CLASSES = 6
 
 
 def has_batchnorm(*nets: nn.Module) -> bool:
@@ -70,14 +76,115 @@ def check_evaluation(recipe: Recipe, registry: Registry, dataset: Dataset, condi
         ) from None
 
 
-def check_recipe(recipe: Recipe) -> None:
-    """What ``ganfw check`` can tell without the data: with ``data.limit`` set, the last batch."""
-    if recipe.data_limit is None:
-        return
+@dataclass(frozen=True)
+class DataSummary:
+    """What a run trains on: ``images`` training images of ``shape`` (C, H, W) from the dataset
+    ``name``, its ``class_names`` (empty: unlabelled) and how many images its held-out split
+    sets aside for evaluation (``held_out``: 0 for none; ``None``: not counted, for a dataset
+    streamed by iteration, whose split may be large)."""
+
+    name: str
+    images: int
+    shape: tuple[int, ...]
+    class_names: tuple[str, ...]
+    held_out: int | None
+
+    def line(self) -> str:
+        """``mnist: 60,000 training images of 1x28x28, 10 classes (0, 1, 2, 3, 4, 5, ...),
+        10,000 held out for evaluation (14 % of 70,000)``."""
+        return f"{self.name}: {self.images:,} training images of {'x'.join(map(str, self.shape))}, " + ", ".join(
+            (self._classes(), self._held_out())
+        )
+
+    def _classes(self) -> str:
+        k = len(self.class_names)
+        if not k:
+            return "unlabelled"
+        names = ", ".join(self.class_names[:SHOWN_CLASSES]) + (", ..." if k > SHOWN_CLASSES else "")
+        return f"{k} class{'es' if k > 1 else ''} ({names})"
+
+    def _held_out(self) -> str:
+        if self.held_out is None:
+            return "held-out split not counted (a streamed dataset)"
+        if not self.held_out:
+            return "nothing held out for evaluation"
+        total = self.images + self.held_out
+        return f"{self.held_out:,} held out for evaluation ({self.held_out / total:.0%} of {total:,})"
+
+
+def summarize(dataset: Dataset, images: int, name: str) -> DataSummary:
+    """The :class:`DataSummary` of a built ``dataset`` of ``images`` training images, named
+    ``name`` (the recipe's ``data.name``); reads its held-out split to count it, unless the
+    dataset streams by iteration."""
+    held: int | None = None
+    if not dataset.iterable:
+        split = dataset.held_out()
+        held = 0 if split is None else len(split.images)
+    return DataSummary(name, images, tuple(dataset.image_shape), tuple(dataset.class_names), held)
+
+
+def describe_data(dataset: Dataset, images: int, name: str) -> str:
+    """The line ``ganfw run`` prints before training: ``data: `` and :meth:`DataSummary.line`."""
+    return "data: " + summarize(dataset, images, name).line()
+
+
+def count_images(dataset: Dataset) -> int:
+    """The training images of a built dataset: its ``len()`` when it streams, else what
+    :meth:`Dataset.load` returns."""
+    return len(dataset) if dataset.indexable or dataset.iterable else len(dataset.load())  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    """What ``ganfw check`` found of the recipe's data: the ``summary`` (``None`` when it could
+    not be read without downloading it: ``unread`` says why), and whether the dataset reads the
+    data root (``uses_root``: a dataset that does keeps it as ``root``, as mnist, fashion-mnist
+    and the torchvision sets do; an image folder reads ``data.params.path`` instead)."""
+
+    summary: DataSummary | None
+    unread: str
+    uses_root: bool
+
+
+def _without_download(choice: ComponentChoice) -> tuple[ComponentChoice, bool]:
+    """``choice`` with ``download = false`` when its params have that switch on (``ganfw check``
+    looks at the files there are, and never fetches them), and whether it was on."""
+    params = choice.params
+    if not dataclasses.is_dataclass(params) or getattr(params, "download", None) is not True:
+        return choice, False
+    return dataclasses.replace(choice, params=dataclasses.replace(params, download=False)), True  # type: ignore[type-var]
+
+
+def inspect_data(recipe: Recipe) -> tuple[DataCheck, Dataset]:
+    """Build the recipe's dataset (without downloading anything) and read it: count its images,
+    classes and held-out split. A dataset that fails to build or read is a :class:`UserError`,
+    unless what is missing would be downloaded by the run (``data.params.download = true``)."""
+    root, _ = resolve_data_root(recipe.data_root)
+    choice, downloads = _without_download(recipe.data)
+    dataset = choice.build(root=str(root), limit=recipe.data_limit)
+    uses_root = getattr(dataset, "root", None) is not None
+    try:
+        summary = summarize(dataset, count_images(dataset), recipe.data.ref)
+    except UserError as e:
+        if not downloads:
+            raise
+        unread = f"{recipe.data.ref}: not read, as ganfw check downloads nothing ({e}); a run downloads what is missing"
+        return DataCheck(None, unread, uses_root), dataset
+    return DataCheck(summary, "", uses_root), dataset
+
+
+def check_recipe(recipe: Recipe) -> DataCheck:
+    """What ``ganfw check`` can tell before training: the data (:func:`inspect_data`), the
+    networks built for it and the steps of an epoch (a batch larger than the data with
+    ``drop_last``, a last batch of one image under batch norm; counted from ``data.limit`` when
+    the data could not be read)."""
     from ganfw.networks import build_network
 
-    root, _ = resolve_data_root(recipe.data_root)
-    dataset = recipe.data.build(root=str(root), limit=recipe.data_limit)
+    data, dataset = inspect_data(recipe)
     shape = tuple(dataset.image_shape)
     nets = (build_network(recipe.generator, dataset, shape), build_network(recipe.discriminator, dataset, shape))
-    check_last_batch(recipe, recipe.data_limit, 1, nets)
+    if data.summary is not None:
+        steps_per_epoch(recipe, data.summary.images, 1, nets)
+    elif recipe.data_limit is not None:
+        check_last_batch(recipe, recipe.data_limit, 1, nets)
+    return data

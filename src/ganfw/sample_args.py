@@ -45,7 +45,12 @@ def check_walk(out: Path, n: int, keyframes: int, frames: int, fps: int) -> None
     """``ganfw interpolate``'s output and counts, refused in one line: a format other than
     :data:`WALK_FORMATS`, counts out of range, an ``out`` that cannot be a file (``OSError``)."""
     check_format(out, WALK_FORMATS)
-    for flag, value, least in (("--n", n, 1), ("--keyframes", keyframes, 2), ("--frames", frames, 1), ("--fps", fps, 1)):
+    for flag, value, least in (
+        ("--n", n, 1),
+        ("--keyframes", keyframes, 2),
+        ("--frames", frames, 1),
+        ("--fps", fps, 1),
+    ):
         if value < least:
             raise UserError(f"{flag} {value}: must be at least {least}")
     if fps > MAX_FPS:

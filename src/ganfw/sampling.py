@@ -25,8 +25,8 @@ from ganfw.errors import UserError
 from ganfw.plugins import Registry
 from ganfw.recipe import Recipe, Tables, validate
 from ganfw.rundir import RunDir
+from ganfw.sample_args import GRID_FORMATS, SAMPLE_FORMATS, check_source
 
-FORMATS = (".png", ".pt", ".npy")
 #: The ``--label`` that asks for every class, one column each.
 ALL_CLASSES = "all"
 
@@ -38,8 +38,7 @@ def checkpoint_of(target: Path) -> Path:
         if path is None:
             raise UserError(f"{target}: no checkpoints in this run directory")
         return path
-    if not target.exists():
-        raise UserError(f"{target}: no such run directory or checkpoint")
+    check_source(target)
     return target
 
 
@@ -133,8 +132,8 @@ class Samples:
     class_names: tuple[str, ...] = ()
 
     def save(self, out: str | os.PathLike[str], columns: int | None = None) -> Path:
-        """Write the samples as ``ganfw sample`` does (:func:`write_images`): ``.png`` a grid of
-        ``columns`` (default square-ish), ``.pt``/``.npy`` the images and their labels. Returns
+        """Write the samples as ``ganfw sample`` does (:func:`write_images`): ``.png``/``.jpg`` a
+        grid of ``columns`` (default square-ish), ``.pt``/``.npy`` the images and their labels. Returns
         the path written."""
         path = Path(out)
         write_images(self.images, path, self.labels, columns, self.class_names)
@@ -280,13 +279,14 @@ def write_images(
     columns: int | None = None,
     class_names: tuple[str, ...] = (),
 ) -> None:
-    """Save (N, C, H, W) images: ``.png`` as a grid of ``columns`` (default square-ish),
-    ``.pt``/``.npy`` as float32. With ``labels`` (N,): ``.pt`` holds a dict ``{"images",
-    "labels", "class_names"}``, ``.npy`` gets the labels (int64) in :func:`labels_path` (which
-    is removed when there are none)."""
+    """Save (N, C, H, W) images: ``.png``, ``.jpg`` or ``.jpeg`` as a grid of ``columns``
+    (default square-ish), ``.pt``/``.npy`` as float32. With ``labels`` (N,): ``.pt`` holds a
+    dict ``{"images", "labels", "class_names"}``, ``.npy`` gets the labels (int64) in
+    :func:`labels_path` (which is removed when there are none)."""
     suffix = out.suffix.lower()
-    if suffix == ".png":
-        artifacts.save_grid(images, out, nrow=columns or math.ceil(math.sqrt(len(images))))
+    if suffix in GRID_FORMATS:
+        nrow = columns or math.ceil(math.sqrt(len(images)))
+        artifacts.save_grid(images, out, nrow=nrow, image_format=GRID_FORMATS[suffix])
     elif suffix == ".pt":
         value: Any = images.contiguous()
         if labels is not None:
@@ -301,7 +301,7 @@ def write_images(
         else:  # an older sample's labels would be read as these images' (ganfw evaluate)
             labels_path(out).unlink(missing_ok=True)
     else:
-        raise UserError(f"{out}: unsupported output format {out.suffix!r}; use one of {', '.join(FORMATS)}")
+        raise UserError(f"{out}: unsupported output format {out.suffix!r}; use one of {', '.join(SAMPLE_FORMATS)}")
 
 
 def _save_npy(array: np.ndarray, out: Path) -> None:

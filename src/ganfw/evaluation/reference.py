@@ -6,11 +6,13 @@ The cache is ``$XDG_CACHE_HOME/ganfw/reference/`` (else ``~/.cache/ganfw/referen
 safetensors file per dataset key, split and feature space key (which holds the networks'
 weights' hashes), so new weights or another dataset never meet stale features; the images
 themselves (uint8), for metrics that read pixels, in one more file per dataset and split. Files
-are written atomically; an unreadable one is computed again.
+are written atomically; an unreadable one is computed again. Computing them is said first, in
+one line on stderr (:func:`announce`): it takes seconds to minutes, once.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +62,7 @@ def reference_embedding(
     cached = _read(cache_path(space.key, data, split), ("features", "logits"))
     pixels = _read(cache_path("images", data, split), ("images",)) if images else None
     if cached is None or (images and pixels is None):
+        announce(space, data, split)
         real = real_images(data, split)
         if cached is None:
             embedded = space.embed(real.images)
@@ -71,6 +74,17 @@ def reference_embedding(
     pixel_images = from_uint8(pixels["images"]) if images and pixels is not None else None
     embedding = Embedding(cached["features"], cached["logits"], images=pixel_images)
     return Reference(embedding, cached["split"])
+
+
+def announce(space: FeatureSpace, data: EvalData, split: str) -> None:
+    """Say, before it starts, that ``data``'s ``split`` is read and embedded once into the cache
+    (``embedding the held-out split of mnist once, in judge features (cached in ...)...``)."""
+    what = "the training images" if split == "train" else "the held-out split"
+    print(
+        f"embedding {what} of {data.key} once, in {space.name} features (cached in {cache_dir()})...",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _read(path: Path, names: tuple[str, ...]) -> dict | None:

@@ -26,6 +26,7 @@ from ganfw.contracts import (
     Penalty,
     PenaltyInputs,
 )
+from ganfw.distributed import average_gradients
 from ganfw.training.parts import Part
 from ganfw.training.phase import StepPhase
 from ganfw.training.wrapping import Networks
@@ -115,8 +116,8 @@ class _Pass:
 class GANUpdate:
     """Computes and applies one step's update, as a :class:`Decision` says; tells ``phase`` when
     an optimiser first steps. With ``settings.accumulate = K`` each network's gradient is summed
-    over K micro-batches (each loss weighted by its share of the batch; DDP all-reduces only on
-    the last) before its optimiser steps once."""
+    over K micro-batches (each loss weighted by its share of the batch; under torchrun averaged
+    over ranks once) before its optimiser steps once."""
 
     def __init__(self, settings: UpdateSettings, nets: Networks, opt: Optimizers, players: Players, phase: StepPhase):
         self.settings, self.nets, self.opt, self.players, self.phase = settings, nets, opt, players, phase
@@ -131,7 +132,15 @@ class GANUpdate:
     def __call__(self, batch: Batch, z: Tensor, fake_labels: Tensor | None, decision: Decision) -> StepOutputs:
         micros = micro_batches(batch, z, fake_labels, self.settings.accumulate)
         update = self._joint if decision.joint else self._sequential
-        return update(micros, decision)
+        if len(micros) == 1 or not self.nets.ddp:
+            return update(micros, decision)
+        # Accumulating under torchrun: DDP's hooks stay silent (their all-reduce pairs each forward
+        # with its backward, which the two update orders interleave); each network's summed
+        # gradient is averaged over ranks once, before its optimiser steps.
+        with contextlib.ExitStack() as stack:
+            for ddp in self.nets.ddp.values():
+                stack.enter_context(ddp.no_sync())  # type: ignore[operator]
+            return update(micros, decision)
 
     # ------------------------------------------------------------ the two update orders
     def _joint(self, micros: list[Micro], decision: Decision) -> StepOutputs:
@@ -140,8 +149,7 @@ class GANUpdate:
         d_net = self.nets.d_train if decision.train_d else self.nets.d_frozen
         self._zero(decision)
         passes = []
-        for i, m in enumerate(micros):
-            last = i == len(micros) - 1
+        for m in micros:
             with torch.set_grad_enabled(decision.train_g):
                 fake = self._generate(m.z, m.fake_labels)
             real_logits, fake_logits = self._discriminate(d_net, m.batch, fake, m.fake_labels)
@@ -151,9 +159,9 @@ class GANUpdate:
             g_inputs = self._inputs(d_net, m.batch, fake, m.fake_labels, m.z)
             g_loss, g_terms = self._objective("g", real_g, fake_logits, g_inputs, decision.train_g)
             if decision.train_d:
-                self._backward(d_loss, m.weight, "d", last, retain_graph=decision.train_g)
+                self._backward(d_loss, m.weight, "d", retain_graph=decision.train_g)
             if decision.train_g:
-                self._backward(g_loss, m.weight, "g", last)
+                self._backward(g_loss, m.weight, "g")
             passes.append(_Pass(real_logits, fake_logits, d_loss, g_loss, {**terms, **g_terms}))
         self._step(decision.train_d, decision.train_g)
         return _combined(passes, micros)
@@ -162,7 +170,7 @@ class GANUpdate:
         """D steps on detached generated images, then G steps against the updated D."""
         self._zero(decision)
         passes, fakes = [], []
-        for i, m in enumerate(micros):
+        for m in micros:
             with torch.set_grad_enabled(decision.train_g):
                 fake = self._generate(m.z, m.fake_labels)
             fakes.append(fake)
@@ -171,13 +179,13 @@ class GANUpdate:
                 inputs = self._inputs(self.nets.d_train, m.batch, fake.detach(), m.fake_labels, m.z)
                 d_loss, terms = self._objective("d", real_logits, fake_logits, inputs, decision.train_d)
             if decision.train_d:
-                self._backward(d_loss, m.weight, "d", i == len(micros) - 1)
+                self._backward(d_loss, m.weight, "d")
             passes.append(_Pass(real_logits, fake_logits, d_loss, terms=terms))
         self._step(decision.train_d, False)
-        for i, (m, fake, p) in enumerate(zip(micros, fakes, passes)):
+        for m, fake, p in zip(micros, fakes, passes):
             if decision.train_g:
                 p.g_loss, g_terms = self._g_turn(m, fake)
-                self._backward(p.g_loss, m.weight, "g", i == len(micros) - 1)
+                self._backward(p.g_loss, m.weight, "g")
             else:
                 real_g = p.real_logits.detach() if self.loss.g_needs_real else None
                 inputs = self._inputs(self.nets.d_train, m.batch, fake.detach(), m.fake_labels, m.z)
@@ -265,21 +273,20 @@ class GANUpdate:
             if trains:
                 opt.zero_grad(set_to_none=True)
 
-    def _backward(self, loss: Tensor, weight: float, player: str, last: bool, retain_graph: bool = False) -> None:
+    def _backward(self, loss: Tensor, weight: float, player: str, retain_graph: bool = False) -> None:
         """Add the gradient of one micro-batch's ``loss`` (times its ``weight``) to ``player``'s
-        parameters only (the other network's are untouched); under DDP the gradients are
-        all-reduced with the last micro-batch's alone."""
+        parameters only (the other network's are untouched)."""
         net, scaler = (self.nets.D, self.opt.scaler_d) if player == "d" else (self.nets.G, self.opt.scaler_g)
-        ddp = self.nets.ddp.get(player)
-        with ddp.no_sync() if ddp is not None and not last else contextlib.nullcontext():  # type: ignore[operator]
-            scaled = loss if weight == 1.0 else loss * weight
-            scaler.scale(scaled).backward(inputs=list(net.parameters()), retain_graph=retain_graph)
+        scaled = loss if weight == 1.0 else loss * weight
+        scaler.scale(scaled).backward(inputs=list(net.parameters()), retain_graph=retain_graph)
 
     def _step(self, train_d: bool, train_g: bool) -> None:
         """Step the optimisers of the networks that trained, D first; count their updates."""
         for trains, player, opt, scaler in ((train_d, "d", self.opt.d, self.opt.scaler_d),
                                             (train_g, "g", self.opt.g, self.opt.scaler_g)):  # fmt: skip
             if trains:
+                if self.settings.accumulate > 1 and self.nets.ddp:
+                    average_gradients(self.nets.D if player == "d" else self.nets.G)
                 self.phase.updating()  # until the step completes, the state is no step's
                 scaler.step(opt)
                 scaler.update()

@@ -115,7 +115,7 @@ def test_records_become_tagged_scalars():
         "speed/images_per_s": 900.0,
         "lr/lr_g": 0.001,
         "lr/lr_d": 0.0002,
-        "d/real": 0.5,
+        "loss/d/real": 0.5,
         "penalty/r1": 0.125,
         "schedule/d_steps": 2.0,
         "ema/decay": 0.999,
