@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from unittest import mock
 
 import torch
@@ -47,6 +48,15 @@ class Ranks:
     def mean(self, values: torch.Tensor) -> torch.Tensor:
         """The element-wise mean of ``values`` over all ranks (a no-op for one process)."""
         return self.sum(values) / self.world if self.distributed else values
+
+    def gather(self, value: Any) -> list[Any] | None:
+        """Every rank's ``value`` (tensors are taken to the CPU), by rank, on rank 0; ``None`` on
+        the others (a collective: all ranks call it together)."""
+        if not self.distributed:
+            return [value]
+        gathered: list[Any] = [None] * self.world if self.is_main else []
+        dist.gather_object(value, gathered if self.is_main else None, dst=0)
+        return gathered if self.is_main else None
 
     def first(self, value: str | None) -> str | None:
         """The first rank's non-``None`` ``value`` (by rank), on every rank (``value`` itself for one

@@ -1,9 +1,9 @@
 """The shipped recipes as a pip user gets them: listed, resolved by name, copied, extended by name.
 
 The unit tests call :mod:`ganfw.bundled` in this environment (an editable install, whose bundled
-recipes are the checkout's ``recipes/``). The last tests install the checkout NON-editable into a
-throwaway venv and drive ``python -m ganfw`` from a folder outside the repository, as a user of
-``pip install ganfw`` would.
+recipes are the checkout's ``recipes/``). The last tests drive ``python -m ganfw`` of the checkout
+installed NON-editable into a throwaway venv (``installed``, tests/cli/conftest.py) from a folder
+outside the repository, as a user of ``pip install ganfw`` would.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import base64
 import html
 import json
 import math
-import shutil
 import tomllib
 from pathlib import Path
 
@@ -31,7 +30,6 @@ from ganfw.bundled import (
 from ganfw.errors import UserError
 from ganfw.recipe import RecipeError, load_tables
 from tests.helpers.cli import RECIPES, REPO
-from tests.helpers.venv import Venv, make_venv
 
 SHIPPED = sorted(path.stem for path in RECIPES.glob("*.toml"))
 
@@ -187,39 +185,6 @@ def test_copy_recipe_into_a_missing_folder_is_one_line(tmp_path):
 
 
 # --- a non-editable install, used from outside the repository --------------------------------------
-
-#: Not copied with the checkout: build outputs, caches, environments, run directories.
-_NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "runs", ".whl"
-)
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Venv:
-    """A throwaway venv with ``pip install <checkout>`` (not editable) done in it.
-
-    pip builds in the source folder (setuptools leaves ``build/`` there, and files deleted from the
-    checkout would linger in ``build/lib`` and in the wheel), so the checkout is copied first. The
-    venv sees this environment's site-packages after its own (torch comes from there): ``--no-deps
-    --no-index --no-build-isolation`` install ganfw alone, offline, with this environment's
-    setuptools. The editable ganfw of this environment stays out of the way: its import hook is a
-    meta-path finder appended after the standard path finder, which finds the venv's copy first.
-    """
-    root = tmp_path_factory.mktemp("pip-user")
-    source = root / "checkout"
-    shutil.copytree(REPO, source, ignore=_NOT_SOURCE)
-    venv = make_venv(root / "venv")
-    r = venv.run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", str(source), cwd=root)
-    assert r.returncode == 0, r.both
-    shutil.rmtree(source)  # nothing may be read from the checkout copy after the install
-    return venv
-
-
-@pytest.fixture
-def user_dir(tmp_path) -> Path:
-    """An empty working folder outside the repository."""
-    assert not tmp_path.is_relative_to(REPO)
-    return tmp_path
 
 
 def test_the_installed_package_and_its_recipes_live_in_the_venv(installed, user_dir):

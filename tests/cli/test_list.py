@@ -81,6 +81,9 @@ def test_every_builtin_component_is_listed(listed):
         ("dataset", "mnist"): "mnist",
         ("dataset", "fashion-mnist"): "fashion_mnist",
         ("dataset", "image-folder"): "image_folder",
+        **{("dataset", n): "torchvision_sets" for n in ("cifar10", "cifar100", "stl10", "celeba", "lsun")},
+        ("dataset", "hf-dataset"): "hf_datasets",
+        ("dataset", "webdataset"): "webdataset_shards",
     }
     # Sorted by kind (in KINDS order), then name.
     keys = [(KIND_ORDER.index(r["kind"]), r["name"]) for r in listed]
@@ -303,15 +306,24 @@ def test_check_names_the_data_root_and_where_it_came_from(capsys, clean_plugin_e
     if source == "data.root":
         monkeypatch.setenv("GANFW_DATA", str(tmp_path / "env"))  # the recipe's value wins over it
         args += ["--set", 'data.root="relative/digits"']
-        expected = f"# data root: {tmp_path / 'relative' / 'digits'} (from the recipe's data.root)"
+        root, named = tmp_path / "relative" / "digits", "the recipe's data.root"
+        expected = f"# data root: {root} (from the recipe's data.root)"
     elif source == "GANFW_DATA":
         monkeypatch.setenv("GANFW_DATA", str(tmp_path / "env"))
-        expected = f"# data root: {tmp_path / 'env'} (from the GANFW_DATA environment variable)"
+        root, named = tmp_path / "env", "GANFW_DATA"
+        expected = f"# data root: {root} (from the GANFW_DATA environment variable)"
     else:
-        expected = f"# data root: {tmp_path / 'xdg' / 'ganfw' / 'data'} (from the user cache: neither data.root nor GANFW_DATA is set)"
+        root, named = tmp_path / "xdg" / "ganfw" / "data", "the user cache"
+        expected = f"# data root: {root} (from the user cache: neither data.root nor GANFW_DATA is set)"
     comments, resolved = check_lines(capsys, *args)
     assert comments[0].endswith("resolved recipe (valid)") and comments[1].startswith("# on this machine: device ")
-    assert comments[2] == expected and len(comments) == 3
+    assert comments[2] == expected and len(comments) == 4
+    # no MNIST there, and check downloads nothing: it says so, naming where the root came from
+    assert comments[3].startswith(
+        f"# data: mnist: not read, as ganfw check downloads nothing (MNIST not found in {root / 'MNIST' / 'raw'} "
+        f"(root from {named}; "
+    ) and comments[3].endswith("; a run downloads what is missing")
+    assert not root.exists()
 
 
 def test_check_prints_every_section_with_defaults_filled_in(capsys, clean_plugin_env, monkeypatch, tmp_path):

@@ -5,10 +5,13 @@ refusals (an unconditional generator, a class that does not exist)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors import safe_open
 
 from ganfw.checkpoint import list_checkpoints
@@ -208,3 +211,52 @@ def test_a_trained_conditional_run_samples_the_class_asked_for(capsys, mnist_roo
     with torch.no_grad():
         assert torch.allclose(images, ema(z, torch.full((8,), 3)).clamp(-1, 1))
         assert not torch.allclose(images, ema(z, torch.full((8,), 4)).clamp(-1, 1))  # the label matters
+
+
+# --- JPEG, and arguments answered before torch is imported (issue 22) -----------------------------
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".jpeg", ".JPG"])
+def test_a_jpeg_grid(capsys, templates_plugin, conditional_run, digit_templates, tmp_path, suffix):
+    out = tmp_path / f"threes{suffix}"
+    code, err = sample(capsys, str(conditional_run), "--label", "3", "--n", "4", "--out", str(out))
+    assert code == 0 and err.strip() == f"wrote 4 images of class 3 to {out}"
+    with Image.open(out) as grid:
+        assert (grid.format, grid.mode, grid.size) == ("JPEG", "L", (2 * (28 * 4 + 2) + 2,) * 2)  # 2 x 2 cells
+    png = tmp_path / "threes.png"
+    assert sample(capsys, str(conditional_run), "--label", "3", "--n", "4", "--out", str(png))[0] == 0
+    lossy, exact = (np.asarray(Image.open(path), dtype=np.float64) for path in (out, png))
+    assert np.abs(lossy - exact).mean() < 2.0  # quality 95: the same picture, a grey level off on average
+
+
+REFUSED_BEFORE_TORCH = """
+import sys
+from ganfw.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as e:
+    print(e.code, "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["sample", "{run}", "--out", "x.gif"], "error: --out x.gif: unsupported format '.gif'; use one of .png, .jpg, .jpeg, .pt, .npy"),
+        (["sample", "{tmp}/nope", "--out", "x.jpg"], "error: {tmp}/nope: no such run directory or checkpoint"),
+        (["sample", "{run}", "--out", "x.png", "--n", "0"], "error: --n 0: ask for 1 image or more"),
+        (["interpolate", "{run}", "--out", "walk.jpg"], "error: --out walk.jpg: unsupported format '.jpg'; use one of .gif, .png"),
+        (["interpolate", "{tmp}/nope", "--out", "walk.gif"], "error: {tmp}/nope: no such run directory or checkpoint"),
+        (["interpolate", "{run}", "--out", "walk.gif", "--frames", "0"], "error: --frames 0: must be at least 1"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_refused_before_torch_is_imported(tmp_path, args, line):
+    """``ganfw sample runs/try --out x.jpg`` took 24 s (torch, the generator) to say that .jpg was
+    not supported: a refusal that needs no generator comes before torch is imported."""
+    (tmp_path / "run").mkdir()
+    argv = [a.format(run=tmp_path / "run", tmp=tmp_path) for a in args]
+    result = subprocess.run(
+        [sys.executable, "-c", REFUSED_BEFORE_TORCH, *argv], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.stdout.split() == ["2", "False"], result.stderr
+    assert result.stderr.strip() == line.format(tmp=tmp_path)

@@ -17,7 +17,7 @@ import pytest
 from ganfw.checkpoint import list_checkpoints
 from ganfw.cli import main
 from ganfw.rundir import lock_run_dir
-from tests.helpers.cli import REPO, Result, cli, run_cli
+from tests.helpers.cli import REPO, Result, cli, loss_plugin_source, run_cli
 from tests.helpers.recipes import tiny_recipe
 
 
@@ -173,3 +173,56 @@ def test_resuming_with_fewer_epochs_than_trained_is_refused_untouched(finished, 
         "is at step 4; set train.epochs to 2 or more to continue"
     )
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # recipe.toml, the log: unchanged
+
+
+# --- a run refused before training leaves nothing behind (issue 22) --------------------------------
+
+
+def refused_before_training(capsys, *args: str) -> str:
+    """``ganfw run ARGS`` in this process, refused: its one error line; no "run directory" said."""
+    status, _, err = cli(capsys, "run", *args, "--quiet")
+    assert "run directory" not in err
+    return one_error_line(Result(status, "", err))
+
+
+@pytest.fixture
+def failing_generator(site):
+    """A plugin whose generator ``broken`` cannot be built (its factory does not import)."""
+    source = loss_plugin_source("broken", kind="generator", hook="ganfw_generators")
+    site.add("ganfw-broken", "1.0", {"broken_generator": source})
+
+
+@pytest.mark.parametrize("case", ["missing data", "missing folder", "a component that fails to build"])
+def test_a_run_refused_before_training_leaves_no_run_directory(recipe, tmp_path, monkeypatch, capsys, case, request):
+    """Without --out, the run directory (``runs/<recipe>-<time>/``) and the ``runs/`` it needed
+    are gone again; with an --out that did not exist, so is every folder made for it."""
+    monkeypatch.chdir(tmp_path)
+    sets, said = {
+        "missing data": ([f"data.root={json.dumps(str(tmp_path / 'empty'))}", "data.params.download=false"], "MNIST"),
+        "missing folder": (['data.name="image-folder"', 'data.params={path = "no-such-folder"}'], "no-such-folder"),
+        "a component that fails to build": (['generator={name = "broken"}'], "cannot import its factory"),
+    }[case]
+    if case == "a component that fails to build":
+        request.getfixturevalue("failing_generator")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for out in ([], ["--out", str(tmp_path / "new" / "deeper" / "run")]):
+        line = refused_before_training(capsys, str(recipe), *out, *(a for s in sets for a in ("--set", s)))
+        assert said in line
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_refused_run_keeps_a_runs_folder_that_holds_other_runs(recipe, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "earlier").mkdir(parents=True)
+    refused_before_training(capsys, str(recipe), "--set", 'data.root="empty"', "--set", "data.params.download=false")
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["earlier"]
+
+
+def test_run_directory_is_said_once_training_starts(recipe, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = cli(capsys, "run", str(recipe), "--quiet")
+    assert status == 0, err
+    (run,) = (tmp_path / "runs").iterdir()
+    lines = err.splitlines()
+    assert lines[0] == f"run directory: {Path('runs') / run.name}" and err.count("run directory") == 1
+    assert lines[-1] == f"done: {Path('runs') / run.name}"

@@ -275,3 +275,22 @@ def test_accumulated_steps_keep_the_ranks_in_step(recipe, tmp_path):
     proc = torchrun(str(WORKER), str(recipe()), str(out), "--set", "train.accumulate=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_ranks_agree(out)
+
+
+def test_a_distributed_evaluation_scores_as_one_process_does(unconditional_run, reference_cache, tmp_path):
+    """Each of two ranks draws and embeds its share of the same seeded images; rank 0 puts them
+    back in order and scores them: the scores equal one process's, up to float rounding."""
+    worker = Path(__file__).parents[1] / "helpers" / "ddp_eval_worker.py"
+    checkpoint = next((unconditional_run / "checkpoints").iterdir())
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    alone = subprocess.run([sys.executable, str(worker), str(checkpoint), str(tmp_path / "alone.json")],
+                           capture_output=True, text=True, env=env, timeout=240)  # fmt: skip
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    shared = torchrun(str(worker), str(checkpoint), str(tmp_path / "shared.json"))
+    assert shared.returncode == 0, shared.stderr[-3000:]
+    one, two = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("alone", "shared"))
+    assert (one.pop("world"), two.pop("world")) == (1, 2)
+    one, two = one["scores"], two["scores"]
+    assert one.keys() == two.keys() == {"fid", "kid", "kid_std"}
+    for key in one:
+        assert two[key] == pytest.approx(one[key], rel=1e-4, abs=1e-6), key

@@ -243,17 +243,32 @@ def pictures(folder: Path, per_class: int = 24) -> Path:
     return folder
 
 
-def test_a_dataset_evaluation_cannot_score_is_refused_before_training(tmp_path, mnist_root, reference_cache):
+@pytest.mark.parametrize(
+    "features, why",
+    [
+        ("judge", r"no judge for the dataset 'image-folder-"),
+        (
+            "auto",
+            r"Inception weights are not on this machine \(GANFW_OFFLINE=1\): .*weights-inception-2015-12-05-6726825d.pth",
+        ),
+    ],
+)
+def test_a_dataset_evaluation_cannot_score_is_refused_before_training(
+    tmp_path, mnist_root, reference_cache, monkeypatch, features, why
+):
+    """An unlabelled folder has no judge: scored in the judge's features it is refused; by default
+    (``auto``) it is scored in Inception's, whose weights this offline machine lacks."""
+    monkeypatch.setenv("GANFW_OFFLINE", "1")
     data = {"name": "image-folder", "params": {"path": str(pictures(tmp_path / "pics")), "image_size": 16}}
     recipe = tiny_recipe(
         tmp_path / "r.toml",
         mnist_root,
         data=data,
-        eval={"every": 1, "n": 20, "metrics": ["fid"]},
+        eval={"every": 1, "n": 20, "metrics": ["fid"], "features": features},
         generator={"name": "mlp", "params": {"latent_dim": 8, "hidden": [16]}},
         discriminator={"name": "mlp", "params": {"hidden": [16]}},
     )
-    with pytest.raises(UserError, match=r"\[eval\] cannot score this run .*no judge for the dataset 'image-folder-"):
+    with pytest.raises(UserError, match=r"\[eval\] cannot score this run .*" + why):
         train(recipe, tmp_path / "run")
     assert not (tmp_path / "run").exists()  # refused before the first step: nothing written
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ganfw.contracts import Embedding, Generator, Metric, MetricResult
-from ganfw.distributed import process_local
+from ganfw.distributed import SINGLE, Ranks, process_local
 from ganfw.errors import UserError
 from ganfw.evaluation.bootstrap import Interval, fid_interval
 from ganfw.evaluation.caveats import gather, name_classes
@@ -120,6 +120,15 @@ def prepare(
     with the images themselves when a metric reads pixels), after checking that every metric of
     ``metric_names`` can run: without class logits, or without a held-out split, a
     :class:`UserError` says so before any image is drawn."""
+    space, images = space_for(data, metric_names, registry, features, protocol)
+    return space, reference_embedding(space, data, protocol_spec(protocol).reference, images=images)
+
+
+def space_for(
+    data: EvalData, metric_names: list[str], registry: Registry, features: str = "judge", protocol: str = "quick"
+) -> tuple[FeatureSpace, bool]:
+    """The feature space of ``data`` under ``protocol``, and whether a metric of ``metric_names``
+    reads the images themselves, after checking that every metric can run there."""
     spec = protocol_spec(protocol)
     space = feature_space(features, data, network_logits=spec.network_logits)
     components = {name: registry.resolve("metric", name) for name in metric_names}
@@ -134,8 +143,7 @@ def prepare(
                 f"metric {name!r} reads the dataset's classes, but under the {protocol} protocol the class "
                 f"logits are {space.classifier}'s ImageNet classes: leave it out, or use the quick protocol"
             )
-    images = any(needs(c, "images") for c in components.values())
-    return space, reference_embedding(space, data, spec.reference, images=images)
+    return space, any(needs(c, "images") for c in components.values())
 
 
 def evaluate_images(
@@ -159,11 +167,29 @@ def evaluate_images(
     so equal inputs give equal scores and a training run's random stream is left untouched.
     """
     check_images(images, labels, data)
+    start = time.perf_counter()
     with process_local():
-        metrics = build_metrics(metric_names, registry)
-        start = time.perf_counter()
         space, reference = prepare(data, metric_names, registry, features, protocol)
         generated = space.embed(images, labels, keep_images=reference.embedding.images is not None)
+    return score_embedding(generated, space, reference, metric_names, registry, data, start, seed, bootstrap, protocol)
+
+
+def score_embedding(
+    generated: Embedding,
+    space: FeatureSpace,
+    reference: Reference,
+    metric_names: list[str],
+    registry: Registry,
+    data: EvalData,
+    start: float,
+    seed: int = 0,
+    bootstrap: int = 0,
+    protocol: str = "quick",
+) -> Evaluation:
+    """Score the embedded generated images against ``reference`` (``start``: when the evaluation
+    began, by ``time.perf_counter``): each metric seeded, FID's interval, the protocol, warnings."""
+    with process_local():
+        metrics = build_metrics(metric_names, registry)
         scores, results = _score(generated, reference, metrics, seed)
         intervals = {}
         if bootstrap and "fid" in scores:
@@ -177,7 +203,7 @@ def evaluate_images(
         space.name,
         **space.extractor(),
         n_real=len(reference.embedding.features),
-        n_generated=len(images),
+        n_generated=len(generated.features),
         seed=seed,
     )
     named = {name: MetricResult(r.scores, name_classes(r.details, space.class_names)) for name, r in results.items()}
@@ -238,26 +264,67 @@ def evaluate_generator(
     *,
     seed: int = 0,
     features: str = "judge",
-) -> Evaluation:
+    ranks: Ranks = SINGLE,
+) -> Evaluation | None:
     """Sample ``n`` images from ``generator`` (in eval mode, without gradients, from noise
     seeded by ``seed``, and for a conditional generator uniform labels drawn from the same
     stream; its train/eval mode is restored) and score them against ``data`` (the run's own
     dataset) in the feature space ``features`` (``judge``, ``inception``, ``dinov2``, or ``auto``
     as ``eval.features`` says); ``.scores`` are flat floats such as ``{"fid": ..., "kid": ...}``.
 
-    Global RNG states (the CPU's and the generator's device's) are left as they were, whatever
-    the metrics or the judge's first construction draw.
+    With ``ranks`` of several processes (training under torchrun; every rank calls this), each
+    rank draws and embeds its share of the same ``n`` images and rank 0 scores them all, as one
+    process would; the other ranks get ``None``. Global RNG states (the CPU's and the generator's
+    device's) are left as they were, whatever the metrics or the judge's first construction draw.
     """
-    from ganfw.sampling import draw
-
     device = next(generator.parameters()).device
     was_training = generator.training
     generator.eval()
     try:
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            samples = draw(generator, n, seed)
-            return evaluate_images(
-                samples.images, metric_names, registry, data, labels=samples.labels, features=features, seed=seed
-            )
+            if not ranks.distributed:
+                from ganfw.sampling import draw
+
+                samples = draw(generator, n, seed)
+                return evaluate_images(
+                    samples.images, metric_names, registry, data, labels=samples.labels, features=features, seed=seed
+                )
+            return _evaluate_shared(generator, metric_names, n, registry, data, seed, features, ranks)
     finally:
         generator.train(was_training)
+
+
+def _evaluate_shared(generator: Generator, metric_names: list[str], n: int, registry: Registry, data: EvalData,
+                     seed: int, features: str, ranks: Ranks) -> Evaluation | None:  # fmt: skip
+    """Every rank renders and embeds rows ``rank::world`` of the seeded draw; rank 0 puts the
+    shares back in order and scores them."""
+    from ganfw.sampling import check_count, noise, render
+
+    start = time.perf_counter()
+    check_count(n, tuple(generator.image_shape))
+    z, labels = noise(generator, n, torch.Generator(next(generator.parameters()).device).manual_seed(seed))
+    rows = slice(ranks.rank, None, ranks.world)
+    mine = None if labels is None else labels[rows].cpu()
+    images = render(generator, z[rows], None if labels is None else labels[rows])
+    check_images(images, mine, data)
+    with process_local():
+        space, keep_images = space_for(data, metric_names, registry, features)
+        share = space.embed(images, mine, keep_images=keep_images)
+    shares = ranks.gather([share.features, share.logits, share.labels, share.images])
+    if shares is None:
+        return None
+    generated = Embedding(*(interleave([s[i] for s in shares]) for i in range(4)))  # type: ignore[arg-type]
+    with process_local():
+        _, reference = prepare(data, metric_names, registry, features)
+    return score_embedding(generated, space, reference, metric_names, registry, data, start, seed)
+
+
+def interleave(shares: list[Tensor | None]) -> Tensor | None:
+    """Rows ``r::world`` of a tensor, one share per rank, put back in their order: (N, ...)."""
+    present = [share for share in shares if share is not None]
+    if len(present) < len(shares):
+        return None
+    full = torch.empty((sum(len(t) for t in present), *present[0].shape[1:]), dtype=present[0].dtype)
+    for rank, share in enumerate(present):
+        full[rank :: len(present)] = share
+    return full

@@ -22,7 +22,7 @@ from ganfw.recipe import Recipe
 from ganfw.rundir import RunDir
 from ganfw.training.data import data_source
 from ganfw.training.loop import LoopSettings, Trainer
-from ganfw.training.outputs import EpochOutputs
+from ganfw.training.outputs import EpochOutputs, Evaluator
 from ganfw.training.parts import Part, Parts, keyed
 from ganfw.training.phase import StepPhase
 from ganfw.training.state import RunState
@@ -79,7 +79,8 @@ def assemble(recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | Non
         ranks=ranks,
         run=run,
         precision=choice,
-        outputs=_outputs_factory(recipe, run, registry, device, reporter, parts),
+        outputs=_outputs_factory(recipe, run, device, reporter),
+        evaluator=_evaluator(recipe, registry, parts, run, ranks),
     )
 
 
@@ -117,11 +118,21 @@ def build_parts(recipe: Recipe, ranks: Ranks, device: torch.device) -> Parts:
     )
 
 
-def _outputs_factory(recipe: Recipe, run: RunDir, registry: Registry, device: torch.device, reporter: Reporter,
-                     parts: Parts) -> Callable[[Callable[[dict[str, Any]], None]], EpochOutputs]:  # fmt: skip
+def _outputs_factory(recipe: Recipe, run: RunDir, device: torch.device,
+                     reporter: Reporter) -> Callable[[Callable[[dict[str, Any]], None]], EpochOutputs]:  # fmt: skip
     """What makes rank 0's epoch outputs once the loop opens its log (``write`` records to it)."""
 
     def make(write: Callable[[dict[str, Any]], None]) -> EpochOutputs:
-        return EpochOutputs(recipe, run, write, registry, device, reporter.message, parts.dataset.obj)
+        return EpochOutputs(recipe, run, write, device, reporter.message)
 
     return make
+
+
+def _evaluator(recipe: Recipe, registry: Registry, parts: Parts, run: RunDir, ranks: Ranks) -> Evaluator | None:
+    """The run's ``[eval]``, on every rank; ``None`` when it never evaluates."""
+    if not (recipe.eval.every and recipe.eval.metrics):
+        return None
+    from ganfw.evaluation.datasets import of_run
+
+    data = of_run(parts.dataset.obj, recipe.data, str(recipe.path))
+    return Evaluator(recipe.eval, recipe.train.seed, registry, data, run, ranks)

@@ -31,7 +31,7 @@ from ganfw.precision import PrecisionChoice
 from ganfw.progress import Reporter
 from ganfw.recipe import ComponentError
 from ganfw.rundir import MetricsLog, RunDir, read_metrics, truncate_metrics
-from ganfw.training.outputs import EpochOutputs, announce
+from ganfw.training.outputs import EpochOutputs, Evaluator, announce
 from ganfw.training.parts import Parts
 from ganfw.training.phase import StepPhase
 from ganfw.training.records import Window, reduce_step, step_record
@@ -69,12 +69,13 @@ class Trainer:
     def __init__(self, *, parts: Parts, update: GANUpdate, streams: Streams, state: RunState, clock: Clock,
                  phase: StepPhase, requests: Requests, facts: RunFacts, settings: LoopSettings, reporter: Reporter,
                  ranks: Ranks, run: RunDir, precision: PrecisionChoice,
-                 outputs: Callable[[Callable[[dict[str, Any]], None]], EpochOutputs]):  # fmt: skip
+                 outputs: Callable[[Callable[[dict[str, Any]], None]], EpochOutputs],
+                 evaluator: Evaluator | None):  # fmt: skip
         self.parts, self.update, self.streams, self.state, self.clock = parts, update, streams, state, clock
         self.phase, self.requests, self.facts, self.settings = phase, requests, facts, settings
         self.reporter, self.ranks, self.run, self.precision = reporter, ranks, run, precision
         self.device = facts.device
-        self._make_outputs = outputs
+        self._make_outputs, self.evaluator = outputs, evaluator
         self.views = [LiveView(part.name, clock, requests, facts) for part in parts.hooked]
         self.window = Window()  # the steps since the last log line (kept by checkpoints)
         self.log: MetricsLog | None = None  # metrics.jsonl (rank 0), open while fitting
@@ -226,15 +227,17 @@ class Trainer:
         """The epoch's outputs (rank 0), then the callbacks; a callback's state changed by an
         evaluation (or an observer's by its epoch-end checks) is saved by rewriting the epoch's
         checkpoint."""
-        start, observed, scores = time.perf_counter(), self._observer_state(), None
+        start, observed, step = time.perf_counter(), self._observer_state(), self.clock.step
+        drawn = self._grid_inputs()
         if outputs is not None:
-            drawn = self._grid_inputs()
-            scores = outputs.write(epoch, self.clock.step, record, drawn,
-                                   drawn[0] if self.settings.eval_due(epoch) else None)  # fmt: skip
+            outputs.write(epoch, step, record, drawn)
             self.facts.latest_samples = outputs.latest_grid
-            if scores is not None:
-                self.facts.scores = scores
-                self._dispatch("on_evaluation", scores)
+        evaluator = self.evaluator if self.settings.eval_due(epoch) else None
+        evaluation = None if evaluator is None else evaluator.evaluate(epoch, step, drawn[0])  # every rank its share
+        scores = None if outputs is None else outputs.finish(epoch, step, evaluation)
+        if scores is not None:
+            self.facts.scores = scores
+            self._dispatch("on_evaluation", scores)
         self._dispatch("on_epoch_end")
         self.clock.elapsed += time.perf_counter() - start  # counted in the next checkpoint
         best = self._best(scores)
@@ -262,7 +265,8 @@ class Trainer:
         step, spe = self.clock.step, self.clock.steps_per_epoch
         if outputs is not None and step and step % spe == 0:
             epoch = step // spe
-            outputs.complete(epoch, step, self.clock.elapsed, self.settings.eval_due(epoch), self._grid_inputs())
+            evaluator = self.evaluator if self.settings.eval_due(epoch) else None
+            outputs.complete(epoch, step, self.clock.elapsed, evaluator, self._grid_inputs())
 
     def _grid_inputs(self) -> tuple[Generator, Tensor, Tensor | None]:
         """What the epoch grid is drawn from: the sampling generator, fixed noise and labels."""

@@ -163,6 +163,30 @@ def test_cache_root_without_ganfw_data(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert MNIST(OFFLINE).root == tmp_path / "home" / ".cache" / "ganfw" / "data"
 
 
+@pytest.mark.parametrize("source", ["GANFW_DATA", "cache"])
+def test_the_root_the_engine_resolved_keeps_its_source(monkeypatch, tmp_path, source, no_network):
+    """The engine passes the root it resolved (``resolve_data_root``): a root that is the one
+    GANFW_DATA or the user cache gives is not credited to the recipe's data.root in errors."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if source == "GANFW_DATA":
+        monkeypatch.setenv("GANFW_DATA", str(tmp_path / "env"))
+    else:
+        monkeypatch.delenv("GANFW_DATA", raising=False)
+    root, _ = resolve_data_root(None)
+    dataset = MNIST(OFFLINE, root=str(root))
+    assert (dataset.root, dataset.root_source) == (root, source)
+    with pytest.raises(UserError) as caught:
+        dataset.load()
+    named = {"GANFW_DATA": "GANFW_DATA", "cache": "the user cache"}[source]
+    assert f"MNIST not found in {root / 'MNIST' / 'raw'} (root from {named}; data.params.download = false)" in str(
+        caught.value
+    )
+    other = MNIST(OFFLINE, root=str(tmp_path / "mine"))
+    assert other.root_source == "data.root"
+    with pytest.raises(UserError, match=r"\(root from the recipe's data\.root; "):
+        other.load()
+
+
 # --- errors users see ---------------------------------------------------------------------------
 
 

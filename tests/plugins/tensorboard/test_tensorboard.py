@@ -125,6 +125,15 @@ def test_records_become_tagged_scalars():
     assert scalars(WARNING) == scalars({"event": "stop", "step": 3, "reason": "early stopping"}) == {}
 
 
+def test_the_loss_terms_join_the_losses_not_a_group_beside_d():
+    """TensorBoard groups tags by their first part: ``d/real`` made a group ``d`` beside ``D``."""
+    tags = scalars({**WINDOW, "g/fake": 0.25, "g/path_length": 0.5})
+    assert (tags["loss/d/real"], tags["loss/g/fake"], tags["loss/g/path_length"]) == (0.5, 0.25, 0.5)
+    groups = {tag.split("/")[0] for tag in tags}
+    assert groups == {"loss", "D", "schedule", "speed", "lr", "penalty", "ema"}
+    assert len({group.lower() for group in groups}) == len(groups)
+
+
 def test_the_callback_writes_scalars_grids_recipe_and_warnings(tmp_path):
     view, logger = View(tmp_path), TensorBoardLogger(TensorBoardParams())
     logger.on_run_start(view)
