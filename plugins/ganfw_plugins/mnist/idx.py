@@ -40,6 +40,17 @@ IDX_FILES = (
 _IMAGES_MAGIC = 0x00000803  # uint8, 3 dimensions
 _LABELS_MAGIC = 0x00000801  # uint8, 1 dimension
 _HINT = "or set data.root / GANFW_DATA"
+#: How an error names where the root came from (the sources of :func:`resolve_data_root`).
+SOURCES = {"data.root": "the recipe's data.root", "GANFW_DATA": "GANFW_DATA", "cache": "the user cache"}
+
+
+def root_and_source(root: str | os.PathLike[str] | None) -> tuple[Path, str]:
+    """The data root and where it came from, as :func:`resolve_data_root` says, except that a
+    ``root`` equal to the one ``GANFW_DATA`` or the user cache gives is credited to them: the
+    engine passes the root it resolved, which the recipe may not have set."""
+    path, source = resolve_data_root(root)
+    default, default_source = resolve_data_root(None)
+    return (path, default_source) if source == "data.root" and path == default else (path, source)
 
 
 def to_unit_range(pixels: Tensor) -> Tensor:
@@ -97,7 +108,7 @@ class IdxSource:
     def _not_found(self, raw: Path, source: str, missing: list[str], why: str) -> UserError:
         partial = f"; missing: {', '.join(missing)}" if len(missing) < len(IDX_FILES) else ""
         return UserError(
-            f"{self.title} not found in {raw} (root from {source}; {why}): put the four IDX files "
+            f"{self.title} not found in {raw} (root from {SOURCES.get(source, source)}; {why}): put the four IDX files "
             f"{', '.join(IDX_FILES)} there ({_HINT}){partial}"
         )
 
@@ -155,7 +166,7 @@ class IdxDataset(Dataset):
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
         self.params = params
-        self.root, self.root_source = resolve_data_root(root)
+        self.root, self.root_source = root_and_source(root)
         self.limit = limit
 
     def load(self) -> Tensor:

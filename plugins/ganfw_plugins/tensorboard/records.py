@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 #: The section (tag prefix) of each fixed key of a step window. Its other un-prefixed keys are
-#: the schedule's counters (``schedule/<key>``); prefixed ones (``d/<term>``, ``loss/<key>``,
-#: ``augment/<key>``, ``<callback>/<key>``) keep their name.
+#: the schedule's counters (``schedule/<key>``); the loss's named terms join the losses
+#: (``d/<term>`` -> ``loss/d/<term>``: one group, not ``d/`` beside ``D/``); other prefixed keys
+#: (``penalty/<name>``, ``loss/<key>``, ``augment/<key>``, ``<callback>/<key>``) keep their name.
 SECTIONS = {
     "d_loss": "loss",
     "g_loss": "loss",
@@ -24,10 +25,15 @@ SECTIONS = {
 
 #: Keys that say where a record belongs (the x axis), not what was measured.
 PLACE = ("step", "epoch")
+#: The prefixes of the loss's named terms in a step window (D's and G's).
+TERMS = ("d/", "g/")
 
 
 def window_tag(key: str) -> str:
-    """The tag of a step window's key: ``d_loss`` -> ``loss/d_loss``, ``d/gp`` -> ``d/gp``."""
+    """The tag of a step window's key: ``d_loss`` -> ``loss/d_loss``, ``d/gp`` -> ``loss/d/gp``,
+    ``penalty/r1`` -> ``penalty/r1``."""
+    if key.startswith(TERMS):
+        return f"loss/{key}"
     if "/" in key:
         return key
     return f"{SECTIONS.get(key, 'schedule')}/{key}"

@@ -13,13 +13,15 @@ from ganfw_plugins.callbacks.ema import GeneratorEMA
 from tests.helpers.cli import RECIPES
 
 
-def weight_left_on_the_start(ema: GeneratorEMA, steps: int, batch: int) -> float:
-    """The weight the average still gives the generator it started from after ``steps`` steps of
-    ``batch`` images (the product of each step's ``beta``), as ``on_step_end`` counts them."""
-    left = 1.0
-    for _ in range(steps):
+def weight_before(params: EMAParams, step: int, steps: int, batch: int) -> float:
+    """The weight the average holds, after ``steps`` steps of ``batch`` images, on the generator
+    as it was before ``step`` (the product of the later steps' ``beta``, as ``on_step_end`` takes
+    them)."""
+    ema, left = GeneratorEMA(params), 1.0
+    for done in range(1, steps + 1):
         ema.images += batch
-        left *= ema.beta(batch)
+        beta = ema.beta(batch)
+        left *= beta if done > step else 1.0
     return left
 
 
@@ -27,11 +29,11 @@ def test_the_folder_recipes_average_forgets_the_start_on_a_small_folder(tmp_path
     (tmp_path / "photos").mkdir()
     recipe = load_recipe(RECIPES / "folder_dcgan.toml", load_registry(), [f'data.params.path="{tmp_path / "photos"}"'])
     (callback,) = recipe.callbacks
-    params = callback.params
-    assert callback.ref == "ema" and (params.half_life_images, params.rampup) == (10000, 0.05)
-    batch, epochs = recipe.train.batch_size, recipe.train.epochs
-    steps = epochs * math.ceil(540 / batch)  # 600 images, 10 % held out
-    assert weight_left_on_the_start(GeneratorEMA(params), steps, batch) < 1e-6
-    last_epoch = weight_left_on_the_start(GeneratorEMA(params), steps - steps // epochs, batch)
-    assert last_epoch < 1e-6  # already forgotten an epoch before the end
-    assert weight_left_on_the_start(GeneratorEMA(EMAParams(decay=0.999)), steps, batch) > 0.6  # what it was
+    assert callback.ref == "ema" and (callback.params.half_life_images, callback.params.rampup) == (10000, 0.05)
+    batch = recipe.train.batch_size
+    steps = recipe.train.epochs * math.ceil(540 / batch)  # 600 images, 10 % held out: 450 steps
+    assert weight_before(callback.params, 0, steps, batch) < 1e-9  # the initial generator
+    assert weight_before(callback.params, steps // 2, steps, batch) < 0.01  # the first half of training
+    assert weight_before(callback.params, steps - steps // 10, steps, batch) > 0.1  # still an average, not G alone
+    old = EMAParams(decay=0.999)
+    assert weight_before(old, 0, steps, batch) > 0.6 and weight_before(old, steps // 2, steps, batch) > 0.75
