@@ -437,7 +437,7 @@ def run(
     from ganfw.progress import PlainReporter, RichReporter, SilentReporter
 
     ranks = ranks_from_env()
-    continuing = resuming(out, resume == ALONE or resume)
+    continuing = resuming(out, AUTO if resume == AUTO else resume is not None)
     run_dir = open_run_dir(out, continuing, resolved.output.dir, recipe_path, ranks)
     reporter = SilentReporter() if not ranks.is_main else PlainReporter() if quiet else RichReporter()
     fresh = " (--resume auto: no checkpoint there yet, so the run starts)" if resume == AUTO and not continuing else ""
