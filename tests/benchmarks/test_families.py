@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from tests.benchmarks.test_smoke import BENCHMARKS, NUMBER, one, run_benchmark, tables
+from tests.helpers.benchmarks import BENCHMARKS, NUMBER, one, run_benchmark, tables
 
 pytestmark = pytest.mark.slow
 
