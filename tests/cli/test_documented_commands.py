@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.cli.doc_commands import DOCS, REPO, blocks, problems
+from tests.cli.doc_commands import DOCS, REPO, Command, blocks, problems
 
 #: An epoch of this many images, instead of the whole dataset's.
 ONE_EPOCH = ("--set", "train.epochs=1", "--set", "data.limit=256")
@@ -46,7 +46,8 @@ SHORTENED = {
     "ganfw evaluate runs/try": FEW_IMAGES,
     "ganfw evaluate runs/cond --metrics fid,conditional-accuracy": FEW_IMAGES,
     "ganfw evaluate runs/photos": FEW_IMAGES,
-    "ganfw doctor": ("--probe-seconds", "0.5"),
+    # no step timing: at least 3 steps of the course's DCGAN (batch 256) per precision, 40 s on a busy CPU
+    "ganfw doctor": ("--probe-seconds", "0"),
 }
 
 
@@ -78,31 +79,37 @@ def test_the_shortened_commands_are_documented_ones():
     assert set(SHORTENED) <= documented, set(SHORTENED) - documented
 
 
-@pytest.fixture
-def user_cache(cache_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A user cache holding what a first run leaves there: the MNIST test split's features."""
-    cache = tmp_path_factory.mktemp("user") / "cache"
-    shutil.copytree(cache_home, cache)
-    return cache
+@pytest.fixture(scope="module")
+def documented(installed, mnist_root, cache_home, tmp_path_factory) -> dict[Path, list[tuple[Command, dict]]]:
+    """Every page's commands run (:data:`RUN`), each page in an empty folder of its own and in its
+    order, by one process of the installed ganfw, with a user cache holding what a first run
+    leaves there (the MNIST test split's features): each command with its result."""
+    root = tmp_path_factory.mktemp("documented")
+    assert not root.is_relative_to(REPO)
+    shutil.copytree(cache_home, root / "cache")
+    pages = {doc: [c for block in blocks(doc) if block.kind == "run" for c in block.commands] for doc in RUN}
+    todo = []
+    for i, (doc, commands) in enumerate(pages.items()):
+        folder = root / f"page{i}"
+        folder.mkdir()
+        SETUP.get(doc.name, lambda folder: None)(folder)
+        todo += [{"cwd": str(folder), "argv": [*c.argv[1:], *SHORTENED.get(c.plain, ())]} for c in commands]
+    (root / "commands.json").write_text(json.dumps(todo))
+    env = {"GANFW_DATA": str(mnist_root), "XDG_CACHE_HOME": str(root / "cache"), "COLUMNS": "200"}
+    driver = Path(__file__).with_name("doc_driver.py")
+    ran = installed.run(str(driver), str(root / "commands.json"), str(root / "results.json"), cwd=root, env=env,
+                        timeout=900)  # fmt: skip
+    assert ran.returncode == 0, ran.both
+    done = json.loads((root / "results.json").read_text())
+    assert Path(done["ganfw"]).is_relative_to(installed.path)  # the installed copy, not the checkout
+    results = iter(done["results"])
+    return {doc: [(command, next(results)) for command in commands] for doc, commands in pages.items()}
 
 
 @pytest.mark.parametrize("doc", RUN, ids=[str(doc.relative_to(REPO)) for doc in RUN])
-def test_the_documented_commands_run_after_a_pip_install(doc, installed, user_dir, mnist_root, user_cache):
-    commands = [command for block in blocks(doc) if block.kind == "run" for command in block.commands]
-    SETUP.get(doc.name, lambda folder: None)(user_dir)
-    argv = [[*command.argv[1:], *SHORTENED.get(command.plain, ())] for command in commands]
-    (user_cache.parent / "commands.json").write_text(json.dumps(argv))
-    env = {"GANFW_DATA": str(mnist_root), "XDG_CACHE_HOME": str(user_cache), "COLUMNS": "200"}
-    driver = Path(__file__).with_name("doc_driver.py")
-    ran = installed.run(
-        str(driver), str(user_cache.parent / "commands.json"), str(user_cache.parent / "results.json"),
-        cwd=user_dir, env=env, timeout=900,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.both
-    done = json.loads((user_cache.parent / "results.json").read_text())
-    assert Path(done["ganfw"]).is_relative_to(installed.path)  # the installed copy, not the checkout
+def test_the_documented_commands_run_after_a_pip_install(doc, documented):
     failed = []
-    for command, result in zip(commands, done["results"], strict=True):
+    for command, result in documented[doc]:
         said = result["stderr"].strip().splitlines()
         if command.error and (result["code"], said[-1:]) != (2, [command.error]):
             failed.append(f"{command.where}: `{command.text}` must fail with `{command.error}`: {said[-1:]}")
