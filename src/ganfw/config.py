@@ -7,10 +7,29 @@ This module must not import torch.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from ganfw.params import ParamError, param
+
+#: A training budget: hours, minutes and seconds, each optional, in that order (``1h30m``, ``90s``).
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def budget_seconds(text: str) -> float | None:
+    """``train.budget`` in seconds (``None`` for ``""``); raises ``ValueError`` for text that is
+    not a positive duration such as ``90s``, ``10m`` or ``1h30m``."""
+    if not text:
+        return None
+    match = _DURATION.fullmatch(text.strip())
+    if not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration such as 90s, 10m or 1h30m")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise ValueError(f"{text!r} is no time at all")
+    return total
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,11 @@ class TrainConfig:
         True, "on the CPU, draw dropout masks from uniform noise (same distribution, about 2.5x faster than nn.Dropout)"
     )
     sync_batchnorm: bool = param(False, "under torchrun: batch-norm statistics over all ranks (SyncBatchNorm, CUDA)")
+    budget: str = param(
+        "",
+        "stop after this much training time, e.g. 90s, 10m, 1h30m: the learning rates anneal to the deadline "
+        "instead of to train.epochs, the last (partial) epoch is evaluated and the best checkpoint kept ('': none)",
+    )
     dist_timeout: float = param(
         300.0, "under torchrun: seconds a rank waits for the others before failing", min=1.0, max=604800.0
     )

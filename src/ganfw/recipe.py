@@ -443,6 +443,10 @@ def validate(tables: Tables, registry: Registry) -> Recipe:
     device = settings["train"].device
     if not _DEVICE.fullmatch(device):
         raise tables.error(("train", "device"), f"{device!r} is not auto, cpu, mps, cuda or cuda:N")
+    try:
+        config.budget_seconds(settings["train"].budget)
+    except ValueError as e:
+        raise tables.error(("train", "budget"), str(e)) from None
     samples = settings["output"].samples
     if math.isqrt(samples) ** 2 != samples:
         raise tables.error(("output", "samples"), f"{samples} is not a square number (16 draws a 4x4 grid)")

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import torch
 
+from ganfw.config import budget_seconds
 from ganfw.contracts import Discriminator, Generator, ImageShape
 from ganfw.device import resolve_device
 from ganfw.distributed import Ranks, join, rank_device, ranks_from_env
@@ -74,6 +75,8 @@ def assemble(recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | Non
             recipe.eval.every,
             bool(recipe.eval.metrics),
             train.epochs,
+            budget_seconds(train.budget),
+            train.budget,
         ),  # fmt: skip
         reporter=reporter,
         ranks=ranks,

@@ -56,6 +56,8 @@ class LoopSettings:
     eval_every: int
     eval_metrics: bool
     epochs: int
+    budget: float | None = None  # seconds of training (``train.budget``), or None
+    budget_text: str = ""
 
     def eval_due(self, epoch: int) -> bool:
         """Whether training evaluates after ``epoch`` (1-based)."""
@@ -81,6 +83,7 @@ class Trainer:
         self.log: MetricsLog | None = None  # metrics.jsonl (rank 0), open while fitting
         self._interrupt = False  # Ctrl-C or SIGTERM
         self._stop_asked = False  # a callback on some rank asked to stop
+        self._epoch_start = time.perf_counter()  # when the current epoch's training began
         self._delivering = False
         self._dispatch("setup")
 
@@ -119,11 +122,12 @@ class Trainer:
             self.reporter.close()
 
     def _train_epoch(self, outputs: EpochOutputs | None) -> bool:
-        """Train the rest of the current epoch, checkpoint it, then write its outputs; False when
-        Ctrl-C stopped it mid-epoch."""
+        """Train the rest of the current epoch (or up to the training budget's end), checkpoint it,
+        then write its outputs; False when Ctrl-C stopped it mid-epoch."""
         clock, spe = self.clock, self.clock.steps_per_epoch
-        epoch, epoch_start, images = clock.epoch, time.perf_counter(), 0
-        start, t0 = clock.step % spe, time.perf_counter()
+        epoch, images = clock.epoch, 0
+        self._epoch_start = epoch_start = t0 = time.perf_counter()
+        start = clock.step % spe
         for batch, real in enumerate(self.parts.data.batches(epoch, start, spe), start):
             with self._stop_on_component_error():
                 report = self._train_step(real)
@@ -134,8 +138,14 @@ class Trainer:
                 self._log_window(epoch)
             if self._interrupt and batch < spe - 1:
                 return False
+            self._check_budget()
             if self._stopping() and batch < spe - 1:
-                return self._share_stop()
+                self._share_stop()
+                if self.requests.stop_reason != self._budget_reason:
+                    return True
+                if clock.step % self.settings.log_every:
+                    self._log_window(epoch)
+                break  # the deadline: this partial epoch ends like a whole one (checkpoint, grid, evaluation)
             every = self.settings.checkpoint_every
             if every and clock.step % every == 0:
                 self.state.save(clock, self.window)
@@ -149,8 +159,9 @@ class Trainer:
             "seconds": round(seconds, 3),
             "elapsed_s": round(clock.elapsed, 3),
             "images_per_s": round(images / seconds, 1),
+            **({"partial": True} if clock.step % spe else {}),
         }
-        self._epoch_end(epoch + 1, outputs, record)
+        self._epoch_end(epoch + 1, outputs, record, final=self.requests.stop_reason == self._budget_reason)
         self._share_stop()
         return True
 
@@ -158,7 +169,7 @@ class Trainer:
         self.phase.begin()
         parts, step = self.parts, self.clock.step
         decision = parts.schedule.call("decide", step)
-        self.update.set_learning_rates(parts.lr_schedule.call("factor", step, self.clock.total_steps))
+        self.update.set_learning_rates(parts.lr_schedule.call("factor", step, self._horizon()))
         with parts.generator.blame("sample_latent"):
             z = parts.G.sample_latent(len(batch.images), device=self.device, generator=self.streams.noise)
         fake_labels = parts.fake_labels(len(z), self.device, self.streams.noise)
@@ -223,16 +234,16 @@ class Trainer:
             self._dispatch("on_log", record)
 
     # ----------------------------------------------------------------- epoch ends
-    def _epoch_end(self, epoch: int, outputs: EpochOutputs | None, record: dict[str, Any]) -> None:
+    def _epoch_end(self, epoch: int, outputs: EpochOutputs | None, record: dict[str, Any], final: bool = False) -> None:
         """The epoch's outputs (rank 0), then the callbacks; a callback's state changed by an
         evaluation (or an observer's by its epoch-end checks) is saved by rewriting the epoch's
-        checkpoint."""
+        checkpoint. ``final``: the training budget's last (partial) epoch, always evaluated."""
         start, observed, step = time.perf_counter(), self._observer_state(), self.clock.step
         drawn = self._grid_inputs()
         if outputs is not None:
             outputs.write(epoch, step, record, drawn)
             self.facts.latest_samples = outputs.latest_grid
-        evaluator = self.evaluator if self.settings.eval_due(epoch) else None
+        evaluator = self.evaluator if final or self.settings.eval_due(epoch) else None
         evaluation = None if evaluator is None else evaluator.evaluate(epoch, step, drawn[0])  # every rank its share
         scores = None if outputs is None else outputs.finish(epoch, step, evaluation)
         if scores is not None:
@@ -242,7 +253,7 @@ class Trainer:
         self.clock.elapsed += time.perf_counter() - start  # counted in the next checkpoint
         best = self._best(scores)
         changed = self.parts.callbacks or best or observed != self._observer_state()
-        if changed and self.clock.step % self.clock.steps_per_epoch == 0:
+        if changed:
             path = self.state.save(self.clock, self.window, force=True)
             if best and (keeper := self.state.best) is not None:
                 self.reporter.message(f"best {keeper.score} so far: {keeper.keep(path)}")
@@ -271,6 +282,29 @@ class Trainer:
     def _grid_inputs(self) -> tuple[Generator, Tensor, Tensor | None]:
         """What the epoch grid is drawn from: the sampling generator, fixed noise and labels."""
         return self.parts.sampler(), self.streams.fixed_z, self.streams.fixed_labels
+
+    # ----------------------------------------------------------------- the training budget
+    @property
+    def _budget_reason(self) -> str | None:
+        return None if self.settings.budget is None else f"the training budget of {self.settings.budget_text} is spent"
+
+    def _spent(self) -> float:
+        """Seconds of training so far (over resumes), the current epoch's included."""
+        return self.clock.elapsed + time.perf_counter() - self._epoch_start
+
+    def _check_budget(self) -> None:
+        """Ask to stop once the training budget is spent (under torchrun, any rank's clock stops all)."""
+        if self.settings.budget is not None and self._spent() >= self.settings.budget:
+            self.requests.request_stop(self._budget_reason or "")
+
+    def _horizon(self) -> int:
+        """The step the learning-rate schedule anneals to: ``train.epochs``' last, or with a budget
+        the step the run reaches at its deadline at the pace so far (never beyond the last epoch)."""
+        clock, budget = self.clock, self.settings.budget
+        spent = self._spent() if clock.step else 0.0
+        if budget is None or spent <= 0:
+            return clock.total_steps
+        return min(clock.total_steps, max(clock.step + 1, round(clock.step * budget / spent)))
 
     # ----------------------------------------------------------------- run control
     def _stopping(self) -> bool:

@@ -63,8 +63,9 @@ class RunState:
         self.parts, self.opt, self.streams, self.precision = parts, opt, streams, precision
         self.saved_step: int | None = None  # the step of the last checkpoint written or loaded
         self._saved_streams: list[rng.RankStates] = []  # every rank's, at saved_step
-        keep = recipe.output.keep_best
-        self.best = BestCheckpoint(keep) if keep and recipe.eval.every else None
+        # A run to a deadline keeps its best FID's checkpoint unless the recipe names another score.
+        keep = recipe.output.keep_best or ("fid" if recipe.train.budget and "fid" in recipe.eval.metrics else "")
+        self.best = BestCheckpoint(keep) if keep and recipe.eval.metrics else None
 
     def modules(self) -> dict[str, nn.Module]:
         """Every module a checkpoint holds, by prefix."""
