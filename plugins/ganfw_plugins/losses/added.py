@@ -1,4 +1,5 @@
-"""A loss built around another one with one more penalty (composition through a component param)."""
+"""A loss built around another one with more penalties (composition through a component param):
+the base of ``r1``, ``r1-r2`` and ``path-length``."""
 
 from __future__ import annotations
 
@@ -6,24 +7,26 @@ from typing import Any
 
 from torch import Tensor
 
-from ganfw.plugin import ComponentRef, Loss, LossValue, Penalty, UserError
+from ganfw.plugin import ComponentRef, Loss, LossValue, Penalty
 
 
 class WithPenalty(Loss):
-    """Any loss (``base``, a component param resolved by the recipe loader) plus ``penalty``.
+    """Any loss (``base``, a component param resolved by the recipe loader) plus ``penalties``.
 
     Everything else - both players' losses, ``g_needs_real``, the statistics, the state and the
     logged values - is the base loss's, so the penalty fits around a relativistic or a hinge loss
     alike. Subclasses that keep state of their own extend ``state_dict``/``load_state_dict``/``log``.
     """
 
-    def __init__(self, base: ComponentRef, penalty: Penalty):
+    def __init__(self, base: ComponentRef, *penalties: Penalty):
         if not hasattr(base, "build"):
-            raise TypeError(f"base must be a component resolved by the recipe loader, got {base!r}")
+            raise TypeError(f"params.base must be a component resolved by the recipe loader, got {base!r}")
         self.base: Loss = base.build()
-        if penalty.name in {p.name for p in self.base.penalties()}:
-            raise UserError(f"loss params.base already has a penalty named {penalty.name!r}")
-        self.penalty = penalty
+        taken = {p.name for p in self.base.penalties()}
+        for penalty in penalties:
+            if penalty.name in taken:
+                raise ValueError(f"the base loss already has a penalty named {penalty.name!r}")
+        self.added = list(penalties)
 
     @property
     def g_needs_real(self) -> bool:  # type: ignore[override]  # the base's, whatever it is
@@ -36,7 +39,7 @@ class WithPenalty(Loss):
         return self.base.g_loss(real_logits, fake_logits)
 
     def penalties(self) -> list[Penalty]:
-        return [*self.base.penalties(), self.penalty]
+        return [*self.base.penalties(), *self.added]
 
     def statistics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
         return self.base.statistics(real_logits, fake_logits)

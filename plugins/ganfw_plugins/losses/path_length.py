@@ -84,8 +84,8 @@ class PathLength(WithPenalty):
     values."""
 
     def __init__(self, params: PathLengthParams):
-        penalty = PathLengthPenalty(params.weight, params.every, params.decay, params.batch_shrink)
-        super().__init__(params.base, penalty)
+        self.penalty = PathLengthPenalty(params.weight, params.every, params.decay, params.batch_shrink)
+        super().__init__(params.base, self.penalty)
 
     def penalties(self) -> list[Penalty]:
         return super().penalties() if self.penalty.weight else self.base.penalties()

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganfw.plugin import Penalty, PenaltyInputs
+from ganfw.plugin import PenaltyInputs
 from ganfw_plugins.losses import R1R2Params
-from ganfw_plugins.losses.composite import R1
-from ganfw_plugins.losses.penalties import ZeroCentredGradientPenalty
+from ganfw_plugins.losses.added import WithPenalty
+from ganfw_plugins.losses.penalties import R1Penalty, ZeroCentredGradientPenalty
 
 
 class R2Penalty(ZeroCentredGradientPenalty):
@@ -24,19 +24,13 @@ class R2Penalty(ZeroCentredGradientPenalty):
         return inputs.fake, inputs.fake_labels
 
 
-class R1R2(R1):
+class R1R2(WithPenalty):
     """Any loss (``params.base``) plus R1 and R2 of one weight ``gamma`` on D, each lazily every
-    ``params.every`` D steps; everything else is the base loss's (see :class:`R1`).
+    ``params.every`` D steps; everything else is the base loss's.
 
     R3GAN's objective is the relativistic loss with ``every = 1`` (its CIFAR-10 preset starts at
     ``gamma = 0.05``).
     """
 
     def __init__(self, params: R1R2Params):
-        super().__init__(params)
-        self.r2 = R2Penalty(params.gamma, params.every)
-        if self.r2.name in {p.name for p in self.base.penalties()}:
-            raise ValueError(f"the base loss already has a penalty named {self.r2.name!r}")
-
-    def penalties(self) -> list[Penalty]:
-        return [*super().penalties(), self.r2]
+        super().__init__(params.base, R1Penalty(params.gamma, params.every), R2Penalty(params.gamma, params.every))

@@ -12,9 +12,8 @@ import tomli_w
 import torch
 
 from ganfw.contracts import Generator, PenaltyInputs
-from ganfw.errors import UserError
 from ganfw.plugins import load_registry
-from ganfw.recipe import load_recipe
+from ganfw.recipe import ComponentError, load_recipe
 from ganfw_plugins.losses.objectives import Hinge
 from ganfw_plugins.losses.path_length import PathLength, PathLengthPenalty
 from ganfw_plugins.stylegan2 import StyleGAN2GeneratorParams
@@ -169,7 +168,7 @@ def test_weight_zero_leaves_the_penalty_out(tmp_path):
 
 
 def test_a_base_that_already_has_the_penalty_is_refused(tmp_path):
-    with pytest.raises(UserError, match="^loss params.base already has a penalty named 'path-length'$"):
+    with pytest.raises(ComponentError, match="the base loss already has a penalty named 'path-length'$"):
         recipe_loss(tmp_path, {"name": "path-length", "params": {"base": "path-length"}})
 
 
