@@ -97,3 +97,12 @@ def clean_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No GANFW_STRICT_PLUGINS / GANFW_DISABLE_PLUGINS from the outer environment."""
     for name in PLUGIN_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees the precision probes of a fresh process: none remembered from a busy one
+    an earlier test took (``ganfw.precision`` keeps those for the process)."""
+    from ganfw import precision
+
+    monkeypatch.setattr(precision, "_UNTRUSTED", {})

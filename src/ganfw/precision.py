@@ -16,7 +16,8 @@ A probe taken on a busy machine is not trusted (:meth:`Probe.doubts`): the load 
 it, the CPU time other processes took during it and the spread of its repeats are measured. A
 probe disturbed by a burst is repeated once after a pause (not where the load average says the
 machine stays busy); one still disturbed is never cached: the run takes the hardware's guess
-(bf16 where the CPU has vector bf16 units, else fp32) and says so, and the next run probes again.
+(bf16 where the CPU has vector bf16 units, else fp32) and says so, later runs in the same process
+(a sweep, a benchmark) take that reading too, and the next process probes again.
 
 Only :func:`resolve_precision`, :func:`probe_speedup` and :class:`Precision` import torch.
 """
@@ -54,6 +55,9 @@ MAX_SPREAD = 0.25
 #: Probes at most in one run: a disturbed one is repeated once, after a pause.
 PROBE_TRIES = 2
 REPROBE_PAUSE_S = 1.0
+#: Untrusted probes this process took, by machine key: a process that builds many runs (a
+#: benchmark, a sweep) probes a busy machine once, not once per run.
+_UNTRUSTED: dict[str, Probe] = {}
 
 
 @dataclass(frozen=True)
@@ -336,9 +340,11 @@ def _probe(device: torch.device, dtype_name: str) -> Probe:
 def probe_speedup(device: torch.device, dtype_name: str, refresh: bool = False) -> Probe:
     """How much faster ``dtype_name`` autocast runs than fp32 on ``device``, measured once per
     machine and torch version, then read from the cache (``refresh``: measure again). Only a
-    trusted probe is cached (and replaces the cached one): an untrusted one is returned for this
-    run alone, and the next run probes again."""
+    trusted probe is cached (and replaces the cached one): an untrusted one holds for this
+    process alone, and the next process probes again."""
     key = _machine_key(device, dtype_name)
+    if not refresh and key in _UNTRUSTED:
+        return _UNTRUSTED[key]
     try:
         cache = json.loads(cache_path().read_text())
         if not isinstance(cache, dict):
@@ -349,7 +355,10 @@ def probe_speedup(device: torch.device, dtype_name: str, refresh: bool = False) 
     if cached is not None:
         return cached
     probe = _probe(device, dtype_name)
-    if probe.trusted:
+    _UNTRUSTED.pop(key, None)
+    if not probe.trusted:
+        _UNTRUSTED[key] = probe
+    else:
         cache[key] = probe.cache_entry()
         with contextlib.suppress(OSError):  # a read-only home only costs the next run a probe
             write_text(cache_path(), json.dumps(cache, indent=1, sort_keys=True) + "\n")

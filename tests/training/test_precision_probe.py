@@ -65,7 +65,10 @@ def test_a_busy_probe_is_not_cached_and_auto_takes_the_guess_until_a_quiet_probe
         "so this run takes the guess for AVX512-BF16 (bf16) and the next run probes again"
     )
     assert cached() == {} and choice.probe.speedup == 1.09  # the second reading
-    readings.append(Probe(1.45, **QUIET))  # the next run, on a quiet machine
+    again = resolve_precision("auto", CPU)  # another run in this process (a sweep): no probe
+    assert again.probe is choice.probe and again.name == "bf16"
+    precision._UNTRUSTED.clear()  # the next process
+    readings.append(Probe(1.45, **QUIET))  # ... on a quiet machine
     assert (
         resolve_precision("auto", CPU).reason
         == "this CPU has AVX512-BF16, and bf16 measured 1.4x faster than fp32 on this cpu"
