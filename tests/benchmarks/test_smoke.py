@@ -115,28 +115,41 @@ def test_techniques_trains_scores_and_tabulates_each_variant(mnist_root: Path, t
 
 
 @pytest.mark.usefixtures("reference_cache")
-def test_time_to_quality_scores_runs_and_anchors_and_plots(mnist_root: Path, tmp_path: Path) -> None:
+def test_time_to_quality_trains_to_a_budget_and_scores_runs_and_anchors(mnist_root: Path, tmp_path: Path) -> None:
+    """A recipe trained by the benchmark to a budget of 4 s, a finished run and two anchors."""
     anchors = write_anchors(tmp_path / "anchors", mnist_root, (1, 40), n=200)
-    overrides = {"train.epochs": 2, "data.limit": 256, "data.root": str(mnist_root), "eval.n": 50}
-    run = api.train(api.load_recipe("mnist_quick", overrides), out=tmp_path / "run", progress="none")
+    small = {"data.limit": 256, "data.root": str(mnist_root), "eval.n": 50}
+    finished = api.train(api.load_recipe("mnist_quick", small | {"train.epochs": 2}), out=tmp_path / "run")
+    small["train.epochs"] = 1000  # the budget ends it
     plot = tmp_path / "plot" / "fid.png"
+    sets = [arg for key, value in small.items() for arg in ("--set", f"{key}={value}")]
     lines = run_benchmark(
         "time_to_quality.py",
-        "--data",
-        str(mnist_root),
-        "--anchors",
-        str(anchors),
-        "--run",
-        f"quick={run.path}",
-        "--plot",
-        str(plot),
+        *("--data", str(mnist_root), "--budget", "4s", "--recipe", "mnist_quick", *sets),
+        *("--out", str(tmp_path / "runs"), "--run", f"quick={finished.path}", "--anchors", str(anchors)),
+        *("--plot", str(plot)),
         cwd=tmp_path,
     )
-    assert lines[0].startswith("| recipe | epochs | training wall time | FID |")
-    assert [row[:2] for row in tables(lines)[0]] == [["mnist_dcgan_seed (anchor, epoch 40)", "40"], ["quick", "2"]]
-    assert tables(lines)[0][0][2] == "109 min 54 s"  # 40 epochs of 8,242 / 50 s
-    fids = [record["eval/fid"] for record in run.metrics("eval")]
-    assert len(fids) == 2
-    best = one(lines, rf"quick: best training-time FID within 10 min 00 s: ({NUMBER}) \(at .+\)")
-    assert float(best[1]) == pytest.approx(min(fids), abs=0.005)
+    assert lines[0].startswith("machine: ")
+    assert lines[1].startswith("| recipe | machine | precision | epochs | training time | eval n | FID at the end |")
+    trained, quick, anchor = tables(lines)[0]
+    assert [trained[0], trained[5], trained[7], quick[0], quick[3], quick[7]] == [
+        "mnist_quick",
+        "50",
+        "best",
+        "quick",
+        "2",
+        "newest",
+    ]  # a 4 s budget has no 1-minute mark
+    assert anchor[:5] == [
+        "mnist_dcgan_seed (anchor, epoch 40)",
+        "AMX (the course's machine)",
+        "fp32",
+        "40",
+        "109 min 54 s",
+    ]
+    budgeted = api.Run(tmp_path / "runs" / "mnist_quick")
+    assert budgeted.metrics("stop")[-1]["reason"] == "the training budget of 4s is spent"
+    assert float(trained[6]) == pytest.approx(budgeted.metrics("eval")[-1]["eval/fid"], abs=0.005)  # the deadline's
+    assert float(quick[6]) == pytest.approx(finished.metrics("eval")[-1]["eval/fid"], abs=0.005)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
