@@ -81,6 +81,17 @@ class Epilogue(nn.Module):
         return self.out(self.fc(self.conv(x).flatten(1)))
 
 
+def label_mapping(params: StyleGAN2DiscriminatorParams, num_classes: int, projection: int) -> MappingNetwork:
+    """A conditional D's mapping of labels (N,) in [0, K) to the projection vectors (N, M), M =
+    ``projection``; ``params`` must be the conditional ones (they size the mapping)."""
+    if not isinstance(params, ConditionalStyleGAN2DiscriminatorParams):
+        raise TypeError(
+            f"a conditional StyleGAN2 discriminator (num_classes={num_classes}) needs "
+            f"ConditionalStyleGAN2DiscriminatorParams (mapping_layers, mapping_lr), got {type(params).__name__}"
+        )
+    return MappingNetwork(0, num_classes, projection, params.mapping_layers, params.mapping_lr)
+
+
 class StyleGAN2Discriminator(Discriminator):
     """Images (N, C, H, W) (and labels (N,) when ``num_classes`` K > 0) -> logits (N,)."""
 
@@ -91,7 +102,8 @@ class StyleGAN2Discriminator(Discriminator):
         num_classes: int = 0,
     ):
         super().__init__()
-        self.image_shape = tuple(image_shape)
+        image_channels, height, width = image_shape
+        self.image_shape = (image_channels, height, width)
         self.num_classes = num_classes
         who = "discriminator 'cstylegan2'" if num_classes else "discriminator 'stylegan2'"
         sides = resolutions(image_shape, params.channel_base, who)[::-1]  # H, H/2, ..., b
@@ -103,17 +115,13 @@ class StyleGAN2Discriminator(Discriminator):
             )
         self.blocks = nn.Sequential(
             *(
-                DiscriminatorBlock(image_shape[0], a, b, first=i == 0, residual=params.residual)
+                DiscriminatorBlock(image_channels, a, b, first=i == 0, residual=params.residual)
                 for i, (a, b) in enumerate(zip(widths, widths[1:]))
             )
         )
         projection = widths[-1] if num_classes else 0
         self.epilogue = Epilogue(widths[-1], sides[-1], projection or 1, params.mbstd_group, params.mbstd_channels)
-        self.label_mapping = (
-            MappingNetwork(0, num_classes, projection, params.mapping_layers, params.mapping_lr)
-            if num_classes
-            else None
-        )
+        self.label_mapping = label_mapping(params, num_classes, projection) if num_classes else None
 
     def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         out = self.epilogue(self.blocks(images))  # (N, 1), or (N, M) to project

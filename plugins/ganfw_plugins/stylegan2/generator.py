@@ -26,7 +26,8 @@ class StyleGAN2Generator(Generator):
     def __init__(self, params: StyleGAN2GeneratorParams, image_shape: ImageShape, num_classes: int = 0):
         super().__init__()
         self.latent_dim = params.latent_dim
-        self.image_shape = tuple(image_shape)
+        channels, height, width = image_shape
+        self.image_shape = (channels, height, width)
         self.num_classes = num_classes
         who = "generator 'cstylegan2'" if num_classes else "generator 'stylegan2'"
         self.synthesis = SynthesisNetwork(image_shape, params.w_dim, params.channel_base, params.channel_max, who)

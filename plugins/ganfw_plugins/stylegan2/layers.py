@@ -59,6 +59,8 @@ class LowPass(nn.Module):
     images (N, C, H, W) -> :meth:`up` (N, C, 2H, 2W), :meth:`down` (N, C, H/2, W/2),
     :meth:`blur` (N, C, H + 2p - 3, W + 2p - 3) for padding ``p``."""
 
+    kernel: Tensor  # (4, 4), a buffer
+
     def __init__(self):
         super().__init__()
         taps = torch.tensor([1.0, 3.0, 3.0, 1.0])

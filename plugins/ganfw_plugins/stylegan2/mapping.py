@@ -28,7 +28,7 @@ class MappingNetwork(nn.Module):
 
     def __init__(self, latent_dim: int, num_classes: int, w_dim: int, layers: int, lr_multiplier: float):
         super().__init__()
-        self.latent_dim, self.num_classes = latent_dim, num_classes
+        self.latent_dim, self.num_classes, self.w_dim = latent_dim, num_classes, w_dim
         self.embed = EqualLinear(num_classes, w_dim) if num_classes else None
         widths = [latent_dim + (w_dim if num_classes else 0)] + [w_dim] * layers
         self.layers = nn.Sequential(
@@ -36,7 +36,11 @@ class MappingNetwork(nn.Module):
         )
 
     def forward(self, z: Tensor | None, labels: Tensor | None = None) -> Tensor:
-        parts = [normalize_2nd_moment(z.float())] if self.latent_dim else []
+        parts = []
+        if self.latent_dim:
+            if z is None:
+                raise ValueError(f"the mapping network needs z (N, {self.latent_dim}), got None")
+            parts.append(normalize_2nd_moment(z.float()))
         if self.embed is not None:
             if labels is None:
                 raise ValueError(f"the conditional mapping network needs labels (N,) in [0, {self.num_classes})")
@@ -53,10 +57,12 @@ class StyleMapping(nn.Module):
     with ``truncation`` psi < 1, w becomes ``w_avg + psi * (w - w_avg)`` (the truncation trick).
     """
 
+    w_avg: Tensor  # (W,), a buffer
+
     def __init__(self, network: MappingNetwork, num_ws: int, truncation: float):
         super().__init__()
         self.network, self.num_ws, self.truncation = network, num_ws, truncation
-        self.register_buffer("w_avg", torch.zeros(network.layers[-1].weight.shape[0]))
+        self.register_buffer("w_avg", torch.zeros(network.w_dim))
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         w = self.network(z, labels)

@@ -9,6 +9,8 @@ convolution, as in the reference); features (N, C, H, W); images (N, C_img, H, W
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 
@@ -46,6 +48,8 @@ class SynthesisLayer(nn.Module):
     drawn afresh from torch's generator in train mode, the layer's fixed ``noise_const`` in eval
     mode (deterministic samples: the reference's ``noise_mode='const'``).
     """
+
+    noise_const: Tensor  # (side, side), a buffer
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, side: int, *, up: bool = False):
         super().__init__()
@@ -99,12 +103,14 @@ class SynthesisBlock(nn.Module):
     def forward(self, x: Tensor | None, image: Tensor | None, ws: Tensor) -> tuple[Tensor, Tensor]:
         """Features (N, in, side/2, side/2) or ``None`` for the first block, the image so far (N,
         C_img, side/2, side/2) or ``None``, ws (N, num_conv + 1, W) -> features and image at side."""
-        if self.conv0 is None:
+        if self.const is not None:
             x = self.conv1(self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1), ws[:, 0])
         else:
+            assert self.conv0 is not None, "a block without the constant upsamples with conv0"
             x = self.conv1(self.conv0(x, ws[:, 0]), ws[:, 1])
         rgb = self.torgb(x, ws[:, self.num_conv])
         if image is not None:
+            assert self.low_pass is not None, "only the first block, which has no image to add to, lacks it"
             rgb = rgb + self.low_pass.up(image)
         return x, rgb
 
@@ -122,17 +128,20 @@ class SynthesisNetwork(nn.Module):
         super().__init__()
         sides = resolutions(image_shape, channel_base, who)
         widths = [channels(side, channel_base, channel_max) for side in sides]
-        self.blocks = nn.ModuleList(
+        blocks = [
             SynthesisBlock(widths[i - 1] if i else 0, widths[i], w_dim, side, image_shape[0])
             for i, side in enumerate(sides)
-        )
-        self.num_ws = sum(block.num_conv for block in self.blocks) + 1
+        ]
+        starts = list(itertools.accumulate((block.num_conv for block in blocks), initial=0))
+        #: The ws each block reads: ``num_conv + 1`` of them, its toRGB's shared with the next block.
+        self.ws_slices = [slice(start, start + block.num_conv + 1) for start, block in zip(starts, blocks)]
+        self.blocks = nn.ModuleList(blocks)
+        self.num_ws = starts[-1] + 1
         self.w_dim = w_dim
 
     def forward(self, ws: Tensor) -> Tensor:
         x = image = None
-        first = 0
-        for block in self.blocks:
-            x, image = block(x, image, ws[:, first : first + block.num_conv + 1])
-            first += block.num_conv
+        for block, block_ws in zip(self.blocks, self.ws_slices):
+            x, image = block(x, image, ws[:, block_ws])
+        assert image is not None, "resolutions() gives at least one block"
         return torch.tanh(image)

@@ -63,3 +63,11 @@ def test_the_conditional_discriminator_projects_on_the_mapped_label():
 def test_a_head_the_minibatch_features_do_not_divide_is_refused():
     with pytest.raises(UserError, match="^discriminator 'stylegan2': mbstd_channels 3 does not divide the 8 channels"):
         discriminator(dataclasses.replace(SMALL, mbstd_channels=3))
+
+
+def test_a_conditional_discriminator_without_the_conditional_params_is_refused():
+    """The label mapping's size comes from ``ConditionalStyleGAN2DiscriminatorParams``."""
+    with pytest.raises(
+        TypeError, match="needs ConditionalStyleGAN2DiscriminatorParams .* got StyleGAN2DiscriminatorParams"
+    ):
+        discriminator(SMALL, num_classes=3)

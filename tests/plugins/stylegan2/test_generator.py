@@ -36,6 +36,11 @@ def test_the_mapping_normalises_z_and_gives_every_layer_the_same_w():
     torch.testing.assert_close(G(z), G.synthesis(ws))
 
 
+def test_a_mapping_network_with_a_latent_refuses_to_map_labels_alone():
+    with pytest.raises(ValueError, match=r"^the mapping network needs z \(N, 8\), got None$"):
+        generator(num_classes=3).mapping.network(None, torch.tensor([0, 1]))
+
+
 def test_the_average_w_is_tracked_in_training_and_truncation_pulls_toward_it_in_eval_mode_only():
     params = dataclasses.replace(SMALL, truncation=0.0)
     G = generator(params)
