@@ -62,7 +62,7 @@ def test_a_recipe_trains_on_a_folder_of_rgb_images_with_path_length_on(recipe, p
     records = train(capsys, recipe, run, *folder(pictures), "loss.params.weight=2.0")
     (window,) = [r for r in records if "event" not in r]
     assert window["step"] == 2 and window["penalty/path-length"] > 0 and "penalty/r1" in window
-    state = load_checkpoint(run / "checkpoints" / checkpoint_name(2)).state["loss"]
+    state = load_checkpoint(run / "checkpoints" / checkpoint_name(2)).state["parts"]["loss"]
     assert state["path_length_mean"] == window["loss/path_length_mean"] > 0
     grid = Image.open(run / "samples" / "image_at_epoch_0001.png")
     assert grid.mode == "RGB"
@@ -84,7 +84,7 @@ def test_the_path_length_mean_resumes_exactly(pictures, tmp_path, capsys):
     train(capsys, "cifar10_stylegan2", tmp_path / "split", *sets)
     train(capsys, "cifar10_stylegan2", tmp_path / "split", *sets, "train.epochs=2", resume=True)
     means = [
-        load_checkpoint(tmp_path / run / "checkpoints" / checkpoint_name(4)).state["loss"]["path_length_mean"]
+        load_checkpoint(tmp_path / run / "checkpoints" / checkpoint_name(4)).state["parts"]["loss"]["path_length_mean"]
         for run in ("straight", "split")
     ]
     assert means[0] == means[1] > 0
