@@ -41,7 +41,9 @@ class FeatureDiscriminator(Discriminator):
     @property
     def feature_dim(self) -> int:
         """``F``, the length of ``phi(x)``."""
-        return self.net[-1].in_features
+        head = self.net[-1]
+        assert isinstance(head, nn.Linear), "a FeatureDiscriminator's net ends with Linear(F, 1)"
+        return head.in_features
 
     def features(self, images: Tensor) -> Tensor:
         """``phi``: (N, C, H, W) -> (N, F), the input of the final linear layer."""

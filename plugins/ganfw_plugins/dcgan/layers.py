@@ -57,7 +57,8 @@ class TFSameConvTranspose2d(nn.ConvTranspose2d):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel, stride, padding=0, bias=bias)
 
-    def forward(self, x: Tensor) -> Tensor:
+    # torch's forward also takes output_size; this layer's output size is TensorFlow's, from x alone
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         full = super().forward(x)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         top, bottom = _crop(full.shape[-2], x.shape[-2] * sh, kh, sh)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
-from torch import nn
+from torch import Tensor, nn
 
 from ganfw_plugins.dcgan import Init
 
-_KERNEL_INITS = {
+#: Each scheme's initialiser of a weight tensor, in place.
+_KERNEL_INITS: dict[str, Callable[[Tensor], Tensor]] = {
     # Keras's default kernel_initializer (Glorot & Bengio 2010); the fans of a conv kernel count
     # its receptive field in both frameworks, so the bound matches Keras's exactly.
     "keras": nn.init.xavier_uniform_,

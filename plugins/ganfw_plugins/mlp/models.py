@@ -42,7 +42,8 @@ class MLPGenerator(Generator):
     def __init__(self, params: MLPGeneratorParams, image_shape: ImageShape, *, label_features: int = 0):
         super().__init__()
         self.latent_dim = params.latent_dim
-        self.image_shape = tuple(image_shape)
+        channels, height, width = image_shape
+        self.image_shape = (channels, height, width)
         hidden, features = hidden_layers(
             params.latent_dim + label_features,
             params.hidden,
@@ -70,7 +71,8 @@ class MLPDiscriminator(FeatureDiscriminator):
 
     def __init__(self, params: MLPDiscriminatorParams, image_shape: ImageShape):
         super().__init__()
-        self.image_shape = tuple(image_shape)
+        channels, height, width = image_shape
+        self.image_shape = (channels, height, width)
         hidden, features = hidden_layers(
             math.prod(image_shape), params.hidden, params.activation, params.slope, False, params.dropout
         )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-M = TypeVar("M", bound=nn.Module)
+M = TypeVar("M", nn.Conv2d, nn.Linear)
 
 #: Glorot gain of the convolutions on a block's residual path (before a ReLU).
 RESIDUAL_GAIN = math.sqrt(2.0)
@@ -25,7 +25,7 @@ RESIDUAL_GAIN = math.sqrt(2.0)
 def glorot(layer: M, gain: float = 1.0) -> M:
     """``layer`` with a Glorot-uniform weight of ``gain`` and a zero bias (if it has one)."""
     nn.init.xavier_uniform_(layer.weight, gain)
-    if getattr(layer, "bias", None) is not None:
+    if layer.bias is not None:
         nn.init.zeros_(layer.bias)
     return layer
 
@@ -37,7 +37,8 @@ def conv(c_in: int, c_out: int, kernel: int, gain: float = 1.0) -> nn.Conv2d:
 
 def sn_conv(c_in: int, c_out: int, kernel: int, gain: float = 1.0) -> nn.Conv2d:
     """:func:`conv` with spectral normalisation (one power iteration per training-mode call)."""
-    return spectral_norm(conv(c_in, c_out, kernel, gain))
+    # torch annotates spectral_norm as returning any Module; it returns the layer it was given
+    return cast(nn.Conv2d, spectral_norm(conv(c_in, c_out, kernel, gain)))
 
 
 def upsample(x: Tensor) -> Tensor:
@@ -49,7 +50,7 @@ class BatchNorm(nn.BatchNorm2d):
     """``nn.BatchNorm2d`` called as ``norm(x, labels)``, ignoring the labels: (N, C, H, W) ->
     (N, C, H, W). G's blocks call every normalisation so."""
 
-    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         return super().forward(x)
 
 
