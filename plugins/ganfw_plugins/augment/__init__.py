@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,7 +14,7 @@ Policy = Literal["color", "translation", "cutout"]
 AdaGroup = Literal["blit", "geometric", "color", "noise", "cutout"]
 
 
-def check_policy(policy: list[str]) -> None:
+def check_policy(policy: Sequence[str]) -> None:
     """Refuse an empty policy, or one that names a transform twice."""
     if not policy:
         raise ValueError("policy is empty, which augments nothing (leave out [augment] instead)")

@@ -46,6 +46,8 @@ class GeneratorEMA(Callback):
     @torch.no_grad()
     def on_step_end(self, view: TrainerView, report: StepReport) -> None:
         """Move the average towards G; ``view.step - 1`` is the step just done."""
+        if self.ema is None:
+            raise RuntimeError("the EMA callback's on_step_end ran before its setup")
         self.images += report.images
         g, copying = view.generator, view.step - 1 < self.params.start_step
         beta = self.beta(report.images)
@@ -54,8 +56,8 @@ class GeneratorEMA(Callback):
                 mine.copy_(theirs)
             else:
                 mine.lerp_(theirs, 1.0 - beta)
-        for mine, theirs in zip(self.ema.buffers(), g.buffers(), strict=True):
-            mine.copy_(theirs)
+        for kept, current in zip(self.ema.buffers(), g.buffers(), strict=True):
+            kept.copy_(current)
 
     def state_dict(self) -> dict[str, int]:
         return {"images": self.images} if self.params.half_life_images is not None else {}

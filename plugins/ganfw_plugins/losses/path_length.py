@@ -28,11 +28,12 @@ def latent_and_images(inputs: PenaltyInputs, z: Tensor, labels: Tensor | None) -
     and the images come from ``inputs.generator``.
     """
     g = inputs.generator_module
-    if hasattr(g, "mapping") and hasattr(g, "synthesis"):
-        w = g.mapping(z, labels if g.num_classes else None)
+    mapping, synthesis = getattr(g, "mapping", None), getattr(g, "synthesis", None)
+    if g is not None and mapping is not None and synthesis is not None:
+        w = mapping(z, labels if g.num_classes else None)
         if not w.requires_grad:  # a mapping without trainable parameters (frozen, or none)
             w = w.detach().requires_grad_(True)
-        return w, g.synthesis(w)
+        return w, synthesis(w)
     z = z.detach().requires_grad_(True)
     return z, inputs.generator(z, labels)
 
