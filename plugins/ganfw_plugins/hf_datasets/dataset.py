@@ -57,8 +57,9 @@ class HFDataset(SplitDataset):
         self.train_split, self.held_split = params.split, params.held_out
         self.key = self.source.key
 
+    # Dataset's class_names is an attribute the engine only reads; this one is read from the data when asked
     @cached_property
-    def class_names(self) -> tuple[str, ...]:
+    def class_names(self) -> tuple[str, ...]:  # type: ignore[override]
         """The label column's ClassLabel names; empty when unlabelled."""
         return self.source.class_names(self._split(self.train_split)[0].table)
 
@@ -67,8 +68,7 @@ class HFDataset(SplitDataset):
         saved dataset is a single split."""
         if not self.params.held_out or self._split(self.held_split)[0] is None:
             return None
-        split = super().held_out()
-        return Split(split.images, split.labels, name=_split_name(self.held_split))
+        return super().held_out()
 
     def _reader(self, split: str) -> _Rows | None:
         table = self.source.open(split, streaming=False)
@@ -101,8 +101,9 @@ class HFStream(Dataset):
         self.image_shape = (params.channels, params.resolution, params.resolution)
         self.key = self.source.key
 
+    # Dataset's class_names is an attribute the engine only reads; this one is read from the data when asked
     @cached_property
-    def class_names(self) -> tuple[str, ...]:
+    def class_names(self) -> tuple[str, ...]:  # type: ignore[override]
         """The label column's ClassLabel names; empty when unlabelled."""
         return self.source.class_names(self._stream(self.params.split))
 

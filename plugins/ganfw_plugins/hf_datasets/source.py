@@ -62,7 +62,7 @@ class HFSource:
         """``split`` as a ``datasets.Dataset`` (or, ``streaming``, an ``IterableDataset``) with
         its columns checked and its images left encoded; ``None`` when a saved single dataset is
         asked for another split than the trained one (it has no other)."""
-        table = self._saved(split) if self.folder is not None else self._loaded(split, streaming)
+        table = self._saved(self.folder, split) if self.folder is not None else self._loaded(split, streaming)
         if table is None:
             return None
         if streaming and self.folder is not None:
@@ -100,16 +100,14 @@ class HFSource:
         except Exception as e:
             raise UserError(f"hf-dataset: an image of {self.where} cannot be decoded: {one_line(e)}") from None
 
-    def _saved(self, split: str) -> Any:
+    def _saved(self, folder: Path, split: str) -> Any:
         datasets = datasets_module()
-        if not self.folder.is_dir():
-            raise UserError(f"hf-dataset: {self.folder} is not a folder (data.params.path = {self.params.path!r})")
+        if not folder.is_dir():
+            raise UserError(f"hf-dataset: {folder} is not a folder (data.params.path = {self.params.path!r})")
         try:
-            saved = datasets.load_from_disk(str(self.folder))
+            saved = datasets.load_from_disk(str(folder))
         except Exception as e:
-            raise UserError(
-                f"hf-dataset: {self.folder} holds no dataset saved with save_to_disk: {one_line(e)}"
-            ) from None
+            raise UserError(f"hf-dataset: {folder} holds no dataset saved with save_to_disk: {one_line(e)}") from None
         if not isinstance(saved, datasets.DatasetDict):
             return saved if split == self.params.split else None
         if split not in saved:

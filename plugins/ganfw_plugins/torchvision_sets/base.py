@@ -16,7 +16,7 @@ import os
 from abc import abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from PIL import Image
@@ -100,9 +100,9 @@ class SplitDataset(Dataset):
         """The class of each image of :meth:`load`, (N,) int64; ``None`` when unlabelled."""
         return self._labels(self._split(self.train_split)[1], len(self))
 
-    def held_out(self) -> Split:
+    def held_out(self) -> Split | None:
         """The held-out split, converted on each call: (M, C, S, S) float32 in [-1, 1] and, for
-        a labelled dataset, the labels (M,) int64."""
+        a labelled dataset, the labels (M,) int64. Always a split here; a subclass may have none."""
         reader, targets = self._split(self.held_split)
         name = "test" if self.held_split == "test" else "held-out"
         return Split(self._convert(reader, len(reader)), self._labels(targets, len(reader)), name=name)
@@ -128,7 +128,8 @@ class TorchvisionSet(SplitDataset):
     """A :class:`SplitDataset` whose readers are torchvision's dataset classes on the files of
     :attr:`files` below the data root; subclasses implement :meth:`_open`."""
 
-    files: ClassVar[Files]
+    #: Set by each subclass, or per instance (LSUN's depend on its categories).
+    files: Files
 
     @abstractmethod
     def _open(self, split: str, download: bool) -> Any:

@@ -32,8 +32,9 @@ class CIFAR10(TorchvisionSet):
         super().__init__(params, root, limit)
         self.key = dataset_key(self.name, params.resolution)
 
+    # Dataset's class_names is an attribute the engine only reads; this one is read from the data when asked
     @cached_property
-    def class_names(self) -> tuple[str, ...]:
+    def class_names(self) -> tuple[str, ...]:  # type: ignore[override]
         """The class names as the dataset's meta file gives them, in label order."""
         return tuple(self._split(self.train_split)[0].classes)
 

@@ -34,8 +34,9 @@ class STL10(TorchvisionSet):
         self.train_split = params.split
         self.key = dataset_key("stl10", params.resolution, "" if params.split == "unlabeled" else params.split)
 
+    # Dataset's class_names is an attribute the engine only reads; this one is read from the data when asked
     @property
-    def class_names(self) -> tuple[str, ...]:
+    def class_names(self) -> tuple[str, ...]:  # type: ignore[override]
         """The ten classes (``class_names.txt``) when training on the labelled split; else none."""
         if self.params.split != "train":
             return ()
