@@ -52,7 +52,8 @@ def records(path: Path) -> Iterator[Any]:
     for kind, body in chunks(data):
         parts = [body] if kind in (FULL, FIRST) else [*parts, body]
         if kind in (FULL, LAST):
-            record = wandb_internal_pb2.Record()
+            # wandb_internal_pb2 star-imports the classes of its protobuf version: mypy cannot see them
+            record = wandb_internal_pb2.Record()  # type: ignore[attr-defined]
             record.ParseFromString(b"".join(parts))
             yield record
 

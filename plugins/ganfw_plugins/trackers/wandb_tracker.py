@@ -25,7 +25,8 @@ def has_api_key() -> bool:
     the server (``WANDB_BASE_URL``'s host; the netrc file ``NETRC`` names, else ``~/.netrc``)."""
     if os.environ.get("WANDB_API_KEY"):
         return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL") or DEFAULT_HOST).hostname
+    # a URL without a host (no scheme) can match only netrc's default entry
+    host = urlparse(os.environ.get("WANDB_BASE_URL") or DEFAULT_HOST).hostname or ""
     try:
         return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
     except (OSError, netrc.NetrcParseError):
@@ -79,7 +80,8 @@ class WandbTracker(Tracker):
             dir=str(run_dir),
             id=run_id,
             resume="allow" if run_id else None,
-            mode=resolve_mode(self.params.mode),
+            # WANDB_MODE passes through as set; wandb checks it (and takes more modes than it annotates)
+            mode=resolve_mode(self.params.mode),  # type: ignore[arg-type]
             config=None if run_id else view.recipe,
         )
         if run_id:
@@ -87,6 +89,7 @@ class WandbTracker(Tracker):
         return self.run.id
 
     def logged_steps(self) -> dict[str, int]:
+        assert self.dir is not None and self.run_id is not None, "the tracker calls logged_steps after open"
         return last_steps(run_logs(self.dir, self.run_id))
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:

@@ -43,7 +43,7 @@ def test_a_column_appears_with_the_first_record_that_has_it(tmp_path):
         "epoch",
         "loss/d_loss",
         "loss/g_loss",
-        "d/real",
+        "loss/d/real",
         "epoch/seconds",
         "epoch/elapsed_s",
         "eval/fid",
