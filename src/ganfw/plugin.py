@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         Stateful,
         StepReport,
         TrainerView,
+        as_image_shape,
     )
     from ganfw.report import write_report
     from ganfw.sampling import noise
@@ -80,6 +81,7 @@ _CONTRACTS = (
     "Stateful",
     "StepReport",
     "TrainerView",
+    "as_image_shape",
 )
 _LAZY = {
     **dict.fromkeys(_CONTRACTS, "ganfw.contracts"),
@@ -124,6 +126,7 @@ __all__ = [
     "Stateful",
     "StepReport",
     "TrainerView",
+    "as_image_shape",
     # helpers the built-in plugins use
     "PAD_VALUE",
     "latest_checkpoint",

@@ -64,7 +64,7 @@ class ${Cls}Generator(Generator):
     def __init__(self, params: ${Cls}GeneratorParams, image_shape: ImageShape):
         super().__init__()
         self.latent_dim = params.latent_dim
-        self.image_shape = tuple(image_shape)
+        self.image_shape = as_image_shape(image_shape)
         self.net = nn.Sequential(
             nn.Linear(params.latent_dim, params.hidden),
             nn.LeakyReLU(0.2),
@@ -78,7 +78,7 @@ class ${Cls}Generator(Generator):
         is not: its spec has no ``conditional=True``)."""
         return self.net(z)
 ''',
-        needs=("math", "Tensor", "nn", "Generator", "ImageShape"),
+        needs=("math", "Tensor", "nn", "Generator", "ImageShape", "as_image_shape"),
     ),
     "discriminator": Example(
         summary="Example MLP discriminator: flattened pixels -> one hidden layer -> logit (edit me)",
@@ -94,7 +94,7 @@ class ${Cls}Discriminator(Discriminator):
 
     def __init__(self, params: ${Cls}DiscriminatorParams, image_shape: ImageShape):
         super().__init__()
-        self.image_shape = tuple(image_shape)
+        self.image_shape = as_image_shape(image_shape)
         self.net = nn.Sequential(
             nn.Flatten(),
             nn.Linear(math.prod(image_shape), params.hidden),
@@ -106,7 +106,7 @@ class ${Cls}Discriminator(Discriminator):
         """(N, C, H, W) -> (N,); ``labels`` are for conditional discriminators."""
         return self.net(images).squeeze(1)
 ''',
-        needs=("math", "Tensor", "nn", "Discriminator", "ImageShape"),
+        needs=("math", "Tensor", "nn", "Discriminator", "ImageShape", "as_image_shape"),
     ),
     "loss": Example(
         summary="Example hinge loss with an adjustable margin (edit me)",
