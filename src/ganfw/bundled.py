@@ -30,6 +30,8 @@ from ganfw.paths import shown, user_path
 SUFFIX = ".toml"
 #: A full stop that ends a sentence: before a capital or the end (not in "2.5", "speed.md", "et al. 2018").
 _SENTENCE_END = re.compile(r"\.(?=\s+[A-Z]|$)")
+#: How much of a recipe file the search for its ``# requires:`` line reads (the leading comment).
+LEADING_BYTES = 64 * 1024
 #: The leading comment's line naming a plugin package the recipe needs: ``# requires: NAME (HOW)``.
 _REQUIRES = re.compile(r"#\s*requires:\s*(?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\((?P<how>.*)\))?\s*$")
 
@@ -121,8 +123,11 @@ def missing_requirement(path: Path) -> str | None:
     recipe NAME needs the plugin package P: HOW", to end the error its unknown components
     raise; else ``None``."""
     try:
-        needs = requirement(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+        if not path.is_file():  # a FIFO, a device: never waited on here
+            return None
+        with open(path, "rb") as f:
+            needs = requirement(f.read(LEADING_BYTES).decode("utf-8", errors="replace"))
+    except OSError:
         return None
     return None if needs is None or needs.installed else needs.needed_by(path.stem)
 

@@ -111,7 +111,8 @@ def _optional_values(args: list[str]) -> list[str]:
     """``args`` with each option of :data:`OPTIONAL_VALUES` joined to its value
     (``--resume auto`` -> ``--resume=auto``), or given :data:`ALONE` when no such value
     follows it (``--resume --quiet``, ``--resume RECIPE``)."""
-    result, rest = [], list(args)
+    result: list[str] = []
+    rest = list(args)
     while rest:
         arg = rest.pop(0)
         if arg == "--":

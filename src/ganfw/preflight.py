@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganfw.contracts import Dataset
+from ganfw.contracts import Dataset, as_image_shape
 from ganfw.errors import UserError
 from ganfw.paths import resolve_data_root
 from ganfw.plugins import Registry
@@ -181,10 +181,13 @@ def check_recipe(recipe: Recipe) -> DataCheck:
     from ganfw.networks import build_network
 
     data, dataset = inspect_data(recipe)
-    shape = tuple(dataset.image_shape)
+    images = data.summary.images if data.summary is not None else recipe.data_limit
+    if images is None:
+        return data  # nothing to count an epoch by (and a conditional network's classes may be in the files)
+    shape = as_image_shape(dataset.image_shape)
     nets = (build_network(recipe.generator, dataset, shape), build_network(recipe.discriminator, dataset, shape))
     if data.summary is not None:
-        steps_per_epoch(recipe, data.summary.images, 1, nets)
-    elif recipe.data_limit is not None:
-        check_last_batch(recipe, recipe.data_limit, 1, nets)
+        steps_per_epoch(recipe, images, 1, nets)
+    else:
+        check_last_batch(recipe, images, 1, nets)
     return data

@@ -94,6 +94,13 @@ def test_a_recipe_needing_a_missing_plugin_package_names_it(tmp_path, capsys, cl
     assert line.endswith("; the recipe spectral_try needs the plugin package ganfw-nowhere: pip install ganfw-nowhere")
 
 
+def test_a_recipe_that_is_no_regular_file_is_never_read_for_its_requirement(tmp_path):
+    """A FIFO nobody writes to (its loading gives up after seconds): the error stays as it is."""
+    os.mkfifo(tmp_path / "r.toml")
+    assert missing_requirement(tmp_path / "r.toml") is None
+    assert missing_requirement(tmp_path / "missing.toml") is None
+
+
 def test_an_installed_requirement_is_not_named(tmp_path, plugin_site):
     plugin_site.add("ganfw-nowhere", "1.0", {"nowhere_losses": loss_plugin_source("pairwise")})
     recipe = tmp_path / "r.toml"
