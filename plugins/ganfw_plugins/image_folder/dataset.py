@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -44,13 +44,13 @@ log = logging.getLogger(__name__)
 Entry = tuple[str, int]
 
 
-def decode(path: str | os.PathLike[str], size: int, channels: int) -> Tensor:
+def decode(path: str | os.PathLike[str] | IO[bytes], size: int, channels: int) -> Tensor:
     """One image file -> (channels, size, size) uint8: upright, alpha over white, grayscale or
     RGB, short side resized to ``size`` (bicubic), centre-cropped. Raises whatever Pillow raises
     for a file it cannot read."""
-    with Image.open(path) as image:
-        image.draft("L" if channels == 1 else "RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale
-        image = ImageOps.exif_transpose(image)
+    with Image.open(path) as opened:
+        opened.draft("L" if channels == 1 else "RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale
+        image = ImageOps.exif_transpose(opened)
         if image.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit grayscale: keep the top 8 bits
             image = Image.fromarray((np.clip(np.asarray(image, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8))
         if "A" in image.getbands() or "transparency" in image.info:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 from torch import Tensor
@@ -13,6 +13,9 @@ from torchvision.utils import make_grid
 from ganfw.plugin import PAD_VALUE, Callback, TrainerView, UserError, to_uint8
 from ganfw_plugins.tensorboard import TensorBoardParams
 from ganfw_plugins.tensorboard.records import scalars, warning_text
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 #: The tags of what is not a number of metrics.jsonl.
 SAMPLES_TAG, RECIPE_TAG, WARNINGS_TAG = "samples", "recipe", "warnings"
@@ -48,7 +51,8 @@ class TensorBoardLogger(Callback):
                 'TensorBoard logging ([output] tensorboard, or the callback "tensorboard") needs the '
                 'package tensorboard: pip install "ganfw[tensorboard]"'
             ) from None
-        self.params, self._writer_class, self.writer = params, SummaryWriter, None
+        self.params, self._writer_class = params, SummaryWriter
+        self.writer: SummaryWriter | None = None
 
     def log_dir(self, run_dir: Path) -> Path:
         """Where this run's event files go."""
@@ -56,7 +60,7 @@ class TensorBoardLogger(Callback):
             return run_dir / "tensorboard"
         return Path(self.params.log_dir).expanduser() / run_dir.name
 
-    def _writer(self, view: TrainerView) -> Any:
+    def _writer(self, view: TrainerView) -> SummaryWriter:
         if self.writer is None:
             # Resumed: events logged past the checkpoint's step (as metrics.jsonl's lines) are dropped.
             purge = view.step + 1 if view.step else None
