@@ -9,7 +9,9 @@ used beyond :data:`SINGLE`.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -103,6 +105,7 @@ def join(ranks: Ranks, device: torch.device, timeout_s: float) -> None:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    _import_group_defaults()
     try:
         dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
     except (RuntimeError, ValueError) as e:
@@ -125,13 +128,62 @@ def process_local() -> Iterator[None]:
         yield
 
 
+def _import_group_defaults() -> None:
+    """Import, before the process group exists, the torch module that takes it as a default argument.
+
+    ``torch.distributed.nn.functional`` declares ``group=group.WORLD`` in its signatures, a default
+    evaluated when the module is imported. DDP's constructor imports ``torch._dynamo``, which
+    imports that module: after ``init_process_group``, its defaults would hold the default group
+    for the rest of the process, :func:`leave` could not free it, and gloo's threads would outlive
+    the run (see :func:`leave`). Imported first, the defaults are ``None`` (the current group).
+    """
+    import torch.distributed.nn.functional  # noqa: F401
+
+
+def _chain(e: BaseException) -> Iterator[BaseException]:
+    """``e``, then what caused it (or what it was raised while handling), and so on."""
+    seen: BaseException | None = e
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def group_failure(e: BaseException) -> BaseException | None:
+    """The error in ``e``'s chain that is the process group failing (another rank crashed, or a
+    collective timed out), ``None`` when there is none: torch's backend errors (NCCL, the store,
+    the network), and gloo's, plain ``RuntimeError``s whose text names gloo's sources. A failure
+    met inside a component's code (a DDP wrapper's forward syncs buffers) is found below the
+    component's error that wraps it."""
+    for seen in _chain(e):
+        if isinstance(seen, dist.DistError) or (isinstance(seen, RuntimeError) and "gloo" in str(seen)):
+            return seen
+    return None
+
+
+def release_frames(e: BaseException) -> None:
+    """Clear the local variables of the finished frames in the tracebacks of ``e``'s chain: the
+    trainer and its DDP wrappers they hold, which hold the process group, can go before
+    :func:`leave`."""
+    for seen in _chain(e):
+        traceback.clear_frames(seen.__traceback__)
+
+
 def leave(together: bool) -> None:
     """Leave the process group; ``together``: every rank ends the same way (a finished or
     interrupted run), so all first meet at a barrier and none tears its connections down while
-    another still uses them. A rank that failed leaves at once."""
+    another still uses them. A rank that failed leaves at once.
+
+    Called once nothing else holds the group (the trainer and its DDP wrappers are gone, see
+    :func:`ganfw.engine.train`), ``destroy_process_group`` frees it, and gloo joins its worker
+    threads here, while Python is fully alive. A gloo worker still alive when the interpreter
+    finalizes, releasing the tensors of a collective it has just finished, takes the GIL for
+    them; Python ends such a thread with ``pthread_exit``, whose unwinding through a ``noexcept``
+    destructor aborts the process: "terminate called without an active exception".
+    """
     if dist.is_initialized():
         if together:
             dist.barrier()
+        gc.collect()  # a failed run's wrappers may sit in reference cycles: free them first
         dist.destroy_process_group()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ganfw.atomic import write_text
 from ganfw.checkpoint import latest_checkpoint
-from ganfw.distributed import leave, ranks_from_env
+from ganfw.distributed import Ranks, group_failure, leave, ranks_from_env, release_frames
 from ganfw.errors import UserError
 from ganfw.plugins import Registry, load_registry
 from ganfw.progress import Reporter
@@ -30,25 +30,35 @@ def train(recipe: Recipe, run: RunDir, reporter: Reporter, resume: bool, registr
     """
     ranks, finished = ranks_from_env(), None
     try:
-        trainer = assemble(recipe, run, reporter, ranks, registry or load_registry())
-        if resume and latest_checkpoint(run.checkpoints) is None:
-            reporter.message(f"{run.path}: no checkpoint (the run stopped before its first one): starting it over")
-            resume = False
-        if resume:
-            path = trainer.resume()
-            reporter.message(f"resuming from {path} (step {trainer.step})")
-        if ranks.is_main:
-            write_text(run.recipe, recipe.to_toml())
-        finished = trainer.fit()
+        finished = _fit(recipe, run, reporter, ranks, resume, registry or load_registry())
         return finished
     except BaseException as e:
         discard_if_unused(run.path)
-        if not (isinstance(e, RuntimeError) and ranks.distributed):
+        if not ranks.distributed:
+            raise
+        release_frames(e)  # then leave() below frees the group and joins gloo's threads
+        failure = group_failure(e) or (e if isinstance(e, RuntimeError) else None)
+        if failure is None:
             raise
         last = latest_checkpoint(run.checkpoints)
         raise UserError(
             f"rank {ranks.rank}: training stopped, the process group failed (another rank may have "
-            f"crashed): {str(e).splitlines()[0]}; last checkpoint: {last}"
+            f"crashed): {str(failure).splitlines()[0]}; last checkpoint: {last}"
         ) from None
     finally:
         leave(together=finished is not None)
+
+
+def _fit(recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks, resume: bool, registry: Registry) -> bool:
+    """Assemble, resume when asked and there is a checkpoint, write the recipe (rank 0), train.
+    The trainer lives in this frame alone: once it returns, nothing holds the process group."""
+    trainer = assemble(recipe, run, reporter, ranks, registry)
+    if resume and latest_checkpoint(run.checkpoints) is None:
+        reporter.message(f"{run.path}: no checkpoint (the run stopped before its first one): starting it over")
+        resume = False
+    if resume:
+        path = trainer.resume()
+        reporter.message(f"resuming from {path} (step {trainer.step})")
+    if ranks.is_main:
+        write_text(run.recipe, recipe.to_toml())
+    return trainer.fit()

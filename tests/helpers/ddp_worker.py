@@ -1,7 +1,9 @@
 """Run by torchrun in tests/training/test_distributed.py: train a recipe, then every rank saves its
 final weights (parameters; batch-norm running statistics are per rank by design) to
-``<out>.rank<R>.safetensors`` so the test can compare ranks, and the steps of the checkpoints it
-wrote, in order, to ``<out>.rank<R>.saves.json``.
+``<out>.rank<R>.safetensors`` so the test can compare ranks, the steps of the checkpoints it
+wrote, in order, to ``<out>.rank<R>.saves.json``, and the gloo threads still alive once training
+returned or raised (none: the process group was freed, see ``ganfw.distributed.leave``) to
+``<out>.rank<R>.threads.json``.
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 tests/helpers/ddp_worker.py \
         RECIPE OUT [--resume] [--crash-at STEP] [--set KEY=VALUE ...]
@@ -10,6 +12,7 @@ wrote, in order, to ``<out>.rank<R>.saves.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -66,7 +69,24 @@ def main() -> None:
     engine.Trainer._train_step, engine.Trainer.fit = step, fit_and_dump
     state.save_checkpoint = counted_save
     recipe = load_recipe(args.recipe, load_registry(), args.set)
-    engine.train(recipe, RunDir(args.out), PlainReporter(), args.resume)
+    # torchrun stops the other ranks with SIGTERM once one fails. While training, ganfw's handler
+    # turns it into a stop after the current step (what the crash test checks); after that, this
+    # rank ignores it and lives on to report its threads.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        engine.train(recipe, RunDir(args.out), PlainReporter(), args.resume)
+    finally:
+        Path(f"{args.out}.rank{rank}.threads.json").write_text(json.dumps(gloo_threads()))
+
+
+def gloo_threads() -> list[str]:
+    """The names of this process's gloo threads (its worker threads ``pt_gloo_runloop``, its
+    transport's ``gloo_tcp_loop``), from Linux's /proc (none elsewhere)."""
+    names = []
+    for task in Path("/proc/self/task").glob("*"):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            names.append((task / "comm").read_text().strip())
+    return sorted(name for name in names if "gloo" in name)
 
 
 if __name__ == "__main__":
