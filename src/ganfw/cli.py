@@ -426,12 +426,22 @@ def run(
         "checkpoint, else start it there (a job scheduler can resubmit the same command).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain log lines instead of a progress bar."),
+    budget: str | None = typer.Option(
+        None,
+        "--budget",
+        metavar="DURATION",
+        help="Train to a deadline: stop once this much training time is spent (90s, 10m, 1h30m); the same as "
+        "--set train.budget=DURATION, given last.",
+    ),
 ) -> None:
     """Train a recipe; outputs go to a run directory (see README: "The run directory")."""
+    from ganfw.api import toml_value
     from ganfw.rundir import AUTO, open_run_dir, resuming
 
     if resume not in (None, ALONE, AUTO):
         raise fail(f"--resume={resume}: give --resume alone (continue the run in --out) or --resume {AUTO}")
+    if budget is not None:
+        overrides = [*overrides, f"train.budget={toml_value(budget, 'train.budget')}"]
     recipe_path, resolved = _load_recipe(recipe, overrides)
     from ganfw.distributed import ranks_from_env
     from ganfw.engine import train  # imported before the run directory is made: nothing to undo if it fails

@@ -101,16 +101,18 @@ def new_run_dir(parent: str | Path, recipe_path: Path) -> RunDir:
     and locked."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = user_path(parent, "output.dir") / f"{recipe_path.stem}-{stamp}"
-    path, n, missing = base, 1, _missing_folders(base.parent)
-    while True:
-        try:
-            path.mkdir(parents=True)
-            break
-        except FileExistsError:
-            n += 1
-            path = base.with_name(f"{base.name}-{n}")
-        except OSError as e:
-            raise UserError(f"{shown(path)}: cannot create the run directory ({e.strerror})") from None
+    path, n = base, 1
+    try:
+        missing = _missing_folders(base.parent)  # a name too long fails here already
+        while True:
+            try:
+                path.mkdir(parents=True)
+                break
+            except FileExistsError:
+                n += 1
+                path = base.with_name(f"{base.name}-{n}")
+    except OSError as e:
+        raise UserError(f"{shown(path)}: cannot create the run directory ({e.strerror})") from None
     _CREATED[path] = [path, *missing]
     lock_run_dir(path)
     return RunDir(path)

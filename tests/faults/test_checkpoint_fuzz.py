@@ -26,15 +26,13 @@ STATE = {
     "elapsed_s": 1.5,
     "steps_per_epoch": 2,
     "image_shape": [1, 28, 28],
-    "schedule": {},
     "scalers": {},
     "updates": {"d": 4, "g": 4},
     "recipe": '[generator]\nname = "mlp"\n',
     "optimizers": {},
-    "loss": {},
-    "augment": {},
-    "callbacks": [],
     "sampler": "generator",
+    "parts": {"schedule": {}, "loss": {}, "callbacks": {}},
+    "world": 1,
 }
 TENSORS = {"generator.weight": torch.ones(2, 3), "optim.generator.0.exp_avg": torch.zeros(2, 3)}
 

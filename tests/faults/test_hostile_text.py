@@ -55,8 +55,8 @@ def test_an_extends_path_is_echoed_escaped(tmp_path, capsys):
 
 
 def test_an_out_is_echoed_escaped(tmp_path, capsys):
-    code, _, err = cli(capsys, "sample", str(tmp_path), "--out", f"grid{ESC}.jpg")
-    assert one_error_line(code, err).startswith("error: --out grid\\x1b[2J\\x1b[31m.jpg: unsupported format")
+    code, _, err = cli(capsys, "sample", str(tmp_path), "--out", f"grid{ESC}.bmp")
+    assert one_error_line(code, err).startswith("error: --out grid\\x1b[2J\\x1b[31m.bmp: unsupported format")
     code, _, err = cli(capsys, "cp", "mnist_quick", str(tmp_path / f"mine{ESC}.toml"))
     assert code == 0 and "mine\\x1b[2J\\x1b[31m.toml" in err and "\x1b" not in err
 

@@ -30,7 +30,7 @@ EPOCHS, STEPS = 2, 4  # 2 steps an epoch
 #: ``python -c KILLER PHASE AT ARGS...``.
 KILLER = r"""
 import os, signal, sys
-import ganfw.atomic, ganfw.engine, ganfw.evaluation.evaluate, ganfw.rundir, ganfw.training.update
+import ganfw.atomic, ganfw.engine, ganfw.evaluation.evaluate, ganfw.rundir, ganfw.training.phase
 from ganfw.cli import main
 
 phase, at, calls = sys.argv[1], int(sys.argv[2]), [0]
@@ -54,7 +54,7 @@ def half_a_line(log, record):
     log._file.flush()
 
 if phase == "step":  # between D's and G's optimiser steps
-    die_on_call(ganfw.training.update.GANUpdate, "_optimizer_step")
+    die_on_call(ganfw.training.phase.StepPhase, "updating")  # called before each optimiser step
 elif phase == "checkpoint":
     die_on_call(os, "replace", lambda tmp, dst: str(dst).endswith(".safetensors"), tear)
 elif phase == "outputs":  # the grid, the GIF, the curves

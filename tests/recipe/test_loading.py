@@ -37,6 +37,23 @@ def registry():
         os.environ.update(saved)
 
 
+@pytest.fixture(scope="module")
+def beside_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``images/``, the image folder recipes/folder_dcgan.toml reads (relative to
+    where it runs): two classes of four 40x40 RGB pictures each."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("beside-images")
+    rng = np.random.default_rng(0)
+    for name in ("bright", "dark"):
+        (folder / "images" / name).mkdir(parents=True)
+        for i in range(4):
+            pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / "images" / name / f"{i}.png")
+    return folder
+
+
 def body(resolved_output: str) -> str:
     """``ganfw check`` output without its first (comment) line."""
     first, _, rest = resolved_output.partition("\n")
@@ -656,9 +673,11 @@ def test_check_fills_every_default(tmp_path: Path, capsys, clean_plugin_env):
         "compile": False,
         "fast_dropout": True,
         "sync_batchnorm": False,
+        "budget": "",
         "dist_timeout": 300.0,
+        "accumulate": 1,
     }
-    assert resolved["eval"] == {"every": 1, "n": 1000, "metrics": ["fid"]}
+    assert resolved["eval"] == {"every": 1, "n": 1000, "metrics": ["fid"], "features": "auto"}
 
 
 ROUND_TRIP = (
@@ -703,7 +722,9 @@ dir = "out"
 
 
 @pytest.mark.parametrize("source", ["round-trip", *[p.name for p in SHIPPED]])
-def test_resolved_recipe_round_trips(source: str, tmp_path: Path, capsys, clean_plugin_env, registry):
+def test_resolved_recipe_round_trips(source: str, tmp_path: Path, capsys, clean_plugin_env, registry, beside_images,
+                                     monkeypatch):  # fmt: skip
+    monkeypatch.chdir(beside_images)
     if source == "round-trip":
         path = tmp_path / "r.toml"
         path.write_text(ROUND_TRIP, encoding="utf-8")
@@ -734,10 +755,10 @@ def test_round_trip_values(tmp_path: Path, registry):
     assert recipe.generator.params.widths == [128, 64]
 
 
-def test_every_shipped_recipe_checks_in_a_subprocess():
+def test_every_shipped_recipe_checks_in_a_subprocess(beside_images):
     assert {p.name for p in SHIPPED} >= {"mnist_dcgan.toml", "mnist_dcgan_seed.toml", "mnist_mlp.toml"}
     for path in SHIPPED:
-        r = run_cli("check", str(path))
+        r = run_cli("check", str(path), cwd=beside_images)
         assert r.returncode == 0, (path, r.stderr)
         assert r.stderr == ""
         tomllib.loads(body(r.stdout))

@@ -5,6 +5,7 @@ is evaluated and the best checkpoint kept."""
 from __future__ import annotations
 
 import json
+import tomllib
 
 import pytest
 
@@ -36,16 +37,18 @@ def test_a_budget_that_is_no_duration_is_one_line_naming_the_key(tmp_path, text)
 
 def test_a_run_to_a_deadline_stops_evaluates_anneals_and_keeps_its_best(tmp_path, capsys, mnist_root, reference_cache):
     """100 epochs would take minutes; a 3 s budget stops the run mid-epoch, evaluates that partial
-    epoch, keeps the best checkpoint by FID, and the cosine schedule anneals towards the deadline."""
+    epoch, keeps the best checkpoint by FID, and the cosine schedule anneals towards the deadline.
+    The budget comes from ``ganfw run --budget``, which the run's recipe.toml keeps."""
     recipe = tiny_recipe(
-        tmp_path / "r.toml", mnist_root, data={"limit": 256}, train={"epochs": 100, "budget": "3s", "batch_size": 16},
+        tmp_path / "r.toml", mnist_root, data={"limit": 256}, train={"epochs": 100, "budget": "1h", "batch_size": 16},
         lr_schedule={"name": "cosine"}, eval={"every": 1, "n": 100, "metrics": ["fid"]},
         output={"log_every": 4, "samples": 4, "gif": False},
     )  # fmt: skip
     run = tmp_path / "run"
     with locks_released():
-        code, _, err = cli(capsys, "run", str(recipe), "--out", str(run), "--quiet")
+        code, _, err = cli(capsys, "run", str(recipe), "--out", str(run), "--quiet", "--budget", "3s")
     assert code == 0, err
+    assert tomllib.loads((run / "recipe.toml").read_text())["train"]["budget"] == "3s"
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     (stop,) = [r for r in records if r.get("event") == "stop"]
     assert stop["reason"] == "the training budget of 3s is spent" and stop["step"] < 100 * 16
@@ -57,3 +60,11 @@ def test_a_run_to_a_deadline_stops_evaluates_anneals_and_keeps_its_best(tmp_path
     assert best["score"] == "fid" and best["value"] == pytest.approx(min(r["eval/fid"] for r in evals), abs=1e-5)
     lrs = [r["lr_g"] for r in records if "lr_g" in r]
     assert lrs[-1] < 0.6 * lrs[0]  # annealed towards the deadline: 100 epochs would have kept it near the top
+
+
+def test_a_budget_option_that_is_no_duration_is_one_line_and_no_run(tmp_path, capsys, mnist_root):
+    recipe = tiny_recipe(tmp_path / "r.toml", mnist_root, data={"limit": 64})
+    code, _, err = cli(capsys, "run", str(recipe), "--out", str(tmp_path / "run"), "--budget", "10 minutes")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "train.budget (from --set train.budget=\"10 minutes\"): '10 minutes' is not a duration such as 90s" in err
+    assert not (tmp_path / "run").exists()

@@ -318,7 +318,7 @@ def test_sample_is_reproducible_from_a_checkpoint_file(trained_run, tmp_path):
     [
         ("corrupt", "x.png", "not a readable ganfw checkpoint"),
         ("missing", "x.png", "no such run directory or checkpoint"),
-        ("run", "x.jpg", "unsupported format"),
+        ("run", "x.bmp", "unsupported format"),
     ],
 )
 def test_sample_bad_input_is_one_line(trained_run, tmp_path, target, out, message):

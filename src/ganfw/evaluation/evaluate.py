@@ -76,12 +76,18 @@ def build_metrics(names: list[str], registry: Registry) -> dict[str, Metric]:
         raise UserError("no metrics to compute; available: " + ", ".join(registry.names("metric")))
     metrics = {}
     for name in names:
-        try:
-            component = registry.resolve("metric", name)
-        except LookupProblem as e:
-            raise UserError(str(e)) from None
+        component = resolve_metric(name, registry)
         metrics[name] = component.spec.load_factory()(component.spec.default_params())
     return metrics
+
+
+def resolve_metric(name: str, registry: Registry) -> Component:
+    """The metric component ``name``; an unknown or ambiguous name is a :class:`UserError`
+    listing what exists."""
+    try:
+        return registry.resolve("metric", name)
+    except LookupProblem as e:
+        raise UserError(str(e)) from None
 
 
 def needs(component: Component, what: str) -> bool:
@@ -131,7 +137,7 @@ def space_for(
     reads the images themselves, after checking that every metric can run there."""
     spec = protocol_spec(protocol)
     space = feature_space(features, data, network_logits=spec.network_logits)
-    components = {name: registry.resolve("metric", name) for name in metric_names}
+    components = {name: resolve_metric(name, registry) for name in metric_names}
     for name, component in components.items():
         if needs(component, "judge") and space.classifier is None:
             raise UserError(

@@ -62,8 +62,8 @@ def reference_embedding(
     cached = _read(cache_path(space.key, data, split), ("features", "logits"))
     pixels = _read(cache_path("images", data, split), ("images",)) if images else None
     if cached is None or (images and pixels is None):
+        real = real_images(data, split)  # first: a dataset without the split is refused in one line
         announce(space, data, split)
-        real = real_images(data, split)
         if cached is None:
             embedded = space.embed(real.images)
             cached = {"features": embedded.features, "logits": embedded.logits, "split": real.name}
