@@ -125,7 +125,7 @@ def train(name: str, args: argparse.Namespace) -> Path:
     """``ganfw run NAME --budget B`` into ``args.out / NAME``, alone in a process; its directory."""
     out = args.out / name
     command = [sys.executable, "-m", "ganfw", "run", name, "--out", str(out), "--quiet"]
-    command += ["--set", f"train.budget={args.budget}"]
+    command += ["--budget", args.budget]
     for override in args.set:
         command += ["--set", override]
     print(f"training {name} for {args.budget} ...", file=sys.stderr, flush=True)

@@ -53,6 +53,13 @@ MARKERS = {
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # One thread a worker, and for the processes it starts: two workers on two cores never
+        # fight over them (OpenMP threads spinning beside another process's slow it down tenfold).
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

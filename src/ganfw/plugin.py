@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ganfw.errors import UserError
+from ganfw.errors import UserError, printable
 from ganfw.hookspecs import hookimpl
 from ganfw.params import ComponentRef, component_param, param
 from ganfw.paths import resolve_data_root, user_cache_dir
@@ -98,6 +98,7 @@ __all__ = [
     "ComponentRef",
     "ComponentSpec",
     "UserError",
+    "printable",
     "component_param",
     "hookimpl",
     "param",

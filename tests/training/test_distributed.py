@@ -24,16 +24,21 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--np
 pytestmark = pytest.mark.distributed
 
 
+def two_process_recipe(folder: Path, mnist_root: Path, schedule: str = "alternating") -> Path:
+    """The tests' recipe: two epochs of 8 steps (128 images, batch 16) under ``schedule``."""
+    return tiny_recipe(
+        folder / f"{schedule}.toml",
+        mnist_root,
+        schedule={"name": schedule},
+        data={"limit": 128},
+        train={"epochs": 2, "batch_size": 16, "dist_timeout": 30},
+    )
+
+
 @pytest.fixture
 def recipe(tmp_path, mnist_root):
     def write(schedule: str = "alternating") -> Path:
-        return tiny_recipe(
-            tmp_path / f"{schedule}.toml",
-            mnist_root,
-            schedule={"name": schedule},
-            data={"limit": 128},
-            train={"epochs": 2, "batch_size": 16, "dist_timeout": 30},
-        )
+        return two_process_recipe(tmp_path, mnist_root, schedule)
 
     return write
 
@@ -217,6 +222,22 @@ def test_a_stop_asked_on_one_rank_mid_epoch_stops_every_rank_at_the_same_step(re
     assert saves == [4, 4, 6]
 
 
+#: The stop-and-resume runs: a checkpoint every 2 steps, and augmentation drawing random numbers.
+STOPPED_SETS = ["--set", "output.checkpoint_every=2", "--set", "augment.name='diffaugment'"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, mnist_root) -> tuple[Path, Path]:
+    """The recipe of the stop-and-resume tests and where its uninterrupted two-process run left
+    each rank's weights (run once for the three ways to stop it)."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    recipe = two_process_recipe(folder, mnist_root)
+    straight = folder / "straight"
+    run = torchrun(str(WORKER), str(recipe), str(straight), *STOPPED_SETS)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return recipe, straight
+
+
 @pytest.mark.parametrize(
     "how",
     [
@@ -226,17 +247,16 @@ def test_a_stop_asked_on_one_rank_mid_epoch_stops_every_rank_at_the_same_step(re
     ],
     ids=["ctrl-c", "sigusr1", "sigkill-one-rank"],
 )
-def test_a_stopped_two_process_run_resumes_to_the_weights_of_an_uninterrupted_one(recipe, tmp_path, how):
+def test_a_stopped_two_process_run_resumes_to_the_weights_of_an_uninterrupted_one(uninterrupted, tmp_path, how):
     """Every rank's random streams (noise, dropout, augmentation) and the data order are in the
     checkpoint, so two processes stopped and resumed end bit for bit where two uninterrupted ones do."""
     name, rank = how
-    sets = ["--set", "output.checkpoint_every=2", "--set", "augment.name='diffaugment'"]
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert torchrun(str(WORKER), str(recipe()), str(straight), *sets).returncode == 0
+    recipe, straight = uninterrupted
+    split = tmp_path / "split"
     signal_args = ["--signal-at", "5", "--signal", name, *(["--signal-rank", str(rank)] if rank is not None else [])]
-    first = torchrun(str(WORKER), str(recipe()), str(split), *sets, *signal_args)
+    first = torchrun(str(WORKER), str(recipe), str(split), *STOPPED_SETS, *signal_args)
     assert first.returncode != 0
-    resumed = torchrun(str(WORKER), str(recipe()), str(split), "--resume", *sets)
+    resumed = torchrun(str(WORKER), str(recipe), str(split), "--resume", *STOPPED_SETS)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for r in (0, 1):
         a, b = load_file(f"{straight}.rank{r}.safetensors"), load_file(f"{split}.rank{r}.safetensors")

@@ -32,7 +32,7 @@ import torch
 from PIL import Image, ImageOps
 from torch import Tensor
 
-from ganfw.plugin import Dataset, Split, UserError
+from ganfw.plugin import Dataset, Split, UserError, printable
 from ganfw_plugins.mnist.idx import to_unit_range
 
 from . import ImageFolderParams
@@ -120,7 +120,7 @@ class ImageFolder(Dataset):
             try:
                 return to_unit_range(self._decode(path)), label
             except Exception as e:
-                log.warning("image-folder: %s became unreadable (%s); using the next image", path, _reason(e))
+                log.warning("image-folder: %s became unreadable (%s); using the next image", printable(path), _reason(e))
         raise UserError(f"none of the {len(entries)} training images in {self.folder} can be read any more")
 
     @property
@@ -135,15 +135,15 @@ class ImageFolder(Dataset):
         problems = dict(zip([path for path, _ in train + held], self._map(self._problem, train + held)))
         bad = {path: why for path, why in problems.items() if why is not None}
         for path, why in bad.items():
-            log.info("image-folder: skipped %s: %s", path, why)
+            log.info("image-folder: skipped %s: %s", printable(path), why)
         if bad:
-            names = [os.path.relpath(path, self.folder) for path in list(bad)[:3]]
+            names = [printable(os.path.relpath(path, self.folder)) for path in list(bad)[:3]]
             more = f" and {len(bad) - 3} more (-v lists them)" if len(bad) > 3 else ""
             log.warning(
                 "image-folder: skipped %d of %d image files in %s that cannot be read (truncated or not images): %s%s",
                 len(bad),
                 len(problems),
-                self.folder,
+                printable(str(self.folder)),
                 ", ".join(names),
                 more,
             )
@@ -180,4 +180,4 @@ class ImageFolder(Dataset):
 
 
 def _reason(e: BaseException) -> str:
-    return " ".join(f"{type(e).__name__}: {e}".split())
+    return printable(" ".join(f"{type(e).__name__}: {e}".split()))  # Pillow's text may quote the path

@@ -66,7 +66,11 @@ def test_without_the_plugin_the_recipe_is_refused_in_one_line():
     assert (r.returncode, r.stdout) == (2, "")
     builtins = ", ".join(load_registry(disabled={"spectral"}).names("discriminator"))
     assert "dcgan" in builtins
-    assert r.stderr == f"error: {RECIPE}: discriminator.name: unknown discriminator 'sn-dcgan'; available: {builtins}\n"
+    assert r.stderr == (
+        f"error: {RECIPE}: discriminator.name: unknown discriminator 'sn-dcgan'; available: {builtins}; the recipe "
+        "mnist_spectral needs the plugin package ganfw-spectral: pip install plugins/external/ganfw-spectral, "
+        "from a checkout of ganfw\n"
+    )
 
 
 def test_the_ganfw_wheel_leaves_the_external_plugin_out(tmp_path: Path):
