@@ -120,7 +120,9 @@ class ImageFolder(Dataset):
             try:
                 return to_unit_range(self._decode(path)), label
             except Exception as e:
-                log.warning("image-folder: %s became unreadable (%s); using the next image", printable(path), _reason(e))
+                log.warning(
+                    "image-folder: %s became unreadable (%s); using the next image", printable(path), _reason(e)
+                )
         raise UserError(f"none of the {len(entries)} training images in {self.folder} can be read any more")
 
     @property
