@@ -17,7 +17,7 @@ from ganfw.distributed import Ranks, join, rank_device, ranks_from_env
 from ganfw.networks import build_network, check_networks
 from ganfw.plugins import Registry, load_registry
 from ganfw.precision import Precision, resolve_precision
-from ganfw.preflight import check_evaluation, count_images, describe_data, steps_per_epoch
+from ganfw.preflight import check_evaluation, describe_data, steps_per_epoch
 from ganfw.progress import Reporter
 from ganfw.recipe import Recipe
 from ganfw.rundir import RunDir
@@ -58,7 +58,7 @@ def assemble(recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | Non
     spe = steps_per_epoch(recipe, len(parts.data), ranks.world, (parts.G, parts.D))
     check_evaluation(recipe, registry, parts.dataset.obj, parts.conditional)
     if ranks.is_main:
-        reporter.message(describe_data(parts.dataset.obj, count_images(parts.dataset.obj), recipe.data.ref))
+        reporter.message(describe_data(parts.dataset.obj, len(parts.data), recipe.data.ref))  # read once
     clock = Clock(spe, train.epochs * spe)
     facts = RunFacts(parts.G, parts.D, device, precision.name, parts.dataset.obj, recipe.data, str(recipe.path),
                      run.path if ranks.is_main else None, ranks.is_main, recipe.resolved())  # fmt: skip
