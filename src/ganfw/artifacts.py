@@ -50,19 +50,28 @@ def save_grid(
     if scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale}")
     pixels = to_uint8(images).repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
-    nrow = nrow or math.ceil(math.sqrt(len(pixels)))
-    if len(pixels) == 1:  # make_grid returns a lone image without its padding
-        grid = torch.nn.functional.pad(pixels[0], (padding,) * 4, value=PAD_VALUE)
-    else:
-        from torchvision.utils import make_grid  # imported here: torchvision's import costs seconds
-
-        grid = make_grid(pixels, nrow=nrow, padding=padding, pad_value=PAD_VALUE)  # (3, H', W')
+    grid = tile(pixels, nrow or math.ceil(math.sqrt(len(pixels))), padding)
     if images.shape[1] == 1:
         picture = Image.fromarray(grid[0].numpy(), mode="L")
     else:
         picture = Image.fromarray(grid.permute(1, 2, 0).contiguous().numpy(), mode="RGB")
     with atomic_path(path) as tmp:
         picture.save(tmp, format=image_format, **({"quality": 95} if image_format == "JPEG" else {}))
+
+
+def tile(pixels: Tensor, nrow: int, padding: int) -> Tensor:
+    """(N, C, H, W) uint8 -> (C, rows * (H + padding) + padding, cols * (W + padding) + padding)
+    uint8: the images in rows of ``nrow`` (``cols = min(nrow, N)``), :data:`PAD_VALUE` between
+    and around them (torchvision's ``make_grid`` layout, without importing torchvision)."""
+    n, channels, height, width = pixels.shape
+    cols = min(nrow, n)
+    rows = math.ceil(n / cols)
+    step_y, step_x = height + padding, width + padding
+    grid = torch.full((channels, rows * step_y + padding, cols * step_x + padding), PAD_VALUE, dtype=torch.uint8)
+    for i, image in enumerate(pixels):
+        y, x = padding + (i // cols) * step_y, padding + (i % cols) * step_x
+        grid[:, y : y + height, x : x + width] = image
+    return grid
 
 
 def save_gif(frames: Sequence[str | Path], path: str | Path, duration_ms: int = 200) -> None:

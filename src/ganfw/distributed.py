@@ -117,8 +117,8 @@ def process_local() -> Iterator[None]:
     """Run the enclosed code as if no process group existed.
 
     Training-time evaluation runs on rank 0 alone while the other ranks wait at their next
-    collective. Metrics built on torchmetrics gather their state from every rank whenever a
-    process group is initialised; inside this context they see none, compute on this process's
+    collective. Metrics built on torchmetrics (a third-party plugin's may be) gather their state
+    from every rank whenever a process group is initialised; inside this context they see none, compute on this process's
     data, and never wait for ranks that are not evaluating.
     """
     if not (dist.is_available() and dist.is_initialized()):

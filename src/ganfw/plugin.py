@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         TrainerView,
         as_image_shape,
     )
+    from ganfw.evaluation.bootstrap import FrechetTo
     from ganfw.report import write_report
     from ganfw.sampling import noise
 
@@ -89,6 +90,7 @@ _LAZY = {
     "to_uint8": "ganfw.artifacts",
     "noise": "ganfw.sampling",
     "latest_checkpoint": "ganfw.checkpoint",
+    "FrechetTo": "ganfw.evaluation.bootstrap",
     "one_line": "ganfw.blame",
     "write_report": "ganfw.report",
 }
@@ -129,6 +131,7 @@ __all__ = [
     "TrainerView",
     "as_image_shape",
     # helpers the built-in plugins use
+    "FrechetTo",
     "PAD_VALUE",
     "latest_checkpoint",
     "noise",

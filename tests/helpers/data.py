@@ -91,7 +91,7 @@ def download_with_plugin(root: Path, folder: str) -> None:
     fashion_mnist plugin with ``data.params.download = true`` does; unless ``GANFW_TEST_OFFLINE=1``."""
     if os.environ.get(OFFLINE_ENV) == "1":
         raise RuntimeError(f"{OFFLINE_ENV}=1")
-    source = {s.reader.__name__: s for s in (MNIST, FASHION_MNIST)}[folder]
+    source = {s.folder: s for s in (MNIST, FASHION_MNIST)}[folder]
     for train in (True, False):
         source.load_split(root, train, download=True, source="the test suite's user cache")
 

@@ -3,11 +3,9 @@ same four IDX files as MNIST, read, checked and downloaded by :mod:`ganfw_plugin
 
 from __future__ import annotations
 
-import torchvision
-
 from ganfw_plugins.mnist.idx import IdxDataset, IdxSource
 
-SOURCE = IdxSource("Fashion-MNIST", torchvision.datasets.FashionMNIST)
+SOURCE = IdxSource("Fashion-MNIST", "FashionMNIST")
 
 
 class FashionMNIST(IdxDataset):

@@ -1,6 +1,7 @@
-"""Distances between the distributions of generated and reference features, by torchmetrics:
-FID (Heusel et al. 2017) and KID (Binkowski et al. 2018). In Inception's features they are the
-published FID and KID; in DINOv2's, FID is FD-DINOv2 (Stein et al. 2023).
+"""Distances between the distributions of generated and reference features: FID (Heusel et al.
+2017) and KID (Binkowski et al. 2018), by their published formulas (the same numbers as
+torch-fidelity's, which the tests compare them with). In Inception's features
+they are the published FID and KID; in DINOv2's, FID is FD-DINOv2 (Stein et al. 2023).
 
 Features: (N, D) generated and (M, D) reference rows of :class:`ganfw.contracts.Embedding`.
 Each warns (``details["warnings"]``) below the images it needs: D + 1 a set for FID (fewer
@@ -9,13 +10,12 @@ make a covariance singular), a whole subset a set for KID.
 
 from __future__ import annotations
 
-from torchmetrics.image.fid import FrechetInceptionDistance
-from torchmetrics.image.kid import KernelInceptionDistance
+import torch
+from torch import Tensor
 
-from ganfw.plugin import Embedding, Metric, MetricResult
+from ganfw.plugin import Embedding, FrechetTo, Metric, MetricResult
 
 from . import KIDParams
-from .precomputed import Precomputed, quiet
 
 
 class FID(Metric):
@@ -26,9 +26,7 @@ class FID(Metric):
         """FID takes no params (the factory is called with ``None``)."""
 
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
-        fid = FrechetInceptionDistance(feature=Precomputed(reference.features.shape[1]))
-        fid.update(reference.features, real=True)
-        fid.update(generated.features, real=False)
+        fid = FrechetTo(reference.features)(generated.features)
         dim, warnings = generated.features.shape[1], []
         for count, which in ((len(generated.features), "generated"), (len(reference.features), "reference")):
             if count <= dim:
@@ -36,26 +34,38 @@ class FID(Metric):
                     f"{count} {which} images for {dim}-dimensional features: their covariance is singular and FID "
                     f"reads far too high; it needs at least {dim + 1} images a set"
                 )
-        return MetricResult({"fid": float(fid.compute())}, {"warnings": warnings} if warnings else {})
+        return MetricResult({"fid": fid}, {"warnings": warnings} if warnings else {})
+
+
+def polynomial_mmd2(x: Tensor, y: Tensor) -> Tensor:
+    """The unbiased estimate of MMD^2 between two sets of m rows each, (m, D) and (m, D), with the
+    kernel ``k(a, b) = (a.b / D + 1)^3``: the mean of k within each set (its diagonal left out)
+    minus twice the mean of k across the sets; a float64 scalar."""
+    m, dim = x.shape
+    within = [(z @ z.T / dim + 1).pow(3).double() for z in (x, y)]
+    across = (x @ y.T / dim + 1).pow(3).double()
+    same = sum(k.sum() - k.diagonal().sum() for k in within)
+    return same / (m * (m - 1)) - 2 * across.mean()
 
 
 class KID(Metric):
     """The unbiased estimate of MMD^2 with the cubic polynomial kernel
-    ``k(x, y) = (x.y / D + 1)^3``, averaged over random subsets: about 0 (either sign) for two
-    samples of one distribution, unbiased at any N. Scores ``kid`` and ``kid_std`` (over subsets)."""
+    ``k(x, y) = (x.y / D + 1)^3``, averaged over random subsets (drawn from torch's global
+    generator, which evaluation seeds): about 0 (either sign) for two samples of one distribution,
+    unbiased at any N. Scores ``kid`` and ``kid_std`` (the spread over subsets)."""
 
     def __init__(self, params: KIDParams):
         self.params = params
 
     def compute(self, generated: Embedding, reference: Embedding) -> MetricResult:
-        size = min(self.params.subset_size, len(generated.features), len(reference.features))
-        with quiet():
-            kid = KernelInceptionDistance(
-                feature=Precomputed(reference.features.shape[1]), subsets=self.params.subsets, subset_size=size
-            )
-            kid.update(reference.features, real=True)
-            kid.update(generated.features, real=False)
-            mean, std = kid.compute()
+        real, fake = reference.features.float(), generated.features.float()
+        size = min(self.params.subset_size, len(fake), len(real))
+        scores = torch.stack(
+            [
+                polynomial_mmd2(real[torch.randperm(len(real))[:size]], fake[torch.randperm(len(fake))[:size]])
+                for _ in range(self.params.subsets)
+            ]
+        )
         details = {}
         if size < self.params.subset_size:
             details["warnings"] = [
@@ -63,4 +73,4 @@ class KID(Metric):
                 f"{len(reference.features)} reference): KID stays unbiased but spreads widely; its subsets need at "
                 f"least {self.params.subset_size} images a set"
             ]
-        return MetricResult({"kid": float(mean), "kid_std": float(std)}, details)
+        return MetricResult({"kid": scores.mean().item(), "kid_std": scores.std(unbiased=False).item()}, details)

@@ -8,15 +8,13 @@ needs a split without building the component.
 
 from __future__ import annotations
 
-import torchvision
-
 from ganfw.plugin import resolve_data_root
 
 from .idx import IDX_FILES, IdxDataset, IdxSource
 
 __all__ = ["IDX_FILES", "MNIST", "SOURCE", "load_labels", "load_split", "raw_folder", "resolve_root"]
 
-SOURCE = IdxSource("MNIST", torchvision.datasets.MNIST)
+SOURCE = IdxSource("MNIST", "MNIST")
 
 #: ``<root>/MNIST/raw``; one split's images (N, 28, 28) uint8; its digits (N,) int64.
 raw_folder = SOURCE.raw_folder

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-import torchvision
 from torch import Tensor
 
 from ganfw.plugin import Dataset, Split, UserError, resolve_data_root
@@ -61,15 +60,19 @@ def to_unit_range(pixels: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class IdxSource:
-    """One MNIST-format dataset: its name in messages (``"Fashion-MNIST"``) and the torchvision
-    class that downloads and reads it (its name is the folder below the root)."""
+    """One MNIST-format dataset: its name in messages (``"Fashion-MNIST"``) and the name of the
+    torchvision class that downloads it, which is also its folder below the root (``"FashionMNIST"``).
+
+    The files are read here, not by torchvision: importing torchvision costs every command about
+    a second and a half, so it is imported only to download missing files.
+    """
 
     title: str
-    reader: type[torchvision.datasets.MNIST]
+    folder: str
 
     def raw_folder(self, root: str | os.PathLike[str]) -> Path:
         """Where the IDX files live below ``root``: ``<root>/<Folder>/raw``."""
-        return Path(root) / self.reader.__name__ / "raw"
+        return Path(root) / self.folder / "raw"
 
     def load_split(
         self, root: str | os.PathLike[str], train: bool, *, download: bool = False, source: str = "data.root"
@@ -78,32 +81,48 @@ class IdxSource:
 
         ``source`` only words the error message (how ``root`` was chosen).
         """
-        return self._read(root, train, download, source).data
+        return self._read(root, train, download, source, "images")
 
     def load_labels(
         self, root: str | os.PathLike[str], train: bool, *, download: bool = False, source: str = "data.root"
     ) -> Tensor:
         """The classes of one split, in the order of :meth:`load_split`'s images: (N,) int64 in 0..9."""
-        return self._read(root, train, download, source).targets
+        return self._read(root, train, download, source, "labels").to(torch.int64)
 
-    def _read(self, root: str | os.PathLike[str], train: bool, download: bool, source: str) -> Any:
+    def _read(self, root: str | os.PathLike[str], train: bool, download: bool, source: str, what: str) -> Tensor:
+        """One IDX file of a split (``what``: ``"images"`` or ``"labels"``), checked, as a uint8
+        tensor of the shape its header gives; missing files are downloaded first if allowed."""
         raw = self.raw_folder(root)
         missing = [name for name in IDX_FILES if not (raw / name).is_file()]
         if missing and not download:
             raise self._not_found(raw, source, missing, "data.params.download = false")
+        if missing:
+            self._download(root, raw, source, train)
+        self._check_split(raw, train)
+        path = raw / f"{'train' if train else 't10k'}-{what}-idx{3 if what == 'images' else 1}-ubyte"
+        try:
+            data = bytearray(path.read_bytes())
+        except OSError as e:
+            raise UserError(f"cannot read {self.title} file {path}: {e.strerror or e}") from None
+        ndim = 3 if what == "images" else 1
+        dims = struct.unpack_from(f">{ndim}I", data, 4)
+        return torch.frombuffer(data, dtype=torch.uint8, offset=4 * (1 + ndim)).view(*dims)
+
+    def _download(self, root: str | os.PathLike[str], raw: Path, source: str, train: bool) -> None:
+        """Fetch the missing files with torchvision; a failed download leaves nothing behind and
+        is one line naming what is still missing."""
+        import torchvision  # here only: see the class docstring
+
         created = _first_missing(raw)
         try:
-            split = self.reader(root=str(root), train=train, download=download)
+            getattr(torchvision.datasets, self.folder)(root=str(root), train=train, download=True)
         except Exception as e:  # a failed download, or torchvision's reader choking on a broken file
             still_missing = [name for name in IDX_FILES if not (raw / name).is_file()]
             if still_missing:
                 if created is not None:  # what the failed download made, partial files included
                     shutil.rmtree(created, ignore_errors=True)
                 raise self._not_found(raw, source, still_missing, f"download failed: {_one_line(e)}") from None
-            self._check_split(raw, train)  # raises, naming the broken file, if that is the cause
-            raise UserError(f"cannot read {self.title} from {raw}: {_one_line(e)}") from None
-        self._check_split(raw, train)
-        return split
+            # the files arrived: the checks that follow name a broken one
 
     def _not_found(self, raw: Path, source: str, missing: list[str], why: str) -> UserError:
         partial = f"; missing: {', '.join(missing)}" if len(missing) < len(IDX_FILES) else ""
