@@ -6,7 +6,8 @@ returned or raised (none: the process group was freed, see ``ganfw.distributed.l
 ``<out>.rank<R>.threads.json``.
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 tests/helpers/ddp_worker.py \
-        RECIPE OUT [--resume] [--crash-at STEP] [--set KEY=VALUE ...]
+        RECIPE OUT [--resume] [--crash-at STEP] [--signal-at STEP [--send-signal NAME] [--signal-rank R]]
+        [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--crash-at", type=int, help="rank 1 raises at this step")
-    parser.add_argument("--signal-at", type=int, help="send --signal to this process after this step")
-    parser.add_argument("--signal", default="SIGINT", help="SIGINT, SIGTERM, SIGUSR1 or SIGKILL")
+    parser.add_argument("--signal-at", type=int, help="send --send-signal to this process after this step")
+    # Not "--signal": torchrun's parser reads the script's arguments too, and refuses that one as
+    # an ambiguous abbreviation of its --signals-to-handle.
+    parser.add_argument("--send-signal", default="SIGINT", help="SIGINT, SIGTERM, SIGUSR1 or SIGKILL")
     parser.add_argument("--signal-rank", type=int, help="only this rank signals itself (default: every rank)")
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args()
@@ -48,7 +51,7 @@ def main() -> None:
             raise SystemExit("rank 1 crashes on purpose")
         report = original_step(self, real)
         if self.step == args.signal_at and args.signal_rank in (None, rank):
-            os.kill(os.getpid(), getattr(signal, args.signal))  # as a terminal, a scheduler or the kernel would
+            os.kill(os.getpid(), getattr(signal, args.send_signal))  # as a terminal, a scheduler or the kernel would
         return report
 
     def fit_and_dump(self):

@@ -97,17 +97,6 @@ def test_ranks_end_with_identical_weights(recipe, tmp_path, schedule):
         assert state, "adaptive schedule state missing"
 
 
-def test_resumed_run_continues_on_both_ranks(recipe, tmp_path):
-    out = tmp_path / "run"
-    first = torchrun(str(WORKER), str(recipe()), str(out), "--set", "train.epochs=1")
-    assert first.returncode == 0, first.stderr[-3000:]
-    second = torchrun(str(WORKER), str(recipe()), str(out), "--resume")
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "resuming from" in second.stderr
-    assert_ranks_agree(out)
-    assert load_checkpoint(list_checkpoints(out / "checkpoints")[-1]).state["step"] == 8
-
-
 def test_shipped_recipe_with_its_default_eval_trains_on_two_processes(tmp_path, mnist_root, reference_cache):
     """recipes/mnist_dcgan.toml as shipped, [eval] included (FID on 1,000 images every epoch):
     rank 0 evaluates alone while rank 1 waits, and the metric must not wait for rank 1."""
@@ -238,29 +227,52 @@ def uninterrupted(tmp_path_factory, mnist_root) -> tuple[Path, Path]:
     return recipe, straight
 
 
-@pytest.mark.parametrize(
-    "how",
-    [
-        ("SIGINT", None),  # Ctrl-C in the terminal: every rank gets it
-        ("SIGUSR1", None),  # a scheduler's warning before its time limit (SLURM)
-        ("SIGKILL", 1),  # one rank killed outright; torchrun stops the other
-    ],
-    ids=["ctrl-c", "sigusr1", "sigkill-one-rank"],
-)
-def test_a_stopped_two_process_run_resumes_to_the_weights_of_an_uninterrupted_one(uninterrupted, tmp_path, how):
-    """Every rank's random streams (noise, dropout, augmentation) and the data order are in the
-    checkpoint, so two processes stopped and resumed end bit for bit where two uninterrupted ones do."""
-    name, rank = how
-    recipe, straight = uninterrupted
-    split = tmp_path / "split"
-    signal_args = ["--signal-at", "5", "--signal", name, *(["--signal-rank", str(rank)] if rank is not None else [])]
-    first = torchrun(str(WORKER), str(recipe), str(split), *STOPPED_SETS, *signal_args)
-    assert first.returncode != 0
+def stop_then_resume(uninterrupted, split: Path, *signal_args: str) -> subprocess.CompletedProcess:
+    """The stop-and-resume tests' recipe run into ``split``, stopped after step 5 as
+    ``signal_args`` say (a checkpoint every 2 steps, and one at the stop), then resumed; the resume."""
+    recipe, _ = uninterrupted
+    first = torchrun(str(WORKER), str(recipe), str(split), *STOPPED_SETS, "--signal-at", "5", *signal_args)
+    assert "usage:" not in first.stderr, first.stderr[-3000:]
+    assert [c.name for c in list_checkpoints(split / "checkpoints")][-1] == "step_00000005.safetensors"
     resumed = torchrun(str(WORKER), str(recipe), str(split), "--resume", *STOPPED_SETS)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stderr and "step_00000005" in resumed.stderr
+    return first, resumed
+
+
+@pytest.mark.parametrize(
+    "signal_name",
+    [
+        "SIGINT",  # Ctrl-C in the terminal: every rank gets it
+        "SIGUSR1",  # a scheduler's warning before its time limit (SLURM)
+    ],
+    ids=["ctrl-c", "sigusr1"],
+)
+def test_a_stopped_two_process_run_resumes_to_the_weights_of_an_uninterrupted_one(uninterrupted, tmp_path, signal_name):
+    """Every rank's random streams (noise, dropout, augmentation) and the data order are in the
+    checkpoint, so two processes stopped and resumed end bit for bit where two uninterrupted ones do."""
+    split = tmp_path / "split"
+    first, resumed = stop_then_resume(uninterrupted, split, "--send-signal", signal_name)
+    assert first.returncode == 0, first.stderr[-3000:]  # a stop ends the run normally
+    assert "start afresh" not in resumed.stderr
     for r in (0, 1):
-        a, b = load_file(f"{straight}.rank{r}.safetensors"), load_file(f"{split}.rank{r}.safetensors")
+        a, b = load_file(f"{uninterrupted[1]}.rank{r}.safetensors"), load_file(f"{split}.rank{r}.safetensors")
         assert all(torch.equal(a[k], b[k]) for k in a), f"rank {r} differs"
+
+
+def test_a_run_whose_rank_was_killed_resumes_from_the_survivors_checkpoint_and_says_what_differs(
+    uninterrupted, tmp_path
+):
+    """Rank 1 killed outright after step 5: rank 0 keeps step 5 in a checkpoint of its own, which
+    cannot hold rank 1's random streams; the resume continues from it, says that rank 1's streams
+    start afresh (so the run is not bit for bit an uninterrupted one's), and the ranks stay in step."""
+    split = tmp_path / "split"
+    first, resumed = stop_then_resume(uninterrupted, split, "--send-signal", "SIGKILL", "--signal-rank", "1")
+    assert first.returncode != 0
+    assert "the checkpoint lacks the random streams of rank(s) 1 (a rank that lost its peers wrote it alone): the " \
+           "random streams start afresh" in " ".join(resumed.stderr.split())  # fmt: skip
+    assert_ranks_agree(split)
+    assert load_checkpoint(list_checkpoints(split / "checkpoints")[-1]).state["step"] == 8
 
 
 def two_nodes(*args: str, timeout: float = 300) -> list[subprocess.CompletedProcess]:
@@ -277,24 +289,23 @@ def two_nodes(*args: str, timeout: float = 300) -> list[subprocess.CompletedProc
     return [subprocess.CompletedProcess(p.args, p.wait(timeout), *p.communicate()) for p in procs]
 
 
-def test_two_nodes_on_loopback_train_one_run_and_resume_exactly(recipe, tmp_path):
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    for proc in two_nodes(str(WORKER), str(recipe()), str(straight)):
+def test_two_nodes_on_loopback_train_as_one_node_of_two_processes(uninterrupted):
+    """Two torchrun "nodes" of one process each end with the weights of one node of two processes
+    (the stop-and-resume tests' uninterrupted run), write one run directory once, and free their
+    process groups."""
+    recipe, one_node = uninterrupted
+    two = one_node.parent / "two-nodes"
+    for proc in two_nodes(str(WORKER), str(recipe), str(two), *STOPPED_SETS):
         assert proc.returncode == 0, proc.stderr[-3000:]
-    assert_ranks_agree(straight)
-    assert [c.name for c in list_checkpoints(straight / "checkpoints")] == [
-        "step_00000004.safetensors",
-        "step_00000008.safetensors",
-    ]  # one run directory, written once: rank 0's node writes, the other reads nothing back
-    records = (straight / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(r)["epoch"] for r in records if '"event": "epoch"' in r] == [1, 2]
-    for proc in two_nodes(str(WORKER), str(recipe()), str(split), "--set", "train.epochs=1"):
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    for proc in two_nodes(str(WORKER), str(recipe()), str(split), "--resume"):
-        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_ranks_agree(two)
     for r in (0, 1):
-        a, b = load_file(f"{straight}.rank{r}.safetensors"), load_file(f"{split}.rank{r}.safetensors")
+        a, b = load_file(f"{one_node}.rank{r}.safetensors"), load_file(f"{two}.rank{r}.safetensors")
         assert all(torch.equal(a[k], b[k]) for k in a), f"rank {r} differs"
+    # one run directory, written once: rank 0's node writes, the other reads nothing back
+    assert json.loads(Path(f"{two}.rank0.saves.json").read_text()) == [2, 4, 6, 8]
+    assert not Path(f"{two}.rank1.saves.json").exists()
+    records = (two / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["epoch"] for r in records if '"event": "epoch"' in r] == [1, 2]
 
 
 def test_accumulated_steps_keep_the_ranks_in_step(recipe, tmp_path):

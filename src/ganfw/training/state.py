@@ -190,17 +190,29 @@ class RunState:
             elif not part.key.startswith("observers."):  # an observer switched on since starts afresh
                 raise KeyError(f"no state for {part.key}")
 
+    def _streams_missing(self, ckpt: Checkpoint) -> str:
+        """Why the checkpoint does not hold the streams of every rank of this run ("" when it does)."""
+        world = ckpt.state.get("world", 1)
+        if world != self.ranks.world:
+            return f"resuming on {self.ranks.world} process(es) a checkpoint of {world}"
+        missing = [str(r) for r in range(world) if rng.of_rank(ckpt.tensors, r) is None]
+        if not missing:
+            return ""
+        ranks = ", ".join(missing)
+        return f"the checkpoint lacks the random streams of rank(s) {ranks} (a rank that lost its peers wrote it alone)"
+
     def _restore_streams(self, ckpt: Checkpoint, step: int, say: Callable[[str], None]) -> None:
         """Each rank's random streams as saved, or fresh ones where the checkpoint has none for
-        this rank (another world size); the fixed sample noise (S, Z) and labels (S,)."""
+        this rank (another world size, or a checkpoint a rank wrote alone after a failure: see
+        :meth:`save`); the fixed sample noise (S, Z) and labels (S,)."""
         states = rng.of_rank(ckpt.tensors, self.ranks.rank)
         if states is not None and ckpt.state.get("world", 1) == self.ranks.world:
             rng.restore(states, self.streams, self.device)
         else:
             rng.reseed(self.recipe.train.seed, self.ranks, step, self.streams)
-            if self.ranks.is_main:
-                say(f"resuming on {self.ranks.world} process(es) a checkpoint of {ckpt.state.get('world', 1)}: "
-                    "the random streams start afresh, so the run differs from an uninterrupted one from here")  # fmt: skip
+        missing = self._streams_missing(ckpt)
+        if missing and self.ranks.is_main:
+            say(f"{missing}: the random streams start afresh, so the run differs from an uninterrupted one from here")
         fixed_z = ckpt.tensors["extra.fixed_z"]
         if fixed_z.shape != self.streams.fixed_z.shape:
             raise ValueError(
