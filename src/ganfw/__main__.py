@@ -1,5 +1,5 @@
 """``python -m ganfw`` (and ``torchrun -m ganfw``) runs the CLI."""
 
-from ganfw.cli import main
+from ganfw.cli import script
 
-main()
+script()

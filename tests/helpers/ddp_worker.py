@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -93,4 +94,7 @@ def gloo_threads() -> list[str]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        gc.freeze()  # as the ganfw command exits (ganfw.cli.script): no walk of torch's objects
