@@ -56,6 +56,7 @@ SCRIPT = """
       var next = Number(slider.value) + 1;
       if (next >= frames.length) { stop(); return; }
       show(next);
+      if (next === frames.length - 1) stop();  // the last epoch: Play again at once
     }, 350);
   });
 })();
