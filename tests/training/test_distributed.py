@@ -229,9 +229,12 @@ def uninterrupted(tmp_path_factory, mnist_root) -> tuple[Path, Path]:
     return recipe, straight
 
 
-def stop_then_resume(uninterrupted, split: Path, *signal_args: str) -> subprocess.CompletedProcess:
+def stop_then_resume(
+    uninterrupted, split: Path, *signal_args: str
+) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
     """The stop-and-resume tests' recipe run into ``split``, stopped after step 5 as
-    ``signal_args`` say (a checkpoint every 2 steps, and one at the stop), then resumed; the resume."""
+    ``signal_args`` say (a checkpoint every 2 steps, and one at the stop), then resumed; the
+    stopped run and the resume."""
     recipe, _ = uninterrupted
     first = torchrun(str(WORKER), str(recipe), str(split), *STOPPED_SETS, "--signal-at", "5", *signal_args)
     assert "usage:" not in first.stderr, first.stderr[-3000:]
