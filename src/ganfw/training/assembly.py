@@ -47,7 +47,7 @@ def assemble(recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | Non
     torch.manual_seed(train.seed)
     parts = build_parts(recipe, ranks, device)
     nets = wrap_networks(parts.G, parts.D, train, ranks, device, precision)
-    opt = Optimizers(adam(parts.G, recipe.optim["generator"]), adam(parts.D, recipe.optim["discriminator"]),
+    opt = Optimizers(adam(parts.G, recipe.optim["generator"], device), adam(parts.D, recipe.optim["discriminator"], device),
                      precision.scaler(), precision.scaler())  # fmt: skip
     phase = StepPhase()
     settings = UpdateSettings(
