@@ -44,7 +44,9 @@ def train_for(
 ) -> tuple[float, int]:
     """Run ``ganfw run`` until it finishes or ``budget`` seconds have passed (then Ctrl-C, which
     checkpoints); return the seconds of training of its last complete epoch and its steps."""
-    sets = [f"data.root={json.dumps(data)}", "eval.every=0", f"train.epochs={epochs or 1000}", *overrides]
+    # The benchmark keeps the time (a recipe's own train.budget is lifted).
+    sets = [f"data.root={json.dumps(data)}", "eval.every=0", f"train.epochs={epochs or 1000}", 'train.budget=""']
+    sets += overrides
     cmd = [sys.executable, "-m", "ganfw", "run", recipe, "--out", str(out), "--quiet"]
     for item in sets:
         cmd += ["--set", item]
