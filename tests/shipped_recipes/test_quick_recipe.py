@@ -19,9 +19,8 @@ def test_the_quick_recipe_is_a_narrow_least_squares_mlp_gan_of_15_seconds_on_all
     recipe = load_recipe(RECIPE, load_registry())
     assert recipe.generator.ref == recipe.discriminator.ref == "mlp" and recipe.loss.ref == "least-squares"
     assert recipe.generator.params.hidden == [128, 256, 384] and recipe.discriminator.params.hidden == [256, 256, 128]
-    assert (recipe.train.budget, recipe.train.epochs, recipe.train.batch_size, recipe.train.precision) == (
-        "15s", 8, 128, "auto"
-    )
+    train = recipe.train
+    assert (train.budget, train.epochs, train.batch_size, train.precision) == ("15s", 8, 128, "auto")
     assert [c.ref for c in recipe.callbacks] == ["ema"]  # grids and evaluation sample the EMA
     assert recipe.data_limit is None and recipe.eval.every == 1  # the whole training split, scored every epoch
 
