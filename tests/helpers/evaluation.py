@@ -120,17 +120,22 @@ def ganfw_datasets():
 @pytest.fixture(scope="session")
 def tiny_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A site directory holding the ``tiny`` dataset plugin (put it on sys.path to use it); beside
-    it, ``probed/``: a user cache in which the precision probe (``train.precision = "auto"``, as
-    ``ganfw train-judge`` asks for) has run on the CPU, once a session: the probe reads as a quiet
-    machine's (a busy one's is never cached, and every test would probe again)."""
+    it, ``probed/``: a user cache in which ``train.precision = "auto"`` (as ``ganfw train-judge``
+    asks for) has been resolved on the CPU, once a session. Where the CPU needs a probe (vector
+    bf16 without AMX) the probe reads as a quiet machine's and is cached (a busy one's is never
+    cached, and every test would probe again); it is taken afresh (``refresh``), as a probe this
+    worker took earlier on a busy machine is held for the process and would not be cached. On a
+    CPU whose flags decide (AMX, AVX2 only) nothing is probed and the cache stays empty."""
     from ganfw import precision
 
     site = tmp_path_factory.mktemp("tiny") / "site"
     make_distribution(site, "ganfw-tiny", "0.1", {"ganfw_tiny_plugin": TINY_PLUGIN})
+    probed = site.parent / "probed"
+    probed.mkdir()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(site.parent / "probed"))
+        mp.setenv("XDG_CACHE_HOME", str(probed))
         mp.setattr(precision, "_measure", lambda device, dtype: precision.Probe(1.5))
-        precision.resolve_precision("auto", torch.device("cpu"))
+        precision.resolve_precision("auto", torch.device("cpu"), refresh=True)
     return site
 
 

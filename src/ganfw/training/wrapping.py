@@ -3,6 +3,7 @@ precision (autocast attached to the module, as accelerate does), and the optimis
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -66,12 +67,26 @@ def wrap_networks(
         g, d = DDP(g, device_ids=ids), DDP(d, device_ids=ids)
 
     def attach(module: nn.Module) -> nn.Module:
-        compiled: nn.Module = torch.compile(module) if train.compile else module  # type: ignore[assignment]
+        compiled = compile_module(module) if train.compile else module
         return compiled if precision.dtype is None else Autocast(compiled, precision)
 
     g_train, d_train = attach(g), attach(d)
     ddp = {"g": g, "d": d} if ranks.distributed else {}
     return Networks(G, D, g_train, d_train, attach(D) if ranks.distributed else d_train, ddp)
+
+
+def compile_module(module: nn.Module) -> nn.Module:
+    """``torch.compile(module)``, its inductor cache kept apart per ``ATEN_CPU_CAPABILITY``:
+    torch's cache does not key CPU kernels on it, and a kernel compiled at one capability read
+    back at another (a run held to AVX2 after a native AVX-512 one, or the reverse) computes
+    garbage and corrupts memory (torch 2.14: a DCGAN generator's 1-channel ConvTranspose2d and
+    tanh gave NaN). A cache directory the user chose (``TORCHINDUCTOR_CACHE_DIR``) is left alone."""
+    capability = os.environ.get("ATEN_CPU_CAPABILITY")
+    if capability and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(default_cache_dir(), f"capability-{capability}")
+    return torch.compile(module)  # type: ignore[return-value]
 
 
 #: Devices whose fused Adam kernel updates every parameter in one pass: on a 2-core CPU, 6x
