@@ -12,6 +12,7 @@ import sys
 # convolution and tanh, in a training graph; prints the largest difference from eager mode.
 COMPARE = """
 import torch
+import torch._dynamo  # as a trainer does: torch then sets TORCHINDUCTOR_CACHE_DIR to its default
 from torch import nn
 from ganfw.training.wrapping import compile_module
 

@@ -80,11 +80,12 @@ def compile_module(module: nn.Module) -> nn.Module:
     torch's cache does not key CPU kernels on it, and a kernel compiled at one capability read
     back at another (a run held to AVX2 after a native AVX-512 one, or the reverse) computes
     garbage and corrupts memory (torch 2.14: a DCGAN generator's 1-channel ConvTranspose2d and
-    tanh gave NaN). A cache directory the user chose (``TORCHINDUCTOR_CACHE_DIR``) is left alone."""
-    capability = os.environ.get("ATEN_CPU_CAPABILITY")
-    if capability and "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
-        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    tanh gave NaN). A cache directory the user chose (``TORCHINDUCTOR_CACHE_DIR``) is left alone;
+    torch sets that variable to its default when ``torch._dynamo`` is imported."""
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
+    capability = os.environ.get("ATEN_CPU_CAPABILITY")
+    if capability and os.environ.get("TORCHINDUCTOR_CACHE_DIR", default_cache_dir()) == default_cache_dir():
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(default_cache_dir(), f"capability-{capability}")
     return torch.compile(module)  # type: ignore[return-value]
 
