@@ -84,9 +84,9 @@ def compile_module(module: nn.Module) -> nn.Module:
     torch sets that variable to its default when ``torch._dynamo`` is imported."""
     from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
-    capability = os.environ.get("ATEN_CPU_CAPABILITY")
-    if capability and os.environ.get("TORCHINDUCTOR_CACHE_DIR", default_cache_dir()) == default_cache_dir():
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(default_cache_dir(), f"capability-{capability}")
+    capability, default = os.environ.get("ATEN_CPU_CAPABILITY"), default_cache_dir()
+    if capability and os.environ.get("TORCHINDUCTOR_CACHE_DIR", default) == default:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(default, f"capability-{capability}")
     return torch.compile(module)  # type: ignore[return-value]
 
 
