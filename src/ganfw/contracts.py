@@ -121,6 +121,8 @@ class PenaltyInputs:
             no module), for penalties that need more of G than its forward: the path-length
             penalty runs a StyleGAN2 generator's ``mapping`` and ``synthesis`` to differentiate its
             images with respect to its intermediate latent w.
+        num_classes: the classes of a class-conditional G and D (labels in [0, num_classes)), 0
+            for an unconditional pair.
     """
 
     discriminator: DiscriminatorFn
@@ -131,6 +133,7 @@ class PenaltyInputs:
     fake_labels: Tensor | None
     z: Tensor
     generator_module: Generator | None = None
+    num_classes: int = 0
 
 
 class Penalty(ABC):
@@ -143,11 +146,14 @@ class Penalty(ABC):
         player: ``"d"`` or ``"g"``: whose loss it joins.
         every: compute it on the ``u``-th update of that network (counted from 0 over the run,
             checkpointed) when ``u % every == 0``.
+        needs_labels: the penalty reads the labels of a class-conditional pair: on an unlabelled
+            batch (or ``num_classes`` < 2) it raises ``ValueError`` saying so.
     """
 
     name: str
     player: Literal["d", "g"]
     every: int = 1
+    needs_labels: bool = False
 
     @abstractmethod
     def __call__(self, inputs: PenaltyInputs) -> Tensor:

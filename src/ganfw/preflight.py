@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganfw.contracts import Dataset, as_image_shape
+from ganfw.contracts import Dataset, Penalty, as_image_shape
 from ganfw.errors import UserError
 from ganfw.paths import resolve_data_root
 from ganfw.plugins import Registry
@@ -48,6 +48,17 @@ def steps_per_epoch(recipe: Recipe, n_images: int, world: int, nets: tuple[nn.Mo
         raise UserError(f"train.batch_size = {bs} exceeds the {n} images with train.drop_last = true")
     check_last_batch(recipe, n_images, world, nets)
     return steps
+
+
+def check_penalties(recipe: Recipe, penalties: list[Penalty], conditional: bool) -> None:
+    """Refuse, before training, a loss with a penalty that reads class labels (``needs_labels``)
+    around a discriminator that takes none."""
+    for penalty in penalties:
+        if penalty.needs_labels and not conditional:
+            raise UserError(
+                f"{recipe.path}: {recipe.loss.who} adds the penalty {penalty.name!r}, which reads class labels, "
+                f"but {recipe.discriminator.who} takes none (use a class-conditional G and D on labelled data)"
+            )
 
 
 def check_evaluation(recipe: Recipe, registry: Registry, dataset: Dataset, conditional: bool) -> None:

@@ -42,6 +42,23 @@ class R1R2Params:
 
 
 @dataclass(frozen=True)
+class ClassCEParams:
+    base: ComponentRef = component_param("loss", "hinge", "the loss the class cross-entropy is added to")
+    weight: float = param(
+        1.0, "weight of D's term: CE of softmax_c D(x, c) on real images with their labels (0: left out)", min=0.0
+    )
+    g_weight: float = param(
+        0.1, "weight of G's term: the same CE on G's images with the labels asked for (0: left out)", min=0.0
+    )
+    every: int = param(
+        4, "lazy regularisation: compute each term on every n-th update of its network, scaled by n", min=1
+    )
+    batch_shrink: int = param(
+        2, "the terms read the first batch / n images of the step (each is scored under all K labels)", min=1
+    )
+
+
+@dataclass(frozen=True)
 class PathLengthParams:
     base: ComponentRef = component_param(
         "loss", "r1", "the loss the penalty is added to (r1: StyleGAN2's R1-regularised non-saturating loss)"
@@ -97,6 +114,13 @@ def ganfw_losses() -> list[ComponentSpec]:
             "R1R2",
             R1R2Params,
             module="r1_r2",
+        ),
+        _spec(
+            "class-ce",
+            "Any loss plus a class cross-entropy read from the conditional D, softmax over D(x, c) (AC-GAN's classifier)",
+            "ClassCE",
+            ClassCEParams,
+            module="class_ce",
         ),
         _spec(
             "path-length",

@@ -39,7 +39,8 @@ def check_penalty(penalty: Penalty, image_shape: ImageShape = (1, 28, 28), state
       player's network (D's or G's) finite gradients, leaves its inputs untouched, and gives the
       same value when called again under the same seed - after ``state_of`` (the loss that saves
       the penalty's state in its ``state_dict``, if any) is given back the state it had before
-      the first call.
+      the first call;
+    * a penalty that ``needs_labels`` raises ``ValueError`` on the unlabelled batch instead.
     """
     expect(isinstance(penalty, Penalty), f"penalty {penalty!r} is a {type(penalty).__name__}, not a Penalty")
     name = getattr(penalty, "name", None)
@@ -64,6 +65,12 @@ def _check_call(
 ) -> None:
     where = f"{who} ({'labelled' if labelled else 'unlabelled'} batch, on {device.type})"
     inputs, networks = probe_inputs(penalty.player, image_shape, device, labelled)
+    if penalty.needs_labels and not labelled:
+        try:
+            penalty(inputs)
+        except ValueError:
+            return
+        expect(False, f"{where}: it needs labels, yet ran without them instead of raising ValueError")
     before = [t.detach().clone() for t in (inputs.real, inputs.fake, inputs.z)]
     state = None if state_of is None else copy.deepcopy(state_of.state_dict())
     with seeded(0, device):
@@ -111,5 +118,6 @@ def probe_inputs(
         fake_labels=labels,
         z=z,
         generator_module=G,
+        num_classes=_CLASSES if labelled else 0,
     )
     return inputs, {"d": D, "g": G}

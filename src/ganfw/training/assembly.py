@@ -17,7 +17,7 @@ from ganfw.distributed import Ranks, join, rank_device, ranks_from_env
 from ganfw.networks import build_network, check_networks
 from ganfw.plugins import Registry, load_registry
 from ganfw.precision import Precision, resolve_precision
-from ganfw.preflight import check_evaluation, describe_data, steps_per_epoch
+from ganfw.preflight import check_evaluation, check_penalties, describe_data, steps_per_epoch
 from ganfw.progress import Reporter
 from ganfw.recipe import Recipe
 from ganfw.rundir import RunDir
@@ -56,6 +56,7 @@ def assemble(recipe: Recipe, run: RunDir, reporter: Reporter, ranks: Ranks | Non
     players = Players(parts.generator, parts.discriminator, parts.loss, parts.penalties, parts.augment)
     streams = open_streams(train.seed, recipe.output.samples, ranks, device, parts)
     spe = steps_per_epoch(recipe, len(parts.data), ranks.world, (parts.G, parts.D))
+    check_penalties(recipe, parts.penalties, bool(parts.D.num_classes))
     check_evaluation(recipe, registry, parts.dataset.obj, parts.conditional)
     if ranks.is_main:
         reporter.message(describe_data(parts.dataset.obj, len(parts.data), recipe.data.ref))  # read once

@@ -243,6 +243,7 @@ class GANUpdate:
             fake_labels=fake_labels,
             z=z,
             generator_module=self.nets.G,
+            num_classes=self.nets.D.num_classes,
         )
 
     def _objective(

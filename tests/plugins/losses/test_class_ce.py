@@ -1,0 +1,153 @@
+"""The class-ce loss: a class cross-entropy read from the conditional discriminator's scores under
+every label, against values worked out by hand, learning to classify, reaching G only on G's step,
+composed through a recipe and refused without labels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import tomli_w
+import torch
+import torch.nn.functional as F
+
+from ganfw.contracts import PenaltyInputs
+from ganfw.plugins import load_registry
+from ganfw.recipe import load_recipe
+from ganfw.testing import check_component
+from ganfw_plugins.losses.class_ce import ClassCE, ClassCEPenalty, class_scores
+from ganfw_plugins.losses.objectives import Hinge, LeastSquares
+from tests.helpers.cli import cli
+from tests.helpers.recipes import tiny_recipe
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_registry()
+
+
+class ProjectionD(torch.nn.Module):
+    """D(x, c) = w . x + e_c . x on images of two pixels (1, 1, 2): a projection D whose features
+    are the pixels themselves."""
+
+    def __init__(self, classes: int = 3):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([0.5, -1.0]))
+        self.embed = torch.nn.Parameter(torch.zeros(classes, 2))
+        self.calls = 0
+
+    def forward(self, images, labels):
+        self.calls += 1
+        x = images.flatten(1)
+        return x @ self.w + (self.embed[labels] * x).sum(1)
+
+
+def inputs_for(d, real, labels, fake=None, classes=3) -> PenaltyInputs:
+    fake = real if fake is None else fake
+    return PenaltyInputs(
+        discriminator=d,
+        generator=lambda z, y: z,
+        real=real,
+        fake=fake,
+        real_labels=labels,
+        fake_labels=labels,
+        z=torch.zeros(len(real), 2),
+        num_classes=classes,
+    )
+
+
+def test_class_scores_are_d_under_every_label_from_one_call():
+    d = ProjectionD()
+    d.embed.data = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]])
+    x = torch.tensor([[0.3, -0.2], [-0.7, 0.1]]).view(2, 1, 1, 2)
+    scores = class_scores(d, x, 3)
+    by_hand = [[0.5 * a - b + e1 * a + e2 * b for e1, e2 in d.embed.tolist()] for a, b in ([0.3, -0.2], [-0.7, 0.1])]
+    assert scores.shape == (2, 3) and d.calls == 1
+    assert torch.allclose(scores, torch.tensor(by_hand), rtol=1e-6)
+
+
+def test_the_term_is_weight_times_cross_entropy_on_the_first_batch_over_shrink_images():
+    d = ProjectionD()
+    d.embed.data = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]])
+    real = torch.randn(5, 1, 1, 2, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([2, 0, 1, 1, 0])
+    value = ClassCEPenalty("d", 0.7, 1, 2)(inputs_for(d, real, labels))
+    logits = torch.stack([real.flatten(1) @ d.w + real.flatten(1) @ e for e in d.embed], 1)
+    assert value.item() == pytest.approx(0.7 * F.cross_entropy(logits[:2], labels[:2]).item(), rel=1e-6)
+
+
+def test_d_learns_to_classify_real_images_by_the_term_alone():
+    """Three classes of two-pixel images in three directions; gradient descent on D's term alone
+    takes the classifier softmax_c D(x, c) from chance to every image right."""
+    rng = torch.Generator().manual_seed(1)
+    centres = torch.tensor([[1.0, 0.0], [-0.5, 0.9], [-0.5, -0.9]])
+    labels = torch.arange(3).repeat(20)
+    real = (centres[labels] + 0.2 * torch.randn(60, 2, generator=rng)).view(60, 1, 1, 2)
+    d, penalty = ProjectionD(), ClassCEPenalty("d", 1.0, 1, 1)
+    opt = torch.optim.SGD(d.parameters(), lr=0.5)
+    first = penalty(inputs_for(d, real, labels)).item()
+    for _ in range(100):
+        opt.zero_grad()
+        penalty(inputs_for(d, real, labels)).backward()
+        opt.step()
+    right = (class_scores(d, real, 3).argmax(1) == labels).float().mean().item()
+    assert first == pytest.approx(torch.log(torch.tensor(3.0)).item(), rel=1e-6)  # zero embeddings: chance
+    assert penalty(inputs_for(d, real, labels)).item() < 0.1 * first and right == 1.0
+
+
+def test_g_term_reaches_the_generator_through_d_and_moves_its_images_towards_the_asked_class():
+    d = ProjectionD(2)
+    d.embed.data = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])  # class 0 to the right, class 1 to the left
+    position = torch.nn.Parameter(torch.zeros(4, 2))
+    fake = position.view(4, 1, 1, 2) * 1.0
+    value = ClassCEPenalty("g", 1.0, 1, 1)(inputs_for(d, fake.detach(), torch.tensor([0, 0, 1, 1]), fake, classes=2))
+    value.backward()
+    assert position.grad is not None
+    assert (position.grad[:2, 0] < 0).all() and (position.grad[2:, 0] > 0).all()  # descent: 0 right, 1 left
+    assert d.w.grad is not None  # D's gradient is the step's to drop: G's update reads only G's
+
+
+@pytest.mark.parametrize("labels, classes", [(None, 3), (torch.tensor([0, 1]), 0)])
+def test_without_labels_or_classes_it_says_it_needs_a_conditional_pair(labels, classes):
+    real = torch.zeros(2, 1, 1, 2)
+    with pytest.raises(ValueError, match="needs a class-conditional generator and discriminator"):
+        ClassCEPenalty("d", 1.0, 1, 1)(inputs_for(ProjectionD(), real, labels, classes=classes))
+
+
+def build(tmp_path, registry, loss: dict):
+    path = tmp_path / "recipe.toml"
+    path.write_text(tomli_w.dumps({"generator": {"name": "cmlp"}, "discriminator": {"name": "cmlp"}, "loss": loss}))
+    return load_recipe(path, registry).loss.build()
+
+
+def test_through_a_recipe_it_wraps_its_base_with_one_term_per_player(tmp_path, registry):
+    loss = {"name": "class-ce", "params": {"base": "least-squares", "g_weight": 0.0, "every": 8}}
+    built = build(tmp_path, registry, loss)
+    assert isinstance(built, ClassCE) and isinstance(built.base, LeastSquares)
+    assert [(p.name, p.player, p.every, p.weight) for p in built.penalties()] == [("class_ce_d", "d", 8, 1.0)]
+    defaults = build(tmp_path, registry, {"name": "class-ce"})
+    assert isinstance(defaults.base, Hinge)
+    assert [(p.player, p.weight, p.batch_shrink) for p in defaults.penalties()] == [("d", 1.0, 2), ("g", 0.1, 2)]
+
+
+def test_class_ce_keeps_the_loss_contract(registry):
+    check_component(registry.resolve("loss", "class-ce"), (1, 8, 8))
+
+
+def test_a_run_with_it_logs_both_terms_and_an_unconditional_d_is_refused_before_training(tmp_path, mnist_root, capsys):
+    loss = {"name": "class-ce", "params": {"base": "least-squares", "every": 1}}
+    cond = {"generator": {"name": "cmlp", "params": {"hidden": [16]}}, "discriminator": {"name": "cmlp"}}
+    recipe = tiny_recipe(tmp_path / "cond.toml", mnist_root, loss=loss, **cond)
+    code, _, err = cli(capsys, "run", str(recipe), "--out", str(tmp_path / "cond"), "--quiet")
+    assert code == 0, err
+    logged = [json.loads(line) for line in (tmp_path / "cond" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in logged if "penalty/class_ce_d" in r]
+    assert steps and all(1 < r["penalty/class_ce_d"] < 4 and 1 < r["penalty/class_ce_g"] / 0.1 < 4 for r in steps)
+
+    plain = tiny_recipe(tmp_path / "plain.toml", mnist_root, loss=loss)
+    code, out, err = cli(capsys, "run", str(plain), "--out", str(tmp_path / "plain"), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert (
+        err.startswith(f"error: {plain}: [loss] loss 'class-ce'") and "penalty 'class_ce_d', which reads class" in err
+    )
+    assert not (tmp_path / "plain" / "checkpoints").exists()
