@@ -27,7 +27,7 @@ from tests.helpers.recipes import tiny_recipe
 RECIPE = str(RECIPES / "mnist_dcgan.toml")
 BUILTIN_LOSSES = {
     "non-saturating", "minimax", "hinge", "least-squares", "wasserstein-gp", "relativistic", "r1", "r1-r2", "class-ce",
-    "path-length"
+    "mismatch", "path-length"
 }  # fmt: skip
 
 

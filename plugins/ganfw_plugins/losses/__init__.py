@@ -59,6 +59,17 @@ class ClassCEParams:
 
 
 @dataclass(frozen=True)
+class MismatchParams:
+    base: ComponentRef = component_param("loss", "hinge", "the loss whose fakes the mismatched real pairs join")
+    weight: float = param(
+        1.0,
+        "weight of the base loss's fake term on real images under wrong labels (Reed et al. 2016: 1 = a fake's)",
+        min=0.0,
+    )
+    every: int = param(1, "lazy regularisation: compute the term on every n-th D step, scaled by n", min=1)
+
+
+@dataclass(frozen=True)
 class PathLengthParams:
     base: ComponentRef = component_param(
         "loss", "r1", "the loss the penalty is added to (r1: StyleGAN2's R1-regularised non-saturating loss)"
@@ -121,6 +132,13 @@ def ganfw_losses() -> list[ComponentSpec]:
             "ClassCE",
             ClassCEParams,
             module="class_ce",
+        ),
+        _spec(
+            "mismatch",
+            "Any loss plus real images under wrong labels as fakes for a conditional D (Reed et al. 2016)",
+            "Mismatch",
+            MismatchParams,
+            module="mismatch",
         ),
         _spec(
             "path-length",

@@ -1,5 +1,5 @@
 """A loss built around another one with more penalties (composition through a component param):
-the base of ``r1``, ``r1-r2`` and ``path-length``."""
+the base of ``r1``, ``r1-r2``, ``class-ce``, ``mismatch`` and ``path-length``."""
 
 from __future__ import annotations
 

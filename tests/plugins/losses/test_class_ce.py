@@ -1,10 +1,8 @@
 """The class-ce loss: a class cross-entropy read from the conditional discriminator's scores under
 every label, against values worked out by hand, learning to classify, reaching G only on G's step,
-composed through a recipe and refused without labels."""
+composed through a recipe and refusing to run without labels (in a run: test_label_losses.py)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 import tomli_w
@@ -17,8 +15,6 @@ from ganfw.recipe import load_recipe
 from ganfw.testing import check_component
 from ganfw_plugins.losses.class_ce import ClassCE, ClassCEPenalty, class_scores
 from ganfw_plugins.losses.objectives import Hinge, LeastSquares
-from tests.helpers.cli import cli
-from tests.helpers.recipes import tiny_recipe
 
 
 @pytest.fixture(scope="module")
@@ -132,22 +128,3 @@ def test_through_a_recipe_it_wraps_its_base_with_one_term_per_player(tmp_path, r
 
 def test_class_ce_keeps_the_loss_contract(registry):
     check_component(registry.resolve("loss", "class-ce"), (1, 8, 8))
-
-
-def test_a_run_with_it_logs_both_terms_and_an_unconditional_d_is_refused_before_training(tmp_path, mnist_root, capsys):
-    loss = {"name": "class-ce", "params": {"base": "least-squares", "every": 1}}
-    cond = {"generator": {"name": "cmlp", "params": {"hidden": [16]}}, "discriminator": {"name": "cmlp"}}
-    recipe = tiny_recipe(tmp_path / "cond.toml", mnist_root, loss=loss, **cond)
-    code, _, err = cli(capsys, "run", str(recipe), "--out", str(tmp_path / "cond"), "--quiet")
-    assert code == 0, err
-    logged = [json.loads(line) for line in (tmp_path / "cond" / "metrics.jsonl").read_text().splitlines()]
-    steps = [r for r in logged if "penalty/class_ce_d" in r]
-    assert steps and all(1 < r["penalty/class_ce_d"] < 4 and 1 < r["penalty/class_ce_g"] / 0.1 < 4 for r in steps)
-
-    plain = tiny_recipe(tmp_path / "plain.toml", mnist_root, loss=loss)
-    code, out, err = cli(capsys, "run", str(plain), "--out", str(tmp_path / "plain"), "--quiet")
-    assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert (
-        err.startswith(f"error: {plain}: [loss] loss 'class-ce'") and "penalty 'class_ce_d', which reads class" in err
-    )
-    assert not (tmp_path / "plain" / "checkpoints").exists()
