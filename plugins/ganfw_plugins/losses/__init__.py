@@ -63,7 +63,7 @@ class MismatchParams:
     base: ComponentRef = component_param("loss", "hinge", "the loss whose fakes the mismatched real pairs join")
     weight: float = param(
         1.0,
-        "weight of the base loss's fake term on real images under wrong labels (Reed et al. 2016: 1 = a fake's)",
+        "weight of the base loss's fake term on real images under wrong labels (1: a fake's; 0: left out)",
         min=0.0,
     )
     every: int = param(1, "lazy regularisation: compute the term on every n-th D step, scaled by n", min=1)

@@ -59,8 +59,9 @@ class MismatchPenalty(Penalty):
 
 
 class Mismatch(WithPenalty):
-    """Any loss (``params.base``) plus the mismatch term on D (``params.weight``), lazily every
-    ``params.every`` D updates; everything else is the base loss's."""
+    """Any loss (``params.base``) plus the mismatch term on D (``params.weight``; 0 leaves it out),
+    lazily every ``params.every`` D updates; everything else is the base loss's."""
 
     def __init__(self, params: MismatchParams):
-        super().__init__(params.base, MismatchPenalty(self, params.weight, params.every))
+        terms = [MismatchPenalty(self, params.weight, params.every)] if params.weight > 0 else []
+        super().__init__(params.base, *terms)

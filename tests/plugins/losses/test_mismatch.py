@@ -82,6 +82,7 @@ def test_it_keeps_its_base_and_refuses_a_second_mismatch(tmp_path, registry):
     assert isinstance(loss, Mismatch) and isinstance(loss.base, RelativisticAverage) and loss.g_needs_real
     assert [(p.name, p.player, p.every, p.needs_labels) for p in loss.penalties()] == [("mismatch", "d", 2, True)]
     assert isinstance(build(tmp_path, registry, {"name": "mismatch"}).base, Hinge)
+    assert build(tmp_path, registry, {"name": "mismatch", "params": {"weight": 0.0}}).penalties() == []
     with pytest.raises(Exception, match="already has a penalty named 'mismatch'"):
         build(tmp_path, registry, {"name": "mismatch", "params": {"base": "mismatch"}})
     assert isinstance(
