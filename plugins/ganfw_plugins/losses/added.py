@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ganfw.plugin import ComponentRef, Loss, LossValue, Penalty
+from ganfw.plugin import ComponentRef, Loss, LossValue, Penalty, PenaltyInputs
 
 
 class WithPenalty(Loss):
@@ -52,3 +52,14 @@ class WithPenalty(Loss):
 
     def log(self) -> dict[str, float]:
         return self.base.log()
+
+
+def step_labels(loss: str, labels: Tensor | None, inputs: PenaltyInputs) -> Tensor:
+    """``labels`` (N,) of a penalty that reads them; a ``ValueError`` naming ``loss`` when the step
+    has none or its G and D are not class-conditional (``inputs.num_classes`` < 2)."""
+    if labels is None or inputs.num_classes < 2:
+        raise ValueError(
+            f"the {loss} loss needs a class-conditional generator and discriminator on a labelled "
+            f"dataset (got {inputs.num_classes} classes{', no labels' if labels is None else ''})"
+        )
+    return labels

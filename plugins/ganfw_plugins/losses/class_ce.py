@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ganfw.plugin import DiscriminatorFn, Penalty, PenaltyInputs
 from ganfw_plugins.losses import ClassCEParams
-from ganfw_plugins.losses.added import WithPenalty
+from ganfw_plugins.losses.added import WithPenalty, step_labels
 
 
 def class_scores(discriminator: DiscriminatorFn, images: Tensor, num_classes: int) -> Tensor:
@@ -47,12 +47,8 @@ class ClassCEPenalty(Penalty):
         self.batch_shrink = batch_shrink
 
     def __call__(self, inputs: PenaltyInputs) -> Tensor:
-        images, labels = (inputs.real, inputs.real_labels) if self.player == "d" else (inputs.fake, inputs.fake_labels)
-        if labels is None or inputs.num_classes < 2:
-            raise ValueError(
-                "the class-ce loss needs a class-conditional generator and discriminator on a labelled "
-                f"dataset (got {inputs.num_classes} classes{', no labels' if labels is None else ''})"
-            )
+        images, given = (inputs.real, inputs.real_labels) if self.player == "d" else (inputs.fake, inputs.fake_labels)
+        labels = step_labels("class-ce", given, inputs)
         keep = max(1, len(images) // self.batch_shrink)
         scores = class_scores(inputs.discriminator, images[:keep], inputs.num_classes)
         return self.weight * F.cross_entropy(scores, labels[:keep])

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ganfw.plugin import Penalty, PenaltyInputs
 from ganfw_plugins.losses import MismatchParams
-from ganfw_plugins.losses.added import WithPenalty
+from ganfw_plugins.losses.added import WithPenalty, step_labels
 
 
 def wrong_labels(labels: Tensor, num_classes: int) -> Tensor:
@@ -43,12 +43,7 @@ class MismatchPenalty(Penalty):
         self.every = every
 
     def __call__(self, inputs: PenaltyInputs) -> Tensor:
-        labels, real = inputs.real_labels, inputs.real
-        if labels is None or inputs.num_classes < 2:
-            raise ValueError(
-                "the mismatch loss needs a class-conditional generator and discriminator on a labelled "
-                f"dataset (got {inputs.num_classes} classes{', no labels' if labels is None else ''})"
-            )
+        labels, real = step_labels("mismatch", inputs.real_labels, inputs), inputs.real
         n = len(real)
         both = torch.cat([labels, wrong_labels(labels, inputs.num_classes)])
         logits = inputs.discriminator(torch.cat([real, real]), both).float()
