@@ -186,8 +186,7 @@ def inspect_data(recipe: Recipe) -> tuple[DataCheck, Dataset]:
 
 def check_recipe(recipe: Recipe) -> DataCheck:
     """What ``ganfw check`` can tell before training: the data (:func:`inspect_data`), the
-    networks built for it, the loss's penalties that need labels (:func:`check_penalties`) and
-    the steps of an epoch (a batch larger than the data with
+    networks built for it and the steps of an epoch (a batch larger than the data with
     ``drop_last``, a last batch of one image under batch norm; counted from ``data.limit`` when
     the data could not be read)."""
     from ganfw.networks import build_network
@@ -198,7 +197,6 @@ def check_recipe(recipe: Recipe) -> DataCheck:
         return data  # nothing to count an epoch by (and a conditional network's classes may be in the files)
     shape = as_image_shape(dataset.image_shape)
     nets = (build_network(recipe.generator, dataset, shape), build_network(recipe.discriminator, dataset, shape))
-    check_penalties(recipe, recipe.loss.build().penalties(), bool(nets[1].num_classes))
     if data.summary is not None:
         steps_per_epoch(recipe, images, 1, nets)
     else:
