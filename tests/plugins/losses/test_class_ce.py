@@ -5,16 +5,14 @@ composed through a recipe and refusing to run without labels (in a run: test_lab
 from __future__ import annotations
 
 import pytest
-import tomli_w
 import torch
 import torch.nn.functional as F
 
-from ganfw.contracts import PenaltyInputs
 from ganfw.plugins import load_registry
-from ganfw.recipe import load_recipe
 from ganfw.testing import check_component
 from ganfw_plugins.losses.class_ce import ClassCE, ClassCEPenalty, class_scores
 from ganfw_plugins.losses.objectives import Hinge, LeastSquares
+from tests.helpers.losses import build_loss, labelled_inputs
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +36,6 @@ class ProjectionD(torch.nn.Module):
         return x @ self.w + (self.embed[labels] * x).sum(1)
 
 
-def inputs_for(d, real, labels, fake=None, classes=3) -> PenaltyInputs:
-    fake = real if fake is None else fake
-    return PenaltyInputs(
-        discriminator=d,
-        generator=lambda z, y: z,
-        real=real,
-        fake=fake,
-        real_labels=labels,
-        fake_labels=labels,
-        z=torch.zeros(len(real), 2),
-        num_classes=classes,
-    )
-
-
 def test_class_scores_are_d_under_every_label_from_one_call():
     d = ProjectionD()
     d.embed.data = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]])
@@ -67,7 +51,7 @@ def test_the_term_is_weight_times_cross_entropy_on_the_first_batch_over_shrink_i
     d.embed.data = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]])
     real = torch.randn(5, 1, 1, 2, generator=torch.Generator().manual_seed(0))
     labels = torch.tensor([2, 0, 1, 1, 0])
-    value = ClassCEPenalty("d", 0.7, 1, 2)(inputs_for(d, real, labels))
+    value = ClassCEPenalty("d", 0.7, 1, 2)(labelled_inputs(d, real, labels, 3))
     logits = torch.stack([real.flatten(1) @ d.w + real.flatten(1) @ e for e in d.embed], 1)
     assert value.item() == pytest.approx(0.7 * F.cross_entropy(logits[:2], labels[:2]).item(), rel=1e-6)
 
@@ -81,14 +65,14 @@ def test_d_learns_to_classify_real_images_by_the_term_alone():
     real = (centres[labels] + 0.2 * torch.randn(60, 2, generator=rng)).view(60, 1, 1, 2)
     d, penalty = ProjectionD(), ClassCEPenalty("d", 1.0, 1, 1)
     opt = torch.optim.SGD(d.parameters(), lr=0.5)
-    first = penalty(inputs_for(d, real, labels)).item()
+    first = penalty(labelled_inputs(d, real, labels, 3)).item()
     for _ in range(100):
         opt.zero_grad()
-        penalty(inputs_for(d, real, labels)).backward()
+        penalty(labelled_inputs(d, real, labels, 3)).backward()
         opt.step()
     right = (class_scores(d, real, 3).argmax(1) == labels).float().mean().item()
     assert first == pytest.approx(torch.log(torch.tensor(3.0)).item(), rel=1e-6)  # zero embeddings: chance
-    assert penalty(inputs_for(d, real, labels)).item() < 0.1 * first and right == 1.0
+    assert penalty(labelled_inputs(d, real, labels, 3)).item() < 0.1 * first and right == 1.0
 
 
 def test_g_term_reaches_the_generator_through_d_and_moves_its_images_towards_the_asked_class():
@@ -96,7 +80,7 @@ def test_g_term_reaches_the_generator_through_d_and_moves_its_images_towards_the
     d.embed.data = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])  # class 0 to the right, class 1 to the left
     position = torch.nn.Parameter(torch.zeros(4, 2))
     fake = position.view(4, 1, 1, 2) * 1.0
-    value = ClassCEPenalty("g", 1.0, 1, 1)(inputs_for(d, fake.detach(), torch.tensor([0, 0, 1, 1]), fake, classes=2))
+    value = ClassCEPenalty("g", 1.0, 1, 1)(labelled_inputs(d, fake.detach(), torch.tensor([0, 0, 1, 1]), 2, fake))
     value.backward()
     assert position.grad is not None
     assert (position.grad[:2, 0] < 0).all() and (position.grad[2:, 0] > 0).all()  # descent: 0 right, 1 left
@@ -107,21 +91,15 @@ def test_g_term_reaches_the_generator_through_d_and_moves_its_images_towards_the
 def test_without_labels_or_classes_it_says_it_needs_a_conditional_pair(labels, classes):
     real = torch.zeros(2, 1, 1, 2)
     with pytest.raises(ValueError, match="needs a class-conditional generator and discriminator"):
-        ClassCEPenalty("d", 1.0, 1, 1)(inputs_for(ProjectionD(), real, labels, classes=classes))
-
-
-def build(tmp_path, registry, loss: dict):
-    path = tmp_path / "recipe.toml"
-    path.write_text(tomli_w.dumps({"generator": {"name": "cmlp"}, "discriminator": {"name": "cmlp"}, "loss": loss}))
-    return load_recipe(path, registry).loss.build()
+        ClassCEPenalty("d", 1.0, 1, 1)(labelled_inputs(ProjectionD(), real, labels, classes))
 
 
 def test_through_a_recipe_it_wraps_its_base_with_one_term_per_player(tmp_path, registry):
     loss = {"name": "class-ce", "params": {"base": "least-squares", "g_weight": 0.0, "every": 8}}
-    built = build(tmp_path, registry, loss)
+    built = build_loss(tmp_path, registry, loss, "cmlp")
     assert isinstance(built, ClassCE) and isinstance(built.base, LeastSquares)
     assert [(p.name, p.player, p.every, p.weight) for p in built.penalties()] == [("class_ce_d", "d", 8, 1.0)]
-    defaults = build(tmp_path, registry, {"name": "class-ce"})
+    defaults = build_loss(tmp_path, registry, {"name": "class-ce"}, "cmlp")
     assert isinstance(defaults.base, Hinge)
     assert [(p.player, p.weight, p.batch_shrink) for p in defaults.penalties()] == [("d", 1.0, 2), ("g", 0.1, 2)]
 

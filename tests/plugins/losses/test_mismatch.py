@@ -5,27 +5,19 @@ trains, and its composition through a recipe (in a run: test_label_losses.py).""
 from __future__ import annotations
 
 import pytest
-import tomli_w
 import torch
 
-from ganfw.contracts import PenaltyInputs
 from ganfw.plugins import load_registry
-from ganfw.recipe import load_recipe
 from ganfw.testing import check_component
 from ganfw_plugins.losses.mismatch import Mismatch, wrong_labels
 from ganfw_plugins.losses.objectives import Hinge, LeastSquares
 from ganfw_plugins.losses.relativistic import RelativisticAverage
+from tests.helpers.losses import build_loss, labelled_inputs
 
 
 @pytest.fixture(scope="module")
 def registry():
     return load_registry()
-
-
-def build(tmp_path, registry, loss: dict):
-    path = tmp_path / "recipe.toml"
-    path.write_text(tomli_w.dumps({"generator": {"name": "cmlp"}, "discriminator": {"name": "cmlp"}, "loss": loss}))
-    return load_recipe(path, registry).loss.build()
 
 
 class LabelD(torch.nn.Module):
@@ -37,10 +29,6 @@ class LabelD(torch.nn.Module):
 
     def forward(self, images, labels):
         return self.s[labels] * images.flatten(1).mean(1)
-
-
-def inputs_for(d, real, labels, classes) -> PenaltyInputs:
-    return PenaltyInputs(d, lambda z, y: z, real, real, labels, labels, torch.zeros(len(real), 2), num_classes=classes)
 
 
 def test_wrong_labels_are_never_the_right_one_and_cover_every_other_class():
@@ -55,11 +43,13 @@ def test_wrong_labels_are_never_the_right_one_and_cover_every_other_class():
 
 
 def test_the_term_is_the_base_fake_term_on_real_images_under_their_wrong_labels(tmp_path, registry):
-    loss = build(tmp_path, registry, {"name": "mismatch", "params": {"base": "least-squares", "weight": 0.5}})
+    loss = build_loss(
+        tmp_path, registry, {"name": "mismatch", "params": {"base": "least-squares", "weight": 0.5}}, "cmlp"
+    )
     real = torch.ones(6, 1, 2, 2)  # mean pixel 1: D(x, c) = s[c]
     labels = torch.tensor([0, 1, 0, 1, 0, 1])
     (penalty,) = loss.penalties()
-    value = penalty(inputs_for(LabelD([0.3, -2.0]), real, labels, 2))
+    value = penalty(labelled_inputs(LabelD([0.3, -2.0]), real, labels, 2))
     wrong = torch.tensor([-2.0, 0.3] * 3)  # two classes: the wrong label is the other one
     assert value.item() == pytest.approx(0.5 * 0.5 * wrong.square().mean().item(), rel=1e-6)
 
@@ -71,22 +61,23 @@ def test_descending_it_lowers_d_under_wrong_labels_only(tmp_path, registry):
     real = torch.cat([torch.ones(4, 1, 2, 2), -torch.ones(4, 1, 2, 2)])
     labels = torch.tensor([0] * 4 + [1] * 4)
     d = LabelD([0.0, 0.0])
-    (penalty,) = build(tmp_path, registry, {"name": "mismatch", "params": {"base": "hinge"}}).penalties()
-    penalty(inputs_for(d, real, labels, 2)).backward()
+    (penalty,) = build_loss(tmp_path, registry, {"name": "mismatch", "params": {"base": "hinge"}}, "cmlp").penalties()
+    penalty(labelled_inputs(d, real, labels, 2)).backward()
     # s[1] sees the images of class 0 (mean +1) as wrong pairs: descent lowers s[1]; s[0] the reverse
     assert d.s.grad[1] > 0 and d.s.grad[0] < 0
 
 
 def test_it_keeps_its_base_and_refuses_a_second_mismatch(tmp_path, registry):
-    loss = build(tmp_path, registry, {"name": "mismatch", "params": {"base": "relativistic", "every": 2}})
+    loss = build_loss(tmp_path, registry, {"name": "mismatch", "params": {"base": "relativistic", "every": 2}}, "cmlp")
     assert isinstance(loss, Mismatch) and isinstance(loss.base, RelativisticAverage) and loss.g_needs_real
     assert [(p.name, p.player, p.every, p.needs_labels) for p in loss.penalties()] == [("mismatch", "d", 2, True)]
-    assert isinstance(build(tmp_path, registry, {"name": "mismatch"}).base, Hinge)
-    assert build(tmp_path, registry, {"name": "mismatch", "params": {"weight": 0.0}}).penalties() == []
+    assert isinstance(build_loss(tmp_path, registry, {"name": "mismatch"}, "cmlp").base, Hinge)
+    assert build_loss(tmp_path, registry, {"name": "mismatch", "params": {"weight": 0.0}}, "cmlp").penalties() == []
     with pytest.raises(Exception, match="already has a penalty named 'mismatch'"):
-        build(tmp_path, registry, {"name": "mismatch", "params": {"base": "mismatch"}})
+        build_loss(tmp_path, registry, {"name": "mismatch", "params": {"base": "mismatch"}}, "cmlp")
     assert isinstance(
-        build(tmp_path, registry, {"name": "mismatch", "params": {"base": "least-squares"}}).base, LeastSquares
+        build_loss(tmp_path, registry, {"name": "mismatch", "params": {"base": "least-squares"}}, "cmlp").base,
+        LeastSquares,
     )
 
 

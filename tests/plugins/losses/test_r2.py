@@ -6,16 +6,16 @@ from __future__ import annotations
 import math
 
 import pytest
-import tomli_w
 import torch
 
 from ganfw.contracts import Discriminator, PenaltyInputs
 from ganfw.plugins import load_registry
-from ganfw.recipe import ComponentError, load_recipe
+from ganfw.recipe import ComponentError
 from ganfw.testing import check_component
 from ganfw_plugins.losses.penalties import R1Penalty
 from ganfw_plugins.losses.r1_r2 import R1R2, R2Penalty
 from ganfw_plugins.losses.relativistic import RelativisticAverage
+from tests.helpers.losses import build_loss
 
 
 @pytest.fixture(autouse=True)
@@ -113,16 +113,8 @@ def test_r2_backpropagates_into_d_only():
 # --- r1-r2 around another loss, through a recipe -------------------------------------------------
 
 
-def build(tmp_path, registry, loss: dict):
-    path = tmp_path / "recipe.toml"
-    path.write_text(
-        tomli_w.dumps({"generator": {"name": "mlp"}, "discriminator": {"name": "mlp"}, "loss": loss}), encoding="utf-8"
-    )
-    return load_recipe(path, registry).loss.build()
-
-
 def test_r1_r2_defaults_are_r3gans_regularised_relativistic_loss(tmp_path, registry):
-    loss = build(tmp_path, registry, {"name": "r1-r2"})
+    loss = build_loss(tmp_path, registry, {"name": "r1-r2"})
     assert isinstance(loss, R1R2) and isinstance(loss.base, RelativisticAverage) and loss.g_needs_real
     assert [(p.name, p.player, p.every, p.gamma) for p in loss.penalties()] == [
         ("r1", "d", 1, 0.05),
@@ -134,7 +126,7 @@ def test_r1_r2_defaults_are_r3gans_regularised_relativistic_loss(tmp_path, regis
 
 
 def test_r1_r2_adds_half_gamma_times_both_squared_gradient_norms(tmp_path, registry):
-    loss = build(tmp_path, registry, {"name": "r1-r2", "params": {"base": "hinge", "gamma": 0.5, "every": 8}})
+    loss = build_loss(tmp_path, registry, {"name": "r1-r2", "params": {"base": "hinge", "gamma": 0.5, "every": 8}})
     inputs = step_inputs(TanhD(), images(REAL), images(FAKE))
     total = sum(penalty(inputs) for penalty in loss.penalties()).item()
     expected = 0.5 / 2 * sum(squared_gradient_norm(x) for x in REAL + FAKE) / 3
@@ -143,14 +135,14 @@ def test_r1_r2_adds_half_gamma_times_both_squared_gradient_norms(tmp_path, regis
 
 
 def test_r1_r2_keeps_its_bases_penalties(tmp_path, registry):
-    loss = build(tmp_path, registry, {"name": "r1-r2", "params": {"base": "wasserstein-gp"}})
+    loss = build_loss(tmp_path, registry, {"name": "r1-r2", "params": {"base": "wasserstein-gp"}})
     assert [p.name for p in loss.penalties()] == ["gp", "r1", "r2"] and not loss.g_needs_real
 
 
 @pytest.mark.parametrize("base, taken", [("r1", "r1"), ("r1-r2", "r1")])
 def test_a_base_with_r1_or_r2_already_is_refused(tmp_path, registry, base, taken):
     with pytest.raises(ComponentError, match=f"already has a penalty named '{taken}'"):
-        build(tmp_path, registry, {"name": "r1-r2", "params": {"base": base}})
+        build_loss(tmp_path, registry, {"name": "r1-r2", "params": {"base": base}})
 
 
 def test_r1_r2_keeps_the_loss_contract(registry):
